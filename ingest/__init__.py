@@ -1,0 +1,1 @@
+"""Ingest: MQTT subscriber, payload decoders, the NumPy pipeline and the durable spool."""

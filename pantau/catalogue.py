@@ -1,0 +1,52 @@
+"""The catalogue of canonical metrics: name, unit and plausible physical range.
+
+A metric's position in :data:`METRICS` is its stable index in a :class:`~pantau.batch.Batch`.
+Append new metrics at the end; never reorder, because checkpoints store indices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    name: str
+    unit: str
+    low: float
+    high: float
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("pm25", "µg/m³", 0.0, 5_000.0),
+    Metric("pm10", "µg/m³", 0.0, 5_000.0),
+    Metric("no2", "µg/m³", 0.0, 5_000.0),
+    Metric("so2", "µg/m³", 0.0, 5_000.0),
+    Metric("co", "µg/m³", 0.0, 100_000.0),
+    Metric("o3", "µg/m³", 0.0, 5_000.0),
+    Metric("hc", "µg/m³", 0.0, 5_000.0),
+    Metric("temperature", "°C", -20.0, 70.0),
+    Metric("humidity", "%", 0.0, 100.0),
+    Metric("water_level", "cm", -100.0, 2_000.0),
+    Metric("rain", "mm", 0.0, 500.0),
+    Metric("vehicle_count", "vehicles", 0.0, 10_000.0),
+    Metric("speed", "km/h", 0.0, 250.0),
+    Metric("occupancy", "%", 0.0, 100.0),
+    Metric("pm1", "µg/m³", 0.0, 5_000.0),
+    Metric("co2", "ppm", 0.0, 10_000.0),
+    Metric("pressure", "hPa", 300.0, 1_100.0),
+    Metric("battery", "V", 0.0, 60.0),
+)
+
+METRIC_INDEX: dict[str, int] = {m.name: i for i, m in enumerate(METRICS)}
+METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
+RANGE_LOW: NDArray[np.float64] = np.array([m.low for m in METRICS], dtype=np.float64)
+RANGE_HIGH: NDArray[np.float64] = np.array([m.high for m in METRICS], dtype=np.float64)
+
+
+def metric_index(name: str) -> int | None:
+    """Index of a canonical metric name, or ``None`` if it is not in the catalogue."""
+    return METRIC_INDEX.get(name)

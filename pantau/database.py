@@ -1,0 +1,72 @@
+"""SQL database access (SQLAlchemy 2.x) and schema migrations (Alembic).
+
+One database holds the registry, alerts, dead letters and API keys. Each part
+owns its tables and its own Alembic branch (``<package>/migrations/``, with
+``branch_labels = ("<package>",)``); :func:`upgrade` brings every branch to its head.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+MIGRATION_PACKAGES = ("pantau", "devices", "ingest", "alerts", "api")
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(connection: Any, record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def version_locations() -> list[str]:
+    """The migration folders of every installed part that has one."""
+    found = []
+    for package in MIGRATION_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        base = Path(next(iter(spec.submodule_search_locations)))
+        folder = base / "migrations" / "versions" if package == "pantau" else base / "migrations"
+        if folder.is_dir():
+            found.append(str(folder))
+    return found
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("version_locations", " ".join(version_locations()))
+    config.set_main_option("path_separator", "space")
+    config.attributes["url"] = url
+    return config
+
+
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Migrate the database at ``url`` to ``revision`` (default: every branch's head)."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(url), revision)

@@ -1,0 +1,315 @@
+"""The MQTT adapter: the only module that imports paho-mqtt.
+
+:class:`Subscriber` receives QoS 1 messages on a persistent session with manual
+acknowledgement and hands them to a bounded queue; the caller acknowledges with
+:meth:`Subscriber.ack` once a message is durable. :class:`Publisher` publishes and
+waits for the broker's acknowledgement. Nothing heavy runs in paho's callbacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from pantau.errors import BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        parts = urlsplit(url)
+        tls = parts.scheme == "mqtts"
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (8883 if tls else 1883),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+        )
+
+    def __str__(self) -> str:  # never shows the password
+        user = f"{self.username}@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    dup: bool
+    received_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+def _client(
+    address: BrokerAddress,
+    *,
+    client_id: str,
+    clean: bool,
+    manual_ack: bool,
+    username: str | None,
+    password: str | None,
+) -> paho.Client:
+    client = paho.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=clean,
+        protocol=paho.MQTTv311,
+        manual_ack=manual_ack,
+    )
+    user = username if username is not None else address.username
+    secret = password if password is not None else address.password
+    if user:
+        client.username_pw_set(user, secret)
+    if address.tls:
+        client.tls_set()
+    client.reconnect_delay_set(min_delay=1, max_delay=10)
+    return client
+
+
+def _wait(event: threading.Event, timeout: float, what: str, address: BrokerAddress) -> None:
+    if not event.wait(timeout):
+        raise BrokerUnavailable(f"MQTT broker {address} did not answer ({what}) within {timeout}s")
+
+
+class Subscriber:
+    """Persistent-session QoS 1 subscriber with manual acknowledgement.
+
+    Messages go into :attr:`messages` (bounded). When it is full, paho's network
+    thread waits, so the broker keeps the rest; every wait is counted in
+    :attr:`queue_full_waits`.
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        client_id: str,
+        topics: list[str],
+        queue_size: int = 20_000,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.address = BrokerAddress.parse(url)
+        self.topics = topics
+        self.messages: queue.Queue[Message] = queue.Queue(maxsize=queue_size)
+        self.queue_full_waits = 0
+        self.connected = threading.Event()
+        self.refused: str | None = None
+        self._client = _client(
+            self.address,
+            client_id=client_id,
+            clean=False,
+            manual_ack=True,
+            username=username,
+            password=password,
+        )
+        self._client.max_inflight_messages_set(1000)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Connect, subscribe and start the network thread; raises BrokerUnavailable."""
+        try:
+            self._client.connect(self.address.host, self.address.port, keepalive=30)
+        except OSError as exc:
+            raise BrokerUnavailable(f"cannot connect to MQTT broker {self.address}: {exc}") from exc
+        self._client.loop_start()
+        _wait(self.connected, timeout, "connect", self.address)
+        if self.refused:
+            raise BrokerUnavailable(f"MQTT broker {self.address} refused: {self.refused}")
+
+    def ack(self, message: Message) -> None:
+        if message.qos > 0:
+            self._client.ack(message.mid, message.qos)
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            self.refused = str(reason)
+            log.error("MQTT connection to %s refused: %s", self.address, reason)
+            self.connected.set()
+            return
+        self.refused = None
+        for topic in self.topics:
+            client.subscribe(topic, qos=1)
+        log.info(
+            "connected to MQTT broker %s (session present: %s), subscribed to %s",
+            self.address,
+            flags.session_present,
+            ", ".join(self.topics),
+        )
+        self.connected.set()
+
+    def _on_disconnect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self.connected.clear()
+        log.warning("disconnected from MQTT broker %s: %s; reconnecting", self.address, reason)
+
+    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        message = Message(
+            topic=msg.topic,
+            payload=bytes(msg.payload),
+            mid=msg.mid,
+            qos=msg.qos,
+            dup=bool(msg.dup),
+            received_ns=time.time_ns(),
+        )
+        try:
+            self.messages.put_nowait(message)
+        except queue.Full:
+            self.queue_full_waits += 1
+            self.messages.put(message)
+
+
+class Publisher:
+    """A publishing client that waits for the broker's acknowledgement of each message."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        client_id: str,
+        username: str | None = None,
+        password: str | None = None,
+        will: Will | None = None,
+        clean_start: bool = True,
+    ) -> None:
+        self.address = BrokerAddress.parse(url)
+        self._connected = threading.Event()
+        self._answered = threading.Event()
+        self._refused: str | None = None
+        self._client = _client(
+            self.address,
+            client_id=client_id,
+            clean=clean_start,
+            manual_ack=False,
+            username=username,
+            password=password,
+        )
+        self._client.max_inflight_messages_set(100)
+        if will is not None:
+            self._client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._started = False
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def connect(self, timeout: float = 10.0) -> None:
+        """Connect (and keep reconnecting in the background); raises BrokerUnavailable."""
+        self._answered.clear()
+        try:
+            if not self._started:
+                self._client.connect(self.address.host, self.address.port, keepalive=30)
+                self._client.loop_start()
+                self._started = True
+        except OSError as exc:
+            raise BrokerUnavailable(f"cannot connect to MQTT broker {self.address}: {exc}") from exc
+        _wait(self._answered, timeout, "connect", self.address)
+        if self._refused:
+            raise BrokerUnavailable(f"MQTT broker {self.address} refused: {self._refused}")
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        timeout: float = 10.0,
+    ) -> None:
+        """Publish and wait for PUBACK (QoS 1); raise BrokerUnavailable if it does not come."""
+        if not self._connected.is_set():
+            raise BrokerUnavailable(f"not connected to MQTT broker {self.address}")
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_QUEUE_SIZE):
+            raise BrokerUnavailable(f"publish to {topic} failed: {paho.error_string(info.rc)}")
+        try:
+            info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError) as exc:
+            raise BrokerUnavailable(f"publish to {topic} failed: {exc}") from exc
+        if not info.is_published():
+            raise BrokerUnavailable(
+                f"broker {self.address} did not acknowledge {topic} in {timeout}s"
+            )
+
+    def close(self) -> None:
+        if self._started:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._started = False
+        self._connected.clear()
+
+    def _on_connect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            self._refused = str(reason)
+            log.error("MQTT connection to %s refused: %s", self.address, reason)
+        else:
+            self._refused = None
+            self._connected.set()
+        self._answered.set()
+
+    def _on_disconnect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._connected.clear()
+        log.info("publisher disconnected from %s: %s", self.address, reason)

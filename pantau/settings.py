@@ -1,0 +1,131 @@
+"""One validated settings object, from ``PANTAU_*`` environment variables or ``pantau.toml``.
+
+Environment variables win over the file. An invalid value stops the start with
+:class:`~pantau.errors.ConfigError`, whose message names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from pantau.errors import ConfigError
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Settings(BaseSettings):
+    """All of Pantau's settings. Each field ``x`` is set by ``PANTAU_X`` or ``x`` in pantau.toml."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PANTAU_", toml_file="pantau.toml", extra="forbid", frozen=True
+    )
+
+    home: Path = Field(Path("var"), description="Directory for local services, spool, SQLite")
+    log_level: str = "INFO"
+
+    # MQTT
+    mqtt_url: str = Field("mqtt://127.0.0.1:18830", description="mqtt://user:pass@host:port")
+    mqtt_client_id: str = "pantau-ingest"
+    mqtt_share_group: str = Field("", description="Shared-subscription group ('' = none)")
+    mqtt_max_payload: int = Field(256 * 1024, ge=1024, description="Largest accepted payload")
+
+    # InfluxDB (v1 HTTP API)
+    influx_url: str = "http://127.0.0.1:18086"
+    influx_db: str = "pantau"
+    influx_token: str = ""
+    influx_user: str = ""
+    influx_password: str = ""
+    influx_timeout: float = Field(10.0, gt=0)
+    influx_batch_lines: int = Field(5000, ge=1, le=100_000)
+
+    # SQL (registry, alerts, dead letters, keys)
+    database_url: str = Field("", description="SQLAlchemy URL; default sqlite under home")
+
+    # local services (`pantau services up`)
+    mosquitto_port: Port = 18830
+    influx_port: Port = 18086
+
+    # ingest
+    spool_max_bytes: int = Field(2 * 1024**3, ge=1024 * 1024)
+    ingest_flush_ms: int = Field(200, ge=1, le=60_000)
+    ingest_batch_messages: int = Field(2000, ge=1)
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: Port = 8000
+    cors_origins: list[str] = Field(default_factory=list)
+    rate_limit_per_minute: int = Field(600, ge=1)
+    tile_url: str = Field("", description="Map tile URL template; empty = plain background")
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp") or not parts.hostname:
+            raise ValueError("must look like mqtt://[user:password@]host[:port]")
+        return value
+
+    @field_validator("influx_url")
+    @classmethod
+    def _influx_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must look like http://host:port")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("PANTAU_CONFIG", "pantau.toml")
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+    @property
+    def sql_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'pantau.db').resolve()}"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.home / "spool"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load and validate settings; raise ConfigError naming the offending variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "?"
+            problems.append(f"PANTAU_{name.upper()} (or '{name}' in pantau.toml): {error['msg']}")
+        raise ConfigError("invalid setting: " + "; ".join(problems)) from None
