@@ -167,7 +167,8 @@ class Mosquitto(ManagedProcess):
         self.password_file = password_file
         self.acl_file = acl_file
         config = directory / "mosquitto.conf"
-        super().__init__("mosquitto", directory, port, [find_binary("mosquitto"), "-c", str(config)])
+        command = [find_binary("mosquitto"), "-c", str(config)]
+        super().__init__("mosquitto", directory, port, command)
         config.write_text(self.config_text())
 
     def config_text(self) -> str:
@@ -220,7 +221,8 @@ class InfluxDB(ManagedProcess):
         directory.mkdir(parents=True, exist_ok=True)
         self.rpc_port = rpc_port or free_port()
         config = directory / "influxdb.conf"
-        super().__init__("influxdb", directory, port, [find_binary("influxd"), "-config", str(config)])
+        command = [find_binary("influxd"), "-config", str(config)]
+        super().__init__("influxdb", directory, port, command)
         config.write_text(self.config_text())
 
     def config_text(self) -> str:

@@ -1,0 +1,1 @@
+"""FastAPI app: REST API, live stream, dashboard and public page."""

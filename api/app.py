@@ -1,0 +1,52 @@
+"""The FastAPI application, built from explicit components and wired by `pantau api`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api import errors
+from api.context import AppContext
+from api.routes import health, keys, metrics, readings
+
+log = logging.getLogger(__name__)
+
+# Every router of the API. Each module exposes ``router`` (an APIRouter).
+ROUTERS = (health, readings, keys, metrics)
+
+DESCRIPTION = """
+Pantau serves the sensor readings of Kabupaten Bekasi's smart-city programme:
+air quality (ISPU), flood levels and traffic, with quality flags on every reading.
+
+Authenticate with `Authorization: Bearer <API key>` (create one with
+`pantau keys create --role researcher`). Roles: `admin`, `technician` (devices),
+`operator` (alerts), `researcher` (data). `/api/v1/ispu`, `/api/v1/flood`,
+`/api/v1/health` and the public page need no key.
+
+Errors are JSON: `{"error": {"code": …, "message": …}}`.
+"""
+
+
+def create_app(ctx: AppContext, *, cors_origins: list[str] | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Pantau API",
+        version="1.0",
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    errors.install(app)
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    for module in ROUTERS:
+        app.include_router(module.router)
+    return app
