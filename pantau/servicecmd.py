@@ -1,0 +1,58 @@
+"""``pantau services up|down|status``: local Mosquitto and InfluxDB under $PANTAU_HOME."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pantau.services import InfluxDB, ManagedProcess, Mosquitto
+from pantau.settings import Settings, load_settings
+
+
+def local_services(settings: Settings) -> tuple[Mosquitto, InfluxDB]:
+    home = settings.home.resolve()
+    auth = home / "mosquitto" / "passwd"
+    acl = home / "mosquitto" / "acl"
+    mosquitto = Mosquitto(
+        home / "mosquitto",
+        settings.mosquitto_port,
+        password_file=auth if auth.exists() else None,
+        acl_file=acl if auth.exists() and acl.exists() else None,
+    )
+    influx = InfluxDB(home / "influxdb", settings.influx_port, rpc_port=settings.influx_port + 1)
+    return mosquitto, influx
+
+
+def _describe(service: ManagedProcess) -> str:
+    pid = service.pid()
+    state = f"running (pid {pid})" if pid else "stopped"
+    answer = "answering" if service.ready() else "not answering"
+    return f"{service.name:10} {state:22} port {service.port} {answer}  log: {service.log_file}"
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    services = local_services(settings)
+    if args.action == "up":
+        for service in services:
+            service.start()
+            print(f"started  {_describe(service)}")
+    elif args.action == "down":
+        for service in services:
+            service.stop()
+            print(f"stopped  {service.name}")
+    else:
+        for service in services:
+            print(_describe(service))
+        return 0 if all(s.running() for s in services) else 3
+    return 0
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "services",
+        help="start/stop local Mosquitto and InfluxDB under $PANTAU_HOME",
+        description="Manage the local Mosquitto and InfluxDB that Pantau configures itself.",
+    )
+    parser.add_argument("action", choices=["up", "down", "status"])
+    parser.set_defaults(func=run)
