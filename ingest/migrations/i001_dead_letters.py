@@ -26,6 +26,8 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(64), nullable=False, index=True),
         sa.Column("detail", sa.Text, nullable=False, server_default=""),
         sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("spool_key", sa.String(40), nullable=True, unique=True),
+        sa.Column("replay_requested_at", sa.DateTime(timezone=True), nullable=True, index=True),
         sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("replay_result", sa.String(64), nullable=True),
     )

@@ -1,0 +1,27 @@
+"""The body of a spool record: one MQTT message as received (or a dead letter to replay)."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+_HEAD = struct.Struct("<qqH")
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledMessage:
+    received_ns: int
+    topic: str
+    payload: bytes
+    replay_of: int = 0  # dead-letter id when this is a replay, else 0
+
+    def encode(self) -> bytes:
+        topic = self.topic.encode()
+        return _HEAD.pack(self.received_ns, self.replay_of, len(topic)) + topic + self.payload
+
+    @classmethod
+    def decode(cls, body: bytes) -> SpooledMessage:
+        received_ns, replay_of, topic_len = _HEAD.unpack_from(body)
+        start = _HEAD.size
+        topic = body[start : start + topic_len].decode(errors="replace")
+        return cls(received_ns, topic, body[start + topic_len :], replay_of)
