@@ -1,6 +1,6 @@
 """Dead-letter store.
 
-Revision ID: i001
+Revision ID: p001
 Revises:
 Create Date: 2026-11-22
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "i001"
+revision = "p001"
 down_revision = None
-branch_labels = ("ingest",)
+branch_labels = ("pantau",)
 depends_on = None
 
 

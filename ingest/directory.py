@@ -1,0 +1,70 @@
+"""The registry as the ingest path sees it: who may publish, and each device's tags.
+
+Adapts a :mod:`devices.cache` snapshot to the decoder's :class:`~ingest.decode.Directory`
+and to the pipeline's per-device inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ingest.pipeline import Calibration, DeviceInfo
+from pantau.batch import DeviceIndex
+from pantau.catalogue import METRIC_INDEX
+
+
+class RegistryDirectory:
+    """Decoder directory over one registry snapshot (immutable, cheap to swap)."""
+
+    def __init__(self, snapshot: Any) -> None:
+        self.snapshot = snapshot
+
+    def accepts(self, device: str) -> str | None:
+        found = self.snapshot.devices.get(device)
+        if found is None:
+            return "unknown_device"
+        if found.status == "decommissioned":
+            return "device_inactive"
+        return None
+
+    def gateway_allows(self, gateway: str, device: str) -> bool:
+        return device in self.snapshot.gateway_devices(gateway)
+
+    def tags(self, index: DeviceIndex) -> tuple[list[str], list[str]]:
+        """Zone and kind per device index (for line protocol tags)."""
+        zones: list[str] = []
+        kinds: list[str] = []
+        for device_id in index.ids:
+            found = self.snapshot.devices.get(device_id)
+            zones.append(found.zone if found else "")
+            kinds.append(found.kind if found else "")
+        return zones, kinds
+
+    def pipeline_inputs(self, index: DeviceIndex) -> tuple[list[DeviceInfo], list[Calibration]]:
+        """Every registered device interned, with its thresholds and calibrations."""
+        infos = []
+        for device in self.snapshot.devices.values():
+            infos.append(
+                DeviceInfo(
+                    device=index.intern(device.id),
+                    kind=device.kind,
+                    zone=device.zone,
+                    siaga=tuple(device.siaga) if device.siaga else None,
+                    requires_calibration=bool(device.requires_calibration),
+                    qc_overrides={},
+                )
+            )
+        calibrations: list[Calibration] = []
+        for record in self.snapshot.calibrations:
+            metric = METRIC_INDEX.get(record.metric)
+            if metric is None or record.device not in self.snapshot.devices:
+                continue
+            calibrations.append(
+                Calibration(
+                    device=index.intern(record.device),
+                    metric=metric,
+                    effective_from_ns=int(record.effective_from.timestamp() * 1e9),
+                    coefficients=tuple(float(c) for c in record.coefficients),
+                )
+            )
+        return infos, calibrations

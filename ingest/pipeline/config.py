@@ -1,0 +1,156 @@
+"""Pipeline settings and the registry facts the pipeline needs (devices, calibrations).
+
+Every threshold has a default; per-metric QC thresholds live in :class:`MetricQC`
+and can be overridden per device through :attr:`DeviceInfo.qc_overrides`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pantau.catalogue import METRIC_NAMES
+
+MINUTE_NS = 60 * 1_000_000_000
+HOUR_NS = 60 * MINUTE_NS
+DAY_NS = 24 * HOUR_NS
+
+#: Pollutants that enter ISPU (metric names, in table column order).
+ISPU_POLLUTANTS: tuple[str, ...] = ("pm10", "pm25", "so2", "co", "o3", "no2", "hc")
+
+
+@dataclass(frozen=True)
+class MetricQC:
+    """QC thresholds of one metric (values in the metric's canonical unit).
+
+    ``low``/``high`` default to the catalogue's physical range. ``max_rate_per_s``
+    is the largest plausible |change| per second between consecutive readings
+    (RATE). SPIKE fires when a reading deviates from the detector's running level
+    by more than ``spike_sigma`` running deviations *and* by at least
+    ``spike_min_delta``. FLATLINE fires from the ``flatline_count``-th identical
+    (within ``flatline_tolerance``) consecutive reading on; 0 disables it.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    max_rate_per_s: float = math.inf
+    spike_sigma: float = 12.0
+    spike_min_delta: float = 0.0
+    flatline_count: int = 0
+    flatline_tolerance: float = 0.0
+
+
+#: Names accepted in ``DeviceInfo.qc_overrides[metric]``.
+QC_FIELDS: tuple[str, ...] = (
+    "low",
+    "high",
+    "max_rate_per_s",
+    "spike_sigma",
+    "spike_min_delta",
+    "flatline_count",
+    "flatline_tolerance",
+)
+
+
+def default_qc() -> dict[str, MetricQC]:
+    """Default QC thresholds per catalogue metric."""
+    air = MetricQC(max_rate_per_s=20.0, spike_min_delta=50.0, flatline_count=30)
+    qc: dict[str, MetricQC] = {name: MetricQC() for name in METRIC_NAMES}
+    for name in ("pm25", "pm10", "pm1", "no2", "so2", "o3", "hc"):
+        qc[name] = air
+    qc["co"] = MetricQC(max_rate_per_s=500.0, spike_min_delta=2_000.0, flatline_count=30)
+    qc["temperature"] = MetricQC(max_rate_per_s=0.1, spike_min_delta=5.0, flatline_count=60)
+    qc["humidity"] = MetricQC(max_rate_per_s=0.5, spike_min_delta=15.0, flatline_count=60)
+    qc["water_level"] = MetricQC(max_rate_per_s=2.0, spike_min_delta=30.0, flatline_count=0)
+    qc["rain"] = MetricQC(spike_min_delta=50.0)
+    qc["vehicle_count"] = MetricQC(spike_min_delta=200.0)
+    qc["speed"] = MetricQC(max_rate_per_s=5.0, spike_min_delta=40.0, flatline_count=60)
+    qc["occupancy"] = MetricQC(spike_min_delta=30.0, flatline_count=60)
+    return qc
+
+
+def default_ispu_periods() -> dict[str, int]:
+    """ISPU averaging period per pollutant in whole hours (default: 24 h rolling for all)."""
+    return {name: 24 for name in ISPU_POLLUTANTS}
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Parameters of the streaming anomaly detector (see :mod:`ingest.pipeline.anomaly`)."""
+
+    alpha: float = 0.02  # level/scale adaptation rate
+    alpha_short: float = 0.3  # short-term average of the raw surprise
+    alpha_tail: float = 0.005  # long-term distribution of the raw surprise
+    warmup: int = 30  # readings before any score is given
+    scale_floor: float = 0.01  # relative floor of the scale (of |level|)
+    cooldown: int = 0  # readings damped after an alarm
+    cooldown_level: float = 0.9  # score that starts a cooldown
+    cooldown_factor: float = 0.5
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """All pipeline thresholds. Times are nanoseconds."""
+
+    qc: Mapping[str, MetricQC] = field(default_factory=default_qc)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    anomaly_threshold: float = 0.9
+    lateness_ns: int = 10 * MINUTE_NS
+    future_tolerance_ns: int = 5 * MINUTE_NS
+    max_age_ns: int = 7 * DAY_NS
+    ispu_period_hours: Mapping[str, int] = field(default_factory=default_ispu_periods)
+    flood_rise_alert_cm_per_h: float = 30.0
+    traffic_speed_lancar_kmh: float = 40.0  # speed at or above: lancar
+    traffic_speed_macet_kmh: float = 20.0  # speed below: macet
+    traffic_occupancy_padat_pct: float = 15.0  # occupancy at or above: padat
+    traffic_occupancy_macet_pct: float = 30.0  # occupancy at or above: macet
+
+    def __post_init__(self) -> None:
+        unknown = set(self.qc) - set(METRIC_NAMES)
+        if unknown:
+            raise ValueError(f"qc thresholds for unknown metrics: {sorted(unknown)}")
+        bad = set(self.ispu_period_hours) - set(ISPU_POLLUTANTS)
+        if bad:
+            raise ValueError(f"ISPU period for non-ISPU pollutants: {sorted(bad)}")
+        if any(h < 1 for h in self.ispu_period_hours.values()):
+            raise ValueError("ISPU averaging periods must be at least 1 hour")
+        if not 0.0 <= self.anomaly_threshold <= 1.0:
+            raise ValueError("anomaly_threshold must be within [0, 1]")
+        if self.lateness_ns < 0 or self.lateness_ns >= HOUR_NS:
+            raise ValueError("lateness_ns must be within [0, 1 h)")
+
+    def metric_qc(self, name: str) -> MetricQC:
+        return self.qc.get(name, MetricQC())
+
+    def ispu_hours(self, pollutant: str) -> int:
+        return int(self.ispu_period_hours.get(pollutant, 24))
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What the pipeline needs to know about a device (from the registry).
+
+    ``siaga`` holds the Siaga 3 / 2 / 1 thresholds in cm (ascending); a level
+    above the Siaga 3 threshold is SIAGA 3, and so on.
+    """
+
+    device: int
+    kind: str = ""
+    zone: str = ""
+    siaga: tuple[float, float, float] | None = None
+    requires_calibration: bool = False
+    qc_overrides: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Polynomial ``c0 + c1*x + c2*x**2 + ...`` valid from ``effective_from_ns`` on.
+
+    Gain/offset is ``coefficients=(offset, gain)``.
+    """
+
+    device: int
+    metric: int
+    effective_from_ns: int
+    coefficients: tuple[float, ...]

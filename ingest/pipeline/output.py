@@ -1,0 +1,99 @@
+"""What one ``Pipeline.process`` call returns: columnar results per measurement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pantau.batch import Batch
+
+#: ISPU categories (Bahasa Indonesia) by band 0..4.
+ISPU_CATEGORIES: tuple[str, ...] = (
+    "Baik",
+    "Sedang",
+    "Tidak Sehat",
+    "Sangat Tidak Sehat",
+    "Berbahaya",
+)
+#: Flood status by level 0..3 (Siaga 4 = normal ... Siaga 1 = bencana).
+FLOOD_STATUS: tuple[str, ...] = ("SIAGA 4", "SIAGA 3", "SIAGA 2", "SIAGA 1")
+#: Traffic level by code 0..2.
+TRAFFIC_LEVELS: tuple[str, ...] = ("lancar", "padat", "macet")
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    """Window aggregates per (series, window start), sorted by series then window."""
+
+    device: NDArray[np.int32]
+    metric: NDArray[np.int16]
+    window_start_ns: NDArray[np.int64]
+    mean: NDArray[np.float64]
+    min: NDArray[np.float64]
+    max: NDArray[np.float64]
+    count: NDArray[np.int64]
+    flags: NDArray[np.int32]
+
+    def __len__(self) -> int:
+        return int(self.window_start_ns.shape[0])
+
+    @property
+    def series(self) -> NDArray[np.int64]:
+        from pantau.batch import series_id
+
+        return series_id(self.device, self.metric)
+
+
+@dataclass(frozen=True)
+class IspuRows:
+    """ISPU per station and hour (``ts_ns`` = start of the hour, UTC)."""
+
+    device: NDArray[np.int32]
+    ts_ns: NDArray[np.int64]
+    index: NDArray[np.int32]
+    category: NDArray[np.int8]  # into ISPU_CATEGORIES
+    dominant: NDArray[np.int16]  # metric index of the dominant pollutant
+
+    def __len__(self) -> int:
+        return int(self.ts_ns.shape[0])
+
+
+@dataclass(frozen=True)
+class FloodRows:
+    """Flood status per in-order water-level reading of a station with Siaga thresholds."""
+
+    device: NDArray[np.int32]
+    ts_ns: NDArray[np.int64]
+    level_cm: NDArray[np.float64]
+    status: NDArray[np.int8]  # into FLOOD_STATUS
+    rise_cm_per_h: NDArray[np.float64]  # NaN for a station's first reading
+    rising: NDArray[np.bool_]  # rise at or above the configured alert rate
+
+    def __len__(self) -> int:
+        return int(self.ts_ns.shape[0])
+
+
+@dataclass(frozen=True)
+class TrafficRows:
+    """Traffic level per in-order speed or occupancy reading."""
+
+    device: NDArray[np.int32]
+    ts_ns: NDArray[np.int64]
+    metric: NDArray[np.int16]  # the reading it was derived from (speed or occupancy)
+    level: NDArray[np.int8]  # into TRAFFIC_LEVELS
+
+    def __len__(self) -> int:
+        return int(self.ts_ns.shape[0])
+
+
+@dataclass(frozen=True)
+class PipelineOutput:
+    batch: Batch
+    redelivered: int
+    aggregates_1m: Aggregates
+    aggregates_1h: Aggregates
+    ispu: IspuRows
+    flood: FloodRows
+    traffic: TrafficRows

@@ -1,0 +1,82 @@
+"""Per-series QC thresholds: metric defaults with per-device overrides, as arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ingest.pipeline.config import QC_FIELDS, DeviceInfo, PipelineConfig
+from pantau.batch import N_METRICS
+from pantau.catalogue import METRIC_INDEX, METRIC_NAMES, RANGE_HIGH, RANGE_LOW
+
+
+def _defaults(config: PipelineConfig) -> dict[str, NDArray[np.float64]]:
+    table = {name: np.zeros(N_METRICS, np.float64) for name in QC_FIELDS}
+    for m, name in enumerate(METRIC_NAMES):
+        qc = config.metric_qc(name)
+        table["low"][m] = RANGE_LOW[m] if qc.low is None else qc.low
+        table["high"][m] = RANGE_HIGH[m] if qc.high is None else qc.high
+        table["max_rate_per_s"][m] = qc.max_rate_per_s
+        table["spike_sigma"][m] = qc.spike_sigma
+        table["spike_min_delta"][m] = qc.spike_min_delta
+        table["flatline_count"][m] = qc.flatline_count
+        table["flatline_tolerance"][m] = qc.flatline_tolerance
+    return table
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Thresholds of the rows of a batch, one array per :data:`QC_FIELDS` name."""
+
+    low: NDArray[np.float64]
+    high: NDArray[np.float64]
+    max_rate_per_s: NDArray[np.float64]
+    spike_sigma: NDArray[np.float64]
+    spike_min_delta: NDArray[np.float64]
+    flatline_count: NDArray[np.float64]
+    flatline_tolerance: NDArray[np.float64]
+
+
+class ThresholdTable:
+    """Thresholds per series id: defaults by metric, overridden for known devices."""
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self._defaults = _defaults(config)
+        self._per_series = {k: v.copy() for k, v in self._defaults.items()}
+
+    def update(self, infos: Sequence[DeviceInfo]) -> None:
+        n_dev = max((i.device for i in infos), default=-1) + 1
+        table = {k: np.tile(v, n_dev) for k, v in self._defaults.items()}
+        for info in infos:
+            for metric_name, values in info.qc_overrides.items():
+                m = METRIC_INDEX.get(metric_name)
+                if m is None:
+                    raise ValueError(
+                        f"device {info.device}: QC override for unknown metric {metric_name!r}"
+                    )
+                for key, val in values.items():
+                    if key not in table:
+                        raise ValueError(
+                            f"device {info.device}: unknown QC threshold {key!r}; "
+                            f"known: {', '.join(QC_FIELDS)}"
+                        )
+                    table[key][info.device * N_METRICS + m] = float(val)
+        self._per_series = table
+
+    def for_rows(self, series: NDArray[np.int64], metric: NDArray[np.int16]) -> Thresholds:
+        size = self._per_series["low"].shape[0]
+        known = series < size
+        idx = np.where(known, series, 0) if size else series * 0
+        cols: dict[str, NDArray[np.float64]] = {}
+        for name in QC_FIELDS:
+            default = self._defaults[name][metric]
+            if size and known.all():
+                cols[name] = self._per_series[name][idx]
+            elif size:
+                cols[name] = np.where(known, self._per_series[name][idx], default)
+            else:
+                cols[name] = default
+        return Thresholds(**cols)

@@ -1,0 +1,188 @@
+"""From spooled messages to InfluxDB: decode, pipeline, write, dead-letter, checkpoint.
+
+One :meth:`Processor.process` call handles one chunk of spool records and returns
+only when InfluxDB has accepted it (retrying while InfluxDB is down), so the
+caller can checkpoint and release the spool behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ingest import metrics
+from pantau.deadletters import DeadLetterStore, NewDeadLetter
+from ingest.decode import decode
+from ingest.directory import RegistryDirectory
+from ingest.pipeline import Pipeline, PipelineOutput, encode_output
+from ingest.readings import Columns, StatusUpdate
+from ingest.record import SpooledMessage
+from ingest.spool import Record
+from pantau.batch import Batch, DeviceIndex
+from pantau.errors import StoreUnavailable
+from pantau.store import InfluxStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    """What one chunk produced, for the hooks that run after the write."""
+
+    output: PipelineOutput
+    device_ids: Sequence[str]
+    zones: Sequence[str]
+    kinds: Sequence[str]
+    statuses: list[StatusUpdate] = field(default_factory=list)
+    last_seen_ns: dict[str, int] = field(default_factory=dict)
+    replays: dict[int, str] = field(default_factory=dict)  # dead-letter id -> outcome
+    now_ns: int = 0
+
+
+Hook = Callable[[ChunkResult], None]
+
+
+class Processor:
+    def __init__(
+        self,
+        *,
+        store: InfluxStore,
+        dead_letters: DeadLetterStore,
+        pipeline: Pipeline,
+        devices: DeviceIndex,
+        directory: Callable[[], RegistryDirectory],
+        max_payload: int,
+        hooks: Sequence[Hook] = (),
+        stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.store = store
+        self.dead_letters = dead_letters
+        self.pipeline = pipeline
+        self.devices = devices
+        self.directory = directory
+        self.max_payload = max_payload
+        self.hooks = list(hooks)
+        self.stop = stop
+        self._directory_seen: object = None
+
+    def process(self, records: Sequence[Record]) -> None:
+        directory = self.directory()
+        self._refresh_devices(directory)
+        columns = Columns()
+        letters: list[NewDeadLetter] = []
+        result = ChunkResult(PipelineOutput.empty(), (), (), ())
+        for record in records:
+            message = SpooledMessage.decode(record.body)
+            start = len(columns)
+            decoded = decode(
+                message.topic,
+                message.payload,
+                received_ns=message.received_ns,
+                directory=directory,
+                out=columns,
+                max_payload=self.max_payload,
+            )
+            result.now_ns = max(result.now_ns, message.received_ns)
+            if decoded.status is not None:
+                result.statuses.append(decoded.status)
+                metrics.STATUS.inc()
+            if len(columns) > start:
+                for device in set(columns.device[start:]):
+                    result.last_seen_ns[device] = message.received_ns
+            if decoded.rejections:
+                first = decoded.rejections[0]
+                for rejection in decoded.rejections:
+                    metrics.REJECTED.labels(rejection.reason).inc()
+                log.info("rejected part of %s: %s (%s)", message.topic, first.reason, first.detail)
+                letters.append(
+                    NewDeadLetter(
+                        received_ns=message.received_ns,
+                        topic=message.topic,
+                        device=first.device,
+                        reason=first.reason,
+                        detail="; ".join(f"{r.reason}: {r.detail}" for r in decoded.rejections),
+                        payload=message.payload,
+                        spool_key=f"{record.position.segment}:{record.position.offset}",
+                    )
+                )
+            if message.replay_of:
+                outcome = decoded.rejections[0].reason if decoded.rejections else "accepted"
+                result.replays[message.replay_of] = outcome
+        metrics.ACCEPTED.inc(len(columns))
+        batch = self._batch(columns)
+        output = self.pipeline.process(batch, now_ns=result.now_ns or time.time_ns())
+        metrics.REDELIVERED.inc(output.redelivered)
+        zones, kinds = directory.tags(self.devices)
+        result.output, result.device_ids, result.zones, result.kinds = (
+            output,
+            self.devices.ids,
+            zones,
+            kinds,
+        )
+        lines = encode_output(output, device_ids=result.device_ids, zones=zones, kinds=kinds)
+        letters += self._write(lines, result.now_ns)
+        self.dead_letters.add(letters)
+        for hook in self.hooks:
+            try:
+                hook(result)
+            except Exception:
+                log.exception("post-write hook %s failed; continuing", getattr(hook, "__name__", hook))
+
+    def _refresh_devices(self, directory: RegistryDirectory) -> None:
+        if directory.snapshot is self._directory_seen:
+            return
+        infos, calibrations = directory.pipeline_inputs(self.devices)
+        self.pipeline.update_devices(infos, calibrations)
+        self._directory_seen = directory.snapshot
+
+    def _batch(self, columns: Columns) -> Batch:
+        if not len(columns):
+            return Batch.empty()
+        intern = self.devices.intern
+        cache: dict[str, int] = {}
+        device = np.fromiter(
+            (cache[d] if d in cache else cache.setdefault(d, intern(d)) for d in columns.device),
+            dtype=np.int32,
+            count=len(columns),
+        )
+        return Batch.from_columns(
+            device=device, metric=columns.metric, ts=columns.ts, raw=columns.raw, seq=columns.seq
+        )
+
+    def _write(self, lines: list[str], now_ns: int) -> list[NewDeadLetter]:
+        """Write until InfluxDB accepts (or rejects lines as bad); return dead letters for those."""
+        delay = 0.5
+        while True:
+            started = time.perf_counter()
+            try:
+                outcome = self.store.write(lines)
+            except StoreUnavailable as exc:
+                metrics.STORE_DOWN.set(1)
+                log.warning("InfluxDB unavailable (%s); the spool holds the data, retry in %.0fs",
+                            exc, delay)
+                if self.stop():
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            metrics.STORE_DOWN.set(0)
+            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+            metrics.WRITTEN.inc(outcome.written)
+            letters = []
+            for line, reason in outcome.rejected:
+                metrics.REJECTED.labels("influx_rejected").inc()
+                letters.append(
+                    NewDeadLetter(
+                        received_ns=now_ns,
+                        topic="influxdb/write",
+                        device=None,
+                        reason="influx_rejected",
+                        detail=reason,
+                        payload=line.encode(),
+                    )
+                )
+            return letters
