@@ -90,3 +90,9 @@ class Options:
         unknown = sorted(set(self._table) - self._used)
         if unknown:
             raise ConfigError(f"{self.key(unknown[0])} is not a known setting")
+
+    def get_table_list(self, name: str) -> list[Options]:
+        value = self._get(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            raise ConfigError(f"{self.key(name)} must be a list of tables ([[{name}]])")
+        return [Options(v, f"{self.key(name)}[{i}]") for i, v in enumerate(value)]

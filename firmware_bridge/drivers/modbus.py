@@ -16,6 +16,7 @@ from firmware_bridge.decoding import DecodeError, Values
 from firmware_bridge.driver import Driver
 from firmware_bridge.framing import BinaryFramer, Framer
 from firmware_bridge.options import Options
+from pantau.catalogue import metric_index
 from pantau.errors import ConfigError
 
 DATA_TYPES = {
@@ -109,8 +110,8 @@ def driver(options: Options) -> Driver:
     scale = options.get_float("scale", 1.0)
     offset = options.get_float("offset", 0.0)
     metric = options.get_str("metric")
-    if not metric:
-        raise ConfigError(f"{options.key('metric')} must name a metric")
+    if metric_index(metric) is None:
+        raise ConfigError(f"{options.key('metric')} {metric!r} is not a catalogue metric")
     interval = options.get_float("poll_interval", 10.0, low=0.5)
     timeout = options.get_float("reply_timeout", 1.0, low=0.05)
     request = read_request(slave, register, DATA_TYPES[data_type][0], function)

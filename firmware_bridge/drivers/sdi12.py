@@ -18,6 +18,7 @@ from firmware_bridge.decoding import DecodeError, Values
 from firmware_bridge.driver import Driver, SerialFormat
 from firmware_bridge.framing import Framer, LineFramer
 from firmware_bridge.options import Options
+from pantau.catalogue import metric_index
 from pantau.errors import ConfigError
 
 _VALUE = re.compile(rb"[+-]\d+(?:\.\d+)?")
@@ -71,6 +72,9 @@ def driver(options: Options) -> Driver:
         raise ConfigError(f"{options.key('address')} must be one character 0-9, a-z or A-Z")
     crc = options.get_bool("crc", True)
     fields = options.get_str_list("fields", ["water_level"])
+    for name in fields:
+        if name and metric_index(name) is None:
+            raise ConfigError(f"{options.key('fields')}: {name!r} is not a catalogue metric")
     unit = options.get_str("water_level_unit", "m", choices=tuple(UNIT_CM))
     offset = options.get_float("water_level_offset_cm", 0.0)
     wait = options.get_float("measure_wait", 2.0, low=0.0)

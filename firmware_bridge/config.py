@@ -1,0 +1,133 @@
+"""The bridge's TOML configuration, validated at start; every error names its key.
+
+See ``docs/bridge.md`` for the format and an example.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from firmware_bridge.driver import Driver, SerialFormat
+from firmware_bridge.drivers import DRIVERS
+from firmware_bridge.options import Options
+from pantau.errors import ConfigError
+
+DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}")
+
+
+@dataclass(frozen=True, slots=True)
+class SensorConfig:
+    device_id: str
+    driver_name: str
+    driver: Driver
+    port: str
+    serial: SerialFormat
+    username: str
+    password: str | None
+    average_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeConfig:
+    gateway_id: str
+    broker_url: str
+    queue_dir: Path
+    queue_max_readings: int
+    backlog_batch: int
+    publish_timeout: float
+    sensors: tuple[SensorConfig, ...]
+
+    @property
+    def queue_path(self) -> Path:
+        return self.queue_dir / "bridge-queue.sqlite3"
+
+
+def load(path: str | Path) -> BridgeConfig:
+    file = Path(path)
+    try:
+        document = tomllib.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read bridge config {file}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"bridge config {file} is not valid TOML: {exc}") from exc
+    return parse(document, base_dir=file.resolve().parent)
+
+
+def parse(document: dict[str, object], *, base_dir: Path) -> BridgeConfig:
+    root = Options(document, "")
+    gateway_id = root.get_str("gateway_id")
+    if not DEVICE_ID.fullmatch(gateway_id):
+        raise ConfigError(f"gateway_id {gateway_id!r} must match {DEVICE_ID.pattern}")
+    broker_url = root.get_str("broker_url", "mqtt://127.0.0.1:1883")
+    if not broker_url.startswith(("mqtt://", "mqtts://")):
+        raise ConfigError(f"broker_url must start with mqtt:// or mqtts://; got {broker_url!r}")
+    queue_dir = base_dir / root.get_str("queue_dir", "bridge-queue")
+    max_readings = root.get_int("queue_max_readings", 1_000_000, low=100)
+    batch = root.get_int("backlog_batch", 100, low=1, high=10_000)
+    timeout = root.get_float("publish_timeout", 10.0, low=0.5)
+    average = root.get_float("average_seconds", 0.0, low=0.0)
+    tables = root.get_table_list("sensors")
+    if not tables:
+        raise ConfigError("sensors: at least one [[sensors]] table is required")
+    sensors = tuple(_sensor(t, average, base_dir) for t in tables)
+    _unique(sensors)
+    root.reject_unknown()
+    return BridgeConfig(
+        gateway_id=gateway_id,
+        broker_url=broker_url,
+        queue_dir=queue_dir,
+        queue_max_readings=max_readings,
+        backlog_batch=batch,
+        publish_timeout=timeout,
+        sensors=sensors,
+    )
+
+
+def _sensor(table: Options, default_average: float, base_dir: Path) -> SensorConfig:
+    device_id = table.get_str("device_id")
+    if not DEVICE_ID.fullmatch(device_id):
+        raise ConfigError(f"{table.key('device_id')} {device_id!r} must match {DEVICE_ID.pattern}")
+    name = table.get_str("driver", choices=tuple(DRIVERS))
+    options = table.get_table("options")
+    driver = DRIVERS[name](options)
+    options.reject_unknown()
+    port = table.get_str("port")
+    fmt = driver.serial
+    serial = SerialFormat(
+        baudrate=table.get_int("baudrate", fmt.baudrate, low=50, high=4_000_000),
+        bytesize=table.get_int("bytesize", fmt.bytesize, low=5, high=8),
+        parity=table.get_str("parity", fmt.parity, choices=("N", "E", "O")),
+        stopbits=table.get_int("stopbits", fmt.stopbits, low=1, high=2),
+    )
+    username = table.get_str("username", device_id)
+    password: str | None = None
+    if table.has("password") and table.has("password_file"):
+        raise ConfigError(f"{table.key('password')}: give password or password_file, not both")
+    if table.has("password"):
+        password = table.get_str("password")
+    elif table.has("password_file"):
+        secret = base_dir / table.get_str("password_file")
+        try:
+            password = secret.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{table.key('password_file')}: cannot read {secret}: {exc}") from exc
+        if not password:
+            raise ConfigError(f"{table.key('password_file')}: {secret} is empty")
+    average = table.get_float("average_seconds", default_average, low=0.0)
+    table.reject_unknown()
+    return SensorConfig(device_id, name, driver, port, serial, username, password, average)
+
+
+def _unique(sensors: tuple[SensorConfig, ...]) -> None:
+    seen_ids: set[str] = set()
+    seen_ports: set[str] = set()
+    for index, sensor in enumerate(sensors):
+        if sensor.device_id in seen_ids:
+            raise ConfigError(f"sensors[{index}].device_id {sensor.device_id!r} appears twice")
+        if sensor.port in seen_ports:
+            raise ConfigError(f"sensors[{index}].port {sensor.port!r} is used by two sensors")
+        seen_ids.add(sensor.device_id)
+        seen_ports.add(sensor.port)
