@@ -1,0 +1,259 @@
+"""Table tests of every payload form and every rejection reason, plus fuzzing."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.decode import decode
+from ingest.readings import Columns
+from pantau.catalogue import METRIC_INDEX
+
+RECEIVED = 1_763_800_100_000_000_000
+
+
+class Directory:
+    def __init__(self, known: set[str], gateways: dict[str, set[str]] | None = None) -> None:
+        self.known = known
+        self.gateways = gateways or {}
+
+    def accepts(self, device: str) -> str | None:
+        if device == "old-1":
+            return "device_inactive"
+        return None if device in self.known else "unknown_device"
+
+    def gateway_allows(self, gateway: str, device: str) -> bool:
+        return device in self.gateways.get(gateway, set())
+
+
+DIRECTORY = Directory({"aq-017", "aq-018", "wl-001"}, {"gw-1": {"aq-017", "aq-018"}})
+
+
+def run(topic: str, payload: object, max_payload: int = 65536) -> tuple[Columns, list[str]]:
+    body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+    out = Columns()
+    decoded = decode(
+        topic, body, received_ns=RECEIVED, directory=DIRECTORY, out=out, max_payload=max_payload
+    )
+    return out, [r.reason for r in decoded.rejections]
+
+
+def rows(out: Columns) -> list[tuple[str, str, int, float, int]]:
+    names = {i: n for n, i in METRIC_INDEX.items()}
+    return [
+        (d, names[m], t, v, s)
+        for d, m, t, v, s in zip(out.device, out.metric, out.ts, out.raw, out.seq, strict=True)
+    ]
+
+
+def test_single_reading() -> None:
+    out, problems = run(
+        "sensors/aq-017/readings",
+        {"ts": 1763800000123, "seq": 42, "values": {"pm25": 41.2, "pm10": 77.9}},
+    )
+    assert problems == []
+    assert rows(out) == [
+        ("aq-017", "pm25", 1763800000123000000, 41.2, 42),
+        ("aq-017", "pm10", 1763800000123000000, 77.9, 42),
+    ]
+
+
+def test_iso_timestamp_with_offset() -> None:
+    out, problems = run(
+        "sensors/aq-017/readings", {"ts": "2025-11-22T15:26:40.123+07:00", "values": {"pm25": 1}}
+    )
+    assert problems == []
+    assert out.ts == [1763800000123000000]
+    assert out.seq == [-1]
+
+
+def test_backlog_array() -> None:
+    backlog = [{"ts": 1763800000000 + i * 1000, "seq": i, "values": {"pm25": i}} for i in range(5)]
+    out, problems = run("sensors/aq-017/readings", backlog)
+    assert problems == []
+    assert out.seq == [0, 1, 2, 3, 4]
+    assert out.raw == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_senml_with_base_values_and_units() -> None:
+    records = [
+        {"bn": "urn:dev:aq-017:", "bt": 1763800000.5, "bu": "ug/m3", "n": "pm25", "v": 12},
+        {"n": "pm10", "v": 0.05, "u": "mg/m3", "t": 1},
+        {"n": "temperature", "u": "K", "v": 300.15},
+    ]
+    out, problems = run("sensors/aq-017/readings", records)
+    assert problems == []
+    result = rows(out)
+    assert result[0] == ("aq-017", "pm25", 1763800000500000000, 12.0, -1)
+    assert result[1][1:4] == ("pm10", 1763800001500000000, pytest.approx(50.0))
+    assert result[2][1] == "temperature" and result[2][3] == pytest.approx(27.0)
+
+
+def test_senml_water_level_in_metres() -> None:
+    out, problems = run(
+        "sensors/wl-001/readings",
+        [{"bn": "wl-001:", "bt": 1763800000, "n": "water_level", "u": "m", "v": 1.5}],
+    )
+    assert problems == [] and out.raw == [150.0]
+
+
+def test_senml_relative_time_uses_receive_time() -> None:
+    out, problems = run("sensors/aq-017/readings", [{"n": "pm25", "v": 3, "t": -10}])
+    assert problems == []
+    assert out.ts == [RECEIVED - 10_000_000_000]
+
+
+def test_gateway_pack() -> None:
+    pack = {
+        "readings": [
+            {"device": "aq-017", "ts": 1763800000000, "values": {"pm25": 1}},
+            {"device": "aq-018", "ts": 1763800000000, "values": {"pm25": 2}},
+            {"device": "wl-001", "ts": 1763800000000, "values": {"water_level": 3}},
+            {"device": "ghost-9", "ts": 1763800000000, "values": {"pm25": 4}},
+        ]
+    }
+    out, problems = run("gateways/gw-1/readings", pack)
+    assert out.device == ["aq-017", "aq-018"]
+    assert problems == ["gateway_not_allowed", "unknown_device"]
+
+
+def test_status_message() -> None:
+    out = Columns()
+    decoded = decode(
+        "sensors/aq-017/status",
+        b'{"state": "offline", "firmware": "1.2.3", "battery": 3.7}',
+        received_ns=RECEIVED,
+        directory=DIRECTORY,
+        out=out,
+        max_payload=1024,
+    )
+    assert decoded.rejections == [] and len(out) == 0
+    assert decoded.status is not None
+    assert (decoded.status.online, decoded.status.firmware, decoded.status.battery) == (
+        False,
+        "1.2.3",
+        3.7,
+    )
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reasons", "accepted"),
+    [
+        ("sensors/aq-017/readings", b"{not json", ["invalid_json"], 0),
+        ("sensors/aq-017/readings", b"\xff\xfe", ["invalid_utf8"], 0),
+        ("sensors/aq-017/readings", b'"hello"', ["wrong_shape"], 0),
+        ("sensors/aq-017/readings", {"ts": 1763800000000}, ["wrong_shape"], 0),
+        (
+            "sensors/ghost-1/readings",
+            {"ts": 1763800000000, "values": {"pm25": 1}},
+            ["unknown_device"],
+            0,
+        ),
+        (
+            "sensors/old-1/readings",
+            {"ts": 1763800000000, "values": {"pm25": 1}},
+            ["device_inactive"],
+            0,
+        ),
+        (
+            "sensors/aq-017/readings",
+            {"ts": 1763800000000, "values": {"pm99": 1, "pm25": 2}},
+            ["unknown_metric"],
+            1,
+        ),
+        (
+            "sensors/aq-017/readings",
+            {"ts": 1763800000000, "values": {"pm25": "high"}},
+            ["bad_value"],
+            0,
+        ),
+        (
+            "sensors/aq-017/readings",
+            {"ts": 1763800000000, "values": {"pm25": True}},
+            ["bad_value"],
+            0,
+        ),
+        (
+            "sensors/aq-017/readings",
+            b'{"ts": 1763800000000, "values": {"pm25": 1e999}}',
+            ["invalid_json"],
+            0,
+        ),
+        (
+            "sensors/aq-017/readings",
+            {"ts": 1763800000, "values": {"pm25": 1}},
+            ["bad_timestamp"],
+            0,
+        ),
+        (
+            "sensors/aq-017/readings",
+            {"ts": "yesterday", "values": {"pm25": 1}},
+            ["bad_timestamp"],
+            0,
+        ),
+        (
+            "sensors/aq-017/readings",
+            {"ts": "2025-11-22T15:26:40", "values": {"pm25": 1}},
+            ["bad_timestamp"],
+            0,
+        ),
+        (
+            "sensors/aq-017/readings",
+            {"ts": 1763800000000, "seq": "x", "values": {"pm25": 1}},
+            ["bad_seq"],
+            0,
+        ),
+        ("sensors/aq-017/readings", [{"n": "pm25", "u": "furlong", "v": 1}], ["bad_unit"], 0),
+        ("sensors/AQ!/readings", {"ts": 1763800000000, "values": {"pm25": 1}}, ["bad_topic"], 0),
+        ("sensors/aq-017/other", {"ts": 1763800000000, "values": {"pm25": 1}}, ["bad_topic"], 0),
+        ("gateways/gw-1/readings", [1, 2], ["wrong_shape"], 0),
+    ],
+)
+def test_rejections(topic: str, payload: object, reasons: list[str], accepted: int) -> None:
+    out, problems = run(topic, payload)
+    assert problems == reasons
+    assert len(out) == accepted
+
+
+def test_oversized() -> None:
+    out, problems = run("sensors/aq-017/readings", b"x" * 2000, max_payload=1024)
+    assert problems == ["oversized"] and len(out) == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=300),
+    st.sampled_from(["sensors/aq-017/readings", "gateways/gw-1/readings", "sensors/aq-017/status"]),
+)
+def test_random_bytes_never_crash(payload: bytes, topic: str) -> None:
+    out = Columns()
+    decode(topic, payload, received_ns=RECEIVED, directory=DIRECTORY, out=out, max_payload=1024)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_random_json_never_crashes(document: object) -> None:
+    out = Columns()
+    decode(
+        "sensors/aq-017/readings",
+        orjson.dumps(document),
+        received_ns=RECEIVED,
+        directory=DIRECTORY,
+        out=out,
+        max_payload=65536,
+    )
