@@ -1,0 +1,91 @@
+"""The registry's types: immutable values handed to the API, the CLI and the ingest path."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}")
+STATUSES = ("active", "maintenance", "decommissioned")
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A registered device. ``metrics`` and ``units`` are parallel tuples.
+
+    ``siaga`` holds the Siaga 3 / 2 / 1 thresholds in cm (ascending) of a
+    water-level station. ``last_seen``, ``firmware``, ``battery`` and ``online``
+    come from the ingest path (see :meth:`devices.registry.Registry.record_seen`).
+    """
+
+    id: str
+    kind: str
+    model: str
+    zone: str
+    latitude: float
+    longitude: float
+    address: str
+    install_date: date
+    interval_s: int
+    metrics: tuple[str, ...]
+    units: tuple[str, ...]
+    siaga: tuple[float, float, float] | None
+    status: str
+    owner: str
+    notes: str
+    gateway: str | None
+    requires_calibration: bool
+    last_seen: datetime | None = None
+    firmware: str | None = None
+    battery: float | None = None
+    online: bool | None = None
+    registered_at: datetime | None = None
+
+    def unit(self, metric: str) -> str | None:
+        """The unit this device reports ``metric`` in, or None if it does not report it."""
+        try:
+            return self.units[self.metrics.index(metric)]
+        except ValueError:
+            return None
+
+    @property
+    def topic(self) -> str:
+        """The topic filter the device may publish to."""
+        return f"sensors/{self.id}/#"
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationRecord:
+    """Calibration of one metric of one device from ``effective_from`` on.
+
+    ``coefficients`` are polynomial: value = c0 + c1·raw + c2·raw² + …
+    """
+
+    device: str
+    metric: str
+    effective_from: datetime
+    coefficients: tuple[float, ...]
+    by: str
+    reference: str
+    id: int = 0
+    created_at: datetime | None = None
+
+    def apply(self, raw: float) -> float:
+        result = 0.0
+        for coefficient in reversed(self.coefficients):
+            result = result * raw + coefficient
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceEntry:
+    """One visit to a device: what was done, by whom, with photos as file references."""
+
+    device: str
+    visited_at: datetime
+    technician: str
+    action: str
+    notes: str
+    photos: tuple[str, ...]
+    id: int = 0
