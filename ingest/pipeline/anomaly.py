@@ -49,10 +49,10 @@ def score_step(
     x: NDArray[np.float64],
     update: NDArray[np.bool_],
     cfg: DetectorConfig,
-) -> tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.float64]]:
+) -> tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
     """Score one reading for each of ``series`` (distinct ids); fold in those with ``update``.
 
-    Returns ``(score, level, deviation)``; level/deviation are the state *before*
+    Returns ``(score, level, deviation, count)``: the score and the state *before*
     the reading (used by the SPIKE check).
     """
     n = state.i64("d_n")[series]
@@ -98,4 +98,4 @@ def score_step(
     state.f64("d_tmean")[s] = new_tmean[update]
     state.f64("d_tvar")[s] = new_tvar[update]
     state.i64("d_cool")[s] = new_cool[update]
-    return score.astype(np.float32), level, dev
+    return score.astype(np.float32), level, dev, n

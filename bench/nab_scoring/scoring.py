@@ -1,0 +1,148 @@
+"""The NAB scoring rules (see bench/data/nab/SCORING.md): per-row sweep values, file and
+corpus raw scores at a threshold, corpus-wide threshold optimisation, normalisation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    tp: float
+    fn: float
+    fp: float
+
+
+STANDARD = Profile("standard", tp=1.0, fn=1.0, fp=0.11)
+
+
+def probation_rows(n_rows: int) -> int:
+    return int(min(math.floor(0.15 * n_rows), 0.15 * 5000))
+
+
+def scaled_sigmoid(y: float) -> float:
+    if y > 3.0:
+        return -1.0
+    return 2.0 / (1.0 + math.exp(5.0 * y)) - 1.0
+
+
+@dataclass(frozen=True)
+class LabelledFile:
+    """One data file's windows (row indices, inclusive) and per-row sweep values."""
+
+    name: str
+    n_rows: int
+    windows: tuple[tuple[int, int], ...]
+    sweep: NDArray[np.float64]  # value of a detection at each row
+    window_of: NDArray[np.int64]  # window number per row, -1 outside
+    probation: int
+
+
+def label_file(
+    name: str, n_rows: int, windows: Sequence[tuple[int, int]], profile: Profile
+) -> LabelledFile:
+    sweep = np.zeros(n_rows, np.float64)
+    window_of = np.full(n_rows, -1, np.int64)
+    s_minus_one = scaled_sigmoid(-1.0)
+    prev_end = -1
+    prev_width = 0
+    wins = sorted(windows)
+    w_idx = 0
+    for i in range(n_rows):
+        while w_idx < len(wins) and wins[w_idx][1] < i:
+            prev_end = wins[w_idx][1]
+            prev_width = wins[w_idx][1] - wins[w_idx][0] + 1
+            w_idx += 1
+        if w_idx < len(wins) and wins[w_idx][0] <= i <= wins[w_idx][1]:
+            left, right = wins[w_idx]
+            width = right - left + 1
+            y = -(right - i + 1) / width
+            sweep[i] = scaled_sigmoid(y) * profile.tp / s_minus_one
+            window_of[i] = w_idx
+        elif prev_end < 0:
+            sweep[i] = -profile.fp
+        else:
+            y = abs(prev_end - i) / max(prev_width - 1, 1)
+            sweep[i] = scaled_sigmoid(y) * profile.fp
+    return LabelledFile(
+        name=name,
+        n_rows=n_rows,
+        windows=tuple(wins),
+        sweep=sweep,
+        window_of=window_of,
+        probation=probation_rows(n_rows),
+    )
+
+
+def file_score(lf: LabelledFile, scores: NDArray[np.float64], threshold: float,
+               profile: Profile) -> float:
+    """Raw NAB score of one file when a detection is ``score >= threshold``."""
+    detected = scores >= threshold
+    detected[: lf.probation] = False
+    total = 0.0
+    for w in range(len(lf.windows)):
+        hits = detected & (lf.window_of == w)
+        total += float(lf.sweep[hits].max()) if hits.any() else -profile.fn
+    fps = detected & (lf.window_of < 0)
+    return total + float(lf.sweep[fps].sum())
+
+
+def optimise_threshold(
+    files: Sequence[LabelledFile], scores: Sequence[NDArray[np.float64]], profile: Profile
+) -> tuple[float, float]:
+    """Corpus threshold with the best total raw score: ``(threshold, raw_total)``."""
+    all_scores: list[NDArray[np.float64]] = []
+    all_sweep: list[NDArray[np.float64]] = []
+    all_window: list[NDArray[np.int64]] = []
+    n_windows = 0
+    for lf, sc in zip(files, scores, strict=True):
+        p = lf.probation
+        all_scores.append(np.asarray(sc[p:], np.float64))
+        all_sweep.append(lf.sweep[p:])
+        win = lf.window_of[p:].copy()
+        win[win >= 0] += n_windows
+        all_window.append(win)
+        n_windows += len(lf.windows)
+    sc_all = np.concatenate(all_scores)
+    sw_all = np.concatenate(all_sweep)
+    wi_all = np.concatenate(all_window)
+    order = np.argsort(-sc_all, kind="stable")
+    sc_sorted = sc_all[order].tolist()
+    sw_sorted = sw_all[order].tolist()
+    wi_sorted = wi_all[order].tolist()
+    best_in_window: dict[int, float] = {}
+    total = -profile.fn * n_windows
+    best_threshold, best_total = 1.1, total
+    i = 0
+    n = len(sc_sorted)
+    while i < n:
+        value = sc_sorted[i]
+        while i < n and sc_sorted[i] == value:
+            w = wi_sorted[i]
+            if w < 0:
+                total += sw_sorted[i]
+            else:
+                old = best_in_window.get(w)
+                if old is None:
+                    total += profile.fn + sw_sorted[i]
+                    best_in_window[w] = sw_sorted[i]
+                elif sw_sorted[i] > old:
+                    total += sw_sorted[i] - old
+                    best_in_window[w] = sw_sorted[i]
+            i += 1
+        if total > best_total:
+            best_threshold, best_total = value, total
+    return best_threshold, best_total
+
+
+def normalised(raw_total: float, n_windows: int, profile: Profile) -> float:
+    """100 × (raw - null) / (perfect - null); null misses every window, perfect hits each."""
+    null = -profile.fn * n_windows
+    perfect = profile.tp * n_windows
+    return 100.0 * (raw_total - null) / (perfect - null)

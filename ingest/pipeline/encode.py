@@ -1,0 +1,106 @@
+"""Line protocol for a PipelineOutput: readings, readings_1m, readings_1h, ispu, flood, traffic.
+
+Schema (ARCHITECTURE.md "InfluxDB schema"): aggregates carry the readings' tags
+(device, metric, zone, kind) and fields mean, min, max, count, flags; ``ispu`` tags
+zone, device with fields index, category, dominant; ``flood`` tags device, zone with
+fields level_cm, status, rising and rise_cm_per_h (absent for a first reading);
+``traffic`` tags device, zone with fields level and source (speed or occupancy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ingest.pipeline.output import (
+    FLOOD_STATUS,
+    ISPU_CATEGORIES,
+    TRAFFIC_LEVELS,
+    Aggregates,
+    PipelineOutput,
+)
+from pantau.catalogue import METRIC_NAMES
+from pantau.lineprotocol import encode_readings, field_string, float_field, tag_set
+
+
+def _aggregate_lines(
+    measurement: str,
+    agg: Aggregates,
+    device_ids: Sequence[str],
+    zones: Sequence[str],
+    kinds: Sequence[str],
+) -> list[str]:
+    lines: list[str] = []
+    cols = zip(
+        agg.device.tolist(),
+        agg.metric.tolist(),
+        agg.window_start_ns.tolist(),
+        agg.mean.tolist(),
+        agg.min.tolist(),
+        agg.max.tolist(),
+        agg.count.tolist(),
+        agg.flags.tolist(),
+        strict=True,
+    )
+    for d, m, ts, mean, lo, hi, count, flags in cols:
+        tags = tag_set(
+            {"device": device_ids[d], "metric": METRIC_NAMES[m], "zone": zones[d], "kind": kinds[d]}
+        )
+        lines.append(
+            f"{measurement}{tags} mean={float_field(mean)},min={float_field(lo)},"
+            f"max={float_field(hi)},count={count}i,flags={flags}i {ts}"
+        )
+    return lines
+
+
+def encode_output(
+    out: PipelineOutput,
+    *,
+    device_ids: Sequence[str],
+    zones: Sequence[str],
+    kinds: Sequence[str],
+) -> list[str]:
+    """All line-protocol lines of one output (sequences indexed by device index)."""
+    lines = encode_readings(out.batch, device_ids=device_ids, zones=zones, kinds=kinds)
+    lines += _aggregate_lines("readings_1m", out.aggregates_1m, device_ids, zones, kinds)
+    lines += _aggregate_lines("readings_1h", out.aggregates_1h, device_ids, zones, kinds)
+    ispu = out.ispu
+    for d, ts, index, cat, dom in zip(
+        ispu.device.tolist(),
+        ispu.ts_ns.tolist(),
+        ispu.index.tolist(),
+        ispu.category.tolist(),
+        ispu.dominant.tolist(),
+        strict=True,
+    ):
+        tags = tag_set({"device": device_ids[d], "zone": zones[d]})
+        lines.append(
+            f"ispu{tags} index={index}i,category={field_string(ISPU_CATEGORIES[cat])},"
+            f"dominant={field_string(METRIC_NAMES[dom])} {ts}"
+        )
+    fl = out.flood
+    for d, ts, level, status, rise, rising in zip(
+        fl.device.tolist(),
+        fl.ts_ns.tolist(),
+        fl.level_cm.tolist(),
+        fl.status.tolist(),
+        fl.rise_cm_per_h.tolist(),
+        fl.rising.tolist(),
+        strict=True,
+    ):
+        tags = tag_set({"device": device_ids[d], "zone": zones[d]})
+        rise_field = "" if rise != rise else f",rise_cm_per_h={float_field(rise)}"
+        lines.append(
+            f"flood{tags} level_cm={float_field(level)},"
+            f"status={field_string(FLOOD_STATUS[status])},"
+            f"rising={'true' if rising else 'false'}{rise_field} {ts}"
+        )
+    tr = out.traffic
+    for d, ts, m, level in zip(
+        tr.device.tolist(), tr.ts_ns.tolist(), tr.metric.tolist(), tr.level.tolist(), strict=True
+    ):
+        tags = tag_set({"device": device_ids[d], "zone": zones[d]})
+        lines.append(
+            f"traffic{tags} level={field_string(TRAFFIC_LEVELS[level])},"
+            f"source={field_string(METRIC_NAMES[m])} {ts}"
+        )
+    return lines

@@ -1,0 +1,205 @@
+"""The Pipeline: calibration, QC flags, anomaly scores, window aggregates, ISPU, flood and
+traffic levels for one Batch at a time, with all state in arrays indexed by series.
+
+``process`` is a pure function of (state, batch, now_ns): pass the batch's receive time
+recorded in the spool as ``now_ns`` so that a replay after a crash reproduces it.
+
+Rows with a non-finite raw value (NaN/inf) pass through unchanged with no flags and
+score 0: they touch no state, no aggregate and no derived value, and
+``encode_readings`` does not store them.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ingest.pipeline.air_quality import POLLUTANT_METRICS, IspuCalculator, is_pollutant
+from ingest.pipeline.anomaly import DETECTOR_FIELDS
+from ingest.pipeline.calibration import CalibrationTable
+from ingest.pipeline.config import (
+    HOUR_NS,
+    MINUTE_NS,
+    Calibration,
+    DeviceInfo,
+    PipelineConfig,
+)
+from ingest.pipeline.dedupe import find_repeats
+from ingest.pipeline.flood import SiagaTable, flood_rows
+from ingest.pipeline.identity import ident, seq_key
+from ingest.pipeline.memory import RecentReadings
+from ingest.pipeline.output import PipelineOutput
+from ingest.pipeline.sequential import RowInputs, run_sequential
+from ingest.pipeline.state import INT64_MIN, QC_FIELDS, SeriesState
+from ingest.pipeline.thresholds import ThresholdTable
+from ingest.pipeline.traffic import OCCUPANCY, SPEED, traffic_rows
+from ingest.pipeline.windows import WindowStore
+from pantau.batch import N_METRICS, Batch
+from pantau.catalogue import METRIC_INDEX
+from pantau.flags import QC
+
+WATER_LEVEL = METRIC_INDEX["water_level"]
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+class Pipeline:
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config = config
+        self._thresholds = ThresholdTable(config)
+        self._calibrations = CalibrationTable()
+        self._siaga = SiagaTable()
+        self._requires_cal = np.zeros(0, np.bool_)
+        self._ispu = IspuCalculator(config)
+        self._qc = SeriesState(QC_FIELDS)
+        self._detector = SeriesState(DETECTOR_FIELDS)
+        self._memory = RecentReadings()
+        self._minute = WindowStore(MINUTE_NS)
+        self._hour = WindowStore(HOUR_NS)
+
+    def update_devices(
+        self, infos: Sequence[DeviceInfo], calibrations: Sequence[Calibration]
+    ) -> None:
+        """Replace the registry facts (device thresholds, Siaga levels, calibrations)."""
+        self._thresholds.update(infos)
+        self._calibrations = CalibrationTable(calibrations)
+        self._siaga = SiagaTable(infos)
+        n_dev = max((i.device for i in infos), default=-1) + 1
+        requires = np.zeros(n_dev, np.bool_)
+        for info in infos:
+            requires[info.device] = info.requires_calibration
+        self._requires_cal = requires
+
+    def process(self, batch: Batch, *, now_ns: int) -> PipelineOutput:
+        from ingest.pipeline.emit import empty_output, make_output
+
+        if len(batch) == 0:
+            return empty_output(batch)
+        cfg = self.config
+        series = batch.series
+        n_series = int(series.max()) + 1
+        self._qc.ensure(n_series)
+        self._detector.ensure(n_series)
+        thr = self._thresholds.for_rows(series, batch.metric)
+
+        value, calibrated = self._calibrations.apply(series, batch.ts, batch.raw)
+        finite_raw = np.isfinite(batch.raw)
+        flags = np.zeros(len(batch), np.int32)
+        out_of_range = finite_raw & ((value < thr.low) | (value > thr.high) | np.isnan(value))
+        flags |= np.where(out_of_range, np.int32(QC.RANGE), 0).astype(np.int32)
+        time_bad = finite_raw & (
+            (batch.ts > now_ns + cfg.future_tolerance_ns) | (batch.ts < now_ns - cfg.max_age_ns)
+        )
+        flags |= np.where(time_bad, np.int32(QC.TIME), 0).astype(np.int32)
+        n_req = self._requires_cal.shape[0]
+        dev = batch.device
+        requires = np.zeros(len(batch), np.bool_)
+        known = dev < n_req
+        requires[known] = self._requires_cal[dev[known]]
+        uncal = finite_raw & requires & ~calibrated
+        flags |= np.where(uncal, np.int32(QC.UNCALIBRATED), 0).astype(np.int32)
+        value = np.where(finite_raw, value, batch.raw)
+
+        eligible = finite_raw & ~time_bad
+        has_seq = batch.seq >= 0
+        key = seq_key(series, batch.seq, batch.ts)
+        idn = ident(series, batch.ts, batch.seq, batch.raw)
+        repeats = find_repeats(self._memory, key, idn, batch.ts, has_seq, eligible)
+        res = run_sequential(
+            RowInputs(
+                series=series,
+                ts=batch.ts,
+                seq=batch.seq,
+                value=value,
+                flags=flags,
+                eligible=eligible,
+                repeats=repeats,
+                thresholds=thr,
+            ),
+            self._qc,
+            self._detector,
+            cfg,
+        )
+        kept = res.keep
+        remember = kept & eligible
+        self._memory.add(key[remember], idn[remember], batch.ts[remember], series[remember])
+
+        agg = remember & res.in_horizon & np.isfinite(value)
+        a_series, a_ts, a_val, a_flags = series[agg], batch.ts[agg], value[agg], res.flags[agg]
+        minute = self._minute.aggregates(self._minute.add(a_series, a_ts, a_val, a_flags))
+        hour = self._hour.aggregates(self._hour.add(a_series, a_ts, a_val, a_flags))
+        pol = is_pollutant(batch.metric[agg])
+        ispu = self._ispu.points(self._hour, batch.device[agg][pol].astype(np.int64), a_ts[pol])
+
+        metric = batch.metric
+        water = res.good & (metric == WATER_LEVEL)
+        flood = flood_rows(
+            self._siaga,
+            device=dev[water],
+            ts=batch.ts[water],
+            level=value[water],
+            prev_ts=res.prev_ts[water],
+            prev_level=res.prev_value[water],
+            has_prev=res.has_prev[water],
+            rise_alert_cm_per_h=cfg.flood_rise_alert_cm_per_h,
+        )
+        road = res.good & ((metric == SPEED) | (metric == OCCUPANCY))
+        traffic = traffic_rows(
+            cfg, device=dev[road], metric=metric[road], ts=batch.ts[road], value=value[road]
+        )
+        self._prune(now_ns)
+        result = batch.with_results(value=value, flags=res.flags, score=res.score)
+        if not kept.all():
+            result = result.take(kept)
+        return make_output(
+            result,
+            redelivered=int((~kept).sum()),
+            minute=minute,
+            hour=hour,
+            ispu=ispu,
+            flood=flood,
+            traffic=traffic,
+        )
+
+    def _prune(self, now_ns: int) -> None:
+        """Lazy pruning of remembered readings and windows (never changes results)."""
+        lateness = self.config.lateness_ns
+        newest = self._qc.i64("last_ts")
+        started = newest != INT64_MIN
+        horizon = np.where(started, newest - lateness, INT64_MIN)
+        self._memory.prune(horizon)
+        self._minute.prune(horizon)
+        # Pollutant hour windows feed ISPU points of later hours: keep them until even the
+        # station's least advanced pollutant series (or the TIME limit) has moved past them.
+        keep_ns = self._ispu.retention_ns() + lateness
+        by_device = newest.reshape(-1, N_METRICS)[:, POLLUTANT_METRICS]
+        least = np.where(by_device == INT64_MIN, _INT64_MAX, by_device).min(axis=1)
+        least = np.where(least == _INT64_MAX, INT64_MIN, least)
+        floor = now_ns - self.config.max_age_ns - keep_ns
+        pol_horizon = np.where(least == INT64_MIN, floor, np.maximum(least - keep_ns, floor))
+        hour_horizon = horizon.copy()
+        hour_horizon.reshape(-1, N_METRICS)[:, POLLUTANT_METRICS] = pol_horizon[:, None]
+        self._hour.prune(hour_horizon)
+
+    def checkpoint(self) -> bytes:
+        """All state as one ``np.savez`` blob (registry facts are not included)."""
+        arrays: dict[str, NDArray[np.generic]] = {}
+        arrays.update(self._qc.to_arrays("qc_"))
+        arrays.update(self._detector.to_arrays("det_"))
+        arrays.update(self._memory.to_arrays("mem_"))
+        arrays.update(self._minute.to_arrays("w1m_"))
+        arrays.update(self._hour.to_arrays("w1h_"))
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)  # type: ignore[arg-type]
+        return buf.getvalue()
+
+    def restore(self, blob: bytes) -> None:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            arrays: dict[str, NDArray[np.generic]] = {k: data[k] for k in data.files}
+        self._qc.load(arrays, "qc_")
+        self._detector.load(arrays, "det_")
+        self._memory.load(arrays, "mem_")  # type: ignore[arg-type]
+        self._minute.load(arrays, "w1m_")
+        self._hour.load(arrays, "w1h_")
