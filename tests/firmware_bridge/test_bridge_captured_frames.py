@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from bridge_captures import DATA, cases, frames
 
 from firmware_bridge.drivers import hpma115, mcu680, mhz19, plantower, sds011, sps30
+from tests.firmware_bridge.bridge_captures import DATA, cases, frames
 
 
 @pytest.mark.parametrize(("frame", "row"), cases("PMSx003"))

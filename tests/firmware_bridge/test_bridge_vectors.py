@@ -15,7 +15,8 @@ def hx(text: str) -> bytes:
 
 
 A4 = hx(
-    "42 4d 00 1c 00 05 00 0d 00 16 00 05 00 0d 00 16 02 fd 00 fc 00 1d 00 0f 00 06 00 06 97 00 03 c5"
+    "42 4d 00 1c 00 05 00 0d 00 16 00 05 00 0d 00 16 "
+    "02 fd 00 fc 00 1d 00 0f 00 06 00 06 97 00 03 c5"
 )
 
 
@@ -26,7 +27,8 @@ def test_plantower_vectors() -> None:
     assert a4 is not None and a4.counts == (765, 252, 29, 15, 6, 6)
     a6 = plantower.parse(
         hx(
-            "42 4d 00 1c 00 17 00 27 00 29 00 16 00 23 00 29 10 08 04 a9 01 16 00 0c 00 d4 00 e0 9a 00 04 aa"
+            "42 4d 00 1c 00 17 00 27 00 29 00 16 00 23 00 29 "
+            "10 08 04 a9 01 16 00 0c 00 d4 00 e0 9a 00 04 aa"
         ),
         model="pms5003t",
     )
@@ -47,7 +49,8 @@ def test_plantower_vectors() -> None:
 def test_plantower_a9_inconsistent_counts_rejected() -> None:
     # A9 is synthetic: PM10 > 0 with zero particle counts, which PyPMS's rule rejects.
     frame = hx(
-        "42 4d 00 1c 01 aa 02 bb 03 cc 04 dd 05 ee 06 ff 00 00 00 00 00 00 00 00 00 00 00 00 12 34 06 01"
+        "42 4d 00 1c 01 aa 02 bb 03 cc 04 dd 05 ee 06 ff "
+        "00 00 00 00 00 00 00 00 00 00 00 00 12 34 06 01"
     )
     plantower.check(frame)  # the checksum is right
     with pytest.raises(DecodeError) as err:
@@ -107,11 +110,11 @@ def test_sds011_rejects(frame: str, reason: str) -> None:
 def test_sds198_and_commands() -> None:
     assert sds011.parse(hx("aa cf 0e 00 10 00 e9 05 0c ab")).pm100 == 16.0
     assert sds011.parse(hx("aa cf 0c 00 16 00 e9 05 10 ab")).pm100 == 22.0
-    assert sds011.CMD_QUERY == hx("aa b4 04 00 00 00 00 00 00 00 00 00 00 00 00 ff ff 02 ab")
-    assert sds011.CMD_MODE_QUERY == hx("aa b4 02 01 01" + " 00" * 10 + " ff ff 02 ab")
-    assert sds011.CMD_MODE_ACTIVE == hx("aa b4 02 01 00" + " 00" * 10 + " ff ff 01 ab")
-    assert sds011.CMD_SLEEP == hx("aa b4 06 01 00" + " 00" * 10 + " ff ff 05 ab")
-    assert sds011.CMD_WAKE == hx("aa b4 06 01 01" + " 00" * 10 + " ff ff 06 ab")
+    assert hx("aa b4 04 00 00 00 00 00 00 00 00 00 00 00 00 ff ff 02 ab") == sds011.CMD_QUERY
+    assert hx("aa b4 02 01 01" + " 00" * 10 + " ff ff 02 ab") == sds011.CMD_MODE_QUERY
+    assert hx("aa b4 02 01 00" + " 00" * 10 + " ff ff 01 ab") == sds011.CMD_MODE_ACTIVE
+    assert hx("aa b4 06 01 00" + " 00" * 10 + " ff ff 05 ab") == sds011.CMD_SLEEP
+    assert hx("aa b4 06 01 01" + " 00" * 10 + " ff ff 06 ab") == sds011.CMD_WAKE
 
 
 # (c) MaxBotix
