@@ -1,0 +1,186 @@
+"""Test harness: run `pantau ingest` as a real process, publish with a real MQTT client.
+
+Shared by the ingest, bridge, dashboard and simulator tests.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import orjson
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from pantau.store import InfluxStore
+
+
+class IngestProcess:
+    """`pantau ingest` in a subprocess with its own PANTAU_HOME; kill -9 and restart at will."""
+
+    def __init__(
+        self,
+        *,
+        home: Path,
+        mqtt_url: str,
+        influx_url: str,
+        influx_db: str,
+        sql_url: str,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.home = home
+        self.log_path = home / "ingest.log"
+        self.env = {
+            **os.environ,
+            "PANTAU_HOME": str(home),
+            "PANTAU_MQTT_URL": mqtt_url,
+            "PANTAU_INFLUX_URL": influx_url,
+            "PANTAU_INFLUX_DB": influx_db,
+            "PANTAU_DATABASE_URL": sql_url,
+            "PANTAU_MQTT_CLIENT_ID": f"pantau-ingest-{uuid.uuid4().hex[:8]}",
+            "PANTAU_INGEST_FLUSH_MS": "50",
+            **(extra_env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        home.mkdir(parents=True, exist_ok=True)
+
+    def start(self, timeout: float = 30.0) -> None:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "pantau.cli", "ingest"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log_path.read_bytes()[offset:].decode(errors="replace")
+            if "subscribed to" in text:
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"pantau ingest exited at start:\n{text[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"pantau ingest did not subscribe in {timeout}s:\n{text[-3000:]}"
+                )
+            time.sleep(0.05)
+
+    def kill9(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class TestPublisher:
+    """A plain paho client publishing QoS 1 and waiting for every PUBACK."""
+
+    def __init__(
+        self, url: str, *, username: str | None = None, password: str | None = None
+    ) -> None:
+        host, port = url.removeprefix("mqtt://").rsplit("@", 1)[-1].split(":")
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"test-pub-{uuid.uuid4().hex[:6]}"
+        )
+        if username:
+            self.client.username_pw_set(username, password)
+        self.client.max_inflight_messages_set(200)
+        self.client.max_queued_messages_set(0)
+        self.client.connect(host, int(port))
+        self.client.loop_start()
+
+    def publish(self, topic: str, payload: bytes | dict[str, object] | list[object]) -> None:
+        body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+        info = self.client.publish(topic, body, qos=1)
+        info.wait_for_publish(10)
+
+    def publish_many(self, items: Iterable[tuple[str, bytes]]) -> int:
+        infos = [self.client.publish(topic, body, qos=1) for topic, body in items]
+        for info in infos:
+            info.wait_for_publish(30)
+        return len(infos)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def count_points(store: InfluxStore, measurement: str = "readings", where: str = "") -> int:
+    clause = f" WHERE {where}" if where else ""
+    total = 0
+    for series in store.query(f'SELECT COUNT("raw") FROM "{measurement}"{clause}'):
+        total += sum(int(row[1]) for row in series.values)
+    return total
+
+
+def register(
+    sql_url: str,
+    device_ids: Iterable[str],
+    *,
+    kind: str = "air_quality",
+    zone: str = "jababeka",
+    metrics: tuple[str, ...] = ("pm25", "pm10"),
+    siaga: tuple[float, float, float] | None = None,
+    interval_s: int = 60,
+    gateway: str | None = None,
+) -> None:
+    """Register devices directly in the registry (as `pantau devices import` would)."""
+    from datetime import date
+
+    from devices.model import Device
+    from devices.registry import Registry
+    from pantau.catalogue import METRICS, METRIC_INDEX
+    from pantau.database import open_engine
+
+    engine = open_engine(sql_url)
+    Registry(engine).add_many(
+        [
+            Device(
+                id=device_id,
+                kind=kind,
+                model="test",
+                zone=zone,
+                latitude=-6.29,
+                longitude=107.15,
+                address="",
+                install_date=date(2026, 1, 1),
+                interval_s=interval_s,
+                metrics=metrics,
+                units=tuple(METRICS[METRIC_INDEX[m]].unit for m in metrics),
+                siaga=siaga,
+                status="active",
+                owner="DLH",
+                notes="",
+                gateway=gateway,
+                requires_calibration=False,
+            )
+            for device_id in device_ids
+        ]
+    )
+    engine.dispose()

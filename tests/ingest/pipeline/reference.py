@@ -1,0 +1,337 @@
+"""A slow, obvious pure-Python reference of the pipeline: one reading at a time, dicts and
+floats, no NumPy. The vectorised pipeline must produce the same results.
+
+It returns the *store state* (last write wins per point), which is what must not
+depend on how the stream is cut into batches.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.pipeline.config import (
+    HOUR_NS,
+    ISPU_POLLUTANTS,
+    MINUTE_NS,
+    Calibration,
+    DeviceInfo,
+    PipelineConfig,
+)
+from pantau.catalogue import METRIC_INDEX, METRIC_NAMES, METRICS
+
+N = len(METRICS)
+RANGE, SPIKE, FLATLINE, RATE, TIME, DUPLICATE, GAP, UNCAL, ANOMALY = (
+    1,
+    2,
+    4,
+    8,
+    16,
+    32,
+    64,
+    128,
+    256,
+)
+ISPU_TABLE = {
+    "pm10": (50, 150, 350, 420, 500),
+    "pm25": (15.5, 55.4, 150.4, 250.4, 500),
+    "so2": (52, 180, 400, 800, 1200),
+    "co": (4000, 8000, 15000, 30000, 45000),
+    "o3": (120, 235, 400, 800, 1000),
+    "no2": (80, 200, 1130, 2260, 3000),
+    "hc": (45, 100, 215, 432, 648),
+}
+ISPU_LEVELS = (0, 50, 100, 200, 300, 500)
+CATEGORIES = ("Baik", "Sedang", "Tidak Sehat", "Sangat Tidak Sehat", "Berbahaya")
+
+
+def _f32(x: float) -> float:
+    return float(struct.unpack("f", struct.pack("f", x))[0])
+
+
+def ref_ispu_sub(pollutant: str, c: float) -> float:
+    bps = (0.0, *map(float, ISPU_TABLE[pollutant]))
+    c = min(max(c, 0.0), bps[-1])
+    for i in range(1, len(bps)):
+        if c <= bps[i]:
+            lo, hi = bps[i - 1], bps[i]
+            return ISPU_LEVELS[i - 1] + (ISPU_LEVELS[i] - ISPU_LEVELS[i - 1]) * (c - lo) / (hi - lo)
+    return 500.0
+
+
+def ref_category(index: int) -> str:
+    for upper, name in zip((50, 100, 200, 300), CATEGORIES, strict=False):
+        if index <= upper:
+            return name
+    return CATEGORIES[4]
+
+
+@dataclass
+class Series:
+    newest: int | None = None
+    last_seq: int = -1
+    good_ts: int | None = None
+    good_value: float = 0.0
+    flat_run: int = 0
+    # detector
+    n: int = 0
+    level: float = 0.0
+    dev: float = 0.0
+    prev: float = 0.0
+    ddev: float = 0.0
+    short: float = 0.0
+    tmean: float = 0.0
+    tvar: float = 0.0
+    cool: int = 0
+    seen: list[tuple[int, int, float]] = field(default_factory=list)  # (ts, seq, raw)
+
+
+@dataclass
+class Store:
+    readings: list[dict[str, Any]] = field(default_factory=list)
+    redelivered: int = 0
+    agg_1m: dict[tuple[int, int, int], tuple[float, float, float, int, int]] = field(
+        default_factory=dict
+    )
+    agg_1h: dict[tuple[int, int, int], tuple[float, float, float, int, int]] = field(
+        default_factory=dict
+    )
+    ispu: dict[tuple[int, int], tuple[int, str, str]] = field(default_factory=dict)
+    flood: list[tuple[int, int, float, str, float | None, bool]] = field(default_factory=list)
+    traffic: list[tuple[int, int, str, str]] = field(default_factory=list)
+
+
+class Reference:
+    def __init__(
+        self, config: PipelineConfig, infos: list[DeviceInfo], cals: list[Calibration]
+    ) -> None:
+        self.cfg = config
+        self.infos = {i.device: i for i in infos}
+        self.cals = cals
+        self.series: dict[int, Series] = {}
+        self.windows: dict[int, dict[tuple[int, int], list[float]]] = {60: {}, 3600: {}}
+        self.store = Store()
+
+    # -- helpers ---------------------------------------------------------------
+    def qc(self, device: int, metric: int, name: str) -> float:
+        info = self.infos.get(device)
+        if info is not None and name in info.qc_overrides.get(METRIC_NAMES[metric], {}):
+            return float(info.qc_overrides[METRIC_NAMES[metric]][name])
+        q = self.cfg.metric_qc(METRIC_NAMES[metric])
+        if name == "low":
+            return METRICS[metric].low if q.low is None else q.low
+        if name == "high":
+            return METRICS[metric].high if q.high is None else q.high
+        return float(getattr(q, name))
+
+    def calibrate(self, device: int, metric: int, ts: int, raw: float) -> tuple[float, bool]:
+        best: Calibration | None = None
+        for c in self.cals:
+            if c.device == device and c.metric == metric and c.effective_from_ns <= ts:
+                if best is None or c.effective_from_ns >= best.effective_from_ns:
+                    best = c
+        if best is None:
+            return raw, False
+        value = 0.0
+        for coef in reversed(best.coefficients):
+            value = value * raw + coef
+        return value, True
+
+    def detect(self, st: Series, x: float, update: bool) -> tuple[float, float, float, int]:
+        d = self.cfg.detector
+        floor = d.scale_floor * abs(st.level) + 1e-9
+        z_level = abs(x - st.level) / (st.dev + floor)
+        z_diff = abs(x - st.prev) / (st.ddev + floor)
+        surprise = math.log1p(max(z_level, z_diff))
+        short = st.short + d.alpha_short * (surprise - st.short) if st.n > 0 else 0.0
+        u = (short - st.tmean) / (math.sqrt(st.tvar) + 0.05)
+        score = 1.0 / (1.0 + math.exp(-1.702 * (u - 3.0))) if st.n >= d.warmup else 0.0
+        if st.cool > 0:
+            score *= d.cooldown_factor
+        score64 = score
+        score = _f32(score)
+        before = (st.level, st.dev, st.n)
+        if update:
+            rate = max(d.alpha, 1.0 / (st.n + 1.0))
+            trate = max(d.alpha_tail, 1.0 / (st.n + 1.0))
+            level, dev, prev = st.level, st.dev, st.prev
+            if st.n > 0:
+                st.level = level + rate * (x - level)
+                st.dev = dev + rate * (abs(x - level) - dev)
+            else:
+                st.level, st.dev = x, 0.0
+            if st.n > 1:
+                st.ddev = st.ddev + rate * (abs(x - prev) - st.ddev)
+            else:
+                st.ddev = abs(x - prev) if st.n > 0 else 0.0
+            delta = short - st.tmean
+            st.tmean = st.tmean + trate * delta
+            st.tvar = (1.0 - trate) * (st.tvar + trate * delta * delta)
+            if score64 >= d.cooldown_level and st.cool <= 0:
+                st.cool = d.cooldown
+            else:
+                st.cool = max(st.cool - 1, 0)
+            st.prev = x
+            st.short = short
+            st.n += 1
+        return score, *before
+
+    # -- one reading ---------------------------------------------------------------
+    def process(self, device: int, metric: int, ts: int, raw: float, seq: int, now: int) -> None:
+        cfg = self.cfg
+        sid = device * N + metric
+        st = self.series.setdefault(sid, Series())
+        finite = math.isfinite(raw)
+        if not finite:
+            self.store.readings.append(
+                dict(
+                    device=device,
+                    metric=metric,
+                    ts=ts,
+                    raw=raw,
+                    seq=seq,
+                    value=raw,
+                    flags=0,
+                    score=0.0,
+                )
+            )
+            return
+        value, calibrated = self.calibrate(device, metric, ts, raw)
+        flags = 0
+        if not (self.qc(device, metric, "low") <= value <= self.qc(device, metric, "high")):
+            flags |= RANGE
+        time_bad = ts > now + cfg.future_tolerance_ns or ts < now - cfg.max_age_ns
+        if time_bad:
+            flags |= TIME
+        info = self.infos.get(device)
+        if info is not None and info.requires_calibration and not calibrated:
+            flags |= UNCAL
+        eligible = not time_bad
+        horizon = None if st.newest is None else st.newest - cfg.lateness_ns
+        within = horizon is None or ts >= horizon
+        if eligible and within and any((t, q, r) == (ts, seq, raw + 0.0) for t, q, r in st.seen):
+            self.store.redelivered += 1
+            return
+        if (
+            eligible
+            and seq >= 0
+            and any(q == seq and (horizon is None or t >= horizon) for t, q, _ in st.seen)
+        ):
+            flags |= DUPLICATE
+        ordered = eligible and (st.newest is None or ts > st.newest)
+        if ordered:
+            st.newest = ts
+            if seq >= 0:
+                if st.last_seq >= 0 and seq - st.last_seq > 1:
+                    flags |= GAP
+                st.last_seq = seq
+        in_range = math.isfinite(value) and not flags & RANGE
+        good = ordered and in_range
+        prev_ts, prev_value = st.good_ts, st.good_value
+        if good:
+            if prev_ts is not None:
+                step = abs(value - prev_value)
+                if step > self.qc(device, metric, "max_rate_per_s") * ((ts - prev_ts) / 1e9):
+                    flags |= RATE
+                st.flat_run = (
+                    st.flat_run + 1 if step <= self.qc(device, metric, "flatline_tolerance") else 0
+                )
+            else:
+                st.flat_run = 0
+            fc = self.qc(device, metric, "flatline_count")
+            if fc > 0 and st.flat_run + 1 >= fc:
+                flags |= FLATLINE
+            st.good_ts, st.good_value = ts, value
+        score = 0.0
+        if in_range:
+            score, level, dev, n = self.detect(st, value, good)
+            deviation = abs(value - level)
+            if (
+                n >= cfg.detector.warmup
+                and deviation > self.qc(device, metric, "spike_sigma") * dev
+                and deviation > self.qc(device, metric, "spike_min_delta")
+            ):
+                flags |= SPIKE
+            if score >= cfg.anomaly_threshold:
+                flags |= ANOMALY
+        if eligible:
+            st.seen.append((ts, seq, raw + 0.0))
+        self.store.readings.append(
+            dict(
+                device=device,
+                metric=metric,
+                ts=ts,
+                raw=raw,
+                seq=seq,
+                value=value,
+                flags=flags,
+                score=score,
+            )
+        )
+        if eligible and within and math.isfinite(value):
+            for width, target in ((60, self.store.agg_1m), (3600, self.store.agg_1h)):
+                w = ts // (width * 1_000_000_000)
+                acc = self.windows[width].setdefault((sid, w), [0.0, math.inf, -math.inf, 0, 0])
+                acc[0] += value
+                acc[1] = min(acc[1], value)
+                acc[2] = max(acc[2], value)
+                acc[3] += 1
+                acc[4] |= flags
+                target[(device, metric, w * width * 1_000_000_000)] = (
+                    acc[0] / acc[3],
+                    acc[1],
+                    acc[2],
+                    int(acc[3]),
+                    int(acc[4]),
+                )
+            if METRIC_NAMES[metric] in ISPU_POLLUTANTS:
+                self.rewrite_ispu(device, ts // HOUR_NS)
+        if good and metric == METRIC_INDEX["water_level"] and info is not None and info.siaga:
+            thr = sorted(info.siaga)
+            status = ("SIAGA 4", "SIAGA 3", "SIAGA 2", "SIAGA 1")[sum(value >= t for t in thr)]
+            rise = None
+            if prev_ts is not None:
+                rise = (value - prev_value) / ((ts - prev_ts) / HOUR_NS)
+            rising = rise is not None and rise >= cfg.flood_rise_alert_cm_per_h
+            self.store.flood.append((device, ts, value, status, rise, rising))
+        if good and METRIC_NAMES[metric] in ("speed", "occupancy"):
+            if METRIC_NAMES[metric] == "speed":
+                level = (
+                    "lancar"
+                    if value >= cfg.traffic_speed_lancar_kmh
+                    else "macet"
+                    if value < cfg.traffic_speed_macet_kmh
+                    else "padat"
+                )
+            else:
+                level = (
+                    "macet"
+                    if value >= cfg.traffic_occupancy_macet_pct
+                    else "padat"
+                    if value >= cfg.traffic_occupancy_padat_pct
+                    else "lancar"
+                )
+            self.store.traffic.append((device, ts, METRIC_NAMES[metric], level))
+
+    def rewrite_ispu(self, device: int, hour: int) -> None:
+        hourly = self.windows[3600]
+        longest = max(self.cfg.ispu_hours(p) for p in ISPU_POLLUTANTS)
+        for k in range(hour, hour + longest):
+            if not any((device * N + METRIC_INDEX[p], k) in hourly for p in ISPU_POLLUTANTS):
+                continue
+            best, dominant = -1.0, ""
+            for p in ISPU_POLLUTANTS:
+                total, count = 0.0, 0
+                for j in range(self.cfg.ispu_hours(p)):
+                    acc = hourly.get((device * N + METRIC_INDEX[p], k - j))
+                    if acc is not None:
+                        total += acc[0]
+                        count += int(acc[3])
+                if count:
+                    sub = ref_ispu_sub(p, total / count)
+                    if sub > best:
+                        best, dominant = sub, p
+            index = math.floor(best + 0.5)
+            self.store.ispu[(device, k * HOUR_NS)] = (index, ref_category(index), dominant)
