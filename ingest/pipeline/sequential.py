@@ -124,8 +124,9 @@ def run_sequential(
         gts, gv, run = good_ts[s], good_value[s], flat_run[s]
         has_prev = good & (gts != INT64_MIN)
         step = np.abs(v - gv)
-        dt_s = (t - gts) / 1e9
-        rate = has_prev & (step > thr.max_rate_per_s[idx] * dt_s)
+        dt_s = np.where(has_prev, t - gts, 1) / 1e9
+        with np.errstate(invalid="ignore", over="ignore"):
+            rate = has_prev & (step > thr.max_rate_per_s[idx] * dt_s)
         same = has_prev & (step <= thr.flatline_tolerance[idx])
         new_run = np.where(good, np.where(same, run + 1, 0), run)
         flat_n = thr.flatline_count[idx]
