@@ -34,13 +34,25 @@ class Registry:
 
     # -- devices -------------------------------------------------------------------
 
-    def add(self, device: Device, *, at: datetime | None = None) -> Device:
-        """Register ``device`` (already validated by :func:`~devices.validation.parse_device`)."""
-        self.add_many([device], at=at)
+    def add(
+        self, device: Device, *, password_hash: str | None = None, at: datetime | None = None
+    ) -> Device:
+        """Register ``device`` (validated by :func:`~devices.validation.parse_device`).
+
+        With ``password_hash`` its MQTT credentials are stored in the same transaction.
+        """
+        hashes = {device.id: password_hash} if password_hash else {}
+        self.add_many([device], password_hashes=hashes, at=at)
         return self.get(device.id)
 
-    def add_many(self, devices: Sequence[Device], *, at: datetime | None = None) -> None:
-        """Register all of ``devices`` in one transaction, or none of them."""
+    def add_many(
+        self,
+        devices: Sequence[Device],
+        *,
+        password_hashes: Mapping[str, str] | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Register all of ``devices`` (and their credential hashes) in one transaction, or none."""
         now = utc(at or datetime.now(UTC))
         new_ids = {d.id for d in devices}
         with self.engine.begin() as conn:
@@ -62,6 +74,14 @@ class Registry:
                     ],
                 )
                 _bump(conn)
+            if password_hashes:
+                conn.execute(
+                    t.credentials.insert(),
+                    [
+                        {"device": k, "password_hash": v, "issued_at": now}
+                        for k, v in password_hashes.items()
+                    ],
+                )
 
     def find(self, device_id: str) -> Device | None:
         with self.engine.connect() as conn:
