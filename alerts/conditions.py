@@ -1,0 +1,247 @@
+"""Rule conditions, vectorised: observations in, per-device level series out.
+
+Each function selects the rows a rule applies to with NumPy masks and computes
+every row's level (:data:`~alerts.hysteresis.CLEAR`, ``BAND`` or a raise level)
+at once; :func:`split` cuts the result into one time-sorted series per device.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from alerts.hysteresis import BAND, CLEAR, raise_level
+from alerts.observations import (
+    FLOOD_STATUSES,
+    DeviceState,
+    FloodObservation,
+    IspuObservation,
+    Readings,
+)
+from alerts.rules import FLOOD_SEVERITY, ISPU_CATEGORIES, ISPU_SEVERITY, Rule
+from pantau.flags import QC
+
+QUIET_STATUSES = frozenset({"maintenance", "retired", "decommissioned", "disabled", "inactive"})
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One device's samples for one rule, sorted by time."""
+
+    device: str
+    zone: str
+    device_kind: str
+    ts: NDArray[np.int64]
+    level: NDArray[np.int8]
+    value: NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """Rows (any source) that a rule's condition is computed on; sorted by device, time."""
+
+    device: NDArray[np.str_]
+    zone: NDArray[np.str_]
+    kind: NDArray[np.str_]
+    ts: NDArray[np.int64]
+
+    def scope(self, rule: Rule) -> NDArray[np.bool_]:
+        mask = np.ones(len(self.ts), dtype=np.bool_)
+        if rule.device is not None:
+            mask &= self.device == rule.device
+        if rule.zone is not None:
+            mask &= self.zone == rule.zone
+        if rule.device_kind is not None:
+            mask &= self.kind == rule.device_kind
+        return mask
+
+
+def sort_readings(r: Readings) -> Readings:
+    order = np.lexsort((r.ts_ns, r.device))
+    return Readings(*(getattr(r, name)[order] for name in Readings.__slots__))
+
+
+def table_of(r: Readings) -> Table:
+    return Table(r.device, r.zone, r.kind, r.ts_ns)
+
+
+def split(
+    table: Table, mask: NDArray[np.bool_], level: NDArray[np.int8], value: NDArray[np.float64]
+) -> list[Series]:
+    """Cut the masked rows (already sorted by device, then time) into per-device series."""
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return []
+    devices = table.device[idx]
+    cuts = np.concatenate(([0], np.flatnonzero(devices[1:] != devices[:-1]) + 1, [len(idx)]))
+    out = []
+    for a, b in itertools.pairwise(cuts):
+        rows = idx[a:b]
+        first = rows[0]
+        out.append(
+            Series(
+                device=str(table.device[first]),
+                zone=str(table.zone[first]),
+                device_kind=str(table.kind[first]),
+                ts=table.ts[rows],
+                level=level[rows],
+                value=value[rows],
+            )
+        )
+    return out
+
+
+def _levels(
+    raised: NDArray[np.bool_], cleared: NDArray[np.bool_], raise_lv: NDArray[np.int8] | int
+) -> NDArray[np.int8]:
+    level = np.full(len(raised), BAND, dtype=np.int8)
+    level[cleared] = CLEAR
+    level = np.where(raised, raise_lv, level).astype(np.int8)
+    return level
+
+
+def threshold(rule: Rule, r: Readings) -> list[Series]:
+    table = table_of(r)
+    mask = table.scope(rule) & (r.metric == rule.metric)
+    hi = float(rule.raise_value if rule.raise_value is not None else np.inf)
+    lo = float(rule.clear_value if rule.clear_value is not None else hi)
+    v = r.value
+    with np.errstate(invalid="ignore"):
+        if rule.op == "above":
+            raised, cleared = v >= hi, v < lo
+        else:
+            raised, cleared = v <= hi, v > lo
+    return split(table, mask, _levels(raised, cleared, raise_level(rule.severity)), v)
+
+
+def anomaly(rule: Rule, r: Readings) -> list[Series]:
+    table = table_of(r)
+    mask = table.scope(rule)
+    if rule.metric is not None:
+        mask &= r.metric == rule.metric
+    flagged = (r.flags & int(QC.ANOMALY)) != 0
+    raised = flagged | (r.score >= float(rule.raise_value or 1.0))
+    cleared = ~flagged & (r.score < float(rule.clear_value or 0.0))
+    return split(table, mask, _levels(raised, cleared, raise_level(rule.severity)), r.score)
+
+
+def quality(rule: Rule, r: Readings) -> list[Series]:
+    """Per device, the bad bit of each reading; :func:`rolling` turns it into levels."""
+    table = table_of(r)
+    mask = table.scope(rule)
+    if rule.metric is not None:
+        mask &= r.metric == rule.metric
+    bad = ((r.flags & rule.flags) != 0).astype(np.float64)
+    return split(table, mask, np.zeros(len(bad), dtype=np.int8), bad)
+
+
+def rolling(rule: Rule, series: Series, tail: Sequence[int]) -> tuple[Series, tuple[int, ...]]:
+    """Fraction of bad readings over the last ``window`` readings, carried across batches."""
+    history = np.concatenate((np.asarray(tail, dtype=np.float64), series.value))
+    csum = np.concatenate(([0.0], np.cumsum(history)))
+    end = np.arange(len(tail) + 1, len(history) + 1)
+    start = np.maximum(end - rule.window, 0)
+    fraction = ((csum[end] - csum[start]) / np.maximum(end - start, 1)).astype(np.float64)
+    full = (end - start) >= rule.window
+    raised = full & (fraction >= float(rule.raise_value or 1.0))
+    cleared = full & (fraction <= float(rule.clear_value or 0.0))
+    level = _levels(raised, cleared, raise_level(rule.severity))
+    new_tail = tuple(int(b) for b in history[-(rule.window - 1) :]) if rule.window > 1 else ()
+    out = Series(series.device, series.zone, series.device_kind, series.ts, level, fraction)
+    return out, new_tail
+
+
+def ispu(rule: Rule, rows: Sequence[IspuObservation]) -> list[Series]:
+    obs = sorted(rows, key=lambda o: (o.device, o.ts_ns))
+    table = _table([(o.device, o.zone, o.ts_ns) for o in obs], "air")
+    index = np.array([o.index for o in obs], dtype=np.float64)
+    rank = np.array([_rank(ISPU_CATEGORIES, o.category) for o in obs], dtype=np.int64)
+    severity = np.array(
+        [raise_level(ISPU_SEVERITY.get(o.category, "info")) for o in obs], dtype=np.int8
+    )
+    raised = rank >= ISPU_CATEGORIES.index(rule.level or "Tidak Sehat")
+    cleared = index <= float(rule.clear_value or 0.0)
+    return split(table, table.scope(rule), _levels(raised, cleared, severity), index)
+
+
+def flood(rule: Rule, rows: Sequence[FloodObservation]) -> list[Series]:
+    obs = sorted(rows, key=lambda o: (o.device, o.ts_ns))
+    table = _table([(o.device, o.zone, o.ts_ns) for o in obs], "flood")
+    if rule.kind == "flood_rise":
+        rise = np.array([o.rise_cm_per_h for o in obs], dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            raised = rise >= float(rule.raise_value or 0.0)
+            cleared = rise < float(rule.clear_value or 0.0)
+        return split(
+            table, table.scope(rule), _levels(raised, cleared, raise_level(rule.severity)), rise
+        )
+    level_cm = np.array([o.level_cm for o in obs], dtype=np.float64)
+    rank = np.array([_rank(FLOOD_STATUSES, o.status.upper()) for o in obs], dtype=np.int64)
+    severity = np.array(
+        [raise_level(FLOOD_SEVERITY.get(o.status.upper(), "info")) for o in obs], dtype=np.int8
+    )
+    threshold_rank = FLOOD_STATUSES.index(rule.level or "SIAGA 3")
+    raised = rank >= threshold_rank
+    cleared = (rank >= 0) & (rank < threshold_rank)
+    if rule.clear_value is not None:
+        cleared &= level_cm <= rule.clear_value
+    return split(table, table.scope(rule), _levels(raised, cleared, severity), level_cm)
+
+
+def liveness(rule: Rule, states: Sequence[DeviceState], now_ns: int) -> list[Series]:
+    """Offline (nothing received for k × interval) or stale (received, but old readings)."""
+    out = []
+    for s in sorted(states, key=lambda s: s.device):
+        table = Table(
+            np.array([s.device]),
+            np.array([s.zone]),
+            np.array([s.kind]),
+            np.array([now_ns], dtype=np.int64),
+        )
+        if not table.scope(rule)[0] or s.last_seen_ns is None or s.interval_s <= 0:
+            continue
+        limit_ns = rule.factor * s.interval_s * NS
+        seen_age = now_ns - s.last_seen_ns
+        if s.status.lower() in QUIET_STATUSES:
+            lv, age = CLEAR, seen_age
+        elif rule.kind == "offline":
+            lv = raise_level(rule.severity) if seen_age > limit_ns else CLEAR
+            age = seen_age
+        else:
+            if s.last_reading_ts_ns is None:
+                continue
+            age = now_ns - s.last_reading_ts_ns
+            max_age = rule.raise_value * NS if rule.raise_value is not None else limit_ns
+            lv = raise_level(rule.severity) if age > max_age else CLEAR
+            if seen_age > limit_ns:
+                lv = BAND  # nothing arrives at all: that is the offline rule's business
+        out.append(
+            Series(
+                s.device,
+                s.zone,
+                s.kind,
+                table.ts,
+                np.array([lv], dtype=np.int8),
+                np.array([age / NS], dtype=np.float64),
+            )
+        )
+    return out
+
+
+def _rank(order: Sequence[str], name: str) -> int:
+    return order.index(name) if name in order else -1
+
+
+def _table(rows: Sequence[tuple[str, str, int]], kind: str) -> Table:
+    """ISPU and flood observations carry no device kind: they are 'air' and 'flood'."""
+    return Table(
+        np.array([r[0] for r in rows], dtype=np.str_),
+        np.array([r[1] for r in rows], dtype=np.str_),
+        np.full(len(rows), kind, dtype=np.str_),
+        np.array([r[2] for r in rows], dtype=np.int64),
+    )

@@ -1,0 +1,110 @@
+"""What the alerts engine is given: pipeline output as columns, and device liveness.
+
+Ingest converts its pipeline output into :class:`Observations` (one row per
+reading, plus derived ISPU and flood observations) and its registry view into
+:class:`DeviceState`; alerts never imports ingest or devices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+FLOOD_STATUSES = ("SIAGA 4", "SIAGA 3", "SIAGA 2", "SIAGA 1")  # normal → disaster
+
+
+@dataclass(frozen=True, slots=True)
+class IspuObservation:
+    device: str
+    zone: str
+    ts_ns: int
+    index: int
+    category: str  # Baik | Sedang | Tidak Sehat | Sangat Tidak Sehat | Berbahaya
+
+
+@dataclass(frozen=True, slots=True)
+class FloodObservation:
+    device: str
+    zone: str
+    ts_ns: int
+    level_cm: float
+    status: str  # 'SIAGA 4' | 'SIAGA 3' | 'SIAGA 2' | 'SIAGA 1'
+    rise_cm_per_h: float
+
+
+Column = Sequence[str] | NDArray[np.str_] | NDArray[np.object_]
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Columnar readings after the pipeline: every column has one entry per reading."""
+
+    device: Column = ()
+    zone: Column = ()
+    kind: Column = ()  # the device's kind: air, flood, traffic, …
+    metric: Column = ()
+    ts_ns: Sequence[int] | NDArray[np.int64] = ()
+    value: Sequence[float] | NDArray[np.float64] = ()
+    flags: Sequence[int] | NDArray[np.int32] = ()
+    score: Sequence[float] | NDArray[np.float32] = ()
+    ispu: Sequence[IspuObservation] = field(default_factory=tuple)
+    flood: Sequence[FloodObservation] = field(default_factory=tuple)
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
+    def columns(self) -> Readings:
+        """The readings as NumPy arrays of fixed dtypes; checks that lengths agree."""
+        n = len(self.ts_ns)
+        named = {
+            "device": self.device,
+            "zone": self.zone,
+            "kind": self.kind,
+            "metric": self.metric,
+            "value": self.value,
+            "flags": self.flags,
+            "score": self.score,
+        }
+        for name, column in named.items():
+            if len(column) != n:
+                raise ValueError(f"Observations.{name} has {len(column)} rows, ts_ns has {n}")
+        return Readings(
+            device=np.asarray(self.device, dtype=np.str_),
+            zone=np.asarray(self.zone, dtype=np.str_),
+            kind=np.asarray(self.kind, dtype=np.str_),
+            metric=np.asarray(self.metric, dtype=np.str_),
+            ts_ns=np.asarray(self.ts_ns, dtype=np.int64),
+            value=np.asarray(self.value, dtype=np.float64),
+            flags=np.asarray(self.flags, dtype=np.int64),
+            score=np.asarray(self.score, dtype=np.float64),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Readings:
+    """:class:`Observations` readings as arrays (what rule conditions work on)."""
+
+    device: NDArray[np.str_]
+    zone: NDArray[np.str_]
+    kind: NDArray[np.str_]
+    metric: NDArray[np.str_]
+    ts_ns: NDArray[np.int64]
+    value: NDArray[np.float64]
+    flags: NDArray[np.int64]
+    score: NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """A registered device's liveness, for the offline and stale checks."""
+
+    device: str
+    zone: str
+    kind: str
+    interval_s: float  # expected reporting interval, from the registry
+    last_seen_ns: int | None  # when Pantau last received anything from it
+    last_reading_ts_ns: int | None  # the device timestamp of its newest reading
+    status: str  # registry status; see alerts.conditions.QUIET_STATUSES

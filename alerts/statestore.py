@@ -1,0 +1,61 @@
+"""Persisted rule state (pending since, active, flapping, …) per (rule, device)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from alerts.hysteresis import RuleState
+from alerts.tables import rule_state
+
+Key = tuple[str, str]  # (rule id, device)
+
+
+def take_write_lock(conn: Connection) -> None:
+    """Make SQLite take its write lock now, so a read-then-write transaction cannot
+    fail half-way with 'database is locked' when another process writes meanwhile."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(sa.text("UPDATE alert_rule_state SET active = active WHERE 1 = 0"))
+
+
+def load_states(conn: Connection, keys: Iterable[Key]) -> dict[Key, RuleState]:
+    wanted = set(keys)
+    devices = sorted({device for _, device in wanted})
+    out: dict[Key, RuleState] = {}
+    for start in range(0, len(devices), 500):
+        chunk = devices[start : start + 500]
+        rows = conn.execute(sa.select(rule_state).where(rule_state.c.device.in_(chunk))).mappings()
+        for m in rows:
+            key = (m["rule_id"], m["device"])
+            if key in wanted:
+                out[key] = RuleState(
+                    active=bool(m["active"]),
+                    level=int(m["level"]),
+                    pending_since_ns=m["pending_since_ns"],
+                    clearing_since_ns=m["clearing_since_ns"],
+                    last_ts_ns=m["last_ts_ns"],
+                    alert_id=m["alert_id"],
+                    flapping=bool(m["flapping"]),
+                    opens=tuple(json.loads(m["opens"])),
+                    tail=tuple(json.loads(m["tail"])),
+                )
+    return out
+
+
+def save_states(conn: Connection, changed: dict[Key, RuleState], existing: set[Key]) -> None:
+    for (rule_id, device), state in changed.items():
+        values = asdict(state)
+        values["opens"] = json.dumps(list(state.opens))
+        values["tail"] = json.dumps(list(state.tail))
+        if (rule_id, device) in existing:
+            conn.execute(
+                rule_state.update()
+                .where(rule_state.c.rule_id == rule_id, rule_state.c.device == device)
+                .values(**values)
+            )
+        else:
+            conn.execute(rule_state.insert().values(rule_id=rule_id, device=device, **values))
