@@ -18,6 +18,7 @@ class RegistryDirectory:
 
     def __init__(self, snapshot: Any) -> None:
         self.snapshot = snapshot
+        self._tags: tuple[int, list[str], list[str]] = (0, [], [])
 
     def accepts(self, device: str) -> str | None:
         found = self.snapshot.devices.get(device)
@@ -31,13 +32,17 @@ class RegistryDirectory:
         return device in self.snapshot.gateway_devices(gateway)
 
     def tags(self, index: DeviceIndex) -> tuple[list[str], list[str]]:
-        """Zone and kind per device index (for line protocol tags)."""
-        zones: list[str] = []
-        kinds: list[str] = []
-        for device_id in index.ids:
+        """Zone and kind per device index (for line protocol tags), extended as the index grows."""
+        known, zones, kinds = self._tags
+        ids = index.ids
+        if known == len(ids):
+            return zones, kinds
+        zones, kinds = list(zones), list(kinds)
+        for device_id in ids[known:]:
             found = self.snapshot.devices.get(device_id)
             zones.append(found.zone if found else "")
             kinds.append(found.kind if found else "")
+        self._tags = (len(ids), zones, kinds)
         return zones, kinds
 
     def pipeline_inputs(self, index: DeviceIndex) -> tuple[list[DeviceInfo], list[Calibration]]:

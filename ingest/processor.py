@@ -28,18 +28,21 @@ from pantau.store import InfluxStore
 
 log = logging.getLogger(__name__)
 
+_REGISTRY_REASONS = frozenset({"unknown_device", "device_inactive", "gateway_not_allowed"})
+
 
 @dataclass(slots=True)
 class ChunkResult:
     """What one chunk produced, for the hooks that run after the write."""
 
-    output: PipelineOutput
-    device_ids: Sequence[str]
-    zones: Sequence[str]
-    kinds: Sequence[str]
+    output: PipelineOutput | None = None
+    device_ids: Sequence[str] = ()
+    zones: Sequence[str] = ()
+    kinds: Sequence[str] = ()
     statuses: list[StatusUpdate] = field(default_factory=list)
     last_seen_ns: dict[str, int] = field(default_factory=dict)
     replays: dict[int, str] = field(default_factory=dict)  # dead-letter id -> outcome
+    rejected: list[str] = field(default_factory=list)  # reason codes
     now_ns: int = 0
 
 
@@ -58,6 +61,7 @@ class Processor:
         max_payload: int,
         hooks: Sequence[Hook] = (),
         stop: Callable[[], bool] = lambda: False,
+        refresh_registry: Callable[[], bool] = lambda: False,
     ) -> None:
         self.store = store
         self.dead_letters = dead_letters
@@ -67,51 +71,19 @@ class Processor:
         self.max_payload = max_payload
         self.hooks = list(hooks)
         self.stop = stop
+        self.refresh_registry = refresh_registry
         self._directory_seen: object = None
+        self._last_forced_refresh = 0.0
 
     def process(self, records: Sequence[Record]) -> None:
         directory = self.directory()
+        columns, letters, result = self._decode(records, directory)
+        if any(x.reason in _REGISTRY_REASONS for x in letters) and self._refresh_registry():
+            directory = self.directory()  # a device may have been registered seconds ago
+            columns, letters, result = self._decode(records, directory)
         self._refresh_devices(directory)
-        columns = Columns()
-        letters: list[NewDeadLetter] = []
-        result = ChunkResult(PipelineOutput.empty(), (), (), ())
-        for record in records:
-            message = SpooledMessage.decode(record.body)
-            start = len(columns)
-            decoded = decode(
-                message.topic,
-                message.payload,
-                received_ns=message.received_ns,
-                directory=directory,
-                out=columns,
-                max_payload=self.max_payload,
-            )
-            result.now_ns = max(result.now_ns, message.received_ns)
-            if decoded.status is not None:
-                result.statuses.append(decoded.status)
-                metrics.STATUS.inc()
-            if len(columns) > start:
-                for device in set(columns.device[start:]):
-                    result.last_seen_ns[device] = message.received_ns
-            if decoded.rejections:
-                first = decoded.rejections[0]
-                for rejection in decoded.rejections:
-                    metrics.REJECTED.labels(rejection.reason).inc()
-                log.info("rejected part of %s: %s (%s)", message.topic, first.reason, first.detail)
-                letters.append(
-                    NewDeadLetter(
-                        received_ns=message.received_ns,
-                        topic=message.topic,
-                        device=first.device,
-                        reason=first.reason,
-                        detail="; ".join(f"{r.reason}: {r.detail}" for r in decoded.rejections),
-                        payload=message.payload,
-                        spool_key=f"{record.position.segment}:{record.position.offset}",
-                    )
-                )
-            if message.replay_of:
-                outcome = decoded.rejections[0].reason if decoded.rejections else "accepted"
-                result.replays[message.replay_of] = outcome
+        for reason in result.rejected:
+            metrics.REJECTED.labels(reason).inc()
         metrics.ACCEPTED.inc(len(columns))
         batch = self._batch(columns)
         output = self.pipeline.process(batch, now_ns=result.now_ns or time.time_ns())
@@ -131,6 +103,58 @@ class Processor:
                 hook(result)
             except Exception:
                 log.exception("post-write hook %s failed; continuing", getattr(hook, "__name__", hook))
+
+    def _decode(
+        self, records: Sequence[Record], directory: RegistryDirectory
+    ) -> tuple[Columns, list[NewDeadLetter], ChunkResult]:
+        columns = Columns()
+        letters: list[NewDeadLetter] = []
+        result = ChunkResult()
+        for record in records:
+            message = SpooledMessage.decode(record.body)
+            start = len(columns)
+            decoded = decode(
+                message.topic,
+                message.payload,
+                received_ns=message.received_ns,
+                directory=directory,
+                out=columns,
+                max_payload=self.max_payload,
+            )
+            result.now_ns = max(result.now_ns, message.received_ns)
+            if decoded.status is not None:
+                result.statuses.append(decoded.status)
+                metrics.STATUS.inc()
+            if len(columns) > start:
+                for device in set(columns.device[start:]):
+                    result.last_seen_ns[device] = message.received_ns
+            if decoded.rejections:
+                result.rejected += [r.reason for r in decoded.rejections]
+                first = decoded.rejections[0]
+                log.info("rejected part of %s: %s (%s)", message.topic, first.reason, first.detail)
+                letters.append(
+                    NewDeadLetter(
+                        received_ns=message.received_ns,
+                        topic=message.topic,
+                        device=first.device,
+                        reason=first.reason,
+                        detail="; ".join(f"{r.reason}: {r.detail}" for r in decoded.rejections),
+                        payload=message.payload,
+                        spool_key=f"{record.position.segment}:{record.position.offset}",
+                    )
+                )
+            if message.replay_of:
+                outcome = decoded.rejections[0].reason if decoded.rejections else "accepted"
+                result.replays[message.replay_of] = outcome
+        return columns, letters, result
+
+    def _refresh_registry(self) -> bool:
+        """Force a registry check (at most twice a second); True if it changed."""
+        now = time.monotonic()
+        if now - self._last_forced_refresh < 0.5:
+            return False
+        self._last_forced_refresh = now
+        return self.refresh_registry()
 
     def _refresh_devices(self, directory: RegistryDirectory) -> None:
         if directory.snapshot is self._directory_seen:

@@ -177,6 +177,10 @@ class IngestService:
                 SpooledMessage(received_ns, letter.topic, letter.payload, letter.id).encode()
             )
         if letters:
+            try:
+                self.spool.commit()
+            except SpoolFull:
+                pass  # stays buffered; the receive loop commits it when there is room
             log.info("replaying %d dead letters", len(letters))
 
     # -- processor: spool → InfluxDB → checkpoint -------------------------------

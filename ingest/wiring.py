@@ -50,8 +50,14 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
     dead_letters = DeadLetterStore(engine)
     devices = DeviceIndex()
 
+    current = RegistryDirectory(registry.snapshot())
+
     def directory() -> RegistryDirectory:
-        return RegistryDirectory(registry.snapshot())
+        nonlocal current
+        snapshot = registry.snapshot()
+        if snapshot is not current.snapshot:
+            current = RegistryDirectory(snapshot)
+        return current
 
     processor = Processor(
         store=store,
@@ -61,6 +67,7 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
         directory=directory,
         max_payload=settings.mqtt_max_payload,
         hooks=[registry_hook(engine), replay_hook(dead_letters)],
+        refresh_registry=registry.refresh,
     )
     username, password = service_credentials(settings.home, "pantau-ingest", settings.mqtt_url)
     subscriber = Subscriber(

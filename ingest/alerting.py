@@ -1,0 +1,126 @@
+"""Feeds the alerts engine: pipeline output per chunk, and device liveness on a timer."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from alerts.engine import AlertEngine
+from alerts.observations import DeviceState, FloodObservation, IspuObservation, Observations
+from ingest.pipeline import FLOOD_STATUS, ISPU_CATEGORIES, PipelineOutput
+from ingest.processor import ChunkResult
+from pantau.catalogue import METRIC_NAMES
+
+log = logging.getLogger(__name__)
+_METRIC_NAMES = np.array(METRIC_NAMES)
+
+
+def observations(result: ChunkResult) -> Observations:
+    """The chunk's pipeline output as the alerts engine's columns (names, not indices)."""
+    output: PipelineOutput | None = result.output
+    if output is None:
+        return Observations()
+    ids = np.array(result.device_ids, dtype=object)
+    zones = np.array(result.zones, dtype=object)
+    kinds = np.array(result.kinds, dtype=object)
+    batch = output.batch
+    ispu = output.ispu
+    flood = output.flood
+    return Observations(
+        device=ids[batch.device],
+        zone=zones[batch.device],
+        kind=kinds[batch.device],
+        metric=_METRIC_NAMES[batch.metric],
+        ts_ns=batch.ts,
+        value=batch.value,
+        flags=batch.flags,
+        score=batch.score,
+        ispu=[
+            IspuObservation(
+                device=str(ids[d]),
+                zone=str(zones[d]),
+                ts_ns=int(ts),
+                index=int(index),
+                category=ISPU_CATEGORIES[int(category)],
+            )
+            for d, ts, index, category in zip(
+                ispu.device, ispu.ts_ns, ispu.index, ispu.category, strict=True
+            )
+        ],
+        flood=[
+            FloodObservation(
+                device=str(ids[d]),
+                zone=str(zones[d]),
+                ts_ns=int(ts),
+                level_cm=float(level),
+                status=FLOOD_STATUS[int(status)],
+                rise_cm_per_h=float(rise) if np.isfinite(rise) else 0.0,
+            )
+            for d, ts, level, status, rise in zip(
+                flood.device,
+                flood.ts_ns,
+                flood.level_cm,
+                flood.status,
+                flood.rise_cm_per_h,
+                strict=True,
+            )
+        ],
+    )
+
+
+class Alerting:
+    """Evaluates alert rules on every chunk and checks device liveness every few seconds."""
+
+    def __init__(
+        self, engine: AlertEngine, snapshot: Callable[[], Any], *, check_seconds: float = 5.0
+    ) -> None:
+        self.engine = engine
+        self.snapshot = snapshot
+        self.check_seconds = check_seconds
+        self._newest_reading: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._next_check = 0.0
+
+    def on_chunk(self, result: ChunkResult) -> None:
+        if result.output is not None and len(result.output.batch):
+            batch = result.output.batch
+            newest = np.full(len(result.device_ids), -1, dtype=np.int64)
+            np.maximum.at(newest, batch.device, batch.ts)
+            present = np.flatnonzero(newest >= 0)
+            with self._lock:
+                for d, ts in zip(present.tolist(), newest[present].tolist(), strict=True):
+                    device = result.device_ids[d]
+                    self._newest_reading[device] = max(ts, self._newest_reading.get(device, ts))
+        transitions = self.engine.evaluate(
+            observations(result), now_ns=result.now_ns or time.time_ns()
+        )
+        if transitions:
+            log.info("alerts: %d transitions from this batch", len(transitions))
+
+    def on_tick(self) -> None:
+        if time.monotonic() < self._next_check:
+            return
+        self._next_check = time.monotonic() + self.check_seconds
+        snapshot = self.snapshot()
+        with self._lock:
+            newest = dict(self._newest_reading)
+        states = [
+            DeviceState(
+                device=device.id,
+                zone=device.zone,
+                kind=device.kind,
+                interval_s=float(device.interval_s),
+                last_seen_ns=int(device.last_seen.timestamp() * 1e9) if device.last_seen else None,
+                last_reading_ts_ns=newest.get(device.id),
+                status=device.status,
+            )
+            for device in snapshot.devices.values()
+        ]
+        transitions = self.engine.check_devices(states, now_ns=time.time_ns())
+        if transitions:
+            log.info("alerts: %d transitions from the liveness check", len(transitions))

@@ -1,0 +1,126 @@
+"""End to end: pty sensor → bridge (pyserial) → Mosquitto → `pantau ingest` → InfluxDB."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from devices.registry import Registry
+from devices.validation import parse_device
+from firmware_bridge import config as bridge_config
+from firmware_bridge.bridge import Bridge
+from pantau.database import open_engine
+from pantau.services import Mosquitto
+from pantau.store import InfluxStore
+from tests.firmware_bridge.bridge_captures import frames
+from tests.firmware_bridge.bridge_pty import Feeder, PtySensor, wait_for
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def register(sql_url: str, device_id: str) -> None:
+    device, problems = parse_device(
+        {
+            "id": device_id,
+            "kind": "air_quality",
+            "zone": "jababeka",
+            "latitude": -6.29,
+            "longitude": 107.15,
+        },
+        today=date.today(),
+    )
+    assert device is not None, problems
+    engine = open_engine(sql_url)
+    Registry(engine).add(device)
+    engine.dispose()
+
+
+@pytest.fixture
+def ingest_process(
+    make_mosquitto: Callable[..., Mosquitto], influx: InfluxStore, sql_url: str, tmp_path: Path
+) -> Iterator[tuple[Mosquitto, InfluxStore]]:
+    broker = make_mosquitto()
+    env = {
+        **os.environ,
+        "PANTAU_HOME": str(tmp_path / "home"),
+        "PANTAU_MQTT_URL": broker.url,
+        "PANTAU_MQTT_CLIENT_ID": f"ingest-{tmp_path.name}",
+        "PANTAU_INFLUX_URL": influx.url,
+        "PANTAU_INFLUX_DB": influx.database,
+        "PANTAU_DATABASE_URL": sql_url,
+        "PANTAU_INGEST_FLUSH_MS": "50",
+        "PYTHONPATH": str(ROOT),
+    }
+    log = (tmp_path / "ingest.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pantau.cli", "ingest"],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    yield broker, influx
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+def pm25_points(influx: InfluxStore, device: str) -> list[float]:
+    series = influx.query_all(
+        f"SELECT raw FROM readings WHERE device = '{device}' AND metric = 'pm25' ORDER BY time"
+    )
+    return [row[1] for s in series for row in s.values]
+
+
+def test_serial_to_influxdb_with_broker_outage(
+    ingest_process: tuple[Mosquitto, InfluxStore], sql_url: str, tmp_path: Path
+) -> None:
+    broker, influx = ingest_process
+    device = "aq-serial-e2e"
+    register(sql_url, device)
+    sensor = PtySensor(tmp_path / "ttyUSB0")
+    (tmp_path / "bridge.toml").write_text(
+        f"""
+gateway_id = "gw-e2e"
+broker_url = "{broker.url}"
+queue_dir = "queue"
+[[sensors]]
+device_id = "{device}"
+driver = "sds011"
+port = "{sensor.path}"
+password = "unused-on-an-open-broker"
+"""
+    )
+    bridge = Bridge(bridge_config.load(tmp_path / "bridge.toml"))
+    captured = frames("SDS01x")
+    stream = [b"\xaa\x00noise" * (i % 2) + captured[i % len(captured)] for i in range(30)]
+    expected = [round((f[2] | f[3] << 8) / 10, 1) for f in captured] * 3
+    bridge.start()
+    try:
+        wait_for(lambda: bridge.readers[0].opens == 1)
+        Feeder(sensor, stream[:10], 0.05).start().join(10)
+        wait_for(lambda: len(pm25_points(influx, device)) == 10, timeout=60, step=0.5)
+        broker.stop()
+        Feeder(sensor, stream[10:25], 0.05).start().join(10)
+        wait_for(lambda: bridge.store.pending(device) == 15)
+        time.sleep(1.0)
+        broker.start()
+        Feeder(sensor, stream[25:], 0.05).start().join(10)
+        wait_for(lambda: len(pm25_points(influx, device)) == 30, timeout=60, step=0.5)
+    finally:
+        bridge.stop()
+        sensor.close()
+    assert pm25_points(influx, device) == expected
+    assert bridge.readers[0].rejected["garbage"] >= 15

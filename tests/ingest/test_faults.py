@@ -1,0 +1,144 @@
+"""Fault tests: kill -9 of the ingestor, InfluxDB down under load, Mosquitto restarted.
+
+Each publishes a known set of readings with its own MQTT client and checks that
+InfluxDB ends with exactly those readings (count and values).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+
+from pantau.services import InfluxDB, Mosquitto
+from pantau.store import InfluxStore
+from tests.harness import IngestProcess, TestPublisher, count_points, register, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.fault]
+
+T0 = 1_763_800_000_000
+DEVICES = [f"fx-{i:02d}" for i in range(10)]
+
+
+def messages(n: int, start: int = 0) -> list[tuple[str, bytes]]:
+    out = []
+    for i in range(start, start + n):
+        device = DEVICES[i % len(DEVICES)]
+        body = {"ts": T0 + i * 1000, "seq": i, "values": {"pm25": float(i % 500) + 0.5}}
+        out.append((f"sensors/{device}/readings", orjson.dumps(body)))
+    return out
+
+
+def stored_values(store: InfluxStore) -> dict[tuple[str, int], float]:
+    result = {}
+    for series in store.query('SELECT "raw" FROM "readings" GROUP BY "device"'):
+        for ts, raw in series.values:
+            result[(series.tags["device"], int(ts))] = raw
+    return result
+
+
+def expected_values(n: int) -> dict[tuple[str, int], float]:
+    return {
+        (DEVICES[i % len(DEVICES)], (T0 + i * 1000) * 1_000_000): float(i % 500) + 0.5
+        for i in range(n)
+    }
+
+
+def make_ingest(
+    tmp_path: Path, broker: Mosquitto, influx_url: str, db: str, sql_url: str
+) -> IngestProcess:
+    return IngestProcess(
+        home=tmp_path / "home",
+        mqtt_url=broker.url,
+        influx_url=influx_url,
+        influx_db=db,
+        sql_url=sql_url,
+        extra_env={"PANTAU_MQTT_CLIENT_ID": "pantau-ingest-fault"},
+    )
+
+
+def test_kill_9_mid_stream_loses_nothing(
+    tmp_path: Path,
+    make_mosquitto: Callable[..., Mosquitto],
+    influxdb: InfluxDB,
+    influx: InfluxStore,
+    sql_url: str,
+) -> None:
+    register(sql_url, DEVICES)
+    broker = make_mosquitto()
+    ingest = make_ingest(tmp_path, broker, influxdb.url, influx.database, sql_url)
+    ingest.start()
+    total = 6000
+    publisher = TestPublisher(broker.url)
+    sender = threading.Thread(target=publisher.publish_many, args=(messages(total),))
+    sender.start()
+    wait_for(lambda: count_points(influx) > 500, what="some readings stored")
+    ingest.kill9()
+    time.sleep(0.5)
+    ingest.start()
+    sender.join()
+    publisher.close()
+    wait_for(lambda: count_points(influx) >= total, timeout=60, what="all readings")
+    time.sleep(0.5)
+    assert stored_values(influx) == expected_values(total)
+    ingest.stop()
+
+
+def test_influxdb_down_under_load(
+    tmp_path: Path,
+    make_mosquitto: Callable[..., Mosquitto],
+    make_influxdb: Callable[[], InfluxDB],
+    sql_url: str,
+) -> None:
+    register(sql_url, DEVICES)
+    broker = make_mosquitto()
+    server = make_influxdb()
+    store = InfluxStore(url=server.url, database="fault", max_attempts=2)
+    store.ensure_database()
+    ingest = make_ingest(tmp_path, broker, server.url, "fault", sql_url)
+    ingest.start()
+    publisher = TestPublisher(broker.url)
+    publisher.publish_many(messages(1000))
+    wait_for(lambda: count_points(store) == 1000, what="first 1000")
+    server.stop()
+    publisher.publish_many(messages(3000, start=1000))  # acknowledged while InfluxDB is down
+    spool = tmp_path / "home" / "spool"
+    assert sum(p.stat().st_size for p in spool.glob("*.seg")) > 0
+    time.sleep(2)
+    server.start()
+    publisher.publish_many(messages(1000, start=4000))
+    publisher.close()
+    wait_for(lambda: count_points(store) >= 5000, timeout=90, what="spool drained")
+    assert stored_values(store) == expected_values(5000)
+    ingest.stop()
+
+
+def test_mosquitto_restart(
+    tmp_path: Path,
+    make_mosquitto: Callable[..., Mosquitto],
+    influxdb: InfluxDB,
+    influx: InfluxStore,
+    sql_url: str,
+) -> None:
+    register(sql_url, DEVICES)
+    broker = make_mosquitto()
+    ingest = make_ingest(tmp_path, broker, influxdb.url, influx.database, sql_url)
+    ingest.start()
+    publisher = TestPublisher(broker.url)
+    publisher.publish_many(messages(1500))
+    publisher.close()
+    broker.stop()
+    time.sleep(1)
+    broker.start()
+    publisher = TestPublisher(broker.url)
+    publisher.publish_many(messages(1500, start=1500))
+    publisher.close()
+    wait_for(lambda: count_points(influx) >= 3000, timeout=60, what="all readings")
+    time.sleep(0.5)
+    assert stored_values(influx) == expected_values(3000)
+    assert "reconnecting" in ingest.log()
+    ingest.stop()
