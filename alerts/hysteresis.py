@@ -144,7 +144,7 @@ def _open(
     state: RuleState, timing: Timing, at: int, lv: int, value: float, events: list[Event]
 ) -> RuleState:
     opens = (*(t for t in state.opens if t > at - timing.flap_window_ns), at)
-    flapping = len(opens) >= timing.flap_count and state.alert_id is not None
+    flapping = len(opens) >= timing.flap_count
     events.append(Event("flapping" if flapping else "open", at, lv, value))
     return replace(
         state,

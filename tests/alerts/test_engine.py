@@ -9,7 +9,7 @@ from alerts.engine import AlertEngine
 from alerts.observations import DeviceState, FloodObservation, IspuObservation, Observations
 from alerts.rulebook import RuleBook
 from alerts.rules import Rule, validate
-from tests.alerts.helpers import S, T0, rows, series
+from tests.alerts.helpers import T0, S, rows, series
 
 
 def book(*rules: Rule) -> RuleBook:
@@ -28,15 +28,28 @@ PM25 = Rule(id="pm25-high", kind="threshold", metric="pm25", raise_value=100, cl
         (PM25, [90, 101, 99, 85, 81, 79, 90], ["open", "resolve"]),
         # oscillating with a raise duration: never long enough, no alert at all
         (
-            Rule(id="d", kind="threshold", metric="pm25", raise_value=100, clear_value=80,
-                 raise_for_s=150),
+            Rule(
+                id="d",
+                kind="threshold",
+                metric="pm25",
+                raise_value=100,
+                clear_value=80,
+                raise_for_s=150,
+            ),
             [101, 99, 101, 99, 101, 99, 101, 99],
             [],
         ),
         # below-threshold rule (e.g. speed collapse) with clear duration
         (
-            Rule(id="slow", kind="threshold", metric="pm25", op="below", raise_value=10,
-                 clear_value=20, clear_for_s=120),
+            Rule(
+                id="slow",
+                kind="threshold",
+                metric="pm25",
+                op="below",
+                raise_value=10,
+                clear_value=20,
+                clear_for_s=120,
+            ),
             [30, 5, 25, 8, 25, 25, 25, 25],
             ["open", "resolve"],
         ),
@@ -57,21 +70,28 @@ def test_threshold_scope_and_vectorised_over_devices(engine: Engine) -> None:
     a = series([120, 130], device="aq-001", zone="ejip")
     b = series([120, 130], device="aq-002", zone="jababeka")
     c = series([50, 150], device="aq-003", zone="ejip")
-    merged = Observations(**{
-        name: [*getattr(a, name), *getattr(b, name), *getattr(c, name)]
-        for name in ("device", "zone", "kind", "metric", "ts_ns", "value", "flags", "score")
-    })
+    merged = Observations(
+        **{
+            name: [*getattr(a, name), *getattr(b, name), *getattr(c, name)]
+            for name in ("device", "zone", "kind", "metric", "ts_ns", "value", "flags", "score")
+        }
+    )
     got = alerts.evaluate(merged, now_ns=T0)
     assert sorted(r["device"] for r in rows(engine, "SELECT device FROM alerts")) == [
-        "aq-001", "aq-003"]
+        "aq-001",
+        "aq-003",
+    ]
     assert {t.action for t in got} == {"open"}
 
 
 def test_ispu_category(engine: Engine) -> None:
     alerts = AlertEngine(engine=engine, rules=RuleBook.defaults())
+
     def obs(index: int, category: str, minute: int) -> Observations:
-        return Observations(ispu=[IspuObservation("aq-001", "mm2100", T0 + minute * 60 * S,
-                                                  index, category)])
+        return Observations(
+            ispu=[IspuObservation("aq-001", "mm2100", T0 + minute * 60 * S, index, category)]
+        )
+
     assert alerts.evaluate(obs(80, "Sedang", 0), now_ns=T0) == []
     [t] = alerts.evaluate(obs(120, "Tidak Sehat", 1), now_ns=T0)
     assert (t.action, t.severity) == ("open", "warning")
@@ -87,13 +107,24 @@ def test_ispu_category(engine: Engine) -> None:
 
 def test_flood_escalates_siaga_3_to_2_to_1(engine: Engine) -> None:
     alerts = AlertEngine(engine=engine, rules=RuleBook.defaults())
-    statuses = [("SIAGA 4", 70), ("SIAGA 3", 90), ("SIAGA 3", 120), ("SIAGA 2", 160),
-                ("SIAGA 1", 210), ("SIAGA 2", 190)]
-    flood = [FloodObservation("fl-katulampa", "cikarang", T0 + i * 600 * S, level, status, 5.0)
-             for i, (status, level) in enumerate(statuses)]
+    statuses = [
+        ("SIAGA 4", 70),
+        ("SIAGA 3", 90),
+        ("SIAGA 3", 120),
+        ("SIAGA 2", 160),
+        ("SIAGA 1", 210),
+        ("SIAGA 2", 190),
+    ]
+    flood = [
+        FloodObservation("fl-katulampa", "cikarang", T0 + i * 600 * S, level, status, 5.0)
+        for i, (status, level) in enumerate(statuses)
+    ]
     got = alerts.evaluate(Observations(flood=flood), now_ns=T0)
     assert [(t.action, t.severity) for t in got] == [
-        ("open", "warning"), ("escalate", "major"), ("escalate", "critical")]
+        ("open", "warning"),
+        ("escalate", "major"),
+        ("escalate", "critical"),
+    ]
     [alert] = rows(engine, "SELECT * FROM alerts")
     assert alert["severity"] == "critical" and alert["status"] == "open"
     history = rows(engine, f"SELECT action FROM alert_transitions WHERE alert_id={alert['id']}")
@@ -103,9 +134,10 @@ def test_flood_escalates_siaga_3_to_2_to_1(engine: Engine) -> None:
 def test_flood_rise_rate(engine: Engine) -> None:
     alerts = AlertEngine(engine=engine, rules=RuleBook.defaults())
     rises = [5, 35, 20, 12, 8]  # raise ≥ 30 cm/h, clear < 10 cm/h held 15 min
-    flood = [FloodObservation("fl-1", "cikarang", T0 + i * 600 * S, 50.0, "SIAGA 4", r)
-             for i, r in enumerate(rises)] + [
-             FloodObservation("fl-1", "cikarang", T0 + 6000 * S, 50.0, "SIAGA 4", 1.0)]
+    flood = [
+        FloodObservation("fl-1", "cikarang", T0 + i * 600 * S, 50.0, "SIAGA 4", r)
+        for i, r in enumerate(rises)
+    ] + [FloodObservation("fl-1", "cikarang", T0 + 6000 * S, 50.0, "SIAGA 4", 1.0)]
     got = alerts.evaluate(Observations(flood=flood), now_ns=T0)
     assert [(t.action, t.severity) for t in got] == [("open", "major"), ("resolve", "major")]
 
@@ -114,11 +146,12 @@ def test_anomaly_score_and_flag(engine: Engine) -> None:
     rule = Rule(id="anom", kind="anomaly", metric="pm25", severity="info")
     alerts = AlertEngine(engine=engine, rules=book(rule))
     got = alerts.evaluate(
-        series([1, 2, 3, 4, 5], score=[0.1, 0.95, 0.7, 0.3, 0.1],
-               flags=[0, 0, 0, 0, 0]), now_ns=T0)
+        series([1, 2, 3, 4, 5], score=[0.1, 0.95, 0.7, 0.3, 0.1], flags=[0, 0, 0, 0, 0]), now_ns=T0
+    )
     assert [t.action for t in got] == ["open", "resolve"]
     got = alerts.evaluate(
-        series([1, 2], score=[0.0, 0.0], flags=[256, 0], start_ns=T0 + 3600 * S), now_ns=T0)
+        series([1, 2], score=[0.0, 0.0], flags=[256, 0], start_ns=T0 + 3600 * S), now_ns=T0
+    )
     assert [t.action for t in got] == ["open", "resolve"]
 
 
@@ -174,8 +207,9 @@ def test_stale_readings(engine: Engine) -> None:
 def test_rule_state_survives_a_restart(engine: Engine, db_url: str) -> None:
     from pantau.database import open_engine
 
-    rule = Rule(id="pm", kind="threshold", metric="pm25", raise_value=100, clear_value=80,
-                raise_for_s=300)
+    rule = Rule(
+        id="pm", kind="threshold", metric="pm25", raise_value=100, clear_value=80, raise_for_s=300
+    )
     first = AlertEngine(engine=engine, rules=book(rule))
     assert first.evaluate(series([120, 120, 120]), now_ns=T0) == []  # pending 2 min
     engine.dispose()
