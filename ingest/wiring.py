@@ -6,7 +6,9 @@ import logging
 
 from prometheus_client import start_http_server
 
+from alerts.engine import AlertEngine
 from devices.cache import RegistryCache
+from ingest.alerting import Alerting
 from pantau.deadletters import DeadLetterStore
 from ingest.directory import RegistryDirectory
 from ingest.hooks import registry_hook, replay_hook
@@ -59,6 +61,7 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
             current = RegistryDirectory(snapshot)
         return current
 
+    alerting = Alerting(AlertEngine(engine=engine), registry.snapshot)
     processor = Processor(
         store=store,
         dead_letters=dead_letters,
@@ -66,7 +69,7 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
         devices=devices,
         directory=directory,
         max_payload=settings.mqtt_max_payload,
-        hooks=[registry_hook(engine), replay_hook(dead_letters)],
+        hooks=[registry_hook(engine), replay_hook(dead_letters), alerting.on_chunk],
         refresh_registry=registry.refresh,
     )
     username, password = service_credentials(settings.home, "pantau-ingest", settings.mqtt_url)
@@ -88,4 +91,5 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
         checkpoint_path=settings.spool_dir / "checkpoint.bin",
         flush_seconds=settings.ingest_flush_ms / 1000,
         group_messages=settings.ingest_batch_messages,
+        on_tick=alerting.on_tick,
     )
