@@ -23,6 +23,8 @@ from pantau.catalogue import METRIC_INDEX
 
 POLLUTANT_METRICS = np.array([METRIC_INDEX[p] for p in ISPU_POLLUTANTS], np.int16)
 _SHIFT = np.int64(32)
+_LOW = np.int64((1 << 32) - 1)
+INT64_MIN = np.iinfo(np.int64).min
 
 
 def empty_ispu() -> IspuRows:
@@ -45,24 +47,44 @@ class IspuCalculator:
         self.max_period = max(self.periods.values())
 
     def points(
-        self, hourly: WindowStore, device: NDArray[np.int64], ts: NDArray[np.int64]
+        self,
+        hourly: WindowStore,
+        device: NDArray[np.int64],
+        ts: NDArray[np.int64],
+        newest: NDArray[np.int64],
     ) -> IspuRows:
-        """Points to (re)write after pollutant rows (device, ts) entered ``hourly``."""
+        """Points to (re)write after pollutant rows (device, ts) entered ``hourly``.
+
+        ``newest`` is the per-series newest timestamp: no window lies beyond it, so the
+        hours to revisit are clipped at the station's newest pollutant hour.
+        """
         if device.shape[0] == 0:
             return empty_ispu()
         hour = ts // HOUR_NS
         touched = np.unique((device << _SHIFT) | hour)
-        span = np.arange(self.max_period, dtype=np.int64)
-        cand = np.unique((touched[:, None] + span[None, :]).ravel())
-        dev = cand >> _SHIFT
-        k = cand & np.int64((1 << 32) - 1)
-        exists = np.zeros(cand.shape[0], np.bool_)
-        for m in POLLUTANT_METRICS.tolist():
-            exists |= hourly.find(dev * N_METRICS + m, k) >= 0
-        dev, k = dev[exists], k[exists]
+        t_dev = touched >> _SHIFT
+        t_hour = touched & _LOW
+        pol_newest = newest.reshape(-1, N_METRICS)[t_dev][:, POLLUTANT_METRICS].max(axis=1)
+        last_hour = np.maximum(pol_newest // HOUR_NS, t_hour)
+        extra = np.minimum(last_hour - t_hour, self.max_period - 1)
+        dev, k = t_dev, t_hour
+        if extra.any():  # later hours a late reading also feeds: keep those that exist
+            rep = np.repeat(np.arange(touched.shape[0]), extra)
+            offs = np.arange(rep.shape[0]) - np.repeat(np.cumsum(extra) - extra, extra) + 1
+            cand = np.unique(
+                np.concatenate((touched, (touched[rep] + offs).astype(np.int64)))
+            )
+            c_dev, c_k = cand >> _SHIFT, cand & _LOW
+            exists = np.zeros(cand.shape[0], np.bool_)
+            for m in POLLUTANT_METRICS.tolist():
+                exists |= hourly.find(c_dev * N_METRICS + m, c_k) >= 0
+            dev, k = c_dev[exists], c_k[exists]
+        has_data = newest.reshape(-1, N_METRICS)[dev] != INT64_MIN
         conc: dict[str, NDArray[np.float64]] = {}
         for name, m in zip(ISPU_POLLUTANTS, POLLUTANT_METRICS.tolist(), strict=True):
-            lags = np.arange(self.periods[name], dtype=np.int64)
+            if not has_data[:, m].any():
+                continue
+            lags = np.arange(self.periods[name] - 1, -1, -1, dtype=np.int64)  # sorted queries
             pos = hourly.find(
                 np.repeat(dev * N_METRICS + m, lags.shape[0]),
                 (k[:, None] - lags[None, :]).ravel(),
@@ -73,6 +95,8 @@ class IspuCalculator:
             count = np.where(ok, hourly.count[safe], 0).sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 conc[name] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        if not conc:
+            return empty_ispu()
         index, dominant, valid = ispu.ispu(conc)
         return IspuRows(
             device=dev[valid].astype(np.int32),

@@ -36,8 +36,11 @@ class RecentReadings:
         seq_ts = np.full(n, INT64_MIN, np.int64)
         if len(self) == 0 or n == 0:
             return found, seq_ts
-        left = np.searchsorted(self.key, key, side="left")
-        right = np.searchsorted(self.key, key, side="right")
+        order = np.argsort(key)  # sorted queries make searchsorted ~4x faster
+        left = np.empty(n, np.int64)
+        right = np.empty(n, np.int64)
+        left[order] = np.searchsorted(self.key, key[order], side="left")
+        right[order] = np.searchsorted(self.key, key[order], side="right")
         count = right - left
         rows = np.flatnonzero(count)
         if rows.shape[0] == 0:

@@ -131,7 +131,12 @@ class Pipeline:
         minute = self._minute.aggregates(self._minute.add(a_series, a_ts, a_val, a_flags))
         hour = self._hour.aggregates(self._hour.add(a_series, a_ts, a_val, a_flags))
         pol = is_pollutant(batch.metric[agg])
-        ispu = self._ispu.points(self._hour, batch.device[agg][pol].astype(np.int64), a_ts[pol])
+        ispu = self._ispu.points(
+            self._hour,
+            batch.device[agg][pol].astype(np.int64),
+            a_ts[pol],
+            self._qc.i64("last_ts"),
+        )
 
         metric = batch.metric
         water = res.good & (metric == WATER_LEVEL)

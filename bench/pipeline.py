@@ -1,0 +1,167 @@
+"""Throughput of the full pipeline on one core, ratio to the pure-Python reference, peak memory.
+
+    python bench/pipeline.py [--quick]
+
+Stream: 10 000 series (1 250 devices x 8 metrics), one reading per series per minute,
+device messages in random order within each minute, plausible values with noise.
+Batches of 10k readings (one minute) and 100k readings (ten minutes) run through a warm
+pipeline; the reference (tests/ingest/pipeline/reference.py) runs on the first 20k readings.
+Prints a table and writes bench/results/pipeline.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ingest.pipeline import DeviceInfo, Pipeline, PipelineConfig  # noqa: E402
+from pantau.batch import Batch  # noqa: E402
+from pantau.catalogue import METRIC_INDEX  # noqa: E402
+
+T0 = 1_763_800_000 * 1_000_000_000
+MINUTE = 60 * 1_000_000_000
+N_DEVICES = 1_250
+METRICS = ("pm25", "pm10", "co", "temperature", "humidity", "water_level", "speed", "occupancy")
+LEVELS = np.array([35.0, 60.0, 3000.0, 30.0, 70.0, 120.0, 45.0, 20.0])
+NOISE = np.array([3.0, 5.0, 200.0, 0.3, 1.0, 2.0, 5.0, 3.0])
+
+
+def make_minutes(n_minutes: int, seed: int = 7) -> list[Batch]:
+    """One batch per minute: every series once, devices shuffled, metrics in order."""
+    rng = np.random.default_rng(seed)
+    metric_idx = np.array([METRIC_INDEX[m] for m in METRICS], np.int16)
+    k = len(METRICS)
+    out = []
+    for minute in range(n_minutes):
+        devices = rng.permutation(N_DEVICES).astype(np.int32)
+        device = np.repeat(devices, k)
+        metric = np.tile(metric_idx, N_DEVICES)
+        jitter = rng.integers(0, 2_000_000_000, N_DEVICES).repeat(k)
+        ts = T0 + minute * MINUTE + jitter
+        m_pos = np.tile(np.arange(k), N_DEVICES)
+        raw = LEVELS[m_pos] + NOISE[m_pos] * rng.standard_normal(device.shape[0])
+        seq = np.full(device.shape[0], minute, np.int64)
+        out.append(Batch.from_columns(device=device, metric=metric, ts=ts, raw=raw, seq=seq))
+    return out
+
+
+def new_pipeline() -> Pipeline:
+    p = Pipeline(PipelineConfig())
+    infos = [
+        DeviceInfo(d, kind="mixed", zone=f"zone-{d % 7}", siaga=(80.0, 150.0, 200.0))
+        for d in range(N_DEVICES)
+    ]
+    p.update_devices(infos, [])
+    return p
+
+
+def measure(batch_minutes: int, n_batches: int, warm_minutes: int) -> dict[str, float]:
+    minutes = make_minutes(warm_minutes + batch_minutes * n_batches)
+    p = new_pipeline()
+    for b in minutes[:warm_minutes]:
+        p.process(b, now_ns=int(b.ts.max()))
+    batches = [
+        Batch.concat(minutes[warm_minutes + i * batch_minutes : warm_minutes + (i + 1) * batch_minutes])
+        for i in range(n_batches)
+    ]
+    times = []
+    for b in batches:
+        start = time.perf_counter()
+        p.process(b, now_ns=int(b.ts.max()))
+        times.append(time.perf_counter() - start)
+    rows = sum(len(b) for b in batches)
+    total = sum(times)
+    return {
+        "batch_size": float(len(batches[0])),
+        "batches": float(n_batches),
+        "readings_per_s": rows / total,
+        "median_batch_ms": float(np.median(times) * 1e3),
+    }
+
+
+def reference_rate(n_minutes: int) -> float:
+    from tests.ingest.pipeline.reference import Reference
+
+    p = new_pipeline()
+    ref = Reference(p.config, [DeviceInfo(d, siaga=(80.0, 150.0, 200.0)) for d in range(N_DEVICES)],
+                    [])
+    rows = 0
+    start = time.perf_counter()
+    for b in make_minutes(n_minutes):
+        now = int(b.ts.max())
+        cols: list[NDArray[np.generic]] = [b.device, b.metric, b.ts, b.raw, b.seq]
+        for d, m, t, r, s in zip(*(c.tolist() for c in cols), strict=True):
+            ref.process(d, m, t, r, s, now)
+            rows += 1
+    return rows / (time.perf_counter() - start)
+
+
+def peak_memory(batch_minutes: int) -> float:
+    minutes = make_minutes(3 + batch_minutes)
+    p = new_pipeline()
+    for b in minutes[:3]:
+        p.process(b, now_ns=int(b.ts.max()))
+    batch = Batch.concat(minutes[3:])
+    tracemalloc.start()
+    p.process(batch, now_ns=int(batch.ts.max()))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer batches (a smoke run)")
+    args = parser.parse_args()
+    n10k, n100k = (5, 2) if args.quick else (30, 6)
+    ref = reference_rate(1 if args.quick else 2)
+    results = []
+    for minutes, n in ((1, n10k), (10, n100k)):
+        r = measure(minutes, n, warm_minutes=12)
+        r["ratio_to_reference"] = r["readings_per_s"] / ref
+        r["peak_traced_mib"] = peak_memory(minutes)
+        results.append(r)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{'batch':>8} {'readings/s':>12} {'median ms':>10} {'x reference':>12} {'peak MiB':>9}")
+    for r in results:
+        print(
+            f"{int(r['batch_size']):>8} {r['readings_per_s']:>12,.0f} {r['median_batch_ms']:>10.2f}"
+            f" {r['ratio_to_reference']:>12.0f} {r['peak_traced_mib']:>9.1f}"
+        )
+    print(f"reference: {ref:,.0f} readings/s; process max RSS {rss:.0f} MiB; 10 000 series")
+    out = ROOT / "bench" / "results" / "pipeline.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "series": N_DEVICES * len(METRICS),
+                "reference_readings_per_s": ref,
+                "max_rss_mib": rss,
+                "runs": results,
+                "python": platform.python_version(),
+                "numpy": np.__version__,
+                "machine": platform.machine(),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
