@@ -28,13 +28,14 @@ def find_repeats(
     ts: NDArray[np.int64],
     has_seq: NDArray[np.bool_],
     eligible: NDArray[np.bool_],
+    key_order: NDArray[np.int64],
 ) -> Repeats:
-    ident_seen, seq_seen_ts = memory.lookup(key, ident, has_seq)
+    """``key_order`` is a *stable* argsort of ``key``."""
+    ident_seen, seq_seen_ts = memory.lookup(key, ident, has_seq, key_order)
     ident_seen &= eligible
-    cand = np.flatnonzero(eligible)
-    if cand.shape[0] < 2:
+    order = key_order[eligible[key_order]]  # eligible rows by key, arrival order within
+    if order.shape[0] < 2:
         return Repeats(ident_seen, seq_seen_ts)
-    order = cand[np.argsort(key[cand], kind="stable")]
     k_sorted = key[order]
     same_prev = k_sorted[1:] == k_sorted[:-1]
     if not same_prev.any():

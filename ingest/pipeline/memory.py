@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from ingest.pipeline.insertion import Insertion
+
 INT64_MIN = np.iinfo(np.int64).min
 
 
@@ -25,18 +27,22 @@ class RecentReadings:
         return int(self.key.shape[0])
 
     def lookup(
-        self, key: NDArray[np.int64], ident: NDArray[np.int64], seq_rows: NDArray[np.bool_]
+        self,
+        key: NDArray[np.int64],
+        ident: NDArray[np.int64],
+        seq_rows: NDArray[np.bool_],
+        order: NDArray[np.int64],
     ) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
         """Per row: is an identical reading remembered; latest ts remembered for its seq key.
 
-        The second result is ``INT64_MIN`` where nothing is remembered or the row has no seq.
+        ``order`` sorts ``key``. The second result is ``INT64_MIN`` where nothing is
+        remembered or the row has no seq.
         """
         n = key.shape[0]
         found = np.zeros(n, np.bool_)
         seq_ts = np.full(n, INT64_MIN, np.int64)
         if len(self) == 0 or n == 0:
             return found, seq_ts
-        order = np.argsort(key)  # sorted queries make searchsorted ~4x faster
         left = np.empty(n, np.int64)
         right = np.empty(n, np.int64)
         left[order] = np.searchsorted(self.key, key[order], side="left")
@@ -66,16 +72,17 @@ class RecentReadings:
         ident: NDArray[np.int64],
         ts: NDArray[np.int64],
         series: NDArray[np.int64],
+        order: NDArray[np.int64],
     ) -> None:
-        if key.shape[0] == 0:
+        """Remember the rows ``order`` (row indices sorting their keys)."""
+        if order.shape[0] == 0:
             return
-        order = np.argsort(key, kind="stable")
         key = key[order]
-        pos = np.searchsorted(self.key, key, side="right")
-        self.key = np.insert(self.key, pos, key)
-        self.ident = np.insert(self.ident, pos, ident[order])
-        self.ts = np.insert(self.ts, pos, ts[order])
-        self.series = np.insert(self.series, pos, series[order])
+        ins = Insertion(np.searchsorted(self.key, key, side="right"), self.key.shape[0])
+        self.key = ins.apply(self.key, key)
+        self.ident = ins.apply(self.ident, ident[order])
+        self.ts = ins.apply(self.ts, ts[order])
+        self.series = ins.apply(self.series, series[order])
 
     def prune(self, horizon: NDArray[np.int64]) -> None:
         """Forget entries older than ``horizon[series]`` (done when the memory has doubled)."""

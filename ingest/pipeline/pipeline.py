@@ -106,7 +106,8 @@ class Pipeline:
         has_seq = batch.seq >= 0
         key = seq_key(series, batch.seq, batch.ts)
         idn = ident(series, batch.ts, batch.seq, batch.raw)
-        repeats = find_repeats(self._memory, key, idn, batch.ts, has_seq, eligible)
+        key_order = np.argsort(key, kind="stable")
+        repeats = find_repeats(self._memory, key, idn, batch.ts, has_seq, eligible, key_order)
         res = run_sequential(
             RowInputs(
                 series=series,
@@ -124,9 +125,10 @@ class Pipeline:
         )
         kept = res.keep
         remember = kept & eligible
-        self._memory.add(key[remember], idn[remember], batch.ts[remember], series[remember])
+        self._memory.add(key, idn, batch.ts, series, key_order[remember[key_order]])
 
-        agg = remember & res.in_horizon & np.isfinite(value)
+        agg_mask = remember & res.in_horizon & np.isfinite(value)
+        agg = res.series_order[agg_mask[res.series_order]]  # series order: windows come sorted
         a_series, a_ts, a_val, a_flags = series[agg], batch.ts[agg], value[agg], res.flags[agg]
         minute = self._minute.aggregates(self._minute.add(a_series, a_ts, a_val, a_flags))
         hour = self._hour.aggregates(self._hour.add(a_series, a_ts, a_val, a_flags))

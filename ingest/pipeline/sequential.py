@@ -56,10 +56,13 @@ class RowResults:
     prev_ts: NDArray[np.int64]  # the series' previous good reading (valid where has_prev)
     prev_value: NDArray[np.float64]
     has_prev: NDArray[np.bool_]
+    series_order: NDArray[np.int64]  # rows sorted by series, arrival order within a series
 
 
-def depth_order(series: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Rows ordered by (rank within its series in arrival order, series); depth boundaries."""
+def depth_order(
+    series: NDArray[np.int64],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Rows by (rank within its series in arrival order, series), depth bounds, series order."""
     n = series.shape[0]
     order = np.argsort(series, kind="stable")
     s_sorted = series[order]
@@ -68,10 +71,10 @@ def depth_order(series: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[n
     group = np.cumsum(first) - 1
     pos = np.arange(n) - start[group]
     if int(pos.max(initial=0)) == 0:
-        return order, np.array([0, n], np.int64)
+        return order, np.array([0, n], np.int64), order
     by_depth = order[np.argsort(pos.astype(np.int32), kind="stable")]
     bounds = np.concatenate(([0], np.cumsum(np.bincount(pos)))).astype(np.int64)
-    return by_depth, bounds
+    return by_depth, bounds, order
 
 
 def run_sequential(
@@ -95,7 +98,7 @@ def run_sequential(
     last_ts, last_seq = qc.i64("last_ts"), qc.i64("last_seq")
     good_ts, good_value, flat_run = qc.i64("good_ts"), qc.f64("good_value"), qc.i64("flat_run")
 
-    order, bounds = depth_order(rows.series)
+    order, bounds, series_order = depth_order(rows.series)
     for d in range(bounds.shape[0] - 1):  # loop over depth, not over readings
         idx = order[bounds[d] : bounds[d + 1]]
         s = rows.series[idx]
@@ -176,4 +179,5 @@ def run_sequential(
         prev_ts=prev_ts,
         prev_value=prev_value,
         has_prev=has_prev_all,
+        series_order=series_order,
     )

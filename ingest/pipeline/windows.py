@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from ingest.pipeline.insertion import Insertion
 from ingest.pipeline.output import Aggregates
 from pantau.batch import N_METRICS
 
@@ -68,14 +69,15 @@ class WindowStore:
         self.flags[p] |= b_flags[found]
         new = ~found
         if new.any():
-            at = pos[new]
-            self.key = np.insert(self.key, at, ukeys[new])
-            self.sum = np.insert(self.sum, at, b_sum[new])
-            self.min = np.insert(self.min, at, b_min[new])
-            self.max = np.insert(self.max, at, b_max[new])
-            self.count = np.insert(self.count, at, b_cnt[new])
-            self.flags = np.insert(self.flags, at, b_flags[new])
-        return np.searchsorted(self.key, ukeys)
+            ins = Insertion(pos[new], self.key.shape[0])
+            self.key = ins.apply(self.key, ukeys[new])
+            self.sum = ins.apply(self.sum, b_sum[new])
+            self.min = ins.apply(self.min, b_min[new])
+            self.max = ins.apply(self.max, b_max[new])
+            self.count = ins.apply(self.count, b_cnt[new])
+            self.flags = ins.apply(self.flags, b_flags[new])
+        # Final positions: each touched window moved by the number of new ones before it.
+        return pos + np.cumsum(new) - new
 
     def aggregates(self, positions: NDArray[np.int64]) -> Aggregates:
         keys = self.key[positions]
