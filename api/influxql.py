@@ -1,0 +1,134 @@
+"""InfluxQL for readings queries, built from validated values only.
+
+Every tag value goes through :func:`~pantau.store.quote_string`; aggregate
+functions, intervals, time zones and measurements come from whitelists; times
+and flag masks are integers. Nothing a caller types is pasted in verbatim.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pantau.store import quote_string
+
+RAW_FIELDS = ("value", "raw", "flags", "score")
+TAGS = ("device", "metric", "zone", "kind")
+ROLLUP_FIELDS = ("mean", "min", "max", "count", "flags")
+
+# agg name -> InfluxQL call on the "value" field
+AGGREGATES: dict[str, str] = {
+    "mean": 'mean("value")',
+    "min": 'min("value")',
+    "max": 'max("value")',
+    "count": 'count("value")',
+    "median": 'median("value")',
+    "p95": 'percentile("value", 95)',
+    "last": 'last("value")',
+}
+
+SOURCES: dict[str, str] = {"raw": "readings", "1m": "readings_1m", "1h": "readings_1h"}
+
+_UNIT_NS = {
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+    "d": 86_400_000_000_000,
+    "w": 604_800_000_000_000,
+}
+EVERY = re.compile(r"([1-9][0-9]{0,4})([smhdw])")
+
+
+def every_ns(every: str) -> int:
+    """Nanoseconds of a validated interval such as ``5m`` or ``1d``."""
+    match = EVERY.fullmatch(every)
+    if match is None:
+        raise ValueError(f"not an interval: {every!r}")
+    return int(match.group(1)) * _UNIT_NS[match.group(2)]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingsQuery:
+    """A validated readings request (see :mod:`api.query` for the parsing)."""
+
+    start_ns: int
+    end_ns: int
+    devices: tuple[str, ...] = ()
+    zones: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    flags: int = 0  # keep readings with any of these bits set
+    exclude_flags: int = 0  # drop readings with any of these bits set
+    every: str | None = None
+    agg: str = "mean"
+    tz: str = "Asia/Jakarta"
+    source: str = "raw"
+
+    @property
+    def aggregated(self) -> bool:
+        return self.every is not None
+
+    def columns(self) -> tuple[str, ...]:
+        """The columns of every output row, in order."""
+        if self.aggregated:
+            return ("time", *TAGS, "value", "n")
+        if self.source != "raw":
+            return ("time", *TAGS, *ROLLUP_FIELDS)
+        return ("time", *TAGS, *RAW_FIELDS)
+
+
+def _any_of(tag: str, values: Sequence[str]) -> str:
+    terms = [f'"{tag}" = {quote_string(v)}' for v in values]
+    return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
+
+
+def where_clause(q: ReadingsQuery, *, start_ns: int | None = None) -> str:
+    """The WHERE clause; ``start_ns`` overrides the start (for resuming a page)."""
+    since = q.start_ns if start_ns is None else start_ns
+    parts = [f"time >= {int(since)}", f"time < {int(q.end_ns)}"]
+    for tag, values in (
+        ("device", q.devices),
+        ("zone", q.zones),
+        ("kind", q.kinds),
+        ("metric", q.metrics),
+    ):
+        if values:
+            parts.append(_any_of(tag, values))
+    if q.flags:
+        parts.append(f'"flags" & {int(q.flags)} != 0')
+    if q.exclude_flags:
+        parts.append(f'"flags" & {int(q.exclude_flags)} = 0')
+    return " AND ".join(parts)
+
+
+def select_statement(q: ReadingsQuery, *, start_ns: int | None = None) -> str:
+    """The SELECT that produces the rows of :meth:`ReadingsQuery.columns`.
+
+    Raw and rollup rows come merged across series in time order, with the tags
+    as columns in output order; aggregated rows come series by series (tags in
+    GROUP BY) with columns time, value, n.
+    """
+    measurement = '"' + SOURCES[q.source] + '"'
+    where = where_clause(q, start_ns=start_ns)
+    if q.every is not None:
+        every_ns(q.every)  # re-validate: it is pasted into GROUP BY
+        call = AGGREGATES[q.agg]
+        tags = ", ".join(f'"{t}"' for t in TAGS)
+        return (
+            f'SELECT {call} AS "value", count("value") AS "n" FROM {measurement} '
+            f"WHERE {where} GROUP BY time({q.every}), {tags} fill(none) tz({quote_string(q.tz)})"
+        )
+    fields = RAW_FIELDS if q.source == "raw" else ROLLUP_FIELDS
+    selected = ", ".join(f'"{name}"' for name in (*TAGS, *fields))
+    return f"SELECT {selected} FROM {measurement} WHERE {where}"
+
+
+def count_statement(q: ReadingsQuery) -> str:
+    """A cheap count of the raw rows the request covers, per series."""
+    measurement = '"' + SOURCES[q.source] + '"'
+    field = '"raw"' if q.source == "raw" else '"count"'
+    return (
+        f"SELECT count({field}) FROM {measurement} WHERE {where_clause(q)} "
+        'GROUP BY "device", "metric", "zone", "kind"'
+    )

@@ -1,0 +1,43 @@
+"""Building the API application from settings: the one place that knows every component."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.context import AppContext
+from api.keys import KeyStore
+from api.ratelimit import RateLimiter
+from pantau import database
+from pantau.settings import Settings
+from pantau.store import InfluxStore
+
+
+def build_context(settings: Settings, *, migrate: bool = True) -> AppContext:
+    """The components the routes use, from validated settings (migrates SQL first)."""
+    if migrate:
+        database.upgrade(settings.sql_url)
+    engine = database.open_engine(settings.sql_url)
+    store = InfluxStore(
+        url=settings.influx_url,
+        database=settings.influx_db,
+        token=settings.influx_token,
+        username=settings.influx_user,
+        password=settings.influx_password,
+        timeout=settings.influx_timeout,
+        batch_lines=settings.influx_batch_lines,
+    )
+    return AppContext(
+        store=store,
+        engine=engine,
+        keys=KeyStore(engine),
+        mqtt_url=settings.mqtt_url,
+        rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+        tile_url=settings.tile_url,
+    )
+
+
+def build_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
+    """The whole API as ``pantau api`` serves it."""
+    ctx = build_context(settings, migrate=migrate)
+    return create_app(ctx, cors_origins=list(settings.cors_origins))
