@@ -1,0 +1,179 @@
+"""``pantau alerts``: the notification dispatcher loop, and rule / endpoint administration.
+
+``pantau alerts [--once]`` delivers the outbox until stopped (SIGTERM/Ctrl-C).
+Offline and stale checks run where the device registry is, inside ``pantau
+ingest``. SMTP comes from ``--smtp-*`` or ``PANTAU_SMTP_HOST``, ``_PORT``,
+``_FROM``, ``_USER``, ``_PASSWORD``, ``_STARTTLS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import threading
+from dataclasses import asdict, fields
+from typing import Any
+
+from sqlalchemy import Engine
+
+from alerts.dispatcher import Dispatcher
+from alerts.endpoints import Endpoint, EndpointStore
+from alerts.mailer import SmtpSettings
+from alerts.rulebook import RuleStore
+from alerts.rules import RULE_KINDS, Rule
+from pantau.database import open_engine, upgrade
+from pantau.settings import load_settings
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"PANTAU_SMTP_{name}", default)
+
+
+def _engine() -> Engine:
+    """The SQL database, migrated to the current schema."""
+    url = load_settings().sql_url
+    upgrade(url)
+    return open_engine(url)
+
+
+def run_dispatcher(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    smtp = None
+    if args.smtp_host:
+        smtp = SmtpSettings(
+            host=args.smtp_host,
+            port=args.smtp_port,
+            sender=args.smtp_from,
+            username=args.smtp_user,
+            password=_env("PASSWORD"),
+            starttls=args.smtp_starttls,
+        )
+    dispatcher = Dispatcher(
+        engine=_engine(),
+        mqtt_url=None if args.no_mqtt else settings.mqtt_url,
+        smtp=smtp,
+        lease_s=args.lease,
+        backoff_s=args.backoff,
+        max_attempts=args.max_attempts,
+        worker_id=args.worker_id,
+    )
+    if args.once:
+        count = dispatcher.run_once()
+        dispatcher.close()
+        print(f"{count} notification(s) attempted")
+        return 0
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        dispatcher.run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
+def _rule_from(args: argparse.Namespace) -> Rule:
+    values: dict[str, Any] = {}
+    for f in fields(Rule):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            values[f.name] = value
+    return Rule(**values)
+
+
+def rules_list(args: argparse.Namespace) -> int:
+    for rule in RuleStore(_engine()).book().rules:
+        print(json.dumps(asdict(rule), ensure_ascii=False))
+    return 0
+
+
+def rules_add(args: argparse.Namespace) -> int:
+    rule = RuleStore(_engine()).put(_rule_from(args))
+    print(f"saved rule {rule.id}: {json.dumps(asdict(rule), ensure_ascii=False)}")
+    return 0
+
+
+def rules_remove(args: argparse.Namespace) -> int:
+    RuleStore(_engine()).delete(args.id)
+    print(f"removed rule {args.id}")
+    return 0
+
+
+def endpoints_list(args: argparse.Namespace) -> int:
+    for ep in EndpointStore(_engine()).list():
+        print(json.dumps(ep.public(), ensure_ascii=False))
+    return 0
+
+
+def endpoints_add(args: argparse.Namespace) -> int:
+    ep = Endpoint(
+        id=None,
+        name=args.name,
+        channel=args.channel,
+        target=args.target,
+        secret=os.environ.get("PANTAU_WEBHOOK_SECRET", "") if args.channel == "webhook" else "",
+        zones=tuple(args.zone or ()),
+        kinds=tuple(args.kind or ()),
+        min_severity=args.min_severity,
+    )
+    saved = EndpointStore(_engine()).create(ep)
+    print(f"created endpoint {saved.id}: {saved.name}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "alerts",
+        help="deliver alert notifications; manage alert rules and endpoints",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    parser.add_argument("--lease", type=float, default=60.0, help="claim lease in seconds")
+    parser.add_argument("--backoff", type=float, default=5.0, help="first retry delay (s)")
+    parser.add_argument("--max-attempts", type=int, default=12)
+    parser.add_argument("--worker-id", default=None)
+    parser.add_argument("--no-mqtt", action="store_true", help="do not publish MQTT state")
+    parser.add_argument("--smtp-host", default=_env("HOST"))
+    parser.add_argument("--smtp-port", type=int, default=int(_env("PORT", "25") or 25))
+    parser.add_argument("--smtp-from", default=_env("FROM", "pantau@localhost"))
+    parser.add_argument("--smtp-user", default=_env("USER"))
+    parser.add_argument(
+        "--smtp-starttls", action="store_true", default=_env("STARTTLS", "") in ("1", "true")
+    )
+    parser.set_defaults(func=run_dispatcher)
+    commands = parser.add_subparsers(dest="alerts_command", metavar="SUBCOMMAND")
+
+    rules = commands.add_parser("rules", help="list, add or remove alert rules")
+    rule_cmds = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    rule_cmds.add_parser("list", help="every rule, defaults included (JSON lines)").set_defaults(
+        func=rules_list
+    )
+    add = rule_cmds.add_parser("add", help="create or replace a rule")
+    add.add_argument("id")
+    add.add_argument("kind", choices=RULE_KINDS)
+    for name in ("name", "severity", "device", "zone", "device_kind", "metric", "op", "level"):
+        add.add_argument(f"--{name.replace('_', '-')}", dest=name)
+    for name in ("raise_value", "clear_value", "raise_for_s", "clear_for_s", "factor"):
+        add.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float)
+    add.add_argument("--window", type=int)
+    add.add_argument("--disabled", dest="enabled", action="store_false", default=None)
+    add.set_defaults(func=rules_add)
+    remove = rule_cmds.add_parser("remove", help="delete a stored rule")
+    remove.add_argument("id")
+    remove.set_defaults(func=rules_remove)
+
+    endpoints = commands.add_parser("endpoints", help="list or add notification endpoints")
+    ep_cmds = endpoints.add_subparsers(dest="endpoints_command", metavar="ACTION", required=True)
+    ep_cmds.add_parser("list").set_defaults(func=endpoints_list)
+    ep_add = ep_cmds.add_parser(
+        "add", help="add an endpoint (a webhook's secret comes from PANTAU_WEBHOOK_SECRET)"
+    )
+    ep_add.add_argument("name")
+    ep_add.add_argument("channel", choices=["webhook", "email", "mqtt"])
+    ep_add.add_argument("target", help="URL, e-mail address or MQTT topic prefix")
+    ep_add.add_argument("--zone", action="append")
+    ep_add.add_argument("--kind", action="append")
+    ep_add.add_argument("--min-severity", default="info")
+    ep_add.set_defaults(func=endpoints_add)
