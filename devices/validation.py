@@ -106,7 +106,7 @@ def parse_device(
     latitude, longitude = _position(c)
     install = _install_date(c, today)
     interval = _interval(c, kind.interval_s if kind else 60)
-    metrics, units = _metrics(c, kind.metrics if kind else (), kind_id == "gateway")
+    metrics, units = _metrics(c, kind.metrics if kind else (), kind is None or kind.id == "gateway")
     siaga = _siaga(c, metrics)
     status = c.text("status") or "active"
     if status not in ("active", "maintenance"):
@@ -211,7 +211,7 @@ def _split(value: object) -> list[str]:
 
 
 def _metrics(
-    c: _Checker, default: tuple[str, ...], gateway: bool
+    c: _Checker, default: tuple[str, ...], may_be_empty: bool
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     metrics = _split(c.fields.get("metrics")) or list(default)
     for metric in metrics:
@@ -219,7 +219,7 @@ def _metrics(
             c.fail("metrics", f"unknown metric {metric!r}; known: {', '.join(METRIC_INDEX)}")
     if len(set(metrics)) != len(metrics):
         c.fail("metrics", "a metric is listed twice")
-    if not metrics and not gateway:
+    if not metrics and not may_be_empty:
         c.fail("metrics", "metrics is empty; list what the device reports, e.g. pm25;pm10")
     known = [m for m in metrics if m in METRIC_INDEX]
     canonical = [METRICS[METRIC_INDEX[m]].unit for m in known]
