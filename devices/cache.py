@@ -154,8 +154,11 @@ class RegistryCache:
             self._snapshot = load_snapshot(self.engine)
         except SQLAlchemyError as exc:
             self.failures += 1
-            log.warning("registry cache: cannot refresh (%s); keeping version %d",
-                        type(exc).__name__, self._snapshot.version)  # fmt: skip
+            log.warning(
+                "registry cache: cannot refresh (%s); keeping version %d",
+                type(exc).__name__,
+                self._snapshot.version,
+            )
             return False
         self._loaded = now
         self.reloads += 1

@@ -148,8 +148,21 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0
 
 
-_ADD_FIELDS = ("id", "kind", "zone", "latitude", "longitude", "model", "address",
-               "install_date", "interval_s", "metrics", "owner", "notes", "gateway")  # fmt: skip
+_ADD_FIELDS = (
+    "id",
+    "kind",
+    "zone",
+    "latitude",
+    "longitude",
+    "model",
+    "address",
+    "install_date",
+    "interval_s",
+    "metrics",
+    "owner",
+    "notes",
+    "gateway",
+)
 
 
 def register(sub: Any) -> None:

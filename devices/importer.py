@@ -122,8 +122,11 @@ def check_csv(
                 problems.append(ImportProblem(start, "", f"more than {MAX_ROWS} rows; split it"))
                 break
             if len(record) > len(header):
-                problems.append(ImportProblem(start, "", f"{len(record)} values but the header "
-                                              f"has {len(header)} columns"))  # fmt: skip
+                problems.append(
+                    ImportProblem(
+                        start, "", f"{len(record)} values but the header has {len(header)} columns"
+                    )
+                )
                 continue
             fields = {name: value for name, value in zip(header, record, strict=False) if name}
             device, found = parse_device(fields, today=today)
@@ -166,13 +169,22 @@ def _check_id(
     if not device_id:
         return []
     if device_id in lines:
-        return [ImportProblem(line, "id", f"id {device_id!r} is already used on line "
-                              f"{lines[device_id]}")]  # fmt: skip
+        return [
+            ImportProblem(
+                line, "id", f"id {device_id!r} is already used on line {lines[device_id]}"
+            )
+        ]
     lines[device_id] = line
     existing = registry.find(device_id)
     if existing is not None:
-        return [ImportProblem(line, "id", f"device {device_id!r} is already registered "
-                              f"(status {existing.status}); ids are never reused")]  # fmt: skip
+        return [
+            ImportProblem(
+                line,
+                "id",
+                f"device {device_id!r} is already registered "
+                f"(status {existing.status}); ids are never reused",
+            )
+        ]
     return []
 
 

@@ -19,17 +19,41 @@ from devices.zones import BOUNDS, ZONE_INDEX, zone_ids
 from pantau.catalogue import METRIC_INDEX, METRICS
 
 FIELDS = (
-    "id", "kind", "model", "zone", "latitude", "longitude", "address", "install_date",
-    "interval_s", "metrics", "units", "siaga3", "siaga2", "siaga1", "status", "owner",
-    "notes", "gateway", "requires_calibration",
-)  # fmt: skip
+    "id",
+    "kind",
+    "model",
+    "zone",
+    "latitude",
+    "longitude",
+    "address",
+    "install_date",
+    "interval_s",
+    "metrics",
+    "units",
+    "siaga3",
+    "siaga2",
+    "siaga1",
+    "status",
+    "owner",
+    "notes",
+    "gateway",
+    "requires_calibration",
+)
 MAX_INTERVAL_S = 86_400
 RESERVED_PREFIX = "pantau-"
 UNIT_ALIASES = {
-    "ug/m3": "µg/m³", "μg/m³": "µg/m³", "µg/m3": "µg/m³", "c": "°C", "degc": "°C",
-    "celsius": "°C", "pct": "%", "percent": "%", "veh": "vehicles", "kmh": "km/h",
+    "ug/m3": "µg/m³",
+    "μg/m³": "µg/m³",
+    "µg/m3": "µg/m³",
+    "c": "°C",
+    "degc": "°C",
+    "celsius": "°C",
+    "pct": "%",
+    "percent": "%",
+    "veh": "vehicles",
+    "kmh": "km/h",
     "km/jam": "km/h",
-}  # fmt: skip
+}
 _TRUE = {"true", "yes", "y", "1", "ya"}
 _FALSE = {"false", "no", "n", "0", "tidak"}
 _LIMITS = {"model": 100, "address": 500, "owner": 200, "notes": 2000}
@@ -121,11 +145,24 @@ def parse_device(
     if c.problems or latitude is None or longitude is None or kind is None:
         return None, c.problems
     device = Device(
-        id=device_id, kind=kind_id, model=model, zone=zone, latitude=latitude,
-        longitude=longitude, address=address, install_date=install, interval_s=interval,
-        metrics=metrics, units=units, siaga=siaga, status=status, owner=owner, notes=notes,
-        gateway=gateway, requires_calibration=calibrate,
-    )  # fmt: skip
+        id=device_id,
+        kind=kind_id,
+        model=model,
+        zone=zone,
+        latitude=latitude,
+        longitude=longitude,
+        address=address,
+        install_date=install,
+        interval_s=interval,
+        metrics=metrics,
+        units=units,
+        siaga=siaga,
+        status=status,
+        owner=owner,
+        notes=notes,
+        gateway=gateway,
+        requires_calibration=calibrate,
+    )
     return device, []
 
 
@@ -133,15 +170,26 @@ def device_fields(device: Device) -> dict[str, object]:
     """The fields of ``device`` in the form :func:`parse_device` reads (for updates)."""
     siaga = device.siaga or (None, None, None)
     return {
-        "id": device.id, "kind": device.kind, "model": device.model, "zone": device.zone,
-        "latitude": device.latitude, "longitude": device.longitude, "address": device.address,
-        "install_date": device.install_date.isoformat(), "interval_s": device.interval_s,
-        "metrics": list(device.metrics), "units": list(device.units), "siaga3": siaga[0],
-        "siaga2": siaga[1], "siaga1": siaga[2],
+        "id": device.id,
+        "kind": device.kind,
+        "model": device.model,
+        "zone": device.zone,
+        "latitude": device.latitude,
+        "longitude": device.longitude,
+        "address": device.address,
+        "install_date": device.install_date.isoformat(),
+        "interval_s": device.interval_s,
+        "metrics": list(device.metrics),
+        "units": list(device.units),
+        "siaga3": siaga[0],
+        "siaga2": siaga[1],
+        "siaga1": siaga[2],
         "status": "active" if device.status == "decommissioned" else device.status,
-        "owner": device.owner, "notes": device.notes, "gateway": device.gateway,
+        "owner": device.owner,
+        "notes": device.notes,
+        "gateway": device.gateway,
         "requires_calibration": device.requires_calibration,
-    }  # fmt: skip
+    }
 
 
 def _position(c: _Checker) -> tuple[float | None, float | None]:
@@ -253,8 +301,11 @@ def _siaga(c: _Checker, metrics: tuple[str, ...]) -> tuple[float, float, float] 
         return None
     s3, s2, s1 = given
     if not s3 < s2 < s1:
-        c.fail("siaga2", f"Siaga thresholds must rise: siaga3 < siaga2 < siaga1 (cm), not "
-               f"{s3:g}, {s2:g}, {s1:g}")  # fmt: skip
+        c.fail(
+            "siaga2",
+            f"Siaga thresholds must rise: siaga3 < siaga2 < siaga1 (cm), not "
+            f"{s3:g}, {s2:g}, {s1:g}",
+        )
         return None
     return (s3, s2, s1)
 

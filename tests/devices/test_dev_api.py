@@ -19,8 +19,13 @@ from devices.registry import Registry
 from pantau.services import free_port
 from pantau.store import InfluxStore
 
-NEW = {"id": "aq-jbb-017", "kind": "air_quality", "zone": "jababeka",
-       "latitude": -6.2897, "longitude": 107.154}  # fmt: skip
+NEW = {
+    "id": "aq-jbb-017",
+    "kind": "air_quality",
+    "zone": "jababeka",
+    "latitude": -6.2897,
+    "longitude": 107.154,
+}
 CSV = (
     "id,kind,zone,latitude,longitude\n"
     "wl-001,water_level,cikarang,-6.262,107.147\n"
@@ -46,8 +51,13 @@ class Api:
 def api(engine: Engine, tmp_path: Path) -> Iterator[Api]:
     store = InfluxStore(url=f"http://127.0.0.1:{free_port()}", database="none", max_attempts=1)
     keys = KeyStore(engine)
-    ctx = AppContext(store=store, engine=engine, keys=keys, mqtt_url="mqtt://u:p@10.0.0.5:1883",
-                     rate_limiter=RateLimiter(100_000))  # fmt: skip
+    ctx = AppContext(
+        store=store,
+        engine=engine,
+        keys=keys,
+        mqtt_url="mqtt://u:p@10.0.0.5:1883",
+        rate_limiter=RateLimiter(100_000),
+    )
     with TestClient(create_app(ctx)) as client:
         api = Api(client, keys, tmp_path / "mosquitto")
 
@@ -106,8 +116,9 @@ def test_invalid_registration_names_the_field(api: Api) -> None:
 def test_list_filters_and_silence(api: Api, engine: Engine) -> None:
     tech = api.headers["technician"]
     api.client.post("/api/v1/devices", json=NEW, headers=tech)
-    api.client.post("/api/v1/devices", json={**NEW, "id": "aq-ejip-001", "zone": "ejip"},
-                    headers=tech)  # fmt: skip
+    api.client.post(
+        "/api/v1/devices", json={**NEW, "id": "aq-ejip-001", "zone": "ejip"}, headers=tech
+    )
     wl = {**NEW, "id": "wl-001", "kind": "water_level", "zone": "cikarang", "siaga": [80, 150, 200]}
     assert api.client.post("/api/v1/devices", json=wl, headers=tech).status_code == 201
     now = datetime.now(UTC)
@@ -152,8 +163,12 @@ def test_update_calibrations_and_maintenance(api: Api) -> None:
     assert api.client.post(f"{url}/calibrations", json=wrong, headers=tech).status_code == 400
     listed = api.client.get(f"{url}/calibrations", headers=api.headers["researcher"]).json()
     assert [c["coefficients"] for c in listed] == [[1.5, 0.92]]
-    visit = {"technician": "Budi", "action": "cleaned the inlet", "photos": ["p/1.jpg"],
-             "status": "maintenance"}  # fmt: skip
+    visit = {
+        "technician": "Budi",
+        "action": "cleaned the inlet",
+        "photos": ["p/1.jpg"],
+        "status": "maintenance",
+    }
     assert api.client.post(f"{url}/maintenance", json=visit, headers=tech).status_code == 201
     log = api.client.get(f"{url}/maintenance", headers=api.headers["operator"]).json()
     assert [(e["technician"], e["photos"]) for e in log] == [("Budi", ["p/1.jpg"])]
@@ -178,15 +193,20 @@ def test_rotate_and_decommission(api: Api, engine: Engine) -> None:
 
 def test_import_dry_run_body_and_real_run_multipart(api: Api) -> None:
     tech = api.headers["technician"]
-    dry = api.client.post("/api/v1/devices/import", params={"dry_run": "true"}, content=CSV,
-                          headers={**tech, "Content-Type": "text/csv"})  # fmt: skip
+    dry = api.client.post(
+        "/api/v1/devices/import",
+        params={"dry_run": "true"},
+        content=CSV,
+        headers={**tech, "Content-Type": "text/csv"},
+    )
     assert dry.status_code == 200, dry.text
     assert dry.json()["report"] == (
         "devices.csv: 2 rows checked, no problems; dry run, nothing was changed: wl-001, wl-002"
     )
     assert api.client.get("/api/v1/devices", headers=tech).json() == []
-    real = api.client.post("/api/v1/devices/import", headers=tech,
-                           files={"file": ("stations.csv", CSV, "text/csv")})  # fmt: skip
+    real = api.client.post(
+        "/api/v1/devices/import", headers=tech, files={"file": ("stations.csv", CSV, "text/csv")}
+    )
     assert real.status_code == 200, real.text
     body = real.json()
     assert body["created"] and body["source"] == "stations.csv"
@@ -197,6 +217,7 @@ def test_import_dry_run_body_and_real_run_multipart(api: Api) -> None:
     error = again.json()["error"]
     assert error["code"] == "import_rejected"
     assert error["problems"][0] == {
-        "line": 2, "column": "id",
+        "line": 2,
+        "column": "id",
         "message": "device 'wl-001' is already registered (status active); ids are never reused",
-    }  # fmt: skip
+    }

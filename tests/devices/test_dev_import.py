@@ -62,8 +62,9 @@ ids are never reused"""
 def test_dry_run_reports_every_problem_exactly(
     registry: Registry, make_device: Callable[..., Device]
 ) -> None:
-    registry.add(make_device("aq-009", kind="rain", zone="muara-gembong", latitude=-5.99,
-                             longitude=107.04))  # fmt: skip
+    registry.add(
+        make_device("aq-009", kind="rain", zone="muara-gembong", latitude=-5.99, longitude=107.04)
+    )
     registry.decommission("aq-009")
     version = registry.version()
     report = import_csv(registry, BAD, dry_run=True, source="bad.csv", today=TODAY)
@@ -91,8 +92,11 @@ def test_example_file_dry_run_then_real_run(registry: Registry) -> None:
     assert real.text().startswith("devices.csv: 6 rows checked, 6 devices registered: gw-jbb-01")
     assert len(registry.list()) == 6
     wl = registry.get("wl-ckr-001")
-    assert (wl.siaga, wl.owner, wl.install_date) == ((80.0, 150.0, 200.0), "BBWS Citarum",
-                                                     date(2026, 11, 3))  # fmt: skip
+    assert (wl.siaga, wl.owner, wl.install_date) == (
+        (80.0, 150.0, 200.0),
+        "BBWS Citarum",
+        date(2026, 11, 3),
+    )
     aq = registry.get("aq-jbb-001")
     assert aq.gateway == "gw-jbb-01" and aq.address == "Jl. Jababeka XII, tiang PJU 14"
     assert registry.get("aq-mm2-001").units == ("µg/m³", "µg/m³")

@@ -115,8 +115,11 @@ def test_record_seen_moves_forward_only_and_status(
     registry.record_status("aq-002", online=True, firmware="1.4.2", battery=3.71, at=later)
     device = registry.get("aq-002")
     assert (device.online, device.firmware, device.battery, device.last_seen) == (
-        True, "1.4.2", 3.71, later,
-    )  # fmt: skip
+        True,
+        "1.4.2",
+        3.71,
+        later,
+    )
     registry.record_status("aq-002", online=False, firmware=None, battery=None, at=later)
     device = registry.get("aq-002")
     assert (device.online, device.firmware, device.battery) == (False, "1.4.2", 3.71)

@@ -64,15 +64,21 @@ def test_completeness_counts_the_last_24_hours(
     found = completeness(store, registry.list(), NOW)
     assert set(found) == {"aq-1", "aq-2", "aq-3"}  # a gateway reports no metrics
     assert (found["aq-1"].received, found["aq-1"].expected, found["aq-1"].percent) == (
-        216, 288, 75.0,
-    )  # fmt: skip
+        216,
+        288,
+        75.0,
+    )
     assert (found["aq-2"].received, found["aq-2"].expected, found["aq-2"].percent) == (
-        24, 24, 100.0,
-    )  # fmt: skip
+        24,
+        24,
+        100.0,
+    )
     # registered 12 h ago: 72 expected, not 144
     assert (found["aq-3"].received, found["aq-3"].expected, found["aq-3"].percent) == (
-        36, 72, 50.0,
-    )  # fmt: skip
+        36,
+        72,
+        50.0,
+    )
 
 
 def test_reporting_and_silence(registry: Registry, make_device: Callable[..., Device]) -> None:
