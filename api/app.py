@@ -9,12 +9,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
 from api.context import AppContext
-from api.routes import alerts, devices, health, keys, metrics, readings
+from api.routes import alerts, deadletters, derived, devices, health, keys, metrics, readings
 
 log = logging.getLogger(__name__)
 
 # Every router of the API. Each module exposes ``router`` (an APIRouter).
-ROUTERS = (health, readings, keys, metrics, devices, alerts)
+ROUTERS = (health, readings, keys, metrics, devices, alerts, derived, deadletters)
 
 DESCRIPTION = """
 Pantau serves the sensor readings of Kabupaten Bekasi's smart-city programme:
@@ -29,6 +29,15 @@ Errors are JSON: `{"error": {"code": …, "message": …}}`.
 """
 
 
+OPENAPI_TAGS = [
+    {"name": "readings", "description": "Time series: raw or aggregated, streamed, no row cap."},
+    {"name": "derived", "description": "ISPU, flood status (public) and device completeness."},
+    {"name": "dead letters", "description": "Messages ingest could not accept; replay them."},
+    {"name": "keys", "description": "API keys and roles (admin)."},
+    {"name": "health", "description": "Reachability and Prometheus metrics."},
+]
+
+
 def create_app(ctx: AppContext, *, cors_origins: list[str] | None = None) -> FastAPI:
     app = FastAPI(
         title="Pantau API",
@@ -37,6 +46,7 @@ def create_app(ctx: AppContext, *, cors_origins: list[str] | None = None) -> Fas
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        openapi_tags=OPENAPI_TAGS,
     )
     app.state.ctx = ctx
     errors.install(app)
@@ -46,6 +56,12 @@ def create_app(ctx: AppContext, *, cors_origins: list[str] | None = None) -> Fas
             allow_origins=cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
+            expose_headers=[
+                "X-Pantau-Estimated-Rows",
+                "X-Pantau-Next-Cursor",
+                "Content-Disposition",
+                "Retry-After",
+            ],
         )
     for module in ROUTERS:
         app.include_router(module.router)

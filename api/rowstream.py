@@ -9,7 +9,7 @@ exact. Aggregated rows arrive series by series, in InfluxDB's series order
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from api.cursor import Cursor, SeriesKey, fingerprint
@@ -35,7 +35,7 @@ def row_chunks(
     chunk_size: int = 10_000,
     after: Cursor | None = None,
     ordered: bool = False,
-) -> Iterator[list[Row]]:
+) -> Generator[list[Row], None, None]:
     """Lists of rows in the order of ``q.columns()``; resumes after ``after``."""
     if q.aggregated:
         yield from _aggregated(store, q, chunk_size, after)
