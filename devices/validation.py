@@ -134,7 +134,11 @@ def parse_device(
     siaga = _siaga(c, metrics)
     status = c.text("status") or "active"
     if status not in ("active", "maintenance"):
-        c.fail("status", f"a new device's status is 'active' or 'maintenance', not {status!r}")
+        c.fail(
+            "status",
+            f"status is 'active' or 'maintenance', not {status!r} (decommission with DELETE "
+            "or `pantau devices decommission`)",
+        )
     gateway = c.text("gateway") or None
     if gateway is not None and not DEVICE_ID.fullmatch(gateway):
         c.fail("gateway", f"gateway {gateway!r} is not a valid device id")
