@@ -24,8 +24,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-from numpy.typing import NDArray  # noqa: E402
+import numpy as np
+from numpy.typing import NDArray
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -76,9 +76,9 @@ def measure(batch_minutes: int, n_batches: int, warm_minutes: int) -> dict[str, 
     p = new_pipeline()
     for b in minutes[:warm_minutes]:
         p.process(b, now_ns=int(b.ts.max()))
+    timed = minutes[warm_minutes:]
     batches = [
-        Batch.concat(minutes[warm_minutes + i * batch_minutes : warm_minutes + (i + 1) * batch_minutes])
-        for i in range(n_batches)
+        Batch.concat(timed[i * batch_minutes : (i + 1) * batch_minutes]) for i in range(n_batches)
     ]
     times = []
     for b in batches:

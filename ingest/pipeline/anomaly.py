@@ -27,6 +27,7 @@ DETECTOR_FIELDS: dict[str, tuple[type[np.generic], float | int]] = {
     "d_dev": (np.float64, 0.0),
     "d_prev": (np.float64, 0.0),
     "d_ddev": (np.float64, 0.0),
+    "d_sdiff": (np.float64, 0.0),
     "d_short": (np.float64, 0.0),
     "d_tmean": (np.float64, 0.0),
     "d_tvar": (np.float64, 0.0),
@@ -60,6 +61,7 @@ def score_step(
     dev = state.f64("d_dev")[series]
     prev = state.f64("d_prev")[series]
     ddev = state.f64("d_ddev")[series]
+    sdiff = state.f64("d_sdiff")[series]
     short = state.f64("d_short")[series]
     tmean = state.f64("d_tmean")[series]
     tvar = state.f64("d_tvar")[series]
@@ -68,8 +70,12 @@ def score_step(
     floor = cfg.scale_floor * np.abs(level) + _TINY
     z_level = np.abs(x - level) / (dev + floor)
     z_diff = np.abs(x - prev) / (ddev + floor)
-    surprise = np.log1p(np.maximum(z_level, z_diff))
     started = n > 0
+    step = np.abs(x - prev) * started
+    new_sdiff = np.where(n > 1, sdiff + cfg.alpha_activity * (step - sdiff), step)
+    # Activity change: recent step size against the long-run step size (both ways).
+    z_activity = np.abs(np.log((new_sdiff + floor) / (ddev + floor)))
+    surprise = np.maximum(np.log1p(np.maximum(z_level, z_diff)), cfg.activity_weight * z_activity)
     short_new = np.where(started, short + cfg.alpha_short * (surprise - short), 0.0)
     u = (short_new - tmean) / (np.sqrt(tvar) + _TAIL_SD_FLOOR)
     score = 1.0 / (1.0 + np.exp(-_LOGISTIC_SLOPE * (u - _Z_OFFSET)))
@@ -94,6 +100,7 @@ def score_step(
     state.f64("d_dev")[s] = new_dev[update]
     state.f64("d_prev")[s] = x[update]
     state.f64("d_ddev")[s] = new_ddev[update]
+    state.f64("d_sdiff")[s] = new_sdiff[update]
     state.f64("d_short")[s] = short_new[update]
     state.f64("d_tmean")[s] = new_tmean[update]
     state.f64("d_tvar")[s] = new_tvar[update]

@@ -87,6 +87,8 @@ class DetectorConfig:
     cooldown: int = 0  # readings damped after an alarm
     cooldown_level: float = 0.9  # score that starts a cooldown
     cooldown_factor: float = 0.5
+    alpha_activity: float = 0.1  # short-term average step size
+    activity_weight: float = 0.0  # weight of the activity-change surprise (0 = off)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ that run the vectorised pipeline over a cut stream and collect its store state."
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,7 +127,7 @@ def run_cut(rows: Sequence[Row], cuts: Sequence[int], pipeline: Pipeline | None 
     p = pipeline or new_pipeline()
     got = Collected()
     bounds = [0, *sorted(set(cuts)), len(rows)]
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in itertools.pairwise(bounds):
         if hi > lo:
             got.add(p.process(to_batch(rows[lo:hi]), now_ns=now))
     return got

@@ -15,7 +15,6 @@ from typing import Any
 from ingest.pipeline.config import (
     HOUR_NS,
     ISPU_POLLUTANTS,
-    MINUTE_NS,
     Calibration,
     DeviceInfo,
     PipelineConfig,
@@ -129,9 +128,9 @@ class Reference:
     def calibrate(self, device: int, metric: int, ts: int, raw: float) -> tuple[float, bool]:
         best: Calibration | None = None
         for c in self.cals:
-            if c.device == device and c.metric == metric and c.effective_from_ns <= ts:
-                if best is None or c.effective_from_ns >= best.effective_from_ns:
-                    best = c
+            applies = c.device == device and c.metric == metric and c.effective_from_ns <= ts
+            if applies and (best is None or c.effective_from_ns >= best.effective_from_ns):
+                best = c
         if best is None:
             return raw, False
         value = 0.0
@@ -278,7 +277,7 @@ class Reference:
                 acc[1] = min(acc[1], value)
                 acc[2] = max(acc[2], value)
                 acc[3] += 1
-                acc[4] |= flags
+                acc[4] = int(acc[4]) | flags
                 target[(device, metric, w * width * 1_000_000_000)] = (
                     acc[0] / acc[3],
                     acc[1],
@@ -298,7 +297,7 @@ class Reference:
             self.store.flood.append((device, ts, value, status, rise, rising))
         if good and METRIC_NAMES[metric] in ("speed", "occupancy"):
             if METRIC_NAMES[metric] == "speed":
-                level = (
+                traffic = (
                     "lancar"
                     if value >= cfg.traffic_speed_lancar_kmh
                     else "macet"
@@ -306,14 +305,14 @@ class Reference:
                     else "padat"
                 )
             else:
-                level = (
+                traffic = (
                     "macet"
                     if value >= cfg.traffic_occupancy_macet_pct
                     else "padat"
                     if value >= cfg.traffic_occupancy_padat_pct
                     else "lancar"
                 )
-            self.store.traffic.append((device, ts, METRIC_NAMES[metric], level))
+            self.store.traffic.append((device, ts, METRIC_NAMES[metric], traffic))
 
     def rewrite_ispu(self, device: int, hour: int) -> None:
         hourly = self.windows[3600]

@@ -50,8 +50,8 @@ def test_redelivery_is_dropped_and_repeated_seq_is_flagged() -> None:
     p = pipeline()
     first = Batch.from_columns(device=[1], metric=[WL], ts=[T0], raw=[50.0], seq=[7])
     p.process(first, now_ns=T0)
-    again = Batch.from_columns(device=[1, 1], metric=[WL, WL], ts=[T0, T0 + 60 * 10**9], raw=[50.0, 51.0],
-                               seq=[7, 7])
+    again = Batch.from_columns(device=[1, 1], metric=[WL, WL], ts=[T0, T0 + 60 * 10**9],
+                               raw=[50.0, 51.0], seq=[7, 7])
     out = p.process(again, now_ns=T0)
     assert out.redelivered == 1
     assert out.batch.flags.tolist() == [int(QC.DUPLICATE)]

@@ -1,0 +1,173 @@
+"""Score anomaly detectors with NAB's rules (standard profile) and print the comparison.
+
+    python bench/nab.py [--data DIR] [--labels FILE] [--out DIR] [--numenta DIR]
+
+``--data`` is any folder laid out like NAB's ``data/`` (``<category>/<file>.csv`` with
+``timestamp,value``); per-row scores are written to ``--out`` in NAB's results layout
+(``<detector>/<category>/<detector>_<file>.csv`` with ``timestamp,value,anomaly_score``).
+
+Detectors: ``pantau`` (``ingest.pipeline.anomaly.score_step``, the code ``Pipeline.process``
+runs, with the default ``PipelineConfig().detector``), ``rolling_zscore`` (a 100-row
+rolling z-score baseline) and ``numenta`` (HTM; NAB's own per-row results re-scored here
+where they are present, otherwise NAB's published per-file raw scores at NAB's corpus
+threshold). Each detector's threshold is optimised over the scored files, as NAB does
+over its corpus; scores are normalised with null = every window missed and
+perfect = every window hit at its start. Writes bench/results/nab.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from nab_scoring.corpus import (  # noqa: E402
+    DataFile,
+    read_folder,
+    read_scores,
+    read_windows,
+    write_results,
+)
+from nab_scoring.detectors import pantau_scores, rolling_zscore  # noqa: E402
+from nab_scoring.scoring import (  # noqa: E402
+    STANDARD,
+    LabelledFile,
+    file_score,
+    label_file,
+    normalised,
+    optimise_threshold,
+)
+
+from ingest.pipeline import PipelineConfig  # noqa: E402
+
+NAB_DIR = ROOT / "bench" / "data" / "nab"
+NUMENTA_CORPUS_THRESHOLD = 0.542187690735  # NAB config/thresholds.json, numenta/standard
+
+
+def published_numenta(numenta_dir: Path) -> dict[str, float]:
+    path = numenta_dir / "numenta_standard_scores.csv"
+    if not path.exists():
+        return {}
+    with path.open(newline="") as fh:
+        return {
+            r["File"]: float(r["Score"])
+            for r in csv.DictReader(fh)
+            if r.get("File") and r["File"] != "" and r.get("Detector") == "numenta"
+        }
+
+
+def numenta_rows(numenta_dir: Path, data: DataFile) -> NDArray[np.float64] | None:
+    category, filename = data.name.split("/")
+    path = numenta_dir / category / f"numenta_{filename}"
+    return read_scores(path) if path.exists() else None
+
+
+def evaluate(
+    files: list[LabelledFile], scores: list[NDArray[np.float64]]
+) -> dict[str, float]:
+    threshold, raw = optimise_threshold(files, scores, STANDARD)
+    n_windows = sum(len(f.windows) for f in files)
+    return {
+        "threshold": threshold,
+        "raw": raw,
+        "normalised": normalised(raw, n_windows, STANDARD),
+        "windows": float(n_windows),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=NAB_DIR / "data")
+    parser.add_argument("--labels", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "nab")
+    parser.add_argument("--numenta", type=Path, default=NAB_DIR / "results" / "numenta")
+    args = parser.parse_args()
+    labels = args.labels or args.data.parent / "labels" / "combined_windows.json"
+    data = read_folder(args.data)
+    if not data:
+        raise SystemExit(f"no <category>/<file>.csv files under {args.data}")
+    files = [
+        label_file(d.name, d.values.shape[0], read_windows(labels, d), STANDARD) for d in data
+    ]
+    detector_cfg = PipelineConfig().detector
+    ours = pantau_scores([d.values for d in data], detector_cfg)
+    zscore = [rolling_zscore(d.values) for d in data]
+    for d, a, b in zip(data, ours, zscore, strict=True):
+        write_results(args.out, "pantau", d, a)
+        write_results(args.out, "rolling_zscore", d, b)
+
+    subsets: dict[str, list[int]] = {"all files": list(range(len(data)))}
+    for category in sorted({d.name.split("/")[0] for d in data}):
+        subsets[category] = [i for i, d in enumerate(data) if d.name.startswith(category + "/")]
+    numenta = [numenta_rows(args.numenta, d) for d in data]
+    published = published_numenta(args.numenta)
+    report: dict[str, dict[str, dict[str, float | str]]] = {}
+    default_threshold = PipelineConfig().anomaly_threshold
+    for subset, idx in subsets.items():
+        fs = [files[i] for i in idx]
+        rows: dict[str, dict[str, float | str]] = {}
+        for name, scores in (("pantau", ours), ("rolling_zscore", zscore)):
+            rows[name] = {**evaluate(fs, [scores[i] for i in idx]), "basis": "re-scored"}
+        at_default = sum(file_score(files[i], ours[i], default_threshold, STANDARD) for i in idx)
+        rows["pantau @ ingest threshold"] = {
+            "threshold": default_threshold,
+            "raw": at_default,
+            "normalised": normalised(at_default, sum(len(f.windows) for f in fs), STANDARD),
+            "basis": "re-scored",
+        }
+        have = [i for i in idx if numenta[i] is not None]
+        if len(have) == len(idx):
+            rows["numenta (HTM)"] = {
+                **evaluate(fs, [numenta[i] for i in idx]),  # type: ignore[misc]
+                "basis": "re-scored",
+            }
+        elif all(data[i].name in published for i in idx):
+            raw = 0.0
+            for i in idx:
+                if numenta[i] is not None:
+                    raw += file_score(files[i], numenta[i], NUMENTA_CORPUS_THRESHOLD, STANDARD)  # type: ignore[arg-type]
+                else:
+                    raw += published[data[i].name]
+            rows["numenta (HTM)"] = {
+                "threshold": NUMENTA_CORPUS_THRESHOLD,
+                "raw": raw,
+                "normalised": normalised(raw, sum(len(f.windows) for f in fs), STANDARD),
+                "basis": "NAB corpus threshold; published per-file scores where no rows",
+            }
+        report[subset] = rows
+
+    # Check: our scorer reproduces NAB's published per-file scores for Numenta's rows.
+    diffs = [
+        abs(file_score(files[i], numenta[i], NUMENTA_CORPUS_THRESHOLD, STANDARD)  # type: ignore[arg-type]
+            - published[data[i].name])
+        for i in range(len(data))
+        if numenta[i] is not None and data[i].name in published
+    ]
+    print(f"NAB standard profile, {len(data)} files from {args.data}")
+    if diffs:
+        print(f"scorer check: {len(diffs)} Numenta files re-scored, max |diff| to NAB's "
+              f"published raw score {max(diffs):.2e}")
+    for subset, rows in report.items():
+        print(f"\n{subset} ({int(sum(len(files[i].windows) for i in subsets[subset]))} windows)")
+        print(f"  {'detector':28} {'threshold':>9} {'raw':>8} {'normalised':>10}  basis")
+        for name, r in rows.items():
+            print(f"  {name:28} {float(r['threshold']):>9.4f} {float(r['raw']):>8.3f} "
+                  f"{float(r['normalised']):>10.1f}  {r['basis']}")
+    out = ROOT / "bench" / "results" / "nab.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"profile": "standard", "data": str(args.data),
+                               "detector_config": detector_cfg.__dict__, "subsets": report},
+                              indent=2))
+
+
+if __name__ == "__main__":
+    main()
