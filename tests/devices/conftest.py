@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine
 
 from devices.model import Device
@@ -53,3 +58,66 @@ def _make_device(device_id: str = "aq-001", **fields: object) -> Device:
 def make_device() -> Callable[..., Device]:
     """A valid device (air quality in Jababeka unless ``fields`` say otherwise)."""
     return _make_device
+
+
+class RawClient:
+    """A paho client for tests: connect (ConnectionRefusedError), publish with PUBACK, receive."""
+
+    def __init__(self, port: int, user: str, password: str, *, client_id: str) -> None:
+        self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self.drops: list[object] = []
+        self._answer = threading.Event()
+        self._reason: object = None
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client.username_pw_set(user, password)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *args: self.drops.append(args)
+        self.client.on_message = lambda c, u, m: self.messages.put((m.topic, bytes(m.payload)))
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        if not self._answer.wait(5):
+            raise TimeoutError("broker did not answer CONNECT")
+        if self._reason is not None:
+            self.close()
+            raise ConnectionRefusedError(str(self._reason))
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        self._reason = reason if reason.is_failure else None
+        self._answer.set()
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.client.is_connected())
+
+    def subscribe(self, *topics: str) -> None:
+        done = threading.Event()
+        self.client.on_subscribe = lambda *args: done.set()
+        self.client.subscribe([(t, 1) for t in topics])
+        assert done.wait(5), "no SUBACK"
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        info = self.client.publish(topic, payload, qos=1)
+        info.wait_for_publish(5)
+        assert info.is_published(), f"no PUBACK for {topic}"
+
+    def next(self, timeout: float = 5.0) -> tuple[str, bytes]:
+        return self.messages.get(timeout=timeout)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def mqtt_connect() -> Iterator[Callable[..., RawClient]]:
+    """``mqtt_connect(port, user, password)`` → a connected :class:`RawClient`, closed after."""
+    opened: list[RawClient] = []
+
+    def connect(port: int, user: str, password: str, client_id: str = "") -> RawClient:
+        client = RawClient(port, user, password, client_id=client_id or f"{user}-{len(opened)}")
+        opened.append(client)
+        return client
+
+    yield connect
+    for client in opened:
+        client.close()
