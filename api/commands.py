@@ -1,0 +1,85 @@
+"""``pantau api`` (serve the HTTP API) and ``pantau keys create|list|revoke``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from api.keys import ROLES, KeyStore
+from pantau import database
+from pantau.settings import load_settings
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.wiring import build_app
+
+    settings = load_settings()
+    app = build_app(settings)
+    uvicorn.run(
+        app,
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _keys() -> KeyStore:
+    settings = load_settings()
+    database.upgrade(settings.sql_url)
+    return KeyStore(database.open_engine(settings.sql_url))
+
+
+def create_key(args: argparse.Namespace) -> int:
+    new = _keys().create(role=args.role, name=args.name, rate_limit_per_minute=args.rate_limit)
+    print(f"created key {new.key.id} ({new.key.role}); it is shown only this once:")
+    print(new.token)
+    return 0
+
+
+def list_keys(args: argparse.Namespace) -> int:
+    keys = _keys().list()
+    if not keys:
+        print("no API keys yet; create one with: pantau keys create --role researcher")
+        return 0
+    print(f"{'id':<14}{'role':<12}{'state':<9}{'last used':<27}name")
+    for key in keys:
+        state = "revoked" if key.revoked_at else "active"
+        used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
+        print(f"{key.id:<14}{key.role:<12}{state:<9}{used:<27}{key.name}")
+    return 0
+
+
+def revoke_key(args: argparse.Namespace) -> int:
+    _keys().revoke(args.id)
+    print(f"revoked key {args.id}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    api = sub.add_parser(
+        "api",
+        help="serve the HTTP API (REST, exports, dashboard)",
+        description="Serve the Pantau HTTP API with uvicorn; settings from PANTAU_* / pantau.toml.",
+    )
+    api.add_argument("--host", default=None, help="listen address (default: PANTAU_API_HOST)")
+    api.add_argument("--port", type=int, default=None, help="port (default: PANTAU_API_PORT)")
+    api.set_defaults(func=serve)
+
+    keys = sub.add_parser("keys", help="create, list and revoke API keys")
+    actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    create = actions.add_parser("create", help="create a key and print it once")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--name", default="", help="who or what the key is for")
+    create.add_argument(
+        "--rate-limit", type=int, default=None, help="requests per minute (default: the setting)"
+    )
+    create.set_defaults(func=create_key)
+    listing = actions.add_parser("list", help="list keys (never their secrets)")
+    listing.set_defaults(func=list_keys)
+    revoke = actions.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("id")
+    revoke.set_defaults(func=revoke_key)

@@ -1,0 +1,181 @@
+"""Keys and roles, rate limits, error bodies, OpenAPI, /metrics and the CLI."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from api import commands
+from api.keys import KeyStore
+from pantau.database import open_engine
+from tests.api.conftest import Api
+
+pytestmark = pytest.mark.integration
+
+WINDOW = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T01:00:00Z"}
+
+
+def test_readings_need_a_key_with_a_data_role(api: Api) -> None:
+    missing = api.client.get("/api/v1/readings", params=WINDOW)
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"] == "Bearer"
+    assert missing.json()["error"]["code"] == "unauthenticated"
+    bad = api.client.get("/api/v1/readings", params=WINDOW, headers=api.auth("pk_x_y"))
+    assert bad.status_code == 401
+    for token in (api.researcher, api.operator, api.technician, api.admin):
+        assert api.client.get("/api/v1/readings", params=WINDOW, headers=api.auth(token)).is_success
+    cookie = api.client.get(
+        "/api/v1/readings", params=WINDOW, cookies={"pantau_key": api.researcher}
+    )
+    assert cookie.status_code == 200
+
+
+def test_public_endpoints_need_no_key(api: Api) -> None:
+    for path in ("/api/v1/ispu", "/api/v1/ispu/history", "/api/v1/flood", "/api/v1/health"):
+        assert api.client.get(path).status_code in (200, 503), path
+
+
+def test_keys_lifecycle_via_admin_endpoint(api: Api) -> None:
+    admin = api.auth(api.admin)
+    assert (
+        api.client.post("/api/v1/keys", json={"role": "researcher"}, headers=api.auth()).status_code
+        == 403
+    )
+    created = api.client.post(
+        "/api/v1/keys", json={"role": "researcher", "name": "BRIN"}, headers=admin
+    ).json()
+    token = created["token"]
+    assert api.client.get("/api/v1/readings", params=WINDOW, headers=api.auth(token)).is_success
+    listed = {k["id"]: k for k in api.client.get("/api/v1/keys", headers=admin).json()}
+    assert "token" not in listed[created["id"]] and listed[created["id"]]["last_used_at"]
+    assert api.client.delete(f"/api/v1/keys/{created['id']}", headers=admin).status_code == 204
+    revoked = api.client.get("/api/v1/readings", params=WINDOW, headers=api.auth(token))
+    assert revoked.status_code == 401 and "revoked" in revoked.json()["error"]["message"]
+    wrong_role = api.client.post("/api/v1/keys", json={"role": "boss"}, headers=admin)
+    assert (
+        wrong_role.status_code == 400
+        and "role must be one of" in wrong_role.json()["error"]["message"]
+    )
+
+
+def test_per_key_rate_limit_answers_429_with_retry_after(api: Api) -> None:
+    slow = api.ctx.keys.create(role="researcher", rate_limit_per_minute=3).token
+    codes = [
+        api.client.get("/api/v1/readings", params=WINDOW, headers=api.auth(slow)).status_code
+        for _ in range(4)
+    ]
+    assert codes == [200, 200, 200, 429]
+    limited = api.client.get("/api/v1/readings", params=WINDOW, headers=api.auth(slow))
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert limited.json()["error"]["code"] == "rate_limited"
+    # other keys are not affected
+    assert api.client.get("/api/v1/readings", params=WINDOW, headers=api.auth()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "text"),
+    [
+        (
+            {"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"},
+            "end",
+            "`end` must be after `start`",
+        ),
+        ({"start": "yesterday"}, "start", "ISO-8601"),
+        ({"start": "2026-01-01T00:00:00"}, "start", "needs a UTC offset"),
+        ({"metric": "pm2.5"}, "metric", "unknown metric"),
+        ({"every": "5min"}, "every", "`every` must be"),
+        ({"agg": "max"}, "agg", "`agg` needs `every`"),
+        ({"flags": "SPIKES"}, "flags", "unknown QC flag"),
+        ({"tz": "Mars/Olympus"}, "tz", "IANA time zone"),
+        ({"device": "AQ 17"}, "device", "lower-case"),
+        ({"cursor": "nonsense"}, "cursor", "next_cursor"),
+        ({"source": "1m", "every": "1h"}, "every", "source=raw"),
+    ],
+)
+def test_errors_name_the_parameter_and_the_fix(
+    api: Api, params: dict[str, str], field: str, text: str
+) -> None:
+    response = api.client.get("/api/v1/readings", params=params, headers=api.auth())
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and error["field"] == field
+    assert text in error["message"]
+
+
+def test_framework_validation_errors_have_the_same_shape(api: Api) -> None:
+    response = api.client.get("/api/v1/readings", params={"format": "xlsx"}, headers=api.auth())
+    assert response.status_code == 422
+    assert response.json()["error"]["problems"][0]["field"] == "format"
+
+
+def test_openapi_documents_every_endpoint_with_examples(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for path in (
+        "/api/v1/readings",
+        "/api/v1/ispu",
+        "/api/v1/ispu/history",
+        "/api/v1/flood",
+        "/api/v1/completeness",
+        "/api/v1/dead-letters",
+        "/api/v1/dead-letters/{letter_id}/replay",
+        "/api/v1/keys",
+        "/metrics",
+    ):
+        assert path in paths, path
+    readings = paths["/api/v1/readings"]["get"]
+    names = {p["name"] for p in readings["parameters"]}
+    assert names >= {
+        "device",
+        "zone",
+        "kind",
+        "metric",
+        "start",
+        "end",
+        "flags",
+        "exclude_flags",
+        "every",
+        "agg",
+        "tz",
+        "format",
+        "limit",
+        "cursor",
+        "source",
+    }
+    assert set(readings["responses"]["200"]["content"]) >= {
+        "application/json",
+        "text/csv",
+        "application/x-ndjson",
+        "application/vnd.apache.parquet",
+    }
+    assert any("examples" in p["schema"] or "examples" in p for p in readings["parameters"])
+
+
+def test_metrics_endpoint_counts_exports(api: Api) -> None:
+    api.client.get("/api/v1/readings", params={**WINDOW, "format": "csv"}, headers=api.auth())
+    text = api.client.get("/metrics").text
+    assert 'pantau_api_exports_total{format="csv",outcome="completed"}' in text
+
+
+def test_cli_keys_create_list_revoke(
+    sql_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PANTAU_DATABASE_URL", sql_url)
+    parser = argparse.ArgumentParser()
+    commands.register(parser.add_subparsers())
+
+    def run(*argv: str) -> str:
+        args = parser.parse_args(argv)
+        assert args.func(args) == 0
+        return capsys.readouterr().out
+
+    out = run("keys", "create", "--role", "operator", "--name", "DLH night shift")
+    token = out.strip().splitlines()[-1]
+    key_id = token.split("_")[1]
+    assert KeyStore(open_engine(sql_url)).authenticate(token).role == "operator"
+    assert "DLH night shift" in run("keys", "list") and key_id in run("keys", "list")
+    run("keys", "revoke", key_id)
+    assert "revoked" in run("keys", "list")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["keys", "create", "--role", "boss"])
