@@ -9,12 +9,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
 from api.context import AppContext
-from api.routes import alerts, deadletters, derived, devices, health, keys, metrics, readings
+from api.routes import alerts, deadletters, derived, devices, health, keys, metrics, pages, readings
 
 log = logging.getLogger(__name__)
 
 # Every router of the API. Each module exposes ``router`` (an APIRouter).
-ROUTERS = (health, readings, keys, metrics, devices, alerts, derived, deadletters)
+ROUTERS = (health, readings, keys, metrics, devices, alerts, derived, deadletters, pages)
 
 DESCRIPTION = """
 Pantau serves the sensor readings of Kabupaten Bekasi's smart-city programme:

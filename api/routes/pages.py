@@ -1,0 +1,323 @@
+"""The public page (``/``), the operations dashboard (``/dashboard…``), login and static assets.
+
+Pages are rendered on the server (Jinja2, autoescaped) in the visitor's language with
+the current numbers already in the HTML, then kept fresh by small scripts from
+``/static`` (plain JS, no CDN, no build step). The dashboard needs an API key: the
+login form stores it in the ``pantau_key`` cookie (HttpOnly, SameSite=Strict), which
+:func:`api.auth.require` accepts like a bearer token, so the scripts call the
+ordinary ``/api/v1`` endpoints with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+import jinja2
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from api import derived, i18n
+from api.auth import context, require
+from api.context import AppContext
+from api.keys import ApiKey
+from devices.kinds import KINDS
+from devices.registry import Registry
+from devices.status import is_reporting
+from devices.zones import BOUNDS, ZONE_INDEX, ZONES
+from pantau.catalogue import METRIC_INDEX, METRICS
+from pantau.errors import NotFound, PantauError, Unauthenticated
+from pantau.store import InfluxStore, quote_string
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+Ctx = Annotated[AppContext, Depends(context)]
+ANY_KEY = Depends(require("researcher", "operator", "technician"))
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+STATIC = WEB / "static"
+KEY_COOKIE = "pantau_key"
+KEY_MAX_AGE = 12 * 3600  # an operator logs in once per shift
+RECENT_NS = 24 * 3600 * 1_000_000_000  # what "current" means, as in the open API
+MS = 1_000_000
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(WEB / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+# ── static assets ──────────────────────────────────────────────────────────────
+
+
+@cache
+def _fingerprint(name: str) -> str:
+    return hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12]
+
+
+def static_url(name: str) -> str:
+    """``/static/<name>?v=<content hash>``: cached for a year, busted by any change."""
+    return f"/static/{name}?v={_fingerprint(name)}"
+
+
+@router.get("/static/{name:path}")
+def static_file(name: str, v: str = "") -> Response:
+    path = (STATIC / name).resolve()
+    if not path.is_file() or STATIC.resolve() not in path.parents:
+        raise NotFound(f"no static file {name!r}")
+    immutable = v and v == _fingerprint(str(path.relative_to(STATIC.resolve())))
+    cache_control = "public, max-age=31536000, immutable" if immutable else "public, max-age=300"
+    return FileResponse(path, headers={"Cache-Control": cache_control})
+
+
+# ── rendering ─────────────────────────────────────────────────────────────────
+
+
+def _tile_origin(tile_url: str) -> str:
+    parts = urlsplit(tile_url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def render(
+    request: Request, template: str, *, status: int = 200, **values: Any
+) -> HTMLResponse:
+    ctx = context(request)
+    lang = i18n.choose(request.query_params.get("lang"), request.cookies.get(i18n.COOKIE))
+    t = i18n.Translator(lang)
+    html = _env.get_template(template).render(
+        t=t, lang=lang, static=static_url, strings=i18n.strings(lang), path=request.url.path,
+        languages=i18n.LANGUAGES, **values,
+    )  # fmt: skip
+    tiles = _tile_origin(ctx.tile_url)
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src 'self' data: {tiles}; connect-src 'self'; frame-ancestors 'none'; "
+        "base-uri 'self'; form-action 'self'"
+    )
+    response = HTMLResponse(html, status, headers={
+        "Content-Security-Policy": csp, "Cache-Control": "no-cache", "Vary": "Cookie",
+        "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
+    })  # fmt: skip
+    if request.query_params.get("lang") in i18n.LANGUAGES:
+        response.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def _operator(request: Request) -> ApiKey | None:
+    token = request.cookies.get(KEY_COOKIE, "")
+    if not token:
+        return None
+    try:
+        return context(request).keys.authenticate(token)
+    except Unauthenticated:
+        return None
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", 303)
+
+
+def _safe_next(target: str) -> str:
+    ok = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return target if ok else "/dashboard"
+
+
+# ── what the pages show: the open API's current ISPU and flood status ───────
+
+
+def public_view(store: InfluxStore) -> dict[str, Any]:
+    """ISPU per zone (its worst station, as ``/api/v1/ispu``) and flood status per station."""
+    now = time.time_ns()
+    since = now - RECENT_NS
+    stations = derived.current_ispu(store, since_ns=since)
+    zones = sorted(derived.worst_per_zone(stations), key=lambda s: (-s.index, s.zone))
+    flood = derived.current_flood(store, now_ns=now, since_ns=since)
+    flood = sorted(flood, key=lambda s: (s.siaga or 5, s.device))
+    times = [s.time for s in zones] + [f.time for f in flood]
+    return {
+        "zones": [{**asdict(z), "name": _zone_name(z.zone)} for z in zones],
+        "stations": [{**asdict(f), "name": _zone_name(f.zone)} for f in flood if f.siaga],
+        "updated": max(times) if times else None,
+    }
+
+
+def _zone_name(zone: str) -> str:
+    return ZONE_INDEX[zone].name if zone in ZONE_INDEX else zone
+
+
+def _traffic(store: InfluxStore) -> dict[str, str]:
+    statement = (
+        'SELECT "level" FROM "traffic" WHERE time > now() - 1h '
+        'GROUP BY "device" ORDER BY time DESC LIMIT 1'
+    )
+    return {
+        s.tags.get("device", ""): str(row[1]) for s in store.query(statement) for row in s.values
+    }
+
+
+def _moment(t: i18n.Translator, value: str | None) -> str:
+    return t.moment(datetime.fromisoformat(value)) if value else ""
+
+
+# ── public ───────────────────────────────────────────────────────────────────
+
+
+@router.get("/", response_class=HTMLResponse)
+def public_page(request: Request, ctx: Ctx) -> HTMLResponse:
+    try:
+        view: dict[str, Any] | None = public_view(ctx.store)
+    except PantauError:
+        log.exception("public page: cannot read the current ISPU and flood status")
+        view = None
+    names = {z.id: z.name for z in ZONES}
+    return render(request, "public.html", view=view, moment=_moment, zone_names=names)
+
+
+# ── login ────────────────────────────────────────────────────────────────────
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/dashboard") -> HTMLResponse:
+    return render(request, "login.html", next=_safe_next(next), error=False)
+
+
+@router.post("/login", response_model=None)
+def login(
+    request: Request,
+    key: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=500)] = "/dashboard",
+) -> Response:
+    token = key.strip()
+    try:
+        context(request).keys.authenticate(token)
+    except Unauthenticated:
+        return render(request, "login.html", status=401, next=_safe_next(next), error=True)
+    response = RedirectResponse(_safe_next(next), 303)
+    response.set_cookie(
+        KEY_COOKIE, token, max_age=KEY_MAX_AGE, httponly=True, samesite="strict",
+        secure=request.url.scheme == "https", path="/",
+    )  # fmt: skip
+    return response
+
+
+@router.post("/logout")
+def logout() -> RedirectResponse:
+    response = RedirectResponse("/", 303)
+    response.delete_cookie(KEY_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+# ── dashboard ────────────────────────────────────────────────────────────────
+
+
+def _map_config(ctx: AppContext) -> dict[str, Any]:
+    return {
+        "bounds": {"lat_min": BOUNDS.lat_min, "lat_max": BOUNDS.lat_max,
+                   "lon_min": BOUNDS.lon_min, "lon_max": BOUNDS.lon_max},
+        "zones": [{"id": z.id, "name": z.name, "category": z.category,
+                   "lat": z.latitude, "lon": z.longitude} for z in ZONES],
+        "tile_url": ctx.tile_url,
+    }  # fmt: skip
+
+
+@router.get("/dashboard", response_model=None)
+def dashboard(request: Request, ctx: Ctx) -> Response:
+    key = _operator(request)
+    if key is None:
+        return _to_login(request)
+    return render(request, "dashboard.html", key=key, config=_map_config(ctx))
+
+
+@router.get("/dashboard/map.json", dependencies=[ANY_KEY])
+def map_data(ctx: Ctx) -> dict[str, Any]:
+    """Every registered device with its position, whether it reports, and its newest level."""
+    now = datetime.now(UTC)
+    since = time.time_ns() - RECENT_NS
+    ispu = {s.device: s for s in derived.current_ispu(ctx.store, since_ns=since)}
+    now_ns = time.time_ns()
+    flood = {s.device: s for s in derived.current_flood(ctx.store, now_ns=now_ns, since_ns=since)}
+    traffic = _traffic(ctx.store)
+    devices = []
+    for d in Registry(ctx.engine).list():
+        if d.status == "decommissioned":
+            continue
+        level: dict[str, Any] | None = None
+        if d.id in ispu:
+            air = ispu[d.id]
+            level = {"type": "ispu", "index": air.index, "category": air.category}
+        elif d.id in flood and flood[d.id].siaga:
+            water = flood[d.id]
+            level = {"type": "flood", "status": water.status, "level_cm": water.level_cm}
+        elif d.id in traffic:
+            level = {"type": "traffic", "level": traffic[d.id]}
+        devices.append({
+            "id": d.id, "kind": d.kind, "zone": d.zone, "lat": d.latitude, "lon": d.longitude,
+            "status": d.status, "reporting": is_reporting(d, now), "level": level,
+            "last_seen": d.last_seen.isoformat() if d.last_seen else None,
+        })  # fmt: skip
+    return {"devices": devices}
+
+
+@router.get("/dashboard/devices/{device_id}", response_model=None)
+def device_page(request: Request, device_id: str, ctx: Ctx) -> Response:
+    key = _operator(request)
+    if key is None:
+        return _to_login(request)
+    try:
+        device = Registry(ctx.engine).get(device_id)
+    except NotFound:
+        return render(request, "notfound.html", status=404, what=device_id)
+    zone = ZONE_INDEX.get(device.zone)
+    return render(request, "device.html", key=key, device=device,
+                  zone_name=zone.name if zone else device.zone)  # fmt: skip
+
+
+@router.get("/dashboard/devices/{device_id}/series.json", dependencies=[ANY_KEY])
+def device_series(
+    device_id: str, ctx: Ctx, hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24
+) -> dict[str, Any]:
+    """Chart data: raw points ``[ms, value, flags]`` and hourly ``[ms, mean, min, max, flags]``.
+
+    Beyond 24 h only flagged raw points are sent (the hourly band carries the shape).
+    """
+    Registry(ctx.engine).get(device_id)
+    device = quote_string(device_id)
+    where = f'"device" = {device} AND time > now() - {hours}h'
+    raw_where = where if hours <= 24 else f'{where} AND "flags" > 0'
+    out: dict[str, dict[str, Any]] = {}
+
+    def metric(name: str) -> dict[str, Any]:
+        unit = METRICS[METRIC_INDEX[name]].unit if name in METRIC_INDEX else ""
+        return out.setdefault(name, {"unit": unit, "raw": [], "hourly": []})
+
+    raw = f'SELECT "value", "flags" FROM "readings" WHERE {raw_where} GROUP BY "metric"'
+    for series in ctx.store.query(raw):
+        rows = metric(series.tags.get("metric", "?"))["raw"]
+        rows += [[int(r[0]) // MS, r[1], int(r[2] or 0)] for r in series.values]
+    hourly = (
+        f'SELECT "mean", "min", "max", "flags" FROM "readings_1h" WHERE {where} GROUP BY "metric"'
+    )
+    for series in ctx.store.query(hourly):
+        rows = metric(series.tags.get("metric", "?"))["hourly"]
+        rows += [[int(r[0]) // MS, r[1], r[2], r[3], int(r[4] or 0)] for r in series.values]
+    return {"device": device_id, "hours": hours, "raw_complete": hours <= 24, "metrics": out}
+
+
+@router.get("/dashboard/register", response_model=None)
+def register_page(request: Request, ctx: Ctx) -> Response:
+    key = _operator(request)
+    if key is None:
+        return _to_login(request)
+    kinds = [k for k in KINDS if k.id != "gateway"]
+    return render(request, "register.html", key=key, kinds=kinds, zones=ZONES)

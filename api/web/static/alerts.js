@@ -1,0 +1,113 @@
+// Live alert panel: the open and acknowledged alerts, kept current by the SSE stream.
+"use strict";
+(function () {
+  const P = window.Pantau;
+  const { t, el } = P;
+  const list = document.getElementById("alerts");
+  const state = document.getElementById("stream-state");
+  const problem = document.getElementById("alerts-error");
+  const announce = document.getElementById("announce");
+  const alerts = new Map();
+  const fresh = new Set();
+
+  function setState(name) {
+    state.dataset.state = name;
+    state.textContent = name === "live" ? t("dash.live") : t("dash.reconnecting");
+  }
+
+  function fail(message) {
+    problem.textContent = message;
+    problem.hidden = !message;
+  }
+
+  async function act(alert, action, button) {
+    button.disabled = true;
+    fail("");
+    try {
+      const updated = await P.api("/api/v1/alerts/" + alert.id + "/" + action, { method: "POST" });
+      upsert(updated);
+      render();
+      const next = list.querySelector("button:not([disabled])");
+      if (next && document.activeElement === document.body) next.focus();
+    } catch (e) {
+      fail(e.message);
+      button.disabled = false;
+    }
+  }
+
+  function card(a) {
+    const label = a.title || a.rule_id;
+    const actions = el("div", { class: "actions" });
+    if (a.status === "open") {
+      const ack = el("button", { type: "button", class: "primary", "data-action": "ack",
+        "aria-label": t("dash.ack") + ": " + label, text: t("dash.ack") });
+      ack.addEventListener("click", () => act(a, "ack", ack));
+      actions.append(ack);
+    }
+    const resolve = el("button", { type: "button", "data-action": "resolve",
+      "aria-label": t("dash.resolve") + ": " + label, text: t("dash.resolve") });
+    resolve.addEventListener("click", () => act(a, "resolve", resolve));
+    actions.append(resolve);
+    return el("li", { class: "alert sev-" + a.severity + (fresh.has(a.id) ? " fresh" : ""),
+      "data-alert": a.id, "data-status": a.status },
+      el("h3", {},
+        el("span", { class: "tag", text: t("severity." + a.severity) }),
+        el("span", { class: "tag", text: t("alert." + a.status) }),
+        el("a", { href: "/dashboard/devices/" + encodeURIComponent(a.device), text: label })),
+      el("p", { class: "meta" },
+        t("dash.opened") + " ", el("time", { datetime: a.opened_at, text: P.when(a.opened_at) }),
+        a.value !== null && a.value !== undefined ? " · " + P.num(a.value, 1) : "",
+        a.acknowledged_by ? " · " + t("dash.acked_by") + " " + a.acknowledged_by : ""),
+      actions);
+  }
+
+  function upsert(a) {
+    if (a.status === "resolved") alerts.delete(a.id);
+    else alerts.set(a.id, a);
+  }
+
+  function render() {
+    const order = { critical: 0, major: 1, warning: 2, info: 3 };
+    const items = Array.from(alerts.values()).sort((x, y) =>
+      (x.status === "open" ? 0 : 1) - (y.status === "open" ? 0 : 1) ||
+      (order[x.severity] ?? 9) - (order[y.severity] ?? 9) || y.id - x.id);
+    list.replaceChildren(...items.map(card));
+    document.getElementById("no-alerts").hidden = items.length > 0;
+    document.getElementById("alert-count").textContent = String(items.filter((a) => a.status === "open").length);
+    fresh.clear();
+  }
+
+  async function load() {
+    try {
+      const [open, acked] = await Promise.all([
+        P.api("/api/v1/alerts?status=open"), P.api("/api/v1/alerts?status=acknowledged")]);
+      alerts.clear();
+      open.concat(acked).forEach(upsert);
+      render();
+      fail("");
+    } catch (e) {
+      fail(t("dash.load_failed") + ": " + e.message);
+    }
+  }
+
+  function connect() {
+    const source = new EventSource("/api/v1/alerts/stream");
+    source.addEventListener("open", function () { setState("live"); load(); });
+    source.addEventListener("error", function () { setState("down"); });
+    source.addEventListener("alert", function (event) {
+      const data = JSON.parse(event.data);
+      const a = data.alert;
+      if (data.transition && data.transition.action === "open") {
+        fresh.add(a.id);
+        announce.textContent = t("dash.new_alert") + ": " + (a.title || a.rule_id);
+      }
+      upsert(a);
+      render();
+      document.dispatchEvent(new CustomEvent("pantau:alerts"));
+    });
+  }
+
+  setState("down");
+  load();
+  connect();
+})();

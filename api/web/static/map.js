@@ -1,0 +1,126 @@
+// Dashboard map: sensors on an inline SVG (Web Mercator), coloured by status, with labels.
+"use strict";
+(function () {
+  const P = window.Pantau;
+  const { t, el, svg } = P;
+  const config = JSON.parse(document.getElementById("map-config").textContent);
+  const ZOOM = 12;
+  const WORLD = 256 * Math.pow(2, ZOOM);
+  const MARGIN = 0.03; // degrees around the zones and devices
+  const REFRESH_MS = 30000;
+
+  function project(lat, lon) {
+    const x = (lon + 180) / 360 * WORLD;
+    const s = Math.sin(lat * Math.PI / 180);
+    const y = (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * WORLD;
+    return [x, y];
+  }
+
+  function frame(devices) {
+    const b = config.bounds;
+    const points = config.zones.map((z) => [z.lat, z.lon]).concat(
+      devices.filter((d) => d.lat >= b.lat_min && d.lat <= b.lat_max && d.lon >= b.lon_min && d.lon <= b.lon_max)
+        .map((d) => [d.lat, d.lon]));
+    const lats = points.map((p) => p[0]);
+    const lons = points.map((p) => p[1]);
+    const [x0, y0] = project(Math.max(...lats) + MARGIN, Math.min(...lons) - MARGIN);
+    const [x1, y1] = project(Math.min(...lats) - MARGIN, Math.max(...lons) + MARGIN);
+    return { x0, y0, w: x1 - x0, h: y1 - y0 };
+  }
+
+  function tiles(f) {
+    const group = svg("g", { class: "tiles", "aria-hidden": "true" });
+    if (!config.tile_url) return group;
+    for (let tx = Math.floor(f.x0 / 256); tx <= Math.floor((f.x0 + f.w) / 256); tx++) {
+      for (let ty = Math.floor(f.y0 / 256); ty <= Math.floor((f.y0 + f.h) / 256); ty++) {
+        const href = config.tile_url.replace("{z}", ZOOM).replace("{x}", tx).replace("{y}", ty);
+        group.append(svg("image", { href, x: tx * 256, y: ty * 256, width: 256, height: 256 }));
+      }
+    }
+    return group;
+  }
+
+  // Status class and words: ISPU for air, Siaga for water, traffic level, grey when offline.
+  function status(d) {
+    const lv = d.level;
+    if (!d.reporting) return { cls: "offline", text: t("status.offline"), short: "off" };
+    if (!lv) return { cls: "offline", text: t("status.nodata"), short: "—" };
+    if (lv.type === "ispu") {
+      return { cls: P.ispuClass(lv.category), short: String(lv.index),
+        text: t("ispu.index") + " " + lv.index + " · " + t("ispu." + lv.category) };
+    }
+    if (lv.type === "flood") {
+      return { cls: P.floodClass(lv.status), short: "S" + String(lv.status).slice(-1),
+        text: t("flood." + lv.status) + " (" + P.num(lv.level_cm, 0) + " " + t("unit.cm") + ")" };
+    }
+    return { cls: "traffic-" + lv.level, text: t("traffic." + lv.level), short: t("traffic." + lv.level) };
+  }
+
+  function shape(kind, x, y) {
+    const r = 9;
+    if (kind === "water_level") {
+      return svg("polygon", { class: "marker", points: [[x, y - r - 2], [x + r + 2, y], [x, y + r + 2], [x - r - 2, y]].join(" ") });
+    }
+    if (kind === "traffic") return svg("rect", { class: "marker", x: x - r, y: y - r, width: 2 * r, height: 2 * r });
+    if (kind === "rain" || kind === "weather") {
+      return svg("polygon", { class: "marker", points: [[x, y - r - 2], [x + r + 1, y + r], [x - r - 1, y + r]].join(" ") });
+    }
+    return svg("circle", { class: "marker", cx: x, cy: y, r });
+  }
+
+  function drawMap(devices) {
+    const f = frame(devices);
+    const scale = f.w / 700; // keep text readable whatever the frame's size
+    const root = svg("svg", { viewBox: [f.x0, f.y0, f.w, f.h].join(" "), role: "img", "aria-labelledby": "map-h",
+      preserveAspectRatio: "xMidYMid meet" });
+    root.append(svg("rect", { x: f.x0, y: f.y0, width: f.w, height: f.h, fill: "#dfe8e2" }), tiles(f));
+    const zones = svg("g", { class: "zones", "aria-hidden": "true" });
+    for (const z of config.zones) {
+      const [x, y] = project(z.lat, z.lon);
+      zones.append(svg("circle", { class: "zone-dot", cx: x, cy: y, r: 40 * scale }),
+        svg("text", { class: "zone-label", x, y: y + 52 * scale, "text-anchor": "middle",
+          style: "font-size:" + (12 * scale) + "px", text: z.name.split(" (")[0] }));
+    }
+    root.append(zones);
+    const marks = svg("g", { class: "devices" });
+    for (const d of devices) {
+      const [x, y] = project(d.lat, d.lon);
+      const s = status(d);
+      const label = d.id + ": " + t("kind." + d.kind) + ", " + s.text;
+      const g = svg("g", { transform: "translate(" + x + " " + y + ") scale(" + scale + ")" },
+        shape(d.kind, 0, 0),
+        svg("text", { class: "dev-label", x: 13, y: 4, text: d.id + " · " + s.short }));
+      marks.append(svg("a", { href: "/dashboard/devices/" + encodeURIComponent(d.id), class: s.cls,
+        "aria-label": label, "data-device": d.id }, svg("title", { text: label }), g));
+    }
+    root.append(marks);
+    document.getElementById("map").replaceChildren(root);
+  }
+
+  function drawTable(devices) {
+    const rows = devices.map(function (d) {
+      const s = status(d);
+      return el("tr", { "data-device": d.id },
+        el("th", { scope: "row" }, el("a", { href: "/dashboard/devices/" + encodeURIComponent(d.id), text: d.id })),
+        el("td", { text: t("kind." + d.kind) }),
+        el("td", { text: d.zone }),
+        el("td", {}, el("span", { class: "badge " + s.cls + (s.cls.startsWith("traffic") || s.cls === "offline" ? " plain" : "") },
+          el("span", { class: "swatch " + s.cls, "aria-hidden": "true" }), s.text)));
+    });
+    document.getElementById("device-rows").replaceChildren(...rows);
+  }
+
+  async function refresh() {
+    try {
+      const data = await P.api("/dashboard/map.json");
+      drawMap(data.devices);
+      drawTable(data.devices);
+    } catch (e) {
+      document.getElementById("map").replaceChildren(el("p", { class: "error", role: "alert", text: t("dash.load_failed") + ": " + e.message }));
+    }
+  }
+
+  refresh();
+  setInterval(function () { if (!document.hidden) refresh(); }, REFRESH_MS);
+  document.addEventListener("pantau:alerts", refresh);
+})();

@@ -1,0 +1,122 @@
+// Device registration for technicians (phone-friendly); shows the MQTT credentials once.
+"use strict";
+(function () {
+  const P = window.Pantau;
+  const { t } = P;
+  const form = document.getElementById("register");
+  const problem = document.getElementById("reg-error");
+  const kind = document.getElementById("f-kind");
+  const zone = document.getElementById("f-zone");
+  const lat = document.getElementById("f-lat");
+  const lon = document.getElementById("f-lon");
+  const FIELD_INPUT = { id: "f-id", kind: "f-kind", zone: "f-zone", latitude: "f-lat", longitude: "f-lon",
+    model: "f-model", address: "f-address", siaga: "f-s3", notes: "f-notes" };
+
+  function showSiaga() {
+    document.getElementById("siaga").hidden = kind.value !== "water_level";
+  }
+  kind.addEventListener("change", showSiaga);
+  showSiaga();
+
+  // A zone's centre is a good first guess until the technician gives the exact spot.
+  function zoneCentre(force) {
+    const option = zone.selectedOptions[0];
+    if (!option) return;
+    if (force || !lat.value) lat.value = option.dataset.lat;
+    if (force || !lon.value) lon.value = option.dataset.lon;
+  }
+  let guessed = true;
+  zone.addEventListener("change", function () { zoneCentre(guessed); });
+  for (const input of [lat, lon]) input.addEventListener("input", function () { guessed = false; });
+  zoneCentre(false);
+
+  const locate = document.getElementById("locate");
+  const locateState = document.getElementById("locate-state");
+  if (!navigator.geolocation) locate.hidden = true;
+  locate.addEventListener("click", function () {
+    locateState.textContent = t("reg.locating");
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      lat.value = pos.coords.latitude.toFixed(6);
+      lon.value = pos.coords.longitude.toFixed(6);
+      guessed = false;
+      locateState.textContent = "± " + Math.round(pos.coords.accuracy) + " m";
+    }, function () { locateState.textContent = t("reg.locate_failed"); },
+    { enableHighAccuracy: true, timeout: 15000 });
+  });
+
+  function body() {
+    const data = new FormData(form);
+    const out = { id: String(data.get("id")).trim(), kind: kind.value, zone: zone.value,
+      latitude: Number(lat.value), longitude: Number(lon.value) };
+    for (const name of ["model", "address", "notes"]) {
+      const value = String(data.get(name) || "").trim();
+      if (value) out[name] = value;
+    }
+    const siaga = ["siaga3", "siaga2", "siaga1"].map((n) => String(data.get(n) || "").trim());
+    if (kind.value === "water_level" && siaga.some((v) => v)) out.siaga = siaga.map(Number);
+    return out;
+  }
+
+  function showError(message, field) {
+    for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+    problem.textContent = message;
+    problem.hidden = !message;
+    const input = field && document.getElementById(FIELD_INPUT[field] || "");
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    } else if (message) {
+      problem.focus();
+    }
+  }
+
+  function showCreated(created) {
+    const mqtt = created.mqtt;
+    document.getElementById("c-id").textContent = created.device.id;
+    for (const f of ["username", "password", "broker", "topic"]) document.getElementById("c-" + f).textContent = mqtt[f];
+    document.getElementById("c-sync").textContent = mqtt.broker_synced ? t("reg.synced") : t("reg.not_synced");
+    document.getElementById("c-link").href = "/dashboard/devices/" + encodeURIComponent(created.device.id);
+    form.hidden = true;
+    const section = document.getElementById("created");
+    section.hidden = false;
+    section.focus();
+  }
+
+  for (const button of document.querySelectorAll("button.copy")) {
+    button.addEventListener("click", async function () {
+      const text = document.getElementById(button.dataset.copy).textContent;
+      try {
+        await navigator.clipboard.writeText(text);
+        button.textContent = t("reg.copied");
+      } catch (e) {
+        const range = document.createRange();
+        range.selectNodeContents(document.getElementById(button.dataset.copy));
+        getSelection().removeAllRanges();
+        getSelection().addRange(range);
+      }
+    });
+  }
+
+  problem.tabIndex = -1;
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    const first = form.querySelector(":invalid");
+    if (first) {
+      showError(first.validationMessage + " (" + form.querySelector("label[for='" + first.id + "']").textContent + ")", null);
+      first.setAttribute("aria-invalid", "true");
+      first.focus();
+      return;
+    }
+    const submit = form.querySelector("button[type=submit]");
+    submit.disabled = true;
+    submit.textContent = t("reg.sending");
+    try {
+      showCreated(await P.api("/api/v1/devices", { method: "POST", json: body() }));
+    } catch (e) {
+      showError(e.message, e.field);
+    } finally {
+      submit.disabled = false;
+      submit.textContent = t("reg.submit");
+    }
+  });
+})();
