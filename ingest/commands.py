@@ -8,7 +8,7 @@ import signal
 import threading
 from typing import Any
 
-from ingest.wiring import build_service
+from ingest.wiring import build_service, build_worker
 from pantau.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -18,6 +18,10 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if args.worker:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the receiving process decides when to stop
+        build_worker(settings, stop, metrics_port=args.metrics_port).run(stop)
+        return 0
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     service = build_service(settings, metrics_port=args.metrics_port)
     log.info("ingest running; Ctrl-C to stop")
@@ -31,9 +35,14 @@ def register(sub: Any) -> None:
         "ingest",
         help="receive MQTT readings, spool them, run the pipeline, write InfluxDB",
         description="Subscribe to sensors/+/readings, sensors/+/status and gateways/+/readings "
-        "(QoS 1, persistent session) and write every accepted reading to InfluxDB.",
+        "(QoS 1, persistent session), spool every message durably before acknowledging it, "
+        "and write every accepted reading to InfluxDB.",
     )
     parser.add_argument(
-        "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port"
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics on this port (the processing process on the next one)",
     )
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(func=run)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from devices.registry import Registry
-from pantau.deadletters import DeadLetterStore
 from ingest.processor import ChunkResult, Hook
+from pantau.deadletters import DeadLetterStore
 
 
 def _utc(ns: int) -> datetime:

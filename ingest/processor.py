@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ingest import metrics
-from pantau.deadletters import DeadLetterStore, NewDeadLetter
 from ingest.decode import decode
 from ingest.directory import RegistryDirectory
 from ingest.pipeline import Pipeline, PipelineOutput, encode_output
@@ -23,6 +22,7 @@ from ingest.readings import Columns, StatusUpdate
 from ingest.record import SpooledMessage
 from ingest.spool import Record
 from pantau.batch import Batch, DeviceIndex
+from pantau.deadletters import DeadLetterStore, NewDeadLetter
 from pantau.errors import StoreUnavailable
 from pantau.store import InfluxStore
 
@@ -102,7 +102,9 @@ class Processor:
             try:
                 hook(result)
             except Exception:
-                log.exception("post-write hook %s failed; continuing", getattr(hook, "__name__", hook))
+                log.exception(
+                    "post-write hook %s failed; continuing", getattr(hook, "__name__", hook)
+                )
 
     def _decode(
         self, records: Sequence[Record], directory: RegistryDirectory
@@ -186,8 +188,11 @@ class Processor:
                 outcome = self.store.write(lines)
             except StoreUnavailable as exc:
                 metrics.STORE_DOWN.set(1)
-                log.warning("InfluxDB unavailable (%s); the spool holds the data, retry in %.0fs",
-                            exc, delay)
+                log.warning(
+                    "InfluxDB unavailable (%s); the spool holds the data, retry in %.0fs",
+                    exc,
+                    delay,
+                )
                 if self.stop():
                     raise
                 time.sleep(delay)

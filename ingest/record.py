@@ -16,8 +16,7 @@ class SpooledMessage:
     replay_of: int = 0  # dead-letter id when this is a replay, else 0
 
     def encode(self) -> bytes:
-        topic = self.topic.encode()
-        return _HEAD.pack(self.received_ns, self.replay_of, len(topic)) + topic + self.payload
+        return encode_message(self.received_ns, self.topic, self.payload, self.replay_of)
 
     @classmethod
     def decode(cls, body: bytes) -> SpooledMessage:
@@ -25,3 +24,9 @@ class SpooledMessage:
         start = _HEAD.size
         topic = body[start : start + topic_len].decode(errors="replace")
         return cls(received_ns, topic, body[start + topic_len :], replay_of)
+
+
+def encode_message(received_ns: int, topic: str, payload: bytes, replay_of: int = 0) -> bytes:
+    """The spool record body of one message (the receiver's hot path: no objects)."""
+    raw_topic = topic.encode()
+    return _HEAD.pack(received_ns, replay_of, len(raw_topic)) + raw_topic + payload

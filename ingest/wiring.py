@@ -1,24 +1,27 @@
-"""Builds the ingest service from settings: the one place that knows every component."""
+"""Builds the ingest processes from settings: the one place that knows every component."""
 
 from __future__ import annotations
 
 import logging
+import threading
 
 from prometheus_client import start_http_server
 
 from alerts.engine import AlertEngine
 from devices.cache import RegistryCache
 from ingest.alerting import Alerting
-from pantau.deadletters import DeadLetterStore
 from ingest.directory import RegistryDirectory
 from ingest.hooks import registry_hook, replay_hook
 from ingest.pipeline import Pipeline, PipelineConfig
 from ingest.processor import Processor
+from ingest.receiver import Receiver
 from ingest.service import IngestService
-from ingest.spool import Spool
+from ingest.spool import Spool, SpoolReader
+from ingest.worker import Worker
 from pantau import database
 from pantau.batch import DeviceIndex
-from pantau.mqtt import Subscriber
+from pantau.deadletters import DeadLetterStore
+from pantau.mqtt import Handler, Subscriber
 from pantau.secrets import service_credentials
 from pantau.settings import Settings
 from pantau.store import InfluxStore
@@ -34,8 +37,46 @@ def subscription_topics(share_group: str) -> list[str]:
     return list(TOPICS)
 
 
+def _serve_metrics(port: int | None) -> None:
+    if port:
+        start_http_server(port, addr="127.0.0.1")
+        log.info("Prometheus metrics on http://127.0.0.1:%d/metrics", port)
+
+
 def build_service(settings: Settings, *, metrics_port: int | None = None) -> IngestService:
+    """The receiving process: subscriber and spool writer; it starts the worker."""
     database.upgrade(settings.sql_url)
+    engine = database.open_engine(settings.sql_url)
+    username, password = service_credentials(settings.home, "pantau-ingest", settings.mqtt_url)
+
+    def subscriber(handler: Handler) -> Subscriber:
+        return Subscriber(
+            url=settings.mqtt_url,
+            client_id=settings.mqtt_client_id,
+            topics=subscription_topics(settings.mqtt_share_group),
+            handler=handler,
+            username=username,
+            password=password,
+        )
+
+    receiver = Receiver(
+        subscriber=subscriber,
+        spool=Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes),
+        dead_letters=DeadLetterStore(engine),
+        flush_seconds=settings.ingest_flush_ms / 1000,
+        max_pending=settings.ingest_batch_messages * 10,
+    )
+    _serve_metrics(metrics_port)
+    worker_args = ["ingest", "--worker"]
+    if metrics_port:
+        worker_args += ["--metrics-port", str(metrics_port + 1)]
+    return IngestService(receiver=receiver, worker_args=worker_args)
+
+
+def build_worker(
+    settings: Settings, stop: threading.Event, *, metrics_port: int | None = None
+) -> Worker:
+    """The processing process: spool reader, pipeline, InfluxDB, registry, alerts."""
     engine = database.open_engine(settings.sql_url)
     store = InfluxStore(
         url=settings.influx_url,
@@ -50,8 +91,6 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
     store.ensure_database()
     registry = RegistryCache(engine, refresh_seconds=2.0)
     dead_letters = DeadLetterStore(engine)
-    devices = DeviceIndex()
-
     current = RegistryDirectory(registry.snapshot())
 
     def directory() -> RegistryDirectory:
@@ -66,30 +105,18 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
         store=store,
         dead_letters=dead_letters,
         pipeline=Pipeline(PipelineConfig()),
-        devices=devices,
+        devices=DeviceIndex(),
         directory=directory,
         max_payload=settings.mqtt_max_payload,
         hooks=[registry_hook(engine), replay_hook(dead_letters), alerting.on_chunk],
+        stop=stop.is_set,
         refresh_registry=registry.refresh,
     )
-    username, password = service_credentials(settings.home, "pantau-ingest", settings.mqtt_url)
-    subscriber = Subscriber(
-        url=settings.mqtt_url,
-        client_id=settings.mqtt_client_id,
-        topics=subscription_topics(settings.mqtt_share_group),
-        username=username,
-        password=password,
-    )
-    if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1")
-        log.info("Prometheus metrics on http://127.0.0.1:%d/metrics", metrics_port)
-    return IngestService(
-        subscriber=subscriber,
-        spool=Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes),
+    _serve_metrics(metrics_port)
+    return Worker(
+        reader=SpoolReader(settings.spool_dir),
         processor=processor,
-        dead_letters=dead_letters,
         checkpoint_path=settings.spool_dir / "checkpoint.bin",
-        flush_seconds=settings.ingest_flush_ms / 1000,
-        group_messages=settings.ingest_batch_messages,
+        chunk_records=settings.ingest_batch_messages,
         on_tick=alerting.on_tick,
     )

@@ -85,7 +85,9 @@ class DeadLetterStore:
         with self.engine.begin() as conn:
             seen: set[str] = set()
             if keys:
-                query = sa.select(dead_letters.c.spool_key).where(dead_letters.c.spool_key.in_(keys))
+                query = sa.select(dead_letters.c.spool_key).where(
+                    dead_letters.c.spool_key.in_(keys)
+                )
                 seen = {str(k) for k in conn.execute(query).scalars()}
             rows = [
                 {
@@ -123,7 +125,9 @@ class DeadLetterStore:
 
     def get(self, letter_id: int) -> DeadLetter:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(dead_letters).where(dead_letters.c.id == letter_id)).first()
+            row = conn.execute(
+                sa.select(dead_letters).where(dead_letters.c.id == letter_id)
+            ).first()
         if row is None:
             raise NotFound(f"no dead letter with id {letter_id}")
         return _of(row)

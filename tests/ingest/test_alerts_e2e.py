@@ -61,7 +61,8 @@ def test_flood_levels_raise_and_escalate_one_alert(
         publisher.close()
         wait_for(
             lambda: any(
-                a["device"] == station and a["rule_id"] == "default-flood" for a in open_alerts(sql_url)
+                a["device"] == station and a["rule_id"] == "default-flood"
+                for a in open_alerts(sql_url)
             ),
             what="a flood alert",
         )

@@ -87,7 +87,8 @@ def test_senml_with_base_values_and_units() -> None:
     assert problems == []
     result = rows(out)
     assert result[0] == ("aq-017", "pm25", 1763800000500000000, 12.0, -1)
-    assert result[1][1:4] == ("pm10", 1763800001500000000, pytest.approx(50.0))
+    assert result[1][1:3] == ("pm10", 1763800001500000000)
+    assert result[1][3] == pytest.approx(50.0)
     assert result[2][1] == "temperature" and result[2][3] == pytest.approx(27.0)
 
 

@@ -64,7 +64,8 @@ def test_readings_reach_influxdb_and_the_api(
     rows = [
         (s.tags, row)
         for s in influx.query(
-            'SELECT "raw", "value", "flags" FROM "readings" GROUP BY "device", "metric", "zone", "kind"'
+            'SELECT "raw", "value", "flags" FROM "readings" '
+            'GROUP BY "device", "metric", "zone", "kind"'
         )
         for row in s.values
     ]

@@ -1,0 +1,129 @@
+"""The receiving side of ingest: broker → spool (fsync, group commit) → PUBACK.
+
+paho's network thread only appends each message to a bounded buffer (the one
+place it meets the committer thread). The committer writes the buffer to the
+spool as one group, fsyncs, and only then acknowledges the group to the broker.
+When the buffer is full the network thread waits, so the broker keeps the rest
+(each wait is counted); when the spool is full nothing is acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from ingest import metrics
+from ingest.record import encode_message
+from ingest.spool import Spool, SpoolFull
+from pantau.deadletters import DeadLetterStore
+from pantau.mqtt import Handler, Subscriber
+
+log = logging.getLogger(__name__)
+
+
+class Receiver:
+    def __init__(
+        self,
+        *,
+        subscriber: Callable[[Handler], Subscriber],
+        spool: Spool,
+        dead_letters: DeadLetterStore,
+        flush_seconds: float = 0.1,
+        max_pending: int = 20_000,
+    ) -> None:
+        self.spool = spool
+        self.dead_letters = dead_letters
+        self.flush_seconds = flush_seconds
+        self.max_pending = max_pending
+        self.received = 0
+        self.spooled = 0
+        self.buffer_full_waits = 0
+        self._bodies: list[bytes] = []
+        self._mids: list[int] = []
+        self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(
+            target=self._commit_loop, name="ingest-committer", daemon=True
+        )
+        self.subscriber = subscriber(self.handle)
+
+    def start(self) -> None:
+        self._thread.start()
+        self.subscriber.start()
+
+    def stop(self) -> None:
+        """Disconnect, then make durable what was received (it is acknowledged on redelivery)."""
+        self.subscriber.stop()
+        self._stopping.set()
+        self._thread.join(timeout=30)
+        self.spool.close()
+
+    def handle(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        """paho's on_message: hand over, nothing more."""
+        body = encode_message(time.time_ns(), topic, payload)
+        with self._lock:
+            while len(self._bodies) >= self.max_pending and not self._stopping.is_set():
+                self.buffer_full_waits += 1
+                self._room.wait(1.0)
+            self._bodies.append(body)
+            if qos == 1:
+                self._mids.append(mid)
+            self.received += 1
+
+    def _commit_loop(self) -> None:
+        next_replay_poll = 0.0
+        while True:
+            stopping = self._stopping.wait(self.flush_seconds)
+            if time.monotonic() >= next_replay_poll:
+                next_replay_poll = time.monotonic() + 2.0
+                self._spool_replays()
+            with self._lock:
+                bodies, mids = self._bodies, self._mids
+                self._bodies, self._mids = [], []
+            if bodies and not self._commit(bodies, mids, stopping):
+                with self._lock:  # keep order: what is held goes first
+                    self._bodies = bodies + self._bodies
+                    self._mids = mids + self._mids
+            if stopping:
+                return
+
+    def _commit(self, bodies: list[bytes], mids: list[int], stopping: bool) -> bool:
+        try:
+            self.spool.write_group(bodies)
+        except SpoolFull as exc:
+            metrics.SPOOL_FULL.set(1)
+            log.error("SPOOL FULL: %s; not acknowledging, the broker keeps the messages", exc)
+            if not stopping:
+                time.sleep(1.0)
+            return False
+        metrics.SPOOL_FULL.set(0)
+        if mids:
+            self.subscriber.ack(mids)
+        with self._room:
+            self._room.notify_all()
+        self.spooled += len(bodies)
+        metrics.RECEIVED.inc(len(bodies))
+        metrics.SPOOLED.inc(len(bodies))
+        metrics.SPOOL_BYTES.set(self.spool.size_bytes)
+        metrics.QUEUE_WAITS.set(self.buffer_full_waits)
+        return True
+
+    def _spool_replays(self) -> None:
+        """Dead letters someone asked to replay go through the same path as new messages."""
+        try:
+            letters = self.dead_letters.take_replay_requests()
+        except Exception:
+            log.exception("cannot read replay requests; will retry")
+            return
+        if not letters:
+            return
+        bodies = [
+            encode_message(int(x.received_at.timestamp() * 1e9), x.topic, x.payload, x.id)
+            for x in letters
+        ]
+        with self._lock:
+            self._bodies.extend(bodies)
+        log.info("replaying %d dead letters", len(letters))
