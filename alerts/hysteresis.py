@@ -91,6 +91,12 @@ def advance(
         ts, level, value = ts[keep], level[keep], value[keep]
     if len(ts) == 0:
         return state, []
+    if not state.active and int(level.max()) < RAISE:
+        # the common case, decided without walking runs: nothing raises, so nothing happens
+        # but a pending raise starting over
+        return replace(
+            state, pending_since_ns=None, clearing_since_ns=None, last_ts_ns=int(ts[-1])
+        ), []
     events: list[Event] = []
     starts = np.concatenate(([0], np.flatnonzero(np.diff(level)) + 1, [len(ts)]))
     for a, b in itertools.pairwise(starts):

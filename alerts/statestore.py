@@ -47,15 +47,22 @@ def load_states(conn: Connection, keys: Iterable[Key]) -> dict[Key, RuleState]:
 
 
 def save_states(conn: Connection, changed: dict[Key, RuleState], existing: set[Key]) -> None:
+    updates, inserts = [], []
     for (rule_id, device), state in changed.items():
         values = asdict(state)
         values["opens"] = json.dumps(list(state.opens))
         values["tail"] = json.dumps(list(state.tail))
         if (rule_id, device) in existing:
-            conn.execute(
-                rule_state.update()
-                .where(rule_state.c.rule_id == rule_id, rule_state.c.device == device)
-                .values(**values)
-            )
+            updates.append({**values, "k_rule": rule_id, "k_device": device})
         else:
-            conn.execute(rule_state.insert().values(rule_id=rule_id, device=device, **values))
+            inserts.append({**values, "rule_id": rule_id, "device": device})
+    if updates:
+        conn.execute(
+            rule_state.update().where(
+                rule_state.c.rule_id == sa.bindparam("k_rule"),
+                rule_state.c.device == sa.bindparam("k_device"),
+            ),
+            updates,
+        )
+    if inserts:
+        conn.execute(rule_state.insert(), inserts)

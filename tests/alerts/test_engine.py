@@ -6,9 +6,11 @@ import pytest
 from sqlalchemy import Engine
 
 from alerts.engine import AlertEngine
+from alerts.hysteresis import RuleState
 from alerts.observations import DeviceState, FloodObservation, IspuObservation, Observations
 from alerts.rulebook import RuleBook
 from alerts.rules import Rule, validate
+from alerts.statestore import load_states, save_states
 from tests.alerts.helpers import T0, S, rows, series
 
 
@@ -77,7 +79,7 @@ def test_threshold_scope_and_vectorised_over_devices(engine: Engine) -> None:
         }
     )
     got = alerts.evaluate(merged, now_ns=T0)
-    assert sorted(r["device"] for r in rows(engine, "SELECT device FROM alerts")) == [
+    assert sorted(str(r["device"]) for r in rows(engine, "SELECT device FROM alerts")) == [
         "aq-001",
         "aq-003",
     ]
@@ -240,7 +242,9 @@ def test_transitions_and_outbox_commit_together(engine: Engine) -> None:
     assert {b["channel"] for b in box} == {"mqtt"}
 
 
-def test_a_broken_rule_does_not_stop_the_others(engine: Engine, caplog) -> None:
+def test_a_broken_rule_does_not_stop_the_others(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
     broken = Rule(id="broken", kind="threshold", metric="pm25", raise_value=100)
     object.__setattr__(broken, "op", "sideways")  # validation would refuse this
     object.__setattr__(broken, "raise_value", "not a number")
@@ -248,3 +252,22 @@ def test_a_broken_rule_does_not_stop_the_others(engine: Engine, caplog) -> None:
     got = alerts.evaluate(series([150]), now_ns=T0)
     assert [t.action for t in got] == ["open"]
     assert alerts.rule_errors == 1 and "broken" in caplog.text
+
+
+def test_state_store_inserts_and_updates_many_rows_in_one_go(engine: Engine) -> None:
+    keys = [("pm", f"aq-{i:03d}") for i in range(5)] + [("flood", "aq-000")]
+    first = {k: RuleState(pending_since_ns=i, last_ts_ns=i) for i, k in enumerate(keys)}
+    with engine.begin() as conn:
+        save_states(conn, first, existing=set())
+    # update some, insert another: each row gets its own values, the others stay
+    changed = {
+        keys[1]: RuleState(active=True, level=3, alert_id=7, opens=(1, 2), last_ts_ns=10),
+        keys[5]: RuleState(flapping=True, tail=(1, 0, 1), last_ts_ns=11),
+        ("pm", "aq-new"): RuleState(last_ts_ns=12),
+    }
+    with engine.begin() as conn:
+        save_states(conn, changed, existing=set(keys))
+    with engine.connect() as conn:
+        loaded = load_states(conn, [*keys, ("pm", "aq-new"), ("pm", "aq-missing")])
+    assert loaded == {**first, **changed}
+    assert len(rows(engine, "SELECT rule_id FROM alert_rule_state")) == 7

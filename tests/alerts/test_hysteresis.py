@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -19,7 +21,9 @@ def timing(raise_for: float = 0, clear_for: float = 0, flap: int = 3) -> Timing:
     return Timing(int(raise_for * S), int(clear_for * S), flap, 3600 * S, 900 * S)
 
 
-def run(levels: list[int], t: Timing, step_s: float = 60, state: RuleState | None = None):
+def run(
+    levels: list[int], t: Timing, step_s: float = 60, state: RuleState | None = None
+) -> tuple[RuleState, list[Event]]:
     ts = (np.arange(len(levels), dtype=np.int64) + 1) * int(step_s * S)
     lv = np.array(levels, dtype=np.int8)
     return advance(state or RuleState(), t, ts, lv, np.arange(len(levels), dtype=np.float64))
@@ -100,3 +104,24 @@ def test_alternating_open_and_resolve(levels: list[int]) -> None:
             active = False
         else:
             assert active and event.action == "escalate"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([CLEAR, BAND, W, M]), max_size=60),
+    st.lists(st.integers(min_value=1, max_value=60), max_size=10),
+)
+def test_batches_give_the_same_events_as_one_series(levels: list[int], cuts: list[int]) -> None:
+    """Split anywhere (batches with nothing raising take the fast path): the same events."""
+    t = timing(raise_for=120, clear_for=120, flap=3)
+    whole_state, whole = run(levels, t)
+    ts = (np.arange(len(levels), dtype=np.int64) + 1) * 60 * S
+    lv = np.array(levels, dtype=np.int8)
+    value = np.arange(len(levels), dtype=np.float64)
+    state, events = RuleState(), []
+    bounds = sorted({0, len(levels), *(c for c in cuts if c < len(levels))})
+    for a, b in itertools.pairwise(bounds):
+        state, got = advance(state, t, ts[a:b], lv[a:b], value[a:b])
+        events += got
+    assert events == whole
+    assert state == whole_state

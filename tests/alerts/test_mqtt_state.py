@@ -10,6 +10,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import Engine
 
 from alerts.dispatcher import Dispatcher
 from alerts.engine import AlertEngine
@@ -34,7 +35,7 @@ def retained(url_port: int, topic: str) -> dict[str, object]:
     got: queue.Queue[bytes] = queue.Queue()
     client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2)
     client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-    client.on_message = lambda c, u, m: got.put(m.payload) if m.retain else None
+    client.on_message = lambda c, u, m: got.put(bytes(m.payload)) if m.retain else None
     client.connect("127.0.0.1", url_port)
     client.loop_start()
     try:
@@ -44,7 +45,7 @@ def retained(url_port: int, topic: str) -> dict[str, object]:
         client.loop_stop()
 
 
-def test_retained_state_follows_the_alert(engine, broker: Mosquitto) -> None:
+def test_retained_state_follows_the_alert(engine: Engine, broker: Mosquitto) -> None:
     rule = validate(
         Rule(id="pm25-high", kind="threshold", metric="pm25", raise_value=100, clear_value=80)
     )
@@ -55,7 +56,9 @@ def test_retained_state_follows_the_alert(engine, broker: Mosquitto) -> None:
         assert dispatcher.run_once() == 1
         state = retained(broker.port, "pantau/alerts/mm2100/aq-017")
         assert state["state"] == "alert" and state["severity"] == "warning"
-        [alert] = state["alerts"]  # type: ignore[misc]
+        alerts_now = state["alerts"]
+        assert isinstance(alerts_now, list) and len(alerts_now) == 1
+        alert = alerts_now[0]
         assert alert["rule_id"] == "pm25-high"
         alerts.evaluate(
             series([50], zone="mm2100", device="aq-017", start_ns=T0 + 60 * S), now_ns=T0
@@ -67,7 +70,7 @@ def test_retained_state_follows_the_alert(engine, broker: Mosquitto) -> None:
         dispatcher.close()
 
 
-def test_broker_down_is_retried_not_lost(engine, tmp_path: Path) -> None:
+def test_broker_down_is_retried_not_lost(engine: Engine, tmp_path: Path) -> None:
     port = free_port()
     rule = validate(Rule(id="pm25-high", kind="threshold", metric="pm25", raise_value=100))
     AlertEngine(engine=engine, rules=RuleBook([rule])).evaluate(series([150]), now_ns=T0)
