@@ -1,6 +1,7 @@
 """From spooled messages to InfluxDB: decode, pipeline, write, dead-letter, checkpoint.
 
-One :meth:`Processor.process` call handles one chunk of spool records and returns
+A chunk of spool records is first *prepared* (decoded, run through the pipeline,
+encoded as line protocol) and then *committed*: :meth:`Processor.commit` returns
 only when InfluxDB has accepted it (retrying while InfluxDB is down), so the
 caller can checkpoint and release the spool behind it.
 """
@@ -49,6 +50,15 @@ class ChunkResult:
 Hook = Callable[[ChunkResult], None]
 
 
+@dataclass(slots=True)
+class Prepared:
+    """A chunk ready to be committed: its line protocol, its dead letters, its result."""
+
+    lines: list[str]
+    letters: list[NewDeadLetter]
+    result: ChunkResult
+
+
 class Processor:
     def __init__(
         self,
@@ -76,6 +86,15 @@ class Processor:
         self._last_forced_refresh = 0.0
 
     def process(self, records: Sequence[Record]) -> None:
+        """Handle one chunk completely: :meth:`prepare`, then :meth:`commit`."""
+        self.commit(self.prepare(records))
+
+    def prepare(self, records: Sequence[Record]) -> Prepared:
+        """Decode, run the pipeline and encode: CPU work, no InfluxDB yet.
+
+        Chunks must be prepared in spool order; each may be prepared while the
+        previous one is being committed.
+        """
         directory = self.directory()
         columns, letters, result = self._decode(records, directory)
         if any(x.reason in _REGISTRY_REASONS for x in letters) and self._refresh_registry():
@@ -96,11 +115,15 @@ class Processor:
             kinds,
         )
         lines = encode_output(output, device_ids=result.device_ids, zones=zones, kinds=kinds)
-        letters += self._write(lines, result.now_ns)
+        return Prepared(lines=lines, letters=letters, result=result)
+
+    def commit(self, prepared: Prepared) -> None:
+        """Write to InfluxDB (retrying while it is down), store dead letters, run the hooks."""
+        letters = prepared.letters + self._write(prepared.lines, prepared.result.now_ns)
         self.dead_letters.add(letters)
         for hook in self.hooks:
             try:
-                hook(result)
+                hook(prepared.result)
             except Exception:
                 log.exception(
                     "post-write hook %s failed; continuing", getattr(hook, "__name__", hook)

@@ -1,9 +1,10 @@
 """The processing side of ingest: spool → pipeline → InfluxDB → checkpoint → release.
 
 It runs in its own process (``pantau ingest`` starts it), so the receiving
-process's MQTT thread keeps a core to itself. It resumes from the checkpoint,
-which holds the spool cursor and the pipeline state together, so a replay after
-``kill -9`` is deterministic.
+process's MQTT thread keeps a core to itself. Within it, one chunk is prepared
+(decode, pipeline, line protocol) while the previous one is being written. It
+resumes from the checkpoint, which holds the spool cursor and the pipeline state
+together, so a replay after ``kill -9`` is deterministic.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ingest import checkpoint, metrics
@@ -53,45 +55,62 @@ class Worker:
         return max(saved.cursor, self.reader.first)
 
     def run(self, stop: threading.Event) -> None:
+        """Prepare chunk k+1 while chunk k is being written; checkpoint each once written."""
         parent = os.getppid()
         next_tick = last_report = time.monotonic()
         reported = 0
-        while not stop.is_set():
-            if os.getppid() != parent:
-                log.error("the receiving process is gone; stopping")
-                return
-            if time.monotonic() >= next_tick:
-                next_tick = time.monotonic() + 1.0
-                self._tick()
-            if time.monotonic() - last_report >= 60:
-                rate = (self.processed - reported) / (time.monotonic() - last_report)
-                log.info("processed %.0f messages/s; spool backlog %.1f MB",
-                         rate, self.reader.backlog_bytes(self.cursor) / 1e6)  # fmt: skip
-                last_report, reported = time.monotonic(), self.processed
-            records = self.reader.read(self.cursor, self.chunk_records)
-            if not records:
-                stop.wait(0.02)
-                continue
-            try:
-                self.processor.process(records)
-            except StoreUnavailable:
-                return  # asked to stop while InfluxDB is down; the spool keeps the rest
-            except Exception:
-                log.exception("processing a chunk failed; retrying in 1 s (nothing is lost)")
-                stop.wait(1.0)
-                continue
-            self.cursor = records[-1].end
-            checkpoint.save(
-                self.checkpoint_path,
-                checkpoint.Checkpoint(
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-commit") as committer:
+            pending: tuple[Future[None], checkpoint.Checkpoint, int] | None = None
+            while not stop.is_set():
+                if os.getppid() != parent:
+                    log.error("the receiving process is gone; stopping")
+                    break
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + 1.0
+                    self._tick()
+                if time.monotonic() - last_report >= 60:
+                    rate = (self.processed - reported) / (time.monotonic() - last_report)
+                    log.info("processed %.0f messages/s; spool backlog %.1f MB",
+                             rate, self.reader.backlog_bytes(self.cursor) / 1e6)  # fmt: skip
+                    last_report, reported = time.monotonic(), self.processed
+                records = self.reader.read(self.cursor, self.chunk_records)
+                if not records:
+                    if pending is not None:
+                        self._finish(*pending)
+                        pending = None
+                    stop.wait(0.02)
+                    continue
+                prepared = self.processor.prepare(records)
+                self.cursor = records[-1].end
+                state = checkpoint.Checkpoint(
                     cursor=self.cursor,
                     device_ids=tuple(self.processor.devices.ids),
                     pipeline_state=self.processor.pipeline.checkpoint(),
-                ),
-            )
-            self.reader.release(self.cursor)
-            self.processed += len(records)
-            metrics.SPOOL_BACKLOG.set(self.reader.backlog_bytes(self.cursor))
+                )
+                if pending is not None:
+                    self._finish(*pending)
+                pending = (committer.submit(self.processor.commit, prepared), state, len(records))
+            if pending is not None:
+                self._finish(*pending)
+
+    def _finish(self, commit: Future[None], state: checkpoint.Checkpoint, count: int) -> None:
+        """Wait for a chunk's write, then checkpoint and release the spool behind it.
+
+        A failed write (other than InfluxDB being down, which is retried inside) ends
+        the process: it restarts from the last checkpoint, so nothing is lost or
+        applied twice to the pipeline state.
+        """
+        try:
+            commit.result()
+        except StoreUnavailable:
+            raise SystemExit(0) from None  # asked to stop while InfluxDB is down
+        except Exception:
+            log.exception("writing a chunk failed; restarting from the last checkpoint")
+            raise SystemExit(1) from None
+        checkpoint.save(self.checkpoint_path, state)
+        self.reader.release(state.cursor)
+        self.processed += count
+        metrics.SPOOL_BACKLOG.set(self.reader.backlog_bytes(state.cursor))
 
     def _tick(self) -> None:
         if self.on_tick is None:
