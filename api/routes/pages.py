@@ -88,9 +88,7 @@ def _tile_origin(tile_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
-def render(
-    request: Request, template: str, *, status: int = 200, **values: Any
-) -> HTMLResponse:
+def render(request: Request, template: str, *, status: int = 200, **values: Any) -> HTMLResponse:
     ctx = context(request)
     lang = i18n.choose(request.query_params.get("lang"), request.cookies.get(i18n.COOKIE))
     t = i18n.Translator(lang)

@@ -36,7 +36,9 @@
   }
 
   function card(a) {
-    const label = a.title || a.rule_id;
+    // The rule kind in the reader's language; the rule's own name stays as a tooltip.
+    const kind = "alertkind." + a.rule_kind;
+    const label = (t(kind) !== kind ? t(kind) + " — " + a.device + " (" + a.zone + ")" : a.title || a.rule_id);
     const actions = el("div", { class: "actions" });
     if (a.status === "open") {
       const ack = el("button", { type: "button", class: "primary", "data-action": "ack",
@@ -53,7 +55,8 @@
       el("h3", {},
         el("span", { class: "tag", text: t("severity." + a.severity) }),
         el("span", { class: "tag", text: t("alert." + a.status) }),
-        el("a", { href: "/dashboard/devices/" + encodeURIComponent(a.device), text: label })),
+        el("a", { href: "/dashboard/devices/" + encodeURIComponent(a.device), title: a.title, text: label }),
+        a.flapping ? el("span", { class: "tag", text: t("alert.flapping") }) : null),
       el("p", { class: "meta" },
         t("dash.opened") + " ", el("time", { datetime: a.opened_at, text: P.when(a.opened_at) }),
         a.value !== null && a.value !== undefined ? " · " + P.num(a.value, 1) : "",
@@ -99,7 +102,8 @@
       const a = data.alert;
       if (data.transition && data.transition.action === "open") {
         fresh.add(a.id);
-        announce.textContent = t("dash.new_alert") + ": " + (a.title || a.rule_id);
+        const kind = "alertkind." + a.rule_kind;
+        announce.textContent = t("dash.new_alert") + ": " + (t(kind) !== kind ? t(kind) : a.title) + " — " + a.device;
       }
       upsert(a);
       render();

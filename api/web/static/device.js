@@ -49,7 +49,7 @@
       g.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: y(v), y2: y(v) }),
         svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", text: P.num(v, Math.abs(hi - lo) < 10 ? 1 : 0) }));
     }
-    const stepH = hours <= 6 ? 1 : hours <= 24 ? 3 : 24;
+    const stepH = hours <= 6 ? 1 : hours <= 24 ? 4 : 24;
     const first = Math.ceil(start / 3600000 / stepH) * stepH * 3600000;
     for (let ms = first; ms <= end; ms += stepH * 3600000) {
       g.append(svg("line", { class: "grid", x1: x(ms), x2: x(ms), y1: T, y2: H - B }),
@@ -57,23 +57,35 @@
     }
     g.append(svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }),
       svg("line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }));
-    const hourly = data.hourly.filter((p) => p[1] !== null);
+    // Hourly windows as steps: a band from min to max and the mean across each hour.
+    const HOUR = 3600000;
+    const hourly = data.hourly.filter((p) => p[1] !== null && p[0] + HOUR > start);
     if (hourly.length) {
-      const mid = (p) => x(p[0] + 1800000);
-      const top = hourly.map((p) => mid(p) + "," + y(p[3]));
-      const bottom = hourly.slice().reverse().map((p) => mid(p) + "," + y(p[2]));
-      g.append(svg("polygon", { class: "band", points: top.concat(bottom).join(" ") }),
-        svg("polyline", { class: "hourly", points: hourly.map((p) => mid(p) + "," + y(p[1])).join(" ") }));
+      const band = svg("g", { class: "band" });
+      let d = "", prevEnd = null;
+      for (const p of hourly) {
+        const x0 = x(Math.max(p[0], start)), x1 = x(Math.min(p[0] + HOUR, end));
+        band.append(svg("rect", { x: x0, y: y(p[3]), width: Math.max(x1 - x0, 1), height: Math.max(y(p[2]) - y(p[3]), 1) }));
+        d += (prevEnd === p[0] ? "L" : "M") + x0.toFixed(1) + " " + y(p[1]).toFixed(1) + "L" + x1.toFixed(1) + " " + y(p[1]).toFixed(1);
+        prevEnd = p[0] + HOUR;
+      }
+      g.append(band, svg("path", { class: "hourly", d }));
     }
-    if (data.raw.length && hours <= 24) {
+    const raw = data.raw.filter((p) => p[1] !== null && p[0] >= start);
+    if (raw.length && hours <= 24) {
       const gap = 10 * 60000;
       let d = "", prev = null;
-      for (const p of data.raw) {
-        if (p[1] === null) { prev = null; continue; }
+      for (const p of raw) {
         d += (prev === null || p[0] - prev > gap ? "M" : "L") + x(p[0]).toFixed(1) + " " + y(p[1]).toFixed(1);
         prev = p[0];
       }
       g.append(svg("path", { class: "raw", d }));
+      // few points: show each one, so a lone reading is not invisible
+      if (raw.length <= 300) {
+        const dots = svg("g", { class: "dots" });
+        for (const p of raw) dots.append(svg("circle", { cx: x(p[0]), cy: y(p[1]), r: 2 }));
+        g.append(dots);
+      }
     }
     for (const p of flagged) {
       if (p[1] === null) continue;
@@ -117,6 +129,7 @@
         " · " + t("dash.last_seen") + ": ", el("time", { datetime: s.last_seen || "", text: P.when(s.last_seen) }));
       document.getElementById("completeness").textContent = s.completeness_pct === null || s.completeness_pct === undefined
         ? (s.completeness_error || "—")
+        : !s.expected_24h ? t("device.too_new")
         : P.num(s.completeness_pct, 1) + " % (" + P.num(s.readings_24h) + " " + t("device.of") + " " + P.num(s.expected_24h) + " " + t("device.readings") + ")";
       fillTable("maintenance", "no-maintenance", maintenance, (m) => [
         el("time", { datetime: m.visited_at, text: P.when(m.visited_at) }), m.technician, m.action, m.notes || ""]);

@@ -79,7 +79,7 @@
       const [x, y] = project(z.lat, z.lon);
       zones.append(svg("circle", { class: "zone-dot", cx: x, cy: y, r: 40 * scale }),
         svg("text", { class: "zone-label", x, y: y + 52 * scale, "text-anchor": "middle",
-          style: "font-size:" + (12 * scale) + "px", text: z.name.split(" (")[0] }));
+          "font-size": 12 * scale, "stroke-width": 3 * scale, text: z.name.split(" (")[0] }));
     }
     root.append(zones);
     const marks = svg("g", { class: "devices" });

@@ -1,0 +1,157 @@
+"""Browser fixtures: one live Pantau stack per module, driven by Debian's Chromium.
+
+The stack is real end to end: the session's Mosquitto and InfluxDB (tests/conftest.py),
+``pantau ingest`` as a subprocess, and the API app served by uvicorn on a free
+loopback port. Devices are registered through ``POST /api/v1/devices`` before ingest
+starts, so its registry cache knows them from the first message.
+
+Chromium is the system package (``/usr/bin/chromium``, or ``PANTAU_CHROMIUM``) in
+headless mode with the flags that keep it off the network; Playwright's own browser
+download is never used. Screenshots go to ``test-artifacts/`` (gitignored).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.context import AppContext
+from api.keys import KeyStore
+from api.ratelimit import RateLimiter
+from pantau import database
+from pantau.database import open_engine
+from pantau.services import InfluxDB, Mosquitto, free_port
+from pantau.store import InfluxStore
+from tests.api.browser.support import CHROMIUM, CHROMIUM_ARGS, DEVICES, Device, Stack, Watched
+from tests.harness import IngestProcess, TestPublisher
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _serve(app: Any) -> tuple[str, uvicorn.Server, threading.Thread]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    return f"http://127.0.0.1:{port}", server, thread
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, mosquitto: Mosquitto, influxdb: InfluxDB
+) -> Iterator[Stack]:
+    home = tmp_path_factory.mktemp("browser")
+    sql_url = f"sqlite:///{home / 'pantau.db'}"
+    database.upgrade(sql_url)
+    store = InfluxStore(url=influxdb.url, database=f"t_{uuid.uuid4().hex[:12]}", max_attempts=2)
+    store.ensure_database()
+    engine = open_engine(sql_url)
+    keys = KeyStore(engine)
+    tokens = {
+        role: keys.create(role=role, name=f"Sari ({role})").token
+        for role in ("admin", "operator", "technician", "researcher")
+    }
+    ctx = AppContext(
+        store=store,
+        engine=engine,
+        keys=keys,
+        mqtt_url=mosquitto.url,
+        rate_limiter=RateLimiter(10_000),
+    )
+    url, server, thread = _serve(create_app(ctx))
+    prefix = f"b{uuid.uuid4().hex[:6]}"
+    built = Stack(url=url, store=store, sql_url=sql_url, mqtt_url=mosquitto.url, keys=tokens)
+    for d in DEVICES:
+        device = Device(f"{prefix}-{d.id}", d.kind, d.zone, d.latitude, d.longitude, d.siaga)
+        body: dict[str, object] = {
+            "id": device.id, "kind": d.kind, "zone": d.zone, "latitude": d.latitude,
+            "longitude": d.longitude, "model": "test", "requires_calibration": False,
+        }  # fmt: skip
+        if d.siaga:
+            body["siaga"] = d.siaga
+        answer = httpx.post(
+            f"{url}/api/v1/devices",
+            json=body,
+            headers={"Authorization": f"Bearer {tokens['technician']}"},
+            timeout=10,
+        )
+        assert answer.status_code == 201, answer.text
+        built.devices[d.id] = device
+    ingest = IngestProcess(
+        home=home / "ingest",
+        mqtt_url=mosquitto.url,
+        influx_url=influxdb.url,
+        influx_db=store.database,
+        sql_url=sql_url,
+    )
+    ingest.start()
+    built.publisher = TestPublisher(mosquitto.url)
+    try:
+        yield built
+    finally:
+        built.publisher.close()
+        ingest.stop()
+        server.should_exit = True
+        thread.join(10)
+        engine.dispose()
+        store.drop_database()
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is None:
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser: Any, stack: Stack) -> Iterator[Callable[..., Watched]]:
+    contexts: list[Any] = []
+    watched: list[Watched] = []
+
+    def make(**options: Any) -> Watched:
+        context = browser.new_context(
+            base_url=stack.url, locale="id-ID", timezone_id="Asia/Jakarta", **options
+        )
+        # Loopback only: anything that is not the app under test is refused.
+        context.route(
+            lambda u: not u.startswith(stack.url), lambda route: route.abort("blockedbyclient")
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        w = Watched(page, [])
+        page.on("pageerror", lambda exc: w.errors.append(f"page error: {exc}"))
+        page.on(
+            "console",
+            lambda msg: (
+                w.errors.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None
+            ),
+        )
+        watched.append(w)
+        return w
+
+    yield make
+    for context in contexts:
+        context.close()
+    problems = [e for w in watched for e in w.errors]
+    assert not problems, "\n".join(problems)
