@@ -60,6 +60,7 @@ class SensorReader:
         self._thread = threading.Thread(target=self._run, name=f"reader-{device_id}", daemon=True)
         self._schedule: list[tuple[float, bytes]] = []
         self._next_poll = 0.0
+        self._last_ts = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -167,7 +168,11 @@ class SensorReader:
         if not known:
             return
         self.frames += 1
-        sample = Sample(self.device_id, int(self.clock() * 1000), known)
+        # frames read in one burst would share a millisecond, and (device, ts) is a
+        # reading's identity downstream: keep a device's timestamps strictly increasing
+        ts_ms = max(int(self.clock() * 1000), self._last_ts + 1)
+        self._last_ts = ts_ms
+        sample = Sample(self.device_id, ts_ms, known)
         try:
             self.samples.put_nowait(sample)
         except queue.Full:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware_bridge import config as bridge_config
 from firmware_bridge.bridge import Bridge
-from pantau.mqtt import Message, Subscriber
+from pantau.mqtt import BrokerAddress
 from pantau.services import Mosquitto
 from tests.firmware_bridge.bridge_captures import frames
 from tests.firmware_bridge.bridge_pty import Feeder, PtySensor, wait_for
@@ -38,44 +43,57 @@ def broker(make_mosquitto: Callable[..., Mosquitto], tmp_path: Path) -> Mosquitt
 
 
 class Collector:
+    """A plain paho subscriber (persistent session, QoS 1) standing in for the ingest."""
+
     def __init__(self, url: str) -> None:
-        self.subscriber = Subscriber(
-            url=url,
+        address = BrokerAddress.parse(url)
+        self.messages: list[tuple[str, bytes]] = []
+        self.lock = threading.Lock()
+        self.client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
             client_id="bridge-test-reader",
-            topics=[f"sensors/{DEVICE}/#"],
-            username="reader",
-            password="reader-secret",
+            clean_session=False,
         )
-        self.subscriber.start(timeout=10)
-        self.messages: list[Message] = []
+        self.client.username_pw_set("reader", "reader-secret")
+        self.client.reconnect_delay_set(min_delay=1, max_delay=1)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.subscribed = threading.Event()
+        self.client.connect(address.host, address.port, keepalive=30)
+        self.client.loop_start()
+        assert self.subscribed.wait(10)
 
-    def poll(self) -> None:
-        while not self.subscriber.messages.empty():
-            message = self.subscriber.messages.get_nowait()
-            self.subscriber.ack(message)
-            self.messages.append(message)
+    def _on_connect(self, client: paho.Client, *_args: object) -> None:
+        client.subscribe(f"sensors/{DEVICE}/#", qos=1)
+        self.subscribed.set()
 
-    def readings(self) -> list[dict[str, object]]:
-        self.poll()
-        out: list[dict[str, object]] = []
-        for m in self.messages:
-            if m.topic.endswith("/readings"):
-                doc = json.loads(m.payload)
-                out += doc if isinstance(doc, list) else [doc]
+    def _on_message(self, _client: paho.Client, _userdata: object, msg: paho.MQTTMessage) -> None:
+        with self.lock:
+            self.messages.append((msg.topic, bytes(msg.payload)))
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _docs(self, suffix: str) -> list[Any]:
+        with self.lock:
+            return [json.loads(p) for t, p in self.messages if t.endswith(suffix)]
+
+    def readings(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for doc in self._docs("/readings"):
+            out += doc if isinstance(doc, list) else [doc]
         return out
 
     def statuses(self) -> list[str]:
-        self.poll()
-        return [
-            json.loads(m.payload)["state"] for m in self.messages if m.topic.endswith("/status")
-        ]
+        return [d["state"] for d in self._docs("/status")]
 
 
 @pytest.fixture
 def collector(broker: Mosquitto) -> Iterator[Collector]:
     c = Collector(broker.url)
     yield c
-    c.subscriber.stop()
+    c.stop()
 
 
 def unique_seqs(collector: Collector) -> set[object]:
@@ -142,11 +160,11 @@ def test_bridge_through_mosquitto_with_outage(
     # at-least-once: a reading whose PUBACK was lost in the outage may come twice
     assert sorted(set(seqs)) == list(range(1, 42))
     assert [s for i, s in enumerate(seqs) if s not in seqs[:i]] == list(range(1, 42))
-    first = {}
+    first: dict[int, dict[str, Any]] = {}
     for r in readings:
         first.setdefault(r["seq"], r)
     ts = [r["ts"] for r in first.values()]
-    assert ts == sorted(ts)
+    assert all(a < b for a, b in itertools.pairwise(ts))  # strictly increasing per device
     rejected = bridge.readers[0].rejected
     assert rejected["bad_checksum"] >= 10 and rejected["garbage"] >= 10
     wait_for(lambda: collector.statuses()[-1] == "offline")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 from firmware_bridge import config as bridge_config
 from firmware_bridge.bridge import Bridge
@@ -23,8 +25,8 @@ class FakeBroker:
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
 
-    def readings(self, device: str) -> list[dict[str, object]]:
-        out: list[dict[str, object]] = []
+    def readings(self, device: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         with self.lock:
             for topic, payload, _ in self.messages:
                 if topic == f"sensors/{device}/readings":
@@ -149,6 +151,8 @@ password = "x"
     bridge.start()
     try:
         wait_for(lambda: len(broker.readings("aq-pty")) == 4)
+        # bytes written before the port is open are flushed by the open (pyserial)
+        wait_for(lambda: bridge.readers[0].opens == 1)
         sensor.write(good[5])
         wait_for(lambda: len(broker.readings("aq-pty")) == 5)
     finally:
@@ -156,6 +160,6 @@ password = "x"
         sensor.close()
     readings = broker.readings("aq-pty")
     assert [r["seq"] for r in readings] == [1, 2, 3, 4, 5]
-    assert [r["values"]["pm25"] for r in readings] == [8.0, 7.0, 7.0, 7.0, 6.0]  # type: ignore[index]
+    assert [r["values"]["pm25"] for r in readings] == [8.0, 7.0, 7.0, 7.0, 6.0]
     ts = [r["ts"] for r in readings]
-    assert ts == sorted(ts)
+    assert all(a < b for a, b in itertools.pairwise(ts))  # strictly increasing per device

@@ -68,6 +68,9 @@ def ingest_process(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    logfile = tmp_path / "ingest.log"
+    # the ingest's subscription must exist before the bridge publishes
+    wait_for(lambda: "subscribed to" in logfile.read_text(), timeout=60, step=0.2)
     yield broker, influx
     process.terminate()
     try:
@@ -111,6 +114,7 @@ password = "unused-on-an-open-broker"
     try:
         wait_for(lambda: bridge.readers[0].opens == 1)
         Feeder(sensor, stream[:10], 0.05).start().join(10)
+        wait_for(lambda: bridge.forwarders[0].published == 10, timeout=20)
         wait_for(lambda: len(pm25_points(influx, device)) == 10, timeout=60, step=0.5)
         broker.stop()
         Feeder(sensor, stream[10:25], 0.05).start().join(10)

@@ -136,7 +136,7 @@ def test_maxbotix_round_trip(raw: int) -> None:
     crc=st.booleans(),
 )
 def test_sdi12_round_trip(numbers: list[object], crc: bool) -> None:
-    texts = tuple(f"{n:+.3f}" for n in numbers)  # type: ignore[str-format]
+    texts = tuple(f"{n:+.3f}" for n in numbers)
     reply = sdi12.parse(sdi12.encode("0", texts, crc=crc))
     assert reply is not None and reply.has_crc == crc
     assert reply.values == tuple(float(t) for t in texts)

@@ -115,3 +115,30 @@ def test_reader_sds011_query_mode_sends_commands(sensor: PtySensor) -> None:
     finally:
         reader.stop()
     assert drain(samples)[0].values == {"pm25": 0.6, "pm10": 0.6}
+
+
+def test_reader_keeps_timestamps_strictly_increasing_within_a_burst(sensor: PtySensor) -> None:
+    """Frames read in one burst share the clock's millisecond; (device, ts) is a reading's
+    identity downstream, so each gets its own timestamp, never one in the past."""
+    samples: queue.Queue[Sample] = queue.Queue(100)
+    now = [1_763_800_000.0]
+    reader = SensorReader(
+        device_id="aq-burst",
+        driver=sds011.driver(Options({}, "o")),
+        link=SerialLink(port=str(sensor.path), fmt=SerialFormat()),
+        samples=samples,
+        clock=lambda: now[0],
+    )
+    captured = frames("SDS01x")
+    reader.start()
+    try:
+        wait_for(lambda: reader.opens == 1)
+        sensor.write(b"".join(captured[:5]))  # one write: one read, a frozen clock
+        wait_for(lambda: reader.frames == 5)
+        now[0] -= 10.0  # the gateway clock steps back (NTP): still no earlier timestamp
+        sensor.write(captured[5])
+        wait_for(lambda: reader.frames == 6)
+    finally:
+        reader.stop()
+    ts = [s.ts_ms for s in drain(samples)]
+    assert ts == [1_763_800_000_000 + i for i in range(6)]
