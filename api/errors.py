@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from pantau.errors import (
@@ -65,6 +66,16 @@ def install(app: FastAPI) -> None:
             exc.status_code, "http_error"
         )
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+        # a uniqueness or reference rule of the SQL schema that a store did not check first
+        log.warning("constraint violated on %s %s: %s", request.method, request.url.path, exc.orig)
+        message = (
+            "this conflicts with an existing record (a name or id that must be unique is "
+            "taken, or a referenced record is missing); change it and try again"
+        )
+        return JSONResponse(error_body("conflict", message), 409)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -24,6 +24,7 @@ from alerts.rules import Rule
 from api.auth import context, require
 from api.context import AppContext
 from api.keys import ApiKey
+from api.params import MAX_ROW_ID, RowId
 from pantau.errors import InvalidRequest, PermissionDenied
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -65,7 +66,7 @@ class RuleIn(BaseModel):
     clear_for_s: float = Field(0.0, ge=0, le=7 * 86_400)
     level: str | None = Field(None, examples=["Tidak Sehat", "SIAGA 3"])
     factor: float = Field(3.0, ge=1, le=1000)
-    flags: int = Field(0, ge=0)
+    flags: int = Field(0, ge=0, le=0xFFFF, description="QC flag bitmask")
     window: int = Field(20, ge=2, le=10_000)
     flap_count: int = Field(3, ge=2, le=100)
     flap_window_s: float = Field(3600.0, ge=0)
@@ -120,7 +121,7 @@ def list_alerts(
     device: Annotated[str | None, Query(max_length=64)] = None,
     severity: Annotated[str | None, Query(description="at least this severity")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    before_id: Annotated[int | None, Query(ge=1, description="paging")] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="paging")] = None,
 ) -> list[dict[str, Any]]:
     f = Filter(status, zone, device, severity, limit, before_id)
     return [a.as_json() for a in AlertBoard(ctx.engine).find(f)]
@@ -180,31 +181,33 @@ async def stream(
 
 
 @router.get("/alerts/{alert_id}", summary="One alert with its history")
-def get_alert(ctx: Ctx, _: Reader, alert_id: int) -> dict[str, Any]:
+def get_alert(ctx: Ctx, _: Reader, alert_id: RowId) -> dict[str, Any]:
     alert, history = AlertBoard(ctx.engine).get(alert_id)
     return {**alert.as_json(), "history": [t.as_json() for t in history]}
 
 
 @router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert")
-def acknowledge(ctx: Ctx, key: Operator, alert_id: int, note: Note | None = None) -> dict[str, Any]:
+def acknowledge(
+    ctx: Ctx, key: Operator, alert_id: RowId, note: Note | None = None
+) -> dict[str, Any]:
     note = note or Note()
     done = AlertBoard(ctx.engine).acknowledge(alert_id, _actor(key, note.by), note.comment)
     return done.as_json()
 
 
 @router.post("/alerts/{alert_id}/resolve", summary="Resolve an alert by hand")
-def resolve(ctx: Ctx, key: Operator, alert_id: int, note: Note | None = None) -> dict[str, Any]:
+def resolve(ctx: Ctx, key: Operator, alert_id: RowId, note: Note | None = None) -> dict[str, Any]:
     note = note or Note()
     return AlertBoard(ctx.engine).resolve(alert_id, _actor(key, note.by), note.comment).as_json()
 
 
 @router.post("/alerts/{alert_id}/comments", summary="Add a comment to an alert's history")
-def comment(ctx: Ctx, key: Operator, alert_id: int, body: CommentIn) -> dict[str, Any]:
+def comment(ctx: Ctx, key: Operator, alert_id: RowId, body: CommentIn) -> dict[str, Any]:
     return AlertBoard(ctx.engine).comment(alert_id, _actor(key, body.by), body.text).as_json()
 
 
 @router.get("/alerts/{alert_id}/deliveries", summary="An alert's notifications and attempts")
-def deliveries(ctx: Ctx, _: Reader, alert_id: int) -> list[dict[str, Any]]:
+def deliveries(ctx: Ctx, _: Reader, alert_id: RowId) -> list[dict[str, Any]]:
     return AlertBoard(ctx.engine).deliveries(alert_id)
 
 
@@ -257,7 +260,7 @@ def list_endpoints(ctx: Ctx, _: Operator) -> list[dict[str, Any]]:
 
 
 @router.get("/notification-endpoints/{endpoint_id}", summary="One endpoint")
-def get_endpoint(ctx: Ctx, _: Operator, endpoint_id: int) -> dict[str, Any]:
+def get_endpoint(ctx: Ctx, _: Operator, endpoint_id: RowId) -> dict[str, Any]:
     return EndpointStore(ctx.engine).get(endpoint_id).public()
 
 
@@ -267,7 +270,7 @@ def create_endpoint(ctx: Ctx, _: Operator, body: EndpointIn) -> dict[str, Any]:
 
 
 @router.put("/notification-endpoints/{endpoint_id}", summary="Change an endpoint")
-def update_endpoint(ctx: Ctx, _: Operator, endpoint_id: int, body: EndpointIn) -> dict[str, Any]:
+def update_endpoint(ctx: Ctx, _: Operator, endpoint_id: RowId, body: EndpointIn) -> dict[str, Any]:
     return EndpointStore(ctx.engine).update(endpoint_id, body.endpoint(endpoint_id)).public()
 
 
@@ -276,7 +279,7 @@ def update_endpoint(ctx: Ctx, _: Operator, endpoint_id: int, body: EndpointIn) -
     status_code=204,
     summary="Remove an endpoint (kept disabled if it has delivery history)",
 )
-def delete_endpoint(ctx: Ctx, _: Operator, endpoint_id: int) -> None:
+def delete_endpoint(ctx: Ctx, _: Operator, endpoint_id: RowId) -> None:
     EndpointStore(ctx.engine).delete(endpoint_id)
 
 

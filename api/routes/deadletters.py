@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import context, require
 from api.context import AppContext
+from api.params import RowId
 from api.query import DEVICE_ID, SLUG
 from pantau.deadletters import DeadLetter, DeadLetterStore
 from pantau.errors import InvalidRequest
@@ -98,7 +99,9 @@ def list_dead_letters(
 @router.get(
     "/{letter_id}", response_model=DeadLetterOut, summary="One dead letter", dependencies=READ
 )
-def get_dead_letter(letter_id: int, ctx: Annotated[AppContext, Depends(context)]) -> DeadLetterOut:
+def get_dead_letter(
+    letter_id: RowId, ctx: Annotated[AppContext, Depends(context)]
+) -> DeadLetterOut:
     return DeadLetterOut.of(DeadLetterStore(ctx.engine).get(letter_id))
 
 
@@ -110,7 +113,7 @@ def get_dead_letter(letter_id: int, ctx: Annotated[AppContext, Depends(context)]
     dependencies=[Depends(require("technician"))],
 )
 def replay_dead_letter(
-    letter_id: int, ctx: Annotated[AppContext, Depends(context)]
+    letter_id: RowId, ctx: Annotated[AppContext, Depends(context)]
 ) -> ReplayRequested:
     DeadLetterStore(ctx.engine).request_replay(letter_id)
     return ReplayRequested(id=letter_id, status="replay requested")

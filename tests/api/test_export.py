@@ -1,4 +1,4 @@
-"""Every export format parsed back and compared; streaming, CORS and cancellation on a live server."""
+"""Every export format parsed back and compared; streaming, CORS, cancellation on a live server."""
 
 from __future__ import annotations
 
