@@ -1,0 +1,445 @@
+"""Ingest end to end: ``pantau ingest`` against a bare paho subscriber and a naive bridge.
+
+Everything runs in one go on real Mosquitto and InfluxDB started here on free
+loopback ports, so the ratios compare like with like on the same (noisy) machine:
+
+- **bare**: a paho-mqtt subscriber that only counts and acknowledges, draining a
+  backlog of QoS 1 messages the broker holds for its persistent session;
+- **pantau**: ``pantau ingest`` (spool with fsync, pipeline, InfluxDB) draining the
+  same backlog until every reading is in InfluxDB; one reading per message;
+- **pantau, packs**: the same with 100-reading arrays per message (readings/s);
+- **naive**: one InfluxDB ``/write`` per message, the way small MQTT→InfluxDB
+  bridges do it;
+- **live**: a publisher and ``pantau ingest`` running at the same time;
+- **outage**: InfluxDB stopped while messages arrive at a steady rate, then
+  started: peak memory of both ingest processes (the backlog is on disk) and the
+  time to drain.
+
+Preloading the backlog keeps the publisher from competing for the cores while a
+consumer is timed. Every run counts the points in InfluxDB at the end: the
+figures are only reported with zero loss, otherwise the run fails.
+
+Run: ``python -m bench.ingest`` (about 3 minutes; ``--quick`` for a smoke run).
+Prints a table and writes ``bench/results/ingest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from bench.machine import machine_info
+from pantau import database
+from pantau.services import InfluxDB, Mosquitto, free_port
+from pantau.store import InfluxStore
+from tests.harness import IngestProcess, TestPublisher, count_points, register
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "ingest.json"
+DEVICES = 1000
+TOPIC = "sensors/{}/readings"
+
+
+@dataclass
+class Env:
+    tmp: Path
+    broker: Mosquitto
+    influxd: InfluxDB
+    sql_url: str
+
+    def store(self, db: str) -> InfluxStore:
+        return InfluxStore(url=self.influxd.url, database=db, timeout=120)
+
+
+def device(i: int) -> str:
+    return f"bench-{i % DEVICES:04d}"
+
+
+def single_messages(n: int, start_ms: int) -> Iterator[tuple[str, bytes]]:
+    """``n`` one-reading messages, spread over the devices, one second apart per device."""
+    for i in range(n):
+        ts = start_ms + (i // DEVICES) * 1000
+        body = orjson.dumps({"ts": ts, "seq": i // DEVICES, "values": {"pm25": 20 + i % 37}})
+        yield TOPIC.format(device(i)), body
+
+
+def pack_messages(n: int, size: int, start_ms: int) -> Iterator[tuple[str, bytes]]:
+    """``n`` messages of ``size`` readings each (the array form a backlog is sent in)."""
+    for i in range(n):
+        base = (i // DEVICES) * size
+        pack = [
+            {"ts": start_ms + (base + k) * 1000, "seq": base + k, "values": {"pm25": 20 + k % 37}}
+            for k in range(size)
+        ]
+        yield TOPIC.format(device(i)), orjson.dumps(pack)
+
+
+def make_session(url: str, client_id: str, topic: str) -> None:
+    """Create a persistent session subscribed at QoS 1, then leave: the broker keeps the backlog."""
+    host, port = url.removeprefix("mqtt://").split(":")
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    done = threading.Event()
+    client.on_subscribe = lambda *_: done.set()
+    client.connect(host, int(port))
+    client.loop_start()
+    client.subscribe(topic, qos=1)
+    if not done.wait(10):
+        raise RuntimeError("the broker did not confirm the subscription")
+    client.disconnect()
+    client.loop_stop()
+
+
+def preload(url: str, messages: Iterator[tuple[str, bytes]]) -> tuple[int, float]:
+    publisher = TestPublisher(url)
+    started = time.perf_counter()
+    count = publisher.publish_many(messages)
+    elapsed = time.perf_counter() - started
+    publisher.close()
+    return count, elapsed
+
+
+def wait_points(store: InfluxStore, expected: int, timeout: float, step: float = 0.25) -> float:
+    """Seconds until ``readings`` holds ``expected`` points (perf_counter time of the last poll)."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        got = count_points(store)
+        if got >= expected:
+            if got > expected:
+                raise RuntimeError(f"{got} points where {expected} were sent: duplicates")
+            return time.perf_counter()
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"only {got} of {expected} readings reached InfluxDB")
+        time.sleep(step)
+
+
+def progress(text: str) -> None:
+    print(f"  … {text}", flush=True)
+
+
+# ---- the consumers --------------------------------------------------------------------------
+
+
+def run_bare(env: Env, n: int) -> dict[str, float]:
+    """A paho subscriber that counts and acknowledges, nothing else."""
+    client_id = f"bare-{uuid.uuid4().hex[:6]}"
+    make_session(env.broker.url, client_id, "sensors/+/readings")
+    sent, _ = preload(env.broker.url, single_messages(n, now_ms() - 3_600_000))
+    host, port = env.broker.url.removeprefix("mqtt://").split(":")
+    received = 0
+    done = threading.Event()
+    first: list[float] = []
+
+    def on_message(*_: object) -> None:
+        nonlocal received
+        if not first:
+            first.append(time.perf_counter())
+        received += 1
+        if received >= sent:
+            done.set()
+
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    client.on_message = on_message
+    started = time.perf_counter()
+    client.connect(host, int(port))
+    client.loop_start()
+    if not done.wait(300):
+        raise RuntimeError(f"bare subscriber got {received} of {sent}")
+    elapsed = time.perf_counter() - started
+    client.disconnect()
+    client.loop_stop()
+    return {"messages": sent, "seconds": elapsed, "messages_per_s": sent / elapsed}
+
+
+def ingest_process(env: Env, name: str) -> tuple[IngestProcess, InfluxStore]:
+    db = f"bench_{name}_{uuid.uuid4().hex[:6]}"
+    store = env.store(db)
+    store.ensure_database()
+    process = IngestProcess(
+        home=env.tmp / name,
+        mqtt_url=env.broker.url,
+        influx_url=env.influxd.url,
+        influx_db=db,
+        sql_url=env.sql_url,
+        extra_env={"PANTAU_INGEST_FLUSH_MS": "20"},
+    )
+    return process, store
+
+
+def run_pantau_backlog(
+    env: Env, name: str, messages: Iterator[tuple[str, bytes]], readings: int
+) -> dict[str, float]:
+    """``pantau ingest`` drains a preloaded backlog into InfluxDB."""
+    process, store = ingest_process(env, name)
+    process.start()  # creates the persistent session
+    process.stop()
+    sent, publish_s = preload(env.broker.url, messages)
+    progress(f"{name}: {sent} messages preloaded in {publish_s:.1f} s; draining")
+    process.start(timeout=60)  # returns once subscribed: start-up excluded, as for bare
+    started = time.perf_counter()
+    finished = wait_points(store, readings, timeout=600)
+    elapsed = finished - started
+    process.stop()
+    return {
+        "messages": sent,
+        "readings": readings,
+        "seconds": elapsed,
+        "messages_per_s": sent / elapsed,
+        "readings_per_s": readings / elapsed,
+        "lost": 0,
+    }
+
+
+def run_live(env: Env, n: int) -> dict[str, float]:
+    """Publisher and ``pantau ingest`` at the same time, as in production."""
+    process, store = ingest_process(env, "live")
+    process.start()
+    started = time.perf_counter()
+    sent, publish_s = preload(env.broker.url, single_messages(n, now_ms() - 3_600_000))
+    finished = wait_points(store, n, timeout=600)
+    elapsed = finished - started
+    process.stop()
+    return {
+        "messages": sent,
+        "publish_seconds": publish_s,
+        "seconds": elapsed,
+        "messages_per_s": sent / elapsed,
+        "lost": 0,
+    }
+
+
+def run_naive(env: Env, n: int) -> dict[str, float]:
+    """One InfluxDB write per message, in the MQTT callback."""
+    client_id = f"naive-{uuid.uuid4().hex[:6]}"
+    db = f"bench_naive_{uuid.uuid4().hex[:6]}"
+    store = env.store(db)
+    store.ensure_database()
+    make_session(env.broker.url, client_id, "sensors/+/readings")
+    sent, _ = preload(env.broker.url, single_messages(n, now_ms() - 3_600_000))
+    http = httpx.Client(base_url=env.influxd.url)
+    written = 0
+    done = threading.Event()
+
+    def on_message(_c: object, _u: object, msg: paho.MQTTMessage) -> None:
+        nonlocal written
+        doc = orjson.loads(msg.payload)
+        dev = msg.topic.split("/")[1]
+        fields = ",".join(f"{k}={float(v)}" for k, v in doc["values"].items())
+        line = f"readings,device={dev},metric=pm25 raw={doc['values']['pm25']},{fields}"
+        http.post(
+            "/write", params={"db": db, "precision": "ms"}, content=f"{line} {doc['ts']}"
+        ).raise_for_status()
+        written += 1
+        if written >= sent:
+            done.set()
+
+    host, port = env.broker.url.removeprefix("mqtt://").split(":")
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    client.on_message = on_message
+    started = time.perf_counter()
+    client.connect(host, int(port))
+    client.loop_start()
+    if not done.wait(600):
+        raise RuntimeError(f"naive bridge wrote {written} of {sent}")
+    elapsed = time.perf_counter() - started
+    client.disconnect()
+    client.loop_stop()
+    http.close()
+    return {"messages": sent, "seconds": elapsed, "messages_per_s": sent / elapsed}
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def ingest_pids(root: int) -> list[int]:
+    """The receiving process and its children (the processing worker)."""
+    pids = [root]
+    try:
+        children = Path(f"/proc/{root}/task/{root}/children").read_text().split()
+    except OSError:
+        children = []
+    return pids + [int(c) for c in children]
+
+
+def paced(messages: Iterator[tuple[str, bytes]], rate: float) -> Iterator[tuple[str, bytes]]:
+    started = time.perf_counter()
+    for i, item in enumerate(messages):
+        ahead = started + i / rate - time.perf_counter()
+        if ahead > 0:
+            time.sleep(ahead)
+        yield item
+
+
+def run_outage(env: Env, seconds: float, rate: float) -> dict[str, float]:
+    """InfluxDB down while ``rate`` messages/s arrive for ``seconds``; then it comes back."""
+    process, store = ingest_process(env, "outage")
+    process.start()
+    assert process.process is not None
+    n = int(seconds * rate)
+    env.influxd.stop()
+    peak = {"receiver": 0, "worker": 0, "total": 0}
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.is_set():
+            pids = ingest_pids(process.process.pid if process.process else 0)
+            sizes = [rss_kib(p) for p in pids]
+            peak["receiver"] = max(peak["receiver"], sizes[0])
+            peak["worker"] = max(peak["worker"], sum(sizes[1:]))
+            peak["total"] = max(peak["total"], sum(sizes))
+            time.sleep(0.25)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    progress(f"outage: InfluxDB stopped; publishing {n} messages at {rate:.0f}/s")
+    sent, publish_s = preload(env.broker.url, paced(single_messages(n, now_ms() - 7_200_000), rate))
+    spool_bytes = sum(f.stat().st_size for f in (env.tmp / "outage" / "spool").glob("*.seg"))
+    env.influxd.start()
+    progress("outage: InfluxDB started again; draining the spool")
+    back = time.perf_counter()
+    finished = wait_points(store, n, timeout=600, step=0.5)
+    sampling.set()
+    sampler.join()
+    process.stop()
+    return {
+        "messages": sent,
+        "publish_seconds": publish_s,
+        "spool_bytes_at_restart": spool_bytes,
+        "drain_seconds": finished - back,
+        "peak_rss_mib_receiver": peak["receiver"] / 1024,
+        "peak_rss_mib_worker": peak["worker"] / 1024,
+        "peak_rss_mib_total": peak["total"] / 1024,
+        "lost": 0,
+    }
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@contextmanager
+def environment() -> Iterator[Env]:
+    with tempfile.TemporaryDirectory(prefix="pantau-bench-") as tmp:
+        root = Path(tmp)
+        broker = Mosquitto(root / "mosquitto", free_port())
+        influxd = InfluxDB(root / "influxdb", free_port())
+        broker.start()
+        influxd.start()
+        sql_url = f"sqlite:///{root / 'pantau.db'}"
+        database.upgrade(sql_url)
+        register(sql_url, [device(i) for i in range(DEVICES)], metrics=("pm25",))
+        try:
+            yield Env(root, broker, influxd, sql_url)
+        finally:
+            influxd.stop()
+            broker.stop()
+
+
+def timed(name: str, run: Callable[[], dict[str, float]]) -> dict[str, float]:
+    print(f"{name} …", flush=True)
+    started = time.perf_counter()
+    result = run()
+    print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=200_000, help="backlog size (one reading)")
+    parser.add_argument("--packs", type=int, default=20_000, help="backlog of 100-reading packs")
+    parser.add_argument("--naive", type=int, default=5_000, help="messages for the naive bridge")
+    parser.add_argument("--outage-seconds", type=float, default=60.0)
+    parser.add_argument("--outage-rate", type=float, default=5000.0)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = parser.parse_args()
+    if args.quick:
+        args.messages, args.packs, args.naive = 20_000, 1_000, 1_000
+        args.outage_seconds, args.outage_rate = 5.0, 1000.0
+    with environment() as env:
+        runs = {
+            "bare": timed("bare paho subscriber", lambda: run_bare(env, args.messages)),
+            "pantau": timed(
+                "pantau ingest, backlog",
+                lambda: run_pantau_backlog(
+                    env,
+                    "single",
+                    single_messages(args.messages, now_ms() - 3_600_000),
+                    args.messages,
+                ),
+            ),
+            "pantau_packs": timed(
+                "pantau ingest, 100-reading packs",
+                lambda: run_pantau_backlog(
+                    env,
+                    "packs",
+                    pack_messages(args.packs, 100, now_ms() - 86_400_000),
+                    args.packs * 100,
+                ),
+            ),
+            "naive": timed("naive bridge", lambda: run_naive(env, args.naive)),
+            "live": timed("pantau ingest, live publisher", lambda: run_live(env, args.messages)),
+            "outage": timed(
+                "InfluxDB outage",
+                lambda: run_outage(env, args.outage_seconds, args.outage_rate),
+            ),
+        }
+    bare = runs["bare"]["messages_per_s"]
+    ratios = {
+        "pantau_to_bare": runs["pantau"]["messages_per_s"] / bare,
+        "pantau_to_naive": runs["pantau"]["messages_per_s"] / runs["naive"]["messages_per_s"],
+        "live_to_bare": runs["live"]["messages_per_s"] / bare,
+    }
+    print()
+    print(f"{'run':34} {'messages':>10} {'msg/s':>10} {'readings/s':>11} {'× bare':>7}")
+    for name, r in runs.items():
+        if "messages_per_s" not in r:
+            continue
+        print(
+            f"{name:34} {r['messages']:>10.0f} {r['messages_per_s']:>10.0f} "
+            f"{r.get('readings_per_s', r['messages_per_s']):>11.0f} "
+            f"{r['messages_per_s'] / bare:>7.2f}"
+        )
+    o = runs["outage"]
+    print(
+        f"outage: {o['messages']:.0f} messages in {o['publish_seconds']:.0f} s with InfluxDB down, "
+        f"spool {o['spool_bytes_at_restart'] / 1e6:.1f} MB, drained in {o['drain_seconds']:.1f} s, "
+        f"peak RSS receiver {o['peak_rss_mib_receiver']:.0f} MiB, "
+        f"worker {o['peak_rss_mib_worker']:.0f} MiB; lost 0"
+    )
+    print(
+        f"pantau/bare {ratios['pantau_to_bare']:.2f} (target ≥ 0.80); "
+        f"packs {runs['pantau_packs']['readings_per_s']:.0f} readings/s (target ≥ 150000); "
+        f"pantau/naive {ratios['pantau_to_naive']:.1f}×"
+    )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {"machine": machine_info(), "args": vars(args), "runs": runs, "ratios": ratios},
+            indent=2,
+        )
+    )
+    print(f"saved {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
