@@ -24,8 +24,9 @@
     button.disabled = true;
     fail("");
     try {
-      const updated = await P.api("/api/v1/alerts/" + alert.id + "/" + action, { method: "POST" });
-      upsert(updated);
+      // the answer is the transition; the alert itself (with its new status) is read back
+      await P.api("/api/v1/alerts/" + alert.id + "/" + action, { method: "POST" });
+      upsert(await P.api("/api/v1/alerts/" + alert.id));
       render();
       const next = list.querySelector("button:not([disabled])");
       if (next && document.activeElement === document.body) next.focus();

@@ -181,6 +181,9 @@ def test_alert_from_published_readings_appears_live_and_is_acknowledged(
     assert [a["status"] for a in alerts] == ["acknowledged"]
     assert "Sari (operator)" in (alerts[0]["acknowledged_by"] or "")
     assert "Diakui" in acked.inner_text()
+    assert "Sari (operator)" in acked.inner_text()
+    cards = page.locator("li.alert")
+    assert cards.count() == cards.locator("h3 a[href^='/dashboard/devices/']").count()
     screenshot(w, "dashboard-acknowledged", full_page=False)
 
 
