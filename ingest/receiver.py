@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from ingest import metrics
+from ingest.partition import Partition
 from ingest.record import encode_message
 from ingest.spool import Spool, SpoolFull
 from pantau.deadletters import DeadLetterStore
@@ -32,13 +33,16 @@ class Receiver:
         dead_letters: DeadLetterStore,
         flush_seconds: float = 0.1,
         max_pending: int = 20_000,
+        partition: Partition | None = None,
     ) -> None:
         self.spool = spool
         self.dead_letters = dead_letters
         self.flush_seconds = flush_seconds
         self.max_pending = max_pending
+        self.partition = partition
         self.received = 0
         self.spooled = 0
+        self.other_partitions = 0
         self.buffer_full_waits = 0
         self._bodies: list[bytes] = []
         self._mids: list[int] = []
@@ -63,6 +67,12 @@ class Receiver:
 
     def handle(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         """paho's on_message: hand over, nothing more."""
+        if self.partition is not None and not self.partition.owns(topic):
+            with self._lock:  # another partition has its own copy: acknowledge with the group
+                if qos == 1:
+                    self._mids.append(mid)
+                self.other_partitions += 1
+            return
         body = encode_message(time.time_ns(), topic, payload)
         with self._lock:
             while len(self._bodies) >= self.max_pending and not self._stopping.is_set():
@@ -83,7 +93,9 @@ class Receiver:
             with self._lock:
                 bodies, mids = self._bodies, self._mids
                 self._bodies, self._mids = [], []
-            if bodies and not self._commit(bodies, mids, stopping):
+            if not bodies and mids:
+                self.subscriber.ack(mids)  # only other partitions' messages
+            elif bodies and not self._commit(bodies, mids, stopping):
                 with self._lock:  # keep order: what is held goes first
                     self._bodies = bodies + self._bodies
                     self._mids = mids + self._mids

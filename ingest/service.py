@@ -36,6 +36,10 @@ class IngestService:
         log.info("processing process started (pid %d)", self.worker.pid)
 
     def run_forever(self, stop: threading.Event) -> None:
+        if self.receiver.partition is not None:
+            log.info(
+                "partition %s: handling the devices whose id hashes to it", self.receiver.partition
+            )
         self._start_worker()
         self.receiver.start()
         last_report = time.monotonic()
@@ -60,6 +64,12 @@ class IngestService:
 
     def stop(self) -> None:
         self.receiver.stop()
+        log.info(
+            "received %d messages: %d spooled, %d left to other partitions",
+            self.receiver.received + self.receiver.other_partitions,
+            self.receiver.spooled,
+            self.receiver.other_partitions,
+        )
         if self.worker is not None and self.worker.poll() is None:
             self.worker.send_signal(signal.SIGTERM)
             try:

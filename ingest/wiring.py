@@ -12,6 +12,7 @@ from devices.cache import RegistryCache
 from ingest.alerting import Alerting
 from ingest.directory import RegistryDirectory
 from ingest.hooks import registry_hook, replay_hook
+from ingest.partition import Partition
 from ingest.pipeline import Pipeline, PipelineConfig
 from ingest.processor import Processor
 from ingest.receiver import Receiver
@@ -52,7 +53,7 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
     def subscriber(handler: Handler) -> Subscriber:
         return Subscriber(
             url=settings.mqtt_url,
-            client_id=settings.mqtt_client_id,
+            client_id=settings.ingest_client_id,
             topics=subscription_topics(settings.mqtt_share_group),
             handler=handler,
             username=username,
@@ -65,6 +66,7 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
         dead_letters=DeadLetterStore(engine),
         flush_seconds=settings.ingest_flush_ms / 1000,
         max_pending=settings.ingest_batch_messages * 10,
+        partition=Partition.parse(settings.ingest_partition),
     )
     _serve_metrics(metrics_port)
     worker_args = ["ingest", "--worker"]

@@ -7,6 +7,7 @@ Environment variables win over the file. An invalid value stops the start with
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -60,6 +61,9 @@ class Settings(BaseSettings):
     spool_max_bytes: int = Field(2 * 1024**3, ge=1024 * 1024)
     ingest_flush_ms: int = Field(200, ge=1, le=60_000)
     ingest_batch_messages: int = Field(2000, ge=1)
+    ingest_partition: str = Field(
+        "", description="'i/n': handle only the devices whose id hashes to i mod n ('' = all)"
+    )
 
     # API
     api_host: str = "127.0.0.1"
@@ -83,6 +87,14 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must look like http://host:port")
         return value.rstrip("/")
+
+    @field_validator("ingest_partition")
+    @classmethod
+    def _ingest_partition(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d+)/(\d+)", value)
+        if value and not (match and int(match[1]) < int(match[2])):
+            raise ValueError("must be 'i/n' with 0 <= i < n, e.g. 0/2")
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -115,7 +127,18 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.home / 'pantau.db').resolve()}"
 
     @property
+    def ingest_client_id(self) -> str:
+        """The MQTT client id of ``pantau ingest``: one persistent session per partition."""
+        if self.ingest_partition:
+            index, count = self.ingest_partition.split("/")
+            return f"{self.mqtt_client_id}-p{index}of{count}"
+        return self.mqtt_client_id
+
+    @property
     def spool_dir(self) -> Path:
+        """One spool per ingest process: processes that scale out get their own."""
+        if self.ingest_partition or self.mqtt_share_group:
+            return self.home / "spool" / self.ingest_client_id
         return self.home / "spool"
 
 
