@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -29,6 +30,8 @@ COMMAND_MODULES = (
     "pantau.democmd",
 )
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
 log = logging.getLogger("pantau")
 
 
@@ -38,7 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Pantau: sensor ingestion and monitoring for Kabupaten Bekasi.",
     )
     parser.add_argument("--version", action="version", version=f"pantau {__version__}")
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        help="DEBUG, INFO, WARNING or ERROR (default: $PANTAU_LOG_LEVEL or INFO)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -57,8 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    level = args.log_level or "INFO"
-    configure(level.upper())
+    level = (args.log_level or os.environ.get("PANTAU_LOG_LEVEL") or "INFO").upper()
+    if level not in LOG_LEVELS:
+        source = "--log-level" if args.log_level else "PANTAU_LOG_LEVEL"
+        print(f"pantau: {source} must be one of {', '.join(LOG_LEVELS)}", file=sys.stderr)
+        return 2
+    configure(level)
     try:
         code: int = args.func(args)
     except PantauError as exc:
