@@ -78,7 +78,7 @@ def _fleet(args: argparse.Namespace, scenario: Scenario) -> list[DeviceSpec]:
         gateways=args.pack == "gateway",
     )
     silent = scenario.silent_ids(fleet)
-    return with_interval(fleet, silent, max(10, math.ceil(period * 1.5)))
+    return with_interval(fleet, silent, max(5, math.ceil(period * 1.5)))
 
 
 def _sync(settings: Settings) -> Any:

@@ -20,6 +20,8 @@ class Scenario:
     flood_after_s: float = 10.0
     #: rise while flooding; below the pipeline's RATE limit for water (2 cm/s)
     flood_rise_cm_per_s: float = 1.5
+    #: where the flood curve starts (the storm has already lifted the river about this much)
+    flood_start_over_base_cm: float = 30.0
     #: how far past the Siaga 2 threshold the water rises before it holds
     flood_peak_over_siaga2_cm: float = 15.0
     flood_hold_s: float = 1800.0
@@ -41,7 +43,7 @@ class Scenario:
         """A flood, an offline sensor and an unhealthy zone within the first minute."""
         return cls(
             flood=("auto",),
-            flood_after_s=5.0,
+            flood_after_s=3.0,
             offline=1,
             offline_after_s=0.0,
             episode_zone="jababeka",

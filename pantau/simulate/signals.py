@@ -214,8 +214,9 @@ class Signals:
         level = self.base[device] + 1.6 * np.minimum(upstream, 45.0)
         phase = 2.0 * np.pi * (t % TIDE_MS) / TIDE_MS
         level = level + np.where(self.tidal[device], 25.0 * np.sin(phase), 0.0)
+        # no white noise: ingest's rise rate is per reading, and at a reading every few
+        # seconds even millimetres of jitter would read as metres per hour
         level = level + 3.0 * noise.smooth(self.seed, S_SMOOTH + 40, device, t, 1_800_000)
-        level = level + 0.4 * self._white(11, device, t)
         out[rows, COLUMN["water_level"]] = np.maximum(level, self._flood(device, t))
 
     def _flood(self, device: I64, t: I64) -> F:
@@ -226,7 +227,8 @@ class Signals:
         peak = self.siaga2[device] + sc.flood_peak_over_siaga2_cm
         rise_s = np.where(np.isfinite(peak), (peak - base) / sc.flood_rise_cm_per_s, 0.0)
         falling = np.maximum(since - rise_s - sc.flood_hold_s, 0.0)
-        curve = np.minimum(base + since * sc.flood_rise_cm_per_s, peak)
+        start = base + sc.flood_start_over_base_cm
+        curve = np.minimum(start + since * sc.flood_rise_cm_per_s, peak)
         curve = curve - falling * sc.flood_rise_cm_per_s / 4.0
         active = self.flooding[device] & (since >= 0.0)
         result: F = np.where(active, curve, -np.inf)
