@@ -20,6 +20,7 @@ BATCH_SECONDS = Histogram(
 )
 SPOOL_BYTES = Gauge("pantau_ingest_spool_bytes", "Bytes in the spool on disk")
 SPOOL_BACKLOG = Gauge("pantau_ingest_spool_backlog_bytes", "Spooled bytes not yet in InfluxDB")
+SPOOL_FILL = Gauge("pantau_ingest_spool_fill_ratio", "Spool size as a fraction of its bound")
 SPOOL_FULL = Gauge("pantau_ingest_spool_full", "1 while the spool is at its bound")
 STORE_DOWN = Gauge("pantau_ingest_store_unavailable", "1 while InfluxDB is failing")
 QUEUE_WAITS = Gauge("pantau_ingest_queue_full_waits", "Times the receive queue was full")

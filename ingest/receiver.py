@@ -23,6 +23,8 @@ from pantau.mqtt import Handler, Subscriber
 
 log = logging.getLogger(__name__)
 
+_FILL_WARNINGS = (0.5, 0.8, 0.9)
+
 
 class Receiver:
     def __init__(
@@ -43,6 +45,7 @@ class Receiver:
         self.received = 0
         self.spooled = 0
         self.other_partitions = 0
+        self._fill_warned = 0.0
         self.buffer_full_waits = 0
         self._bodies: list[bytes] = []
         self._mids: list[int] = []
@@ -119,9 +122,26 @@ class Receiver:
         self.spooled += len(bodies)
         metrics.RECEIVED.inc(len(bodies))
         metrics.SPOOLED.inc(len(bodies))
-        metrics.SPOOL_BYTES.set(self.spool.size_bytes)
+        self._warn_filling()
         metrics.QUEUE_WAITS.set(self.buffer_full_waits)
         return True
+
+    def _warn_filling(self) -> None:
+        """A loud warning each time the spool crosses 50, 80 or 90 % of its bound."""
+        size = self.spool.size_bytes
+        fill = size / self.spool.max_bytes
+        metrics.SPOOL_BYTES.set(size)
+        metrics.SPOOL_FILL.set(fill)
+        level = max((x for x in _FILL_WARNINGS if fill >= x), default=0.0)
+        if level > self._fill_warned:
+            log.warning(
+                "SPOOL %.0f%% FULL (%.1f of %.1f MB): InfluxDB is not keeping up or is down; "
+                "at 100%% new messages stay unacknowledged at the broker",
+                fill * 100,
+                size / 1e6,
+                self.spool.max_bytes / 1e6,
+            )
+        self._fill_warned = level
 
     def _spool_replays(self) -> None:
         """Dead letters someone asked to replay go through the same path as new messages."""

@@ -6,6 +6,7 @@ InfluxDB ends with exactly those readings (count and values).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -141,4 +142,34 @@ def test_mosquitto_restart(
     time.sleep(0.5)
     assert stored_values(influx) == expected_values(3000)
     assert "reconnecting" in ingest.log()
+    ingest.stop()
+
+
+def test_full_spool_leaves_messages_at_the_broker(
+    tmp_path: Path,
+    make_mosquitto: Callable[..., Mosquitto],
+    make_influxdb: Callable[[], InfluxDB],
+    sql_url: str,
+) -> None:
+    """InfluxDB down long enough to fill a 1 MB spool: the rest waits, unacknowledged."""
+    register(sql_url, DEVICES)
+    broker = make_mosquitto()
+    server = make_influxdb()
+    store = InfluxStore(url=server.url, database="full", max_attempts=2)
+    store.ensure_database()
+    ingest = make_ingest(tmp_path, broker, server.url, "full", sql_url)
+    ingest.env["PANTAU_SPOOL_MAX_BYTES"] = str(1024 * 1024)
+    ingest.start()
+    server.stop()
+    total = 12_000  # about 1.8 MB of spool records
+    publisher = TestPublisher(broker.url)
+    publisher.publish_many(messages(total))
+    publisher.close()
+    wait_for(lambda: "SPOOL FULL" in ingest.log(), timeout=60, what="the spool to fill")
+    warnings = [int(x) for x in re.findall(r"SPOOL (\d+)% FULL", ingest.log())]
+    assert len(warnings) >= 2 and warnings[-1] >= 90, warnings  # warned as it filled
+    server.start()
+    wait_for(lambda: count_points(store) >= total, timeout=120, what="every reading")
+    time.sleep(0.5)
+    assert stored_values(store) == expected_values(total)
     ingest.stop()
