@@ -83,7 +83,7 @@ class Spool:
         self.max_bytes = max_bytes
         # the newest segment cannot be released while it is written to: keep it small next to
         # the bound, so a drained spool always has room again
-        self.segment_bytes = max(64 * 1024, min(segment_bytes, max_bytes // 8))
+        self.segment_bytes = max(1, min(segment_bytes, max_bytes // 8))
         directory.mkdir(parents=True, exist_ok=True)
         segments = _segments(directory) or [0]
         self._segment = segments[-1]
