@@ -15,7 +15,7 @@ REDELIVERED = Counter(
 STATUS = Counter("pantau_ingest_status_messages", "Device status messages")
 BATCH_SECONDS = Histogram(
     "pantau_ingest_batch_seconds",
-    "Time from spool read to InfluxDB acknowledgement, per batch",
+    "Time InfluxDB took to accept one chunk's write (with retries)",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 SPOOL_BYTES = Gauge("pantau_ingest_spool_bytes", "Bytes in the spool on disk")
