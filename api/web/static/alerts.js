@@ -36,6 +36,14 @@
     }
   }
 
+  // The value that raised the alert, with what it measures.
+  function value(a) {
+    if (a.rule_kind === "ispu") return t("ispu.index") + " " + P.num(a.value, 0);
+    if (a.rule_kind === "flood_status") return P.num(a.value, 0) + " " + t("unit.cm");
+    if (a.rule_kind === "flood_rise") return "↑ " + P.num(a.value, 0) + " " + t("unit.cm_per_h");
+    return P.num(a.value, 1) + (a.metric ? " (" + a.metric + ")" : "");
+  }
+
   function card(a) {
     // The rule kind in the reader's language; the rule's own name stays as a tooltip.
     const kind = "alertkind." + a.rule_kind;
@@ -60,7 +68,7 @@
         a.flapping ? el("span", { class: "tag", text: t("alert.flapping") }) : null),
       el("p", { class: "meta" },
         t("dash.opened") + " ", el("time", { datetime: a.opened_at, text: P.when(a.opened_at) }),
-        a.value !== null && a.value !== undefined ? " · " + P.num(a.value, 1) : "",
+        a.value !== null && a.value !== undefined ? " · " + value(a) : "",
         a.acknowledged_by ? " · " + t("dash.acked_by") + " " + a.acknowledged_by : ""),
       actions);
   }

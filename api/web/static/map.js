@@ -6,7 +6,7 @@
   const config = JSON.parse(document.getElementById("map-config").textContent);
   const ZOOM = 12;
   const WORLD = 256 * Math.pow(2, ZOOM);
-  const MARGIN = 0.03; // degrees around the zones and devices
+  const MARGIN = 0.012; // degrees around the devices
   const REFRESH_MS = 30000;
 
   function project(lat, lon) {
@@ -16,16 +16,22 @@
     return [x, y];
   }
 
+  // The frame fits the sensors (or, with none yet, every zone), widened to the panel's shape.
   function frame(devices) {
     const b = config.bounds;
-    const points = config.zones.map((z) => [z.lat, z.lon]).concat(
-      devices.filter((d) => d.lat >= b.lat_min && d.lat <= b.lat_max && d.lon >= b.lon_min && d.lon <= b.lon_max)
-        .map((d) => [d.lat, d.lon]));
+    const inside = devices.filter((d) => d.lat >= b.lat_min && d.lat <= b.lat_max && d.lon >= b.lon_min && d.lon <= b.lon_max);
+    const points = inside.length ? inside.map((d) => [d.lat, d.lon]) : config.zones.map((z) => [z.lat, z.lon]);
     const lats = points.map((p) => p[0]);
     const lons = points.map((p) => p[1]);
-    const [x0, y0] = project(Math.max(...lats) + MARGIN, Math.min(...lons) - MARGIN);
-    const [x1, y1] = project(Math.min(...lats) - MARGIN, Math.max(...lons) + MARGIN);
-    return { x0, y0, w: x1 - x0, h: y1 - y0 };
+    let [x0, y0] = project(Math.max(...lats) + MARGIN, Math.min(...lons) - MARGIN);
+    let [x1, y1] = project(Math.min(...lats) - MARGIN, Math.max(...lons) + MARGIN);
+    x1 += Math.max(x1 - x0, 150) * 0.3; // room for the labels right of the markers
+    const box = document.getElementById("map");
+    const ratio = Math.max(1, Math.min(2, box.clientWidth / Math.max(1, window.innerHeight * 0.7)));
+    let w = x1 - x0, h = y1 - y0;
+    if (w / h < ratio) { x0 -= (h * ratio - w) / 2; w = h * ratio; }
+    else { y0 -= (w / ratio - h) / 2; h = w / ratio; }
+    return { x0, y0, w, h };
   }
 
   function tiles(f) {
@@ -70,15 +76,15 @@
 
   function drawMap(devices) {
     const f = frame(devices);
-    const scale = f.w / 700; // keep text readable whatever the frame's size
+    const scale = f.w / Math.max(320, document.getElementById("map").clientWidth); // map units per screen pixel
     const root = svg("svg", { viewBox: [f.x0, f.y0, f.w, f.h].join(" "), role: "img", "aria-labelledby": "map-h",
       preserveAspectRatio: "xMidYMid meet" });
     root.append(svg("rect", { x: f.x0, y: f.y0, width: f.w, height: f.h, fill: "#dfe8e2" }), tiles(f));
     const zones = svg("g", { class: "zones", "aria-hidden": "true" });
     for (const z of config.zones) {
       const [x, y] = project(z.lat, z.lon);
-      zones.append(svg("circle", { class: "zone-dot", cx: x, cy: y, r: 40 * scale }),
-        svg("text", { class: "zone-label", x, y: y + 52 * scale, "text-anchor": "middle",
+      zones.append(svg("circle", { class: "zone-dot", cx: x, cy: y, r: 28 * scale, "stroke-width": scale, "stroke-dasharray": 4 * scale + " " + 4 * scale }),
+        svg("text", { class: "zone-label", x, y: y + 42 * scale, "text-anchor": "middle",
           "font-size": 12 * scale, "stroke-width": 3 * scale, text: z.name.split(" (")[0] }));
     }
     root.append(zones);
@@ -110,9 +116,17 @@
     document.getElementById("device-rows").replaceChildren(...rows);
   }
 
+  let last = null;
+  let resizing = 0;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () { if (last) drawMap(last); }, 200);
+  });
+
   async function refresh() {
     try {
       const data = await P.api("/dashboard/map.json");
+      last = data.devices;
       drawMap(data.devices);
       drawTable(data.devices);
     } catch (e) {

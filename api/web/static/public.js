@@ -20,7 +20,7 @@
     return el("tr", { "data-device": s.device, "data-status": s.status },
       el("th", { scope: "row" }, s.device, el("br"), el("small", { text: name(s.zone) })),
       el("td", {}, P.floodBadge(s.status),
-        s.rise_cm_per_h > 0 ? el("span", { class: "rise", text: " ↑ " + P.num(s.rise_cm_per_h, 0) + " " + t("unit.cm") + "/h" }) : null),
+        s.rise_cm_per_h > 0 ? el("span", { class: "rise", text: " ↑ " + P.num(s.rise_cm_per_h, 0) + " " + t("unit.cm_per_h") }) : null),
       el("td", { class: "n", text: P.num(s.level_cm, 0) + " " + t("unit.cm") }),
       el("td", {}, el("time", { datetime: s.time, text: P.when(s.time) })));
   }

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.browser.support import Stack, Watched, login, screenshot, wait_until
+from tests.api.browser.support import ARTIFACTS, Stack, Watched, login, screenshot, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -101,9 +101,14 @@ def test_public_page_shows_the_ispu_category_of_known_readings(
     assert "170 cm" in station.inner_text()
     assert re.search(r"\d{2}\.\d{2} WIB", page.locator("#updated").inner_text())
     assert page.locator('a[href="/api/v1/ispu"]').count() == 1
-    # small and fast: no framework, no third-party requests
-    scripts = page.evaluate("Array.from(document.scripts).filter(s => s.src).map(s => s.src)")
-    assert all(s.startswith(known.url) for s in scripts)
+    # small and fast: no framework, no third-party requests, a few tens of KB in all
+    resources = page.evaluate(
+        "performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))"
+        ".map(e => [e.name, e.decodedBodySize])"
+    )
+    assert all(name.startswith(known.url) for name, _ in resources)
+    total = sum(size for _, size in resources)
+    assert total < 64_000, resources
     screenshot(w, "public-id")
 
     phone = open_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
@@ -185,6 +190,12 @@ def test_alert_from_published_readings_appears_live_and_is_acknowledged(
     cards = page.locator("li.alert")
     assert cards.count() == cards.locator("h3 a[href^='/dashboard/devices/']").count()
     screenshot(w, "dashboard-acknowledged", full_page=False)
+    page.locator("#map").screenshot(path=str(ARTIFACTS / "dashboard-map.png"))
+
+    # and resolve it: the card leaves the panel
+    acked.locator('button[data-action="resolve"]').click()
+    acked.wait_for(state="detached")
+    assert [a["status"] for a in known.get(f"/api/v1/alerts?device={device.id}")] == ["resolved"]
 
 
 def test_keyboard_reaches_a_device_page_with_charts_and_history(
