@@ -152,7 +152,7 @@ class Signals:
         result: NDArray[np.bool_] = weekday >= 5
         return result
 
-    def rain_rate(self, zone: I64, t: I64) -> F:
+    def rain_rate(self, zone: I64, t: I64, *, storm: bool = True) -> F:
         """Rain intensity in mm/h per zone: afternoon convective events in 2-hour slots."""
         slot = t // RAIN_SLOT_MS
         frac = (t - slot * RAIN_SLOT_MS) / RAIN_SLOT_MS
@@ -161,8 +161,11 @@ class Signals:
         raining = noise.uniform(self.seed, S_RAIN, zone, slot) < chance
         peak = 3.0 + 35.0 * noise.uniform(self.seed, S_RAIN_I, zone, slot) ** 2
         rate: F = np.where(raining, peak * np.sin(np.pi * frac), 0.0)
-        storm = self.storm_zone[zone] & (t >= self.flood_start_ms - HOUR_MS)
-        return np.where(storm, np.maximum(rate, 45.0), rate)
+        if not storm:
+            return rate
+        hard = self.storm_zone[zone] & (t >= self.flood_start_ms - HOUR_MS)
+        result: F = np.where(hard, np.maximum(rate, 45.0), rate)
+        return result
 
     def _temperature(self, t: I64, device: I64) -> F:
         hour = self._hour(t)
@@ -210,28 +213,30 @@ class Signals:
 
     def _water(self, out: F, rows: I64, device: I64, t: I64, span: F) -> None:
         zone = self.zone[device]
-        upstream = 0.5 * (self.rain_rate(zone, t - HOUR_MS) + self.rain_rate(zone, t - 2 * HOUR_MS))
+        # the storm of a scenario flood is left out here: the flood curve is its effect
+        upstream = 0.5 * (
+            self.rain_rate(zone, t - HOUR_MS, storm=False)
+            + self.rain_rate(zone, t - 2 * HOUR_MS, storm=False)
+        )
         level = self.base[device] + 1.6 * np.minimum(upstream, 45.0)
         phase = 2.0 * np.pi * (t % TIDE_MS) / TIDE_MS
         level = level + np.where(self.tidal[device], 25.0 * np.sin(phase), 0.0)
         # no white noise: ingest's rise rate is per reading, and at a reading every few
         # seconds even millimetres of jitter would read as metres per hour
         level = level + 3.0 * noise.smooth(self.seed, S_SMOOTH + 40, device, t, 1_800_000)
-        out[rows, COLUMN["water_level"]] = np.maximum(level, self._flood(device, t))
+        out[rows, COLUMN["water_level"]] = level + self._flood(device, t)
 
     def _flood(self, device: I64, t: I64) -> F:
-        """The flood curve: rise from the normal level, hold above Siaga 2, then recede."""
+        """What a flood adds to the level: a steady rise to past Siaga 2, a hold, a recession."""
         sc = self.scenario
         since = (t - self.flood_start_ms) / 1000.0
-        base = self.base[device]
-        peak = self.siaga2[device] + sc.flood_peak_over_siaga2_cm
-        rise_s = np.where(np.isfinite(peak), (peak - base) / sc.flood_rise_cm_per_s, 0.0)
+        height = self.siaga2[device] + sc.flood_peak_over_siaga2_cm - self.base[device]
+        height = np.where(np.isfinite(height), height, 0.0)
+        rise_s = height / sc.flood_rise_cm_per_s
         falling = np.maximum(since - rise_s - sc.flood_hold_s, 0.0)
-        start = base + sc.flood_start_over_base_cm
-        curve = np.minimum(start + since * sc.flood_rise_cm_per_s, peak)
-        curve = curve - falling * sc.flood_rise_cm_per_s / 4.0
-        active = self.flooding[device] & (since >= 0.0)
-        result: F = np.where(active, curve, -np.inf)
+        offset = np.minimum(since * sc.flood_rise_cm_per_s, height)
+        offset = np.maximum(offset - falling * sc.flood_rise_cm_per_s / 4.0, 0.0)
+        result: F = np.where(self.flooding[device] & (since >= 0.0), offset, 0.0)
         return result
 
     def _rain_gauge(self, out: F, rows: I64, device: I64, t: I64, span: F) -> None:
