@@ -47,6 +47,7 @@ KEY_COOKIE = "pantau_key"
 KEY_MAX_AGE = 12 * 3600  # an operator logs in once per shift
 RECENT_NS = 24 * 3600 * 1_000_000_000  # what "current" means, as in the open API
 MS = 1_000_000
+MAX_RAW_POINTS = 5_000  # per metric and chart; the hourly band covers the whole range
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(WEB / "templates"),
@@ -287,7 +288,9 @@ def device_series(
 ) -> dict[str, Any]:
     """Chart data: raw points ``[ms, value, flags]`` and hourly ``[ms, mean, min, max, flags]``.
 
-    Beyond 24 h only flagged raw points are sent (the hourly band carries the shape).
+    Beyond 24 h only flagged raw points are sent (the hourly band carries the shape),
+    and never more than the newest :data:`MAX_RAW_POINTS` per metric, so a device
+    reporting every second cannot make the page heavy.
     """
     Registry(ctx.engine).get(device_id)
     device = quote_string(device_id)
@@ -299,17 +302,30 @@ def device_series(
         unit = METRICS[METRIC_INDEX[name]].unit if name in METRIC_INDEX else ""
         return out.setdefault(name, {"unit": unit, "raw": [], "hourly": []})
 
-    raw = f'SELECT "value", "flags" FROM "readings" WHERE {raw_where} GROUP BY "metric"'
+    raw = (
+        f'SELECT "value", "flags" FROM "readings" WHERE {raw_where} GROUP BY "metric" '
+        f"ORDER BY time DESC LIMIT {MAX_RAW_POINTS}"
+    )
+    limited = False
     for series in ctx.store.query(raw):
         rows = metric(series.tags.get("metric", "?"))["raw"]
-        rows += [[int(r[0]) // MS, r[1], int(r[2] or 0)] for r in series.values]
+        rows += [[int(r[0]) // MS, r[1], int(r[2] or 0)] for r in reversed(series.values)]
+        limited = limited or len(series.values) >= MAX_RAW_POINTS
     hourly = (
         f'SELECT "mean", "min", "max", "flags" FROM "readings_1h" WHERE {where} GROUP BY "metric"'
     )
     for series in ctx.store.query(hourly):
         rows = metric(series.tags.get("metric", "?"))["hourly"]
         rows += [[int(r[0]) // MS, r[1], r[2], r[3], int(r[4] or 0)] for r in series.values]
-    return {"device": device_id, "hours": hours, "raw_complete": hours <= 24, "metrics": out}
+    for chart in out.values():
+        chart["raw"].sort(key=lambda point: point[0])
+    return {
+        "device": device_id,
+        "hours": hours,
+        "raw_complete": hours <= 24 and not limited,
+        "raw_limited": limited,
+        "metrics": out,
+    }
 
 
 @router.get("/dashboard/register", response_model=None)

@@ -105,7 +105,9 @@
       const names = Object.keys(data.metrics).sort();
       charts.replaceChildren(...(names.length ? names.map((n) => chart(n, data.metrics[n], start, end))
         : [el("p", { class: "empty", text: t("device.no_data") })]));
-      document.getElementById("raw-note").hidden = data.raw_complete;
+      const note = document.getElementById("raw-note");
+      note.textContent = data.raw_limited ? t("device.raw_limited") : t("device.raw_omitted");
+      note.hidden = data.raw_complete;
     } catch (e) {
       charts.replaceChildren(el("p", { class: "error", text: t("dash.load_failed") + ": " + e.message }));
     }

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime
 
 import pytest
 
 from api import i18n
-from api.routes.pages import static_url
-from tests.api.conftest import Api
+from api.routes.pages import MAX_RAW_POINTS, static_url
+from tests.api.conftest import Api, reading
+from tests.harness import register
 
 pytestmark = pytest.mark.integration
 
@@ -91,3 +93,30 @@ def test_static_files_are_cached_by_content_and_stay_inside_the_folder(api: Api)
     assert "max-age=300" in api.client.get("/static/pantau.css?v=old").headers["cache-control"]
     for path in ("/static/../routes/pages.py", "/static/%2e%2e/routes/pages.py", "/static/nope.js"):
         assert api.client.get(path).status_code == 404
+
+
+def test_chart_data_is_capped_and_marks_flags(api: Api, sql_url: str) -> None:
+    register(sql_url, ["aq-chart"], metrics=("pm25", "temperature"), interval_s=1)
+    now = time.time_ns() // 10**9 * 10**9
+    hour_ns = 3600 * 10**9
+    lines = [reading("aq-chart", "pm25", now - i * 10**9, 20.0) for i in range(MAX_RAW_POINTS + 50)]
+    lines += [
+        reading("aq-chart", "temperature", now - 60 * 10**9, 95.0, flags=1),
+        reading("aq-chart", "temperature", now, 30.0),
+        "readings_1h,device=aq-chart,kind=air_quality,metric=pm25,zone=jababeka "
+        f"mean=20.0,min=19.0,max=21.0,count=3600i,flags=0i {now - now % hour_ns}",
+    ]
+    api.ctx.store.write(lines)
+    api.client.post("/login", data={"key": api.researcher})
+    data = api.client.get("/dashboard/devices/aq-chart/series.json?hours=24").json()
+    pm25 = data["metrics"]["pm25"]
+    assert len(pm25["raw"]) == MAX_RAW_POINTS
+    assert pm25["raw"][-1][0] == now // 1_000_000  # the newest kept, in time order
+    assert pm25["raw"] == sorted(pm25["raw"])
+    assert pm25["unit"] == "µg/m³"
+    assert data["raw_limited"] is True and data["raw_complete"] is False
+    assert [p[1:] for p in pm25["hourly"]] == [[20.0, 19.0, 21.0, 0]]
+    assert [p[1:] for p in data["metrics"]["temperature"]["raw"]] == [[95.0, 1], [30.0, 0]]
+    week = api.client.get("/dashboard/devices/aq-chart/series.json?hours=168").json()
+    assert [p[1:] for p in week["metrics"]["temperature"]["raw"]] == [[95.0, 1]]  # flagged only
+    assert api.client.get("/dashboard/devices/aq-chart/series.json?hours=0").status_code == 422
