@@ -75,6 +75,7 @@ DEVICES = (
     Device("aq-alert", "air_quality", "giic-deltamas", -6.3650, 107.2160),
     Device("wl-siaga", "water_level", "kali-bekasi", -6.2350, 107.0050, [80.0, 150.0, 200.0]),
     Device("tr-macet", "traffic", "lippo-cikarang", -6.3300, 107.1400),
+    Device("aq-silent", "air_quality", "cikarang", -6.2620, 107.1470),  # never reports
 )
 
 

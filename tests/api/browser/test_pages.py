@@ -175,6 +175,11 @@ def test_alert_from_published_readings_appears_live_and_is_acknowledged(
     assert "ISPU" in row.inner_text()
     traffic = page.locator(f'#map a[data-device="{known.devices["tr-macet"].id}"]')
     assert "Macet" in (traffic.get_attribute("aria-label") or "")
+    silent = page.locator(f'#map a[data-device="{known.devices["aq-silent"].id}"]')
+    assert "Tidak aktif" in (silent.get_attribute("aria-label") or "")
+    assert silent.get_attribute("class") == "offline"
+    grey = silent.locator(".marker").evaluate("m => getComputedStyle(m).fill")
+    assert grey == "rgb(140, 149, 159)"
     screenshot(w, "dashboard", full_page=False)
 
     # acknowledge with the keyboard
