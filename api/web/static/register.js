@@ -76,6 +76,7 @@
     for (const f of ["username", "password", "broker", "topic"]) document.getElementById("c-" + f).textContent = mqtt[f];
     document.getElementById("c-sync").textContent = mqtt.broker_synced ? t("reg.synced") : t("reg.not_synced");
     document.getElementById("c-link").href = "/dashboard/devices/" + encodeURIComponent(created.device.id);
+    showError("", null);
     form.hidden = true;
     const section = document.getElementById("created");
     section.hidden = false;

@@ -273,6 +273,8 @@ def test_technician_registers_a_device_on_a_phone(
     page.fill("#f-lat", "-6.262")
     page.click("#register button[type=submit]")
     page.locator("#created").wait_for()
+    assert not page.locator("#register").is_visible()
+    assert not error.is_visible()
     assert page.locator("#c-username").inner_text() == new_id
     assert len(page.locator("#c-password").inner_text()) >= 16
     assert page.locator("#c-topic").inner_text() == f"sensors/{new_id}/readings"
