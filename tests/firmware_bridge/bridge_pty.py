@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import select
+import subprocess
+import sys
 import threading
 import time
 import tty
@@ -81,6 +83,35 @@ class Feeder:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(5)
+
+
+_SENSOR_PROCESS = """
+import os, sys, time
+fd, period = int(sys.argv[1]), float(sys.argv[2])
+for line in sys.stdin:
+    view = memoryview(bytes.fromhex(line.strip()))
+    while view:
+        view = view[os.write(fd, view):]
+    time.sleep(period)
+"""
+
+
+class SensorProcess:
+    """A fake sensor in its own process: writes ``frames`` into the pty at ``period`` s."""
+
+    def __init__(self, sensor: PtySensor, frames: list[bytes], period: float) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _SENSOR_PROCESS, str(sensor.master), str(period)],
+            stdin=subprocess.PIPE,
+            pass_fds=(sensor.master,),
+        )
+        assert self.process.stdin is not None
+        self.process.stdin.write("".join(f.hex() + "\n" for f in frames).encode())
+        self.process.stdin.close()
+
+    def join(self, timeout: float) -> None:
+        """Wait until every frame is written; a sensor that hangs fails the test."""
+        assert self.process.wait(timeout) == 0
 
 
 def wait_for(condition: object, timeout: float = 10.0, step: float = 0.02) -> None:

@@ -1,4 +1,6 @@
-"""End to end: pty sensor → bridge (pyserial) → Mosquitto → `pantau ingest` → InfluxDB."""
+"""End to end: a fake sensor process writes real frames, noise and garbage into a pty; the
+bridge reads it through pyserial → Mosquitto (stopped for a while) → `pantau ingest` → InfluxDB.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from pantau.database import open_engine
 from pantau.services import Mosquitto
 from pantau.store import InfluxStore
 from tests.firmware_bridge.bridge_captures import frames
-from tests.firmware_bridge.bridge_pty import Feeder, PtySensor, wait_for
+from tests.firmware_bridge.bridge_pty import PtySensor, SensorProcess, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -113,15 +115,15 @@ password = "unused-on-an-open-broker"
     bridge.start()
     try:
         wait_for(lambda: bridge.readers[0].opens == 1)
-        Feeder(sensor, stream[:10], 0.05).start().join(10)
+        SensorProcess(sensor, stream[:10], 0.05).join(10)
         wait_for(lambda: bridge.forwarders[0].published == 10, timeout=20)
         wait_for(lambda: len(pm25_points(influx, device)) == 10, timeout=60, step=0.5)
         broker.stop()
-        Feeder(sensor, stream[10:25], 0.05).start().join(10)
+        SensorProcess(sensor, stream[10:25], 0.05).join(10)
         wait_for(lambda: bridge.store.pending(device) == 15)
         time.sleep(1.0)
         broker.start()
-        Feeder(sensor, stream[25:], 0.05).start().join(10)
+        SensorProcess(sensor, stream[25:], 0.05).join(10)
         wait_for(lambda: len(pm25_points(influx, device)) == 30, timeout=60, step=0.5)
     finally:
         bridge.stop()
