@@ -12,7 +12,7 @@
       el("h3", { text: name(z.zone) }),
       el("p", { class: "reading" }, P.ispuBadge(z.category, z.index)),
       el("p", { class: "advice", text: t("advice." + z.category) }),
-      el("p", { class: "meta" }, t("public.dominant") + ": ", el("b", { text: String(z.dominant).toUpperCase() }),
+      el("p", { class: "meta" }, t("public.dominant") + ": ", el("b", { text: z.dominant === "pm25" ? "PM2.5" : String(z.dominant).toUpperCase() }),
         " · ", el("time", { datetime: z.time, text: P.when(z.time) })));
   }
 

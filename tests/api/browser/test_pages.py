@@ -63,14 +63,7 @@ def known(stack: Stack) -> Stack:
     return stack
 
 
-def test_public_page_shows_the_ispu_category_of_known_readings(
-    known: Stack, open_page: Callable[..., Watched]
-) -> None:
-    w = open_page()
-    page = w.page
-    page.goto("/")
-    assert page.locator("html").get_attribute("lang") == "id"
-    api = {z["zone"]: z for z in known.get("/api/v1/ispu")["zones"]}
+def check_zones(page: Any, known: Stack, api: dict[str, Any]) -> None:
     for name, (pm25, category, _) in KNOWN_PM25.items():
         device = known.devices[name]
         card = page.locator(f'li.ispu-card[data-zone="{device.zone}"]')
@@ -84,6 +77,24 @@ def test_public_page_shows_the_ispu_category_of_known_readings(
         # colour is not the only signal: an icon and the words, plus the health advice
         assert badge.locator(".icon").count() == 1
         assert card.locator(".advice").inner_text().strip()
+        assert "PM2.5" in card.locator(".meta").inner_text()
+
+
+def test_public_page_shows_the_ispu_category_of_known_readings(
+    known: Stack, open_page: Callable[..., Watched]
+) -> None:
+    w = open_page()
+    page = w.page
+    page.goto("/")
+    assert page.locator("html").get_attribute("lang") == "id"
+    api = {z["zone"]: z for z in known.get("/api/v1/ispu")["zones"]}
+    check_zones(page, known, api)  # as rendered by the server
+    # the page's own refresh (every minute, and when the tab is shown again) redraws
+    # the same from the open API
+    page.evaluate("document.querySelectorAll('li.ispu-card').forEach(c => c.dataset.old = 1)")
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.locator("li.ispu-card[data-old]").first.wait_for(state="detached")
+    check_zones(page, known, api)
     # official colours (Baik green, Sedang blue, Tidak Sehat yellow, Sangat Tidak Sehat red)
     colours = {
         "jababeka": "rgb(19, 115, 51)",
@@ -233,7 +244,7 @@ def test_keyboard_reaches_a_device_page_with_charts_and_history(
     flags = page.locator('figure.chart[data-metric="temperature"] polygon.flag')
     assert flags.count() >= 1
     assert "di luar rentang" in flags.first.locator("title").text_content()
-    page.wait_for_function("document.getElementById('completeness').textContent !== '…'")
+    wait_until(lambda: page.locator("#completeness").inner_text() != "…", 10, "completeness")
     completeness = page.locator("#completeness").inner_text()
     assert "%" in completeness or "baru terdaftar" in completeness  # registered moments ago
     history = page.locator("#maintenance tbody")
