@@ -5,6 +5,7 @@ Only this module knows line-protocol syntax. Timestamps are nanoseconds (``preci
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,6 +34,18 @@ def field_string(text: str) -> str:
 def tag_set(tags: dict[str, str]) -> str:
     """``,k=v,...`` sorted by key (InfluxDB's preferred order); empty values are left out."""
     return "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(tags.items()) if v != "")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def series_tags(device: str, metric: str, zone: str, kind: str) -> str:
+    """The tag set of a reading series (``readings`` and its aggregates), cached."""
+    return tag_set({"device": device, "metric": metric, "zone": zone, "kind": kind})
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def station_tags(device: str, zone: str) -> str:
+    """The tag set of a station's derived series (``ispu``, ``flood``, ``traffic``), cached."""
+    return tag_set({"device": device, "zone": zone})
 
 
 def float_field(value: float) -> str:
@@ -72,13 +85,8 @@ def encode_readings(
         prefix = prefixes.get(key)
         if prefix is None:
             d = key[0]
-            prefix = "readings" + tag_set(
-                {
-                    "device": device_ids[d],
-                    "metric": METRIC_NAMES[key[1]],
-                    "zone": zones[d],
-                    "kind": kinds[d],
-                }
+            prefix = "readings" + series_tags(
+                device_ids[d], METRIC_NAMES[key[1]], zones[d], kinds[d]
             )
             prefixes[key] = prefix
         v = value[i] if value_ok[i] else raw[i]

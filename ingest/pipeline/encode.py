@@ -19,7 +19,13 @@ from ingest.pipeline.output import (
     PipelineOutput,
 )
 from pantau.catalogue import METRIC_NAMES
-from pantau.lineprotocol import encode_readings, field_string, float_field, tag_set
+from pantau.lineprotocol import (
+    encode_readings,
+    field_string,
+    float_field,
+    series_tags,
+    station_tags,
+)
 
 
 def _aggregate_lines(
@@ -42,9 +48,7 @@ def _aggregate_lines(
         strict=True,
     )
     for d, m, ts, mean, lo, hi, count, flags in cols:
-        tags = tag_set(
-            {"device": device_ids[d], "metric": METRIC_NAMES[m], "zone": zones[d], "kind": kinds[d]}
-        )
+        tags = series_tags(device_ids[d], METRIC_NAMES[m], zones[d], kinds[d])
         lines.append(
             f"{measurement}{tags} mean={float_field(mean)},min={float_field(lo)},"
             f"max={float_field(hi)},count={count}i,flags={flags}i {ts}"
@@ -72,7 +76,7 @@ def encode_output(
         ispu.dominant.tolist(),
         strict=True,
     ):
-        tags = tag_set({"device": device_ids[d], "zone": zones[d]})
+        tags = station_tags(device_ids[d], zones[d])
         lines.append(
             f"ispu{tags} index={index}i,category={field_string(ISPU_CATEGORIES[cat])},"
             f"dominant={field_string(METRIC_NAMES[dom])} {ts}"
@@ -87,7 +91,7 @@ def encode_output(
         fl.rising.tolist(),
         strict=True,
     ):
-        tags = tag_set({"device": device_ids[d], "zone": zones[d]})
+        tags = station_tags(device_ids[d], zones[d])
         rise_field = "" if rise != rise else f",rise_cm_per_h={float_field(rise)}"
         lines.append(
             f"flood{tags} level_cm={float_field(level)},"
@@ -98,7 +102,7 @@ def encode_output(
     for d, ts, m, level in zip(
         tr.device.tolist(), tr.ts_ns.tolist(), tr.metric.tolist(), tr.level.tolist(), strict=True
     ):
-        tags = tag_set({"device": device_ids[d], "zone": zones[d]})
+        tags = station_tags(device_ids[d], zones[d])
         lines.append(
             f"traffic{tags} level={field_string(TRAFFIC_LEVELS[level])},"
             f"source={field_string(METRIC_NAMES[m])} {ts}"
