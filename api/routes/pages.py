@@ -97,10 +97,10 @@ def render(request: Request, template: str, *, status: int = 200, **values: Any)
         t=t, lang=lang, static=static_url, strings=i18n.strings(lang), path=request.url.path,
         languages=i18n.LANGUAGES, **values,
     )  # fmt: skip
-    tiles = _tile_origin(ctx.tile_url)
+    tiles = (" " + _tile_origin(ctx.tile_url)).rstrip()
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
-        f"img-src 'self' data: {tiles}; connect-src 'self'; frame-ancestors 'none'; "
+        f"img-src 'self' data:{tiles}; connect-src 'self'; frame-ancestors 'none'; "
         "base-uri 'self'; form-action 'self'"
     )
     response = HTMLResponse(html, status, headers={

@@ -105,7 +105,15 @@
   function connect() {
     const source = new EventSource("/api/v1/alerts/stream");
     source.addEventListener("open", function () { setState("live"); load(); });
-    source.addEventListener("error", function () { setState("down"); });
+    source.addEventListener("error", function () {
+      setState("down");
+      // Transient failures reconnect by themselves; a refused stream (e.g. the key was
+      // revoked: load() then sends the browser to the login page) is retried by hand.
+      if (source.readyState === EventSource.CLOSED) {
+        source.close();
+        setTimeout(function () { load(); connect(); }, 5000);
+      }
+    });
     source.addEventListener("alert", function (event) {
       const data = JSON.parse(event.data);
       const a = data.alert;

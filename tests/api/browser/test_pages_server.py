@@ -120,3 +120,16 @@ def test_chart_data_is_capped_and_marks_flags(api: Api, sql_url: str) -> None:
     week = api.client.get("/dashboard/devices/aq-chart/series.json?hours=168").json()
     assert [p[1:] for p in week["metrics"]["temperature"]["raw"]] == [[95.0, 1]]  # flagged only
     assert api.client.get("/dashboard/devices/aq-chart/series.json?hours=0").status_code == 422
+
+
+def test_a_tile_server_is_allowed_only_when_configured(api: Api) -> None:
+    api.client.post("/login", data={"key": api.operator})
+    plain = api.client.get("/dashboard")
+    assert '"tile_url": ""' in plain.text
+    assert "img-src 'self' data:;" in plain.headers["content-security-policy"]
+    api.ctx.tile_url = "https://tiles.dlh.example/osm/{z}/{x}/{y}.png"
+    tiled = api.client.get("/dashboard")
+    assert "https://tiles.dlh.example/osm/{z}/{x}/{y}.png" in tiled.text
+    csp = tiled.headers["content-security-policy"]
+    assert "img-src 'self' data: https://tiles.dlh.example;" in csp
+    assert "connect-src 'self'" in csp
