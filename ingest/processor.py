@@ -150,7 +150,9 @@ class Processor:
             if decoded.status is not None:
                 result.statuses.append(decoded.status)
                 metrics.STATUS.inc()
-            if len(columns) > start:
+            if decoded.readings == 1:
+                result.last_seen_ns[columns.device[-1]] = message.received_ns
+            elif decoded.readings:
                 for device in set(columns.device[start:]):
                     result.last_seen_ns[device] = message.received_ns
             if decoded.rejections:
