@@ -1,6 +1,6 @@
 """Faults and events: what goes wrong in the simulated regency, and when.
 
-Times are seconds after the *anchor* (the start of the live run). Background
+Times are seconds after the start of the live run (negative: before it). Background
 faults happen everywhere at the given rates; floods and offline sensors happen
 to the named (or automatically chosen) devices.
 """
@@ -43,7 +43,7 @@ class Scenario:
         """A flood, an offline sensor and an unhealthy zone within the first minute."""
         return cls(
             flood=("auto",),
-            flood_after_s=3.0,
+            flood_after_s=-15.0,  # the river began rising just before: Siaga 3 within seconds
             offline=1,
             offline_after_s=0.0,
             episode_zone="jababeka",
