@@ -194,7 +194,8 @@ def flood(rule: Rule, rows: Sequence[FloodObservation]) -> list[Series]:
 
 
 def liveness(rule: Rule, states: Sequence[DeviceState], now_ns: int) -> list[Series]:
-    """Offline (nothing received for k × interval) or stale (received, but old readings)."""
+    """Offline (nothing received for k × interval; counted from registration for a device
+    never heard from) or stale (received, but old readings)."""
     out = []
     for s in sorted(states, key=lambda s: s.device):
         table = Table(
@@ -203,10 +204,11 @@ def liveness(rule: Rule, states: Sequence[DeviceState], now_ns: int) -> list[Ser
             np.array([s.kind]),
             np.array([now_ns], dtype=np.int64),
         )
-        if not table.scope(rule)[0] or s.last_seen_ns is None or s.interval_s <= 0:
+        heard = s.last_seen_ns if s.last_seen_ns is not None else s.registered_ns
+        if not table.scope(rule)[0] or heard is None or s.interval_s <= 0:
             continue
         limit_ns = rule.factor * s.interval_s * NS
-        seen_age = now_ns - s.last_seen_ns
+        seen_age = now_ns - heard
         if s.status.lower() in QUIET_STATUSES:
             lv, age = CLEAR, seen_age
         elif rule.kind == "offline":

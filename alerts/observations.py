@@ -108,3 +108,6 @@ class DeviceState:
     last_seen_ns: int | None  # when Pantau last received anything from it
     last_reading_ts_ns: int | None  # the device timestamp of its newest reading
     status: str  # registry status; see alerts.conditions.QUIET_STATUSES
+    # when it was registered: a device never heard from is offline k × interval after it
+    # (None: a device never heard from is not checked)
+    registered_ns: int | None = None

@@ -194,6 +194,25 @@ def test_offline_within_one_check_period(engine: Engine) -> None:
     assert alerts.check_devices(state("maintenance"), now_ns=now + 3600 * S) == []
 
 
+def test_never_heard_from_is_offline_k_intervals_after_registration(engine: Engine) -> None:
+    alerts = AlertEngine(engine=engine, rules=RuleBook.defaults())  # k = 3
+
+    def never(registered_ns: int | None) -> list[DeviceState]:
+        return [DeviceState("aq-new", "ejip", "air", 60.0, None, None, "active", registered_ns)]
+
+    assert alerts.check_devices(never(None), now_ns=T0 + 3600 * S) == []  # not checked
+    assert alerts.check_devices(never(T0), now_ns=T0 + 180 * S) == []  # exactly k × interval
+    [t] = alerts.check_devices(never(T0), now_ns=T0 + 181 * S)
+    assert t.action == "open"
+    assert rows(engine, "SELECT device, rule_id FROM alerts") == [
+        {"device": "aq-new", "rule_id": "default-offline"}
+    ]
+    # its first reading resolves it
+    heard = DeviceState("aq-new", "ejip", "air", 60.0, T0 + 200 * S, None, "active", T0)
+    [t] = alerts.check_devices([heard], now_ns=T0 + 201 * S)
+    assert t.action == "resolve"
+
+
 def test_stale_readings(engine: Engine) -> None:
     rule = Rule(id="stale", kind="stale", raise_value=600)
     alerts = AlertEngine(engine=engine, rules=book(rule))
