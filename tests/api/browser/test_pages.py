@@ -120,6 +120,7 @@ def test_public_page_shows_the_ispu_category_of_known_readings(
     )
     assert all(name.startswith(known.url) for name, _ in resources)
     total = sum(size for _, size in resources)
+    print(f"public page: {len(resources)} files, {total} bytes before compression")
     assert total < 64_000, resources
     screenshot(w, "public-id")
 
