@@ -1,21 +1,23 @@
-"""Encoders that turn row chunks into bytes: CSV, NDJSON, JSON and Parquet.
+"""Encoders that turn blocks of rows into bytes: CSV, NDJSON, JSON and Parquet.
 
-Each encoder is fed one chunk at a time and returns the bytes to send, so an
-export of any size runs in the memory of one chunk. Parquet writes one row
-group per chunk into a sink that is drained after every write.
+Each encoder is fed one :class:`~api.rowstream.Block` (rows of one series) at a
+time and returns the bytes to send, so an export of any size runs in the memory
+of one block. Times are formatted a column at a time; a series' tags once per
+block. Parquet writes one row group per block into a sink drained after every write.
 """
 
 from __future__ import annotations
 
-import csv
 import io
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from api.rowstream import Block, Row
+from api.timeparse import iso_list
 
 FORMATS: dict[str, str] = {
     "json": "application/json",
@@ -24,75 +26,86 @@ FORMATS: dict[str, str] = {
     "parquet": "application/vnd.apache.parquet",
 }
 
-_TAG_COLUMNS = frozenset({"device", "metric", "zone", "kind"})
+TAG_COLUMNS = ("device", "metric", "zone", "kind")
 _INT_COLUMNS = frozenset({"flags", "count", "n"})
-
-
-class TimeFormatter:
-    """RFC 3339 UTC text of epoch ns, with the whole-second part cached."""
-
-    def __init__(self) -> None:
-        self._seconds: dict[int, str] = {}
-
-    def __call__(self, ns: int) -> str:
-        seconds, rest = divmod(int(ns), 1_000_000_000)
-        base = self._seconds.get(seconds)
-        if base is None:
-            if len(self._seconds) > 100_000:
-                self._seconds.clear()
-            base = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            self._seconds[seconds] = base
-        if rest:
-            return f"{base}.{rest:09d}".rstrip("0") + "Z"
-        return base + "Z"
 
 
 class Encoder(Protocol):
     def begin(self) -> bytes: ...
-    def chunk(self, rows: Sequence[Sequence[Any]]) -> bytes: ...
+    def block(self, block: Block) -> bytes: ...
     def end(self) -> bytes: ...
 
 
+def csv_field(text: str) -> str:
+    """A CSV field (RFC 4180): quoted when it holds a comma, quote or line break."""
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _blank_nones(rows: list[Row]) -> list[Row]:
+    """Rows with missing fields (None) as empty CSV fields."""
+    if not any(None in row for row in rows):
+        return rows
+    return [["" if v is None else v for v in row] for row in rows]
+
+
+def _csv_lines(width: int) -> Callable[[list[str], str, list[Row]], list[str]]:
+    """A formatter of ``time,<tags>,<fields>`` lines for rows of ``width`` fields."""
+    if width == 4:  # raw readings
+        return lambda times, tags, rows: [
+            f"{t},{tags}{r[1]},{r[2]},{r[3]},{r[4]}\n" for t, r in zip(times, rows, strict=True)
+        ]
+    if width == 2:  # aggregates
+        return lambda times, tags, rows: [
+            f"{t},{tags}{r[1]},{r[2]}\n" for t, r in zip(times, rows, strict=True)
+        ]
+    return lambda times, tags, rows: [
+        f"{t},{tags}" + ",".join(map(str, r[1:])) + "\n" for t, r in zip(times, rows, strict=True)
+    ]
+
+
 class CsvEncoder:
+    """``time,device,metric,zone,kind,<fields>``; numbers as Python writes them (repr)."""
+
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = list(columns)
-        self.iso = TimeFormatter()
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="\n")
-
-    def _take(self) -> bytes:
-        text = self._buffer.getvalue()
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        return text.encode()
+        self._lines = _csv_lines(len(self.columns) - 1 - len(TAG_COLUMNS))
 
     def begin(self) -> bytes:
-        self._writer.writerow(self.columns)
-        return self._take()
+        return (",".join(self.columns) + "\n").encode()
 
-    def chunk(self, rows: Sequence[Sequence[Any]]) -> bytes:
-        iso = self.iso
-        self._writer.writerows([(iso(r[0]), *r[1:]) for r in rows])
-        return self._take()
+    def block(self, block: Block) -> bytes:
+        tags = "".join(csv_field(tag) + "," for tag in block.key)
+        rows = _blank_nones(block.rows)
+        times = iso_list([r[0] for r in rows])
+        return "".join(self._lines(times, tags, rows)).encode()
 
     def end(self) -> bytes:
         return b""
 
 
+def _objects(columns: Sequence[str], block: Block) -> list[dict[str, Any]]:
+    """Rows as objects keyed by column, tags included."""
+    names = columns[1 + len(TAG_COLUMNS) :]
+    tags = dict(zip(TAG_COLUMNS, block.key, strict=True))
+    times = iso_list([r[0] for r in block.rows])
+    return [
+        {"time": t, **tags, **dict(zip(names, r[1:], strict=True))}
+        for t, r in zip(times, block.rows, strict=True)
+    ]
+
+
 class NdjsonEncoder:
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = list(columns)
-        self.iso = TimeFormatter()
 
     def begin(self) -> bytes:
         return b""
 
-    def chunk(self, rows: Sequence[Sequence[Any]]) -> bytes:
-        iso, names, rest = self.iso, self.columns[1:], orjson.OPT_APPEND_NEWLINE
-        return b"".join(
-            orjson.dumps({"time": iso(r[0]), **dict(zip(names, r[1:], strict=True))}, option=rest)
-            for r in rows
-        )
+    def block(self, block: Block) -> bytes:
+        newline = orjson.OPT_APPEND_NEWLINE
+        return b"".join(orjson.dumps(o, option=newline) for o in _objects(self.columns, block))
 
     def end(self) -> bytes:
         return b""
@@ -103,21 +116,17 @@ class JsonEncoder:
 
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = list(columns)
-        self.iso = TimeFormatter()
         self.rows = 0
 
     def begin(self) -> bytes:
         return b'{"columns":' + orjson.dumps(self.columns) + b',"data":['
 
-    def chunk(self, rows: Sequence[Sequence[Any]]) -> bytes:
-        if not rows:
+    def block(self, block: Block) -> bytes:
+        if not block.rows:
             return b""
-        iso, names = self.iso, self.columns[1:]
-        body = b",".join(
-            orjson.dumps({"time": iso(r[0]), **dict(zip(names, r[1:], strict=True))}) for r in rows
-        )
+        body = orjson.dumps(_objects(self.columns, block))[1:-1]  # the array's items
         prefix = b"," if self.rows else b""
-        self.rows += len(rows)
+        self.rows += len(block.rows)
         return prefix + body
 
     def end(self) -> bytes:
@@ -154,7 +163,7 @@ def arrow_schema(columns: Sequence[str]) -> pa.Schema:
     for name in columns:
         if name == "time":
             kind = pa.timestamp("ns", tz="UTC")
-        elif name in _TAG_COLUMNS:
+        elif name in TAG_COLUMNS:
             kind = pa.string()
         elif name in _INT_COLUMNS:
             kind = pa.int64()
@@ -165,6 +174,8 @@ def arrow_schema(columns: Sequence[str]) -> pa.Schema:
 
 
 class ParquetEncoder:
+    """One row group per block; tags as plain strings, times as UTC nanoseconds."""
+
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = list(columns)
         self.schema = arrow_schema(columns)
@@ -174,11 +185,18 @@ class ParquetEncoder:
     def begin(self) -> bytes:
         return self._sink.take()
 
-    def chunk(self, rows: Sequence[Sequence[Any]]) -> bytes:
+    def block(self, block: Block) -> bytes:
+        rows = block.rows
         if not rows:
             return b""
-        arrays = [
-            pa.array([r[i] for r in rows], type=field.type) for i, field in enumerate(self.schema)
+        n = len(rows)
+        types = self.schema.types
+        arrays = [pa.array([r[0] for r in rows], type=types[0])]
+        arrays += [pa.array([tag] * n, type=pa.string()) for tag in block.key]
+        offset = 1 + len(TAG_COLUMNS)
+        arrays += [
+            pa.array([r[i] for r in rows], type=types[offset + i - 1])
+            for i in range(1, len(self.columns) - offset + 1)
         ]
         self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
         return self._sink.take()
@@ -189,10 +207,10 @@ class ParquetEncoder:
 
 
 def encoder(format_name: str, columns: Sequence[str]) -> Encoder:
-    kinds: dict[str, type[Encoder]] = {
+    kinds: dict[str, Callable[[Sequence[str]], Encoder]] = {
         "csv": CsvEncoder,
         "ndjson": NdjsonEncoder,
         "json": JsonEncoder,
         "parquet": ParquetEncoder,
     }
-    return kinds[format_name](columns)  # type: ignore[call-arg]
+    return kinds[format_name](columns)

@@ -102,26 +102,49 @@ def where_clause(q: ReadingsQuery, *, start_ns: int | None = None) -> str:
     return " AND ".join(parts)
 
 
-def select_statement(q: ReadingsQuery, *, start_ns: int | None = None) -> str:
-    """The SELECT that produces the rows of :meth:`ReadingsQuery.columns`.
+def select_statement(
+    q: ReadingsQuery, *, start_ns: int | None = None, by_series: bool = False
+) -> str:
+    """The SELECT behind :meth:`ReadingsQuery.columns`.
 
-    Raw and rollup rows come merged across series in time order, with the tags
-    as columns in output order; aggregated rows come series by series (tags in
-    GROUP BY) with columns time, value, n.
+    Aggregated rows, and raw or rollup rows with ``by_series``, come series by
+    series (tags in GROUP BY, rows of ``time`` and the fields): the cheap form
+    for InfluxDB, used by streams. Otherwise raw and rollup rows come merged
+    across series in time order with the tags as columns (for pages).
     """
     measurement = '"' + SOURCES[q.source] + '"'
     where = where_clause(q, start_ns=start_ns)
+    tags = ", ".join(f'"{t}"' for t in TAGS)
     if q.every is not None:
         every_ns(q.every)  # re-validate: it is pasted into GROUP BY
         call = AGGREGATES[q.agg]
-        tags = ", ".join(f'"{t}"' for t in TAGS)
         return (
             f'SELECT {call} AS "value", count("value") AS "n" FROM {measurement} '
             f"WHERE {where} GROUP BY time({q.every}), {tags} fill(none) tz({quote_string(q.tz)})"
         )
     fields = RAW_FIELDS if q.source == "raw" else ROLLUP_FIELDS
+    if by_series:
+        selected = ", ".join(f'"{name}"' for name in fields)
+        return f"SELECT {selected} FROM {measurement} WHERE {where} GROUP BY {tags}"
     selected = ", ".join(f'"{name}"' for name in (*TAGS, *fields))
     return f"SELECT {selected} FROM {measurement} WHERE {where}"
+
+
+def series_statement(q: ReadingsQuery) -> str:
+    """The series the request's tag filters select (index only: no time, no fields)."""
+    measurement = '"' + SOURCES[q.source] + '"'
+    parts = [
+        _any_of(tag, values)
+        for tag, values in (
+            ("device", q.devices),
+            ("zone", q.zones),
+            ("kind", q.kinds),
+            ("metric", q.metrics),
+        )
+        if values
+    ]
+    where = f" WHERE {' AND '.join(parts)}" if parts else ""
+    return f"SHOW SERIES FROM {measurement}{where}"
 
 
 def count_statement(q: ReadingsQuery) -> str:

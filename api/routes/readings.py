@@ -17,12 +17,12 @@ from pydantic import BaseModel, Field
 from api.auth import context, require
 from api.context import AppContext
 from api.cursor import Cursor
-from api.export import FORMATS, TimeFormatter, encoder
+from api.export import FORMATS, encoder
 from api.influxql import ReadingsQuery
 from api.query import parse_readings_query
-from api.rowstream import Row, estimate_rows, page, row_chunks
+from api.rowstream import Block, blocks, estimate_rows, page
 from api.streaming import EXPORT_ROWS, ExportResponse
-from api.timeparse import iso
+from api.timeparse import iso, iso_list
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])
 
@@ -80,8 +80,13 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         "`time, device, metric, zone, kind, mean, min, max, count, flags`. "
         "`flags` is the QC bitmask: 1 RANGE, 2 SPIKE, 4 FLATLINE, 8 RATE, 16 TIME, "
         "32 DUPLICATE, 64 GAP, 128 UNCALIBRATED, 256 ANOMALY. "
-        "Without `limit` the whole result streams; with `limit` (JSON only) you get a "
-        "page and `next_cursor` to pass as `cursor`. Closing the connection cancels the query."
+        "Without `limit` the whole result streams, series by series (ordered by device, "
+        "kind, metric, zone), each series in time order. With `limit` (JSON only) you get a "
+        "page and `next_cursor` to pass as `cursor`; raw and rollup pages are in time order "
+        "across series, aggregated pages in series order. Times are RFC 3339 UTC with the "
+        "fraction they have (`…:10Z`, `…:10.800Z`). `X-Pantau-Estimated-Rows` is exact for "
+        "raw rows and rollups, an upper bound (buckets × series) for aggregates. "
+        "Closing the connection cancels the query."
     ),
     dependencies=[Depends(require("researcher", "operator", "technician"))],
 )
@@ -168,17 +173,20 @@ def get_readings(
     if format in ("csv", "parquet"):
         name = f"pantau-readings-{iso(q.start_ns)}-{iso(q.end_ns)}.{format}".replace(":", "")
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    chunks = row_chunks(ctx.store, q, chunk_size=CHUNK_ROWS, after=after)
-    first = next(chunks, None)  # runs the query now, so its errors are still JSON errors
-    source_bytes = _encode(q, format, itertools.chain([first] if first else [], chunks), chunks)
+    parts = blocks(ctx.store, q, chunk_size=CHUNK_ROWS, after=after)
+    first = next(parts, None)  # runs the query now, so its errors are still JSON errors
+    source_bytes = _encode(q, format, itertools.chain([first] if first else [], parts), parts)
     return ExportResponse(source_bytes, label=format, media_type=FORMATS[format], headers=headers)
 
 
 def _page(ctx: AppContext, q: ReadingsQuery, limit: int, after: Cursor | None) -> JSONResponse:
     rows, following = page(ctx.store, q, limit=limit, after=after)
     names = q.columns()
-    formatter = TimeFormatter()
-    data = [{"time": formatter(r[0]), **dict(zip(names[1:], r[1:], strict=True))} for r in rows]
+    times = iso_list([r[0] for r in rows])
+    data = [
+        {"time": t, **dict(zip(names[1:], r[1:], strict=True))}
+        for t, r in zip(times, rows, strict=True)
+    ]
     token = following.encode() if following else None
     headers = {"X-Pantau-Next-Cursor": token} if token else {}
     body = {"columns": list(names), "data": data, "rows": len(data), "next_cursor": token}
@@ -188,16 +196,16 @@ def _page(ctx: AppContext, q: ReadingsQuery, limit: int, after: Cursor | None) -
 def _encode(
     q: ReadingsQuery,
     format_name: str,
-    rows: Iterator[list[Row]],
-    chunks: Generator[Any, None, None],
+    parts: Iterator[Block],
+    source: Generator[Block, None, None],
 ) -> Generator[bytes, None, None]:
     enc = encoder(format_name, q.columns())
     counter = EXPORT_ROWS.labels(format_name)
     try:
         yield enc.begin()
-        for chunk in rows:
-            counter.inc(len(chunk))
-            yield enc.chunk(chunk)
+        for part in parts:
+            counter.inc(len(part.rows))
+            yield enc.block(part)
         yield enc.end()
     finally:
-        chunks.close()
+        source.close()

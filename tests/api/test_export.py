@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import time
+from datetime import datetime
 
 import httpx
 import orjson
@@ -161,3 +163,61 @@ def test_live_export_completes(data: Api, live: LiveServer) -> None:
     )
     assert response.status_code == 200
     assert response.text.count("\n") == 25_001
+
+
+@pytest.mark.parametrize("format_name", ["csv", "ndjson", "json", "parquet"])
+def test_several_series_stream_series_by_series(api: Api, format_name: str) -> None:
+    """Every row of every series, each series whole and in time order, tags on every row."""
+    lines, expected = [], set()
+    for device, zone in (("aq-002", "mm2100"), ("aq-001", "jababeka")):
+        for metric in ("pm25", "no2"):
+            for i in range(0, 30_000, 7):  # 4 286 rows a series: several chunks for two
+                ns = BASE_NS + i * 10**9 + 250 * 10**6 * (i % 2)
+                value = i + (0.5 if metric == "no2" else 0.0)
+                lines.append(reading(device, metric, ns, value, zone=zone, flags=i % 5))
+                expected.add((ns, device, metric, zone, "air_quality", value, i % 5))
+    api.ctx.store.write(lines)
+    response = api.client.get(
+        "/api/v1/readings",
+        params={**WINDOW, "format": format_name, "metric": "pm25,no2"},
+        headers=api.auth(),
+    )
+    assert response.status_code == 200, response.text
+    assert int(response.headers["X-Pantau-Estimated-Rows"]) == len(expected)
+    if format_name == "parquet":
+        table = pq.read_table(io.BytesIO(response.content))
+        times = table.column("time").cast(pa.int64()).to_pylist()
+        rows = [{**r, "time": t} for r, t in zip(table.to_pylist(), times, strict=True)]
+    else:
+        if format_name == "csv":
+            records: list[dict[str, object]] = list(csv.DictReader(io.StringIO(response.text)))
+        elif format_name == "ndjson":
+            records = [orjson.loads(line) for line in response.content.splitlines()]
+        else:
+            records = response.json()["data"]
+        rows = [{**r, "time": _ns(str(r["time"]))} for r in records]
+    got = [
+        (
+            r["time"],
+            r["device"],
+            r["metric"],
+            r["zone"],
+            r["kind"],
+            float(r["value"]),  # type: ignore[arg-type]
+            int(r["flags"]),  # type: ignore[call-overload]
+        )
+        for r in rows
+    ]
+    assert len(got) == len(expected) and set(got) == expected
+    series = [key for key, _ in itertools.groupby(got, key=lambda r: (r[1], r[4], r[2], r[3]))]
+    assert series == sorted(series) and len(series) == 4  # each series once, in series order
+    for key in series:
+        times = [r[0] for r in got if (r[1], r[4], r[2], r[3]) == key]
+        assert times == sorted(times)
+
+
+def _ns(text: str) -> int:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    seconds = int(moment.replace(microsecond=0).timestamp())
+    fraction = text[20:-1] if "." in text else ""
+    return seconds * 10**9 + int(fraction.ljust(9, "0") or 0)

@@ -66,6 +66,8 @@ ENDPOINTS: dict[str, tuple[str, ...]] = {
     "/api/v1/dead-letters": ("reason", "device", "cursor", "limit"),
 }
 
+OUR_SHOW_SERIES = re.compile(r'SHOW SERIES FROM "readings(_1m|_1h)?"( WHERE |$)')
+
 RANGED = ("/api/v1/readings", "/api/v1/completeness", "/api/v1/ispu/history")
 
 _LITERALS = re.compile(r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"|/\^(?:\\.|[^/\\])*\$/")
@@ -131,6 +133,8 @@ def test_hostile_values_are_refused_or_find_nothing(guarded: Api, path: str) -> 
         assert response.status_code in (404, 422)
     for statement in store.statements:
         code = outside_literals(statement)
+        if OUR_SHOW_SERIES.match(statement):  # the API's own index lookup for estimates
+            code = code.removeprefix("SHOW SERIES FROM ")
         assert ";" not in code, statement
         assert not re.search(r"\b(DROP|DELETE|INTO|SHOW|CREATE|ALTER|GRANT)\b", code, re.I), (
             statement
