@@ -8,6 +8,7 @@
   const WORLD = 256 * Math.pow(2, ZOOM);
   const MARGIN = 0.012; // degrees around the devices
   const REFRESH_MS = 30000;
+  const zoneNames = Object.fromEntries(config.zones.map((z) => [z.id, z.name.split(" (")[0]]));
 
   function project(lat, lon) {
     const x = (lon + 180) / 360 * WORLD;
@@ -109,7 +110,7 @@
       return el("tr", { "data-device": d.id },
         el("th", { scope: "row" }, el("a", { href: "/dashboard/devices/" + encodeURIComponent(d.id), text: d.id })),
         el("td", { text: t("kind." + d.kind) }),
-        el("td", { text: d.zone }),
+        el("td", { text: zoneNames[d.zone] || d.zone }),
         el("td", {}, el("span", { class: "badge " + s.cls + (s.cls.startsWith("traffic") || s.cls === "offline" ? " plain" : "") },
           el("span", { class: "swatch " + s.cls, "aria-hidden": "true" }), s.text)));
     });
