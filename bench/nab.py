@@ -27,18 +27,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+if str(ROOT) not in sys.path:  # also runnable as ``python bench/nab.py``
+    sys.path.insert(0, str(ROOT))
 
-from nab_scoring.corpus import (  # noqa: E402
+from bench.nab_scoring.corpus import (  # noqa: E402
     DataFile,
     read_folder,
     read_scores,
     read_windows,
     write_results,
 )
-from nab_scoring.detectors import pantau_scores, rolling_zscore  # noqa: E402
-from nab_scoring.scoring import (  # noqa: E402
+from bench.nab_scoring.detectors import pantau_scores, rolling_zscore  # noqa: E402
+from bench.nab_scoring.scoring import (  # noqa: E402
     STANDARD,
     LabelledFile,
     file_score,
@@ -46,7 +46,6 @@ from nab_scoring.scoring import (  # noqa: E402
     normalised,
     optimise_threshold,
 )
-
 from ingest.pipeline import PipelineConfig  # noqa: E402
 
 NAB_DIR = ROOT / "bench" / "data" / "nab"
@@ -99,7 +98,7 @@ def main() -> None:
         label_file(d.name, d.values.shape[0], read_windows(labels, d), STANDARD) for d in data
     ]
     detector_cfg = PipelineConfig().detector
-    ours = pantau_scores([d.values for d in data], detector_cfg)
+    ours = pantau_scores([d.values for d in data], [d.ts_ns for d in data], detector_cfg)
     zscore = [rolling_zscore(d.values) for d in data]
     for d, a, b in zip(data, ours, zscore, strict=True):
         write_results(args.out, "pantau", d, a)

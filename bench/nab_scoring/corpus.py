@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +19,22 @@ class DataFile:
     timestamps: tuple[str, ...]
     values: NDArray[np.float64]
 
+    @property
+    def ts_ns(self) -> NDArray[np.int64]:
+        """Row timestamps in ns since the epoch (NAB's naive timestamps read as UTC)."""
+        return np.array([_ns(_parse(t)) for t in self.timestamps], np.int64)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def _parse(ts: str) -> datetime:
     return datetime.fromisoformat(ts.strip())
+
+
+def _ns(dt: datetime) -> int:
+    aware = dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // timedelta(microseconds=1) * 1_000
 
 
 def read_folder(root: Path, categories: tuple[str, ...] | None = None) -> list[DataFile]:

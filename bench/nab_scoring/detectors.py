@@ -13,29 +13,32 @@ from ingest.pipeline.config import DetectorConfig
 
 
 def pantau_scores(
-    series_values: Sequence[NDArray[np.float64]], cfg: DetectorConfig
+    series_values: Sequence[NDArray[np.float64]],
+    series_ts: Sequence[NDArray[np.int64]],
+    cfg: DetectorConfig,
 ) -> list[NDArray[np.float64]]:
     """Run :func:`ingest.pipeline.anomaly.score_step` over all files at once, one series
-    each, one row per step: exactly how ``Pipeline.process`` feeds it."""
+    each, one row per step: exactly how ``Pipeline.process`` feeds it (every row of a
+    NAB file is an in-order, plausible reading, so every row updates the state)."""
     n_files = len(series_values)
-    state = new_detector_state()
+    state = new_detector_state(cfg)
     state.ensure(n_files)
     lengths = np.array([v.shape[0] for v in series_values])
-    out = [np.zeros(v.shape[0], np.float64) for v in series_values]
-    padded = np.zeros((n_files, int(lengths.max(initial=0))), np.float64)
-    for i, v in enumerate(series_values):
-        padded[i, : v.shape[0]] = v
+    width = int(lengths.max(initial=0))
+    values = np.zeros((n_files, width), np.float64)
+    stamps = np.zeros((n_files, width), np.int64)
+    for i, (v, ts) in enumerate(zip(series_values, series_ts, strict=True)):
+        values[i, : v.shape[0]] = v
+        stamps[i, : ts.shape[0]] = ts
     ids = np.arange(n_files, dtype=np.int64)
-    scores = np.zeros_like(padded)
-    for t in range(padded.shape[1]):
-        alive = ids[lengths > t]
+    scores = np.zeros_like(values)
+    for row in range(width):
+        alive = ids[lengths > row]
         score, _level, _dev, _n = score_step(
-            state, alive, padded[alive, t], np.ones(alive.shape[0], np.bool_), cfg
+            state, alive, values[alive, row], stamps[alive, row], None, cfg
         )
-        scores[alive, t] = score
-    for i in range(n_files):
-        out[i] = scores[i, : lengths[i]]
-    return out
+        scores[alive, row] = score
+    return [scores[i, : lengths[i]] for i in range(n_files)]
 
 
 def rolling_zscore(values: NDArray[np.float64], window: int = 100) -> NDArray[np.float64]:

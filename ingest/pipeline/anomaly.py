@@ -1,108 +1,192 @@
 """The streaming anomaly detector: causal, vectorised across series, score in [0, 1].
 
-Per series it tracks an exponentially weighted level and mean absolute
-deviation of the value and of its first difference. The raw surprise of a
-reading is ``log1p`` of the larger of the two normalised deviations; a short
-average of the surprise is compared with the long-run distribution of that
-average (an "anomaly likelihood" in the spirit of Numenta's), and the
-resulting z is squashed into [0, 1] with a logistic curve. After an alarm the
-next ``cooldown`` scores are damped, so one event raises one alarm.
+Per series it tracks exponentially weighted statistics and turns each reading into
+three *surprises*, each compared with its own long-run distribution:
 
-Only the past is used: a reading is scored against the state before it, then
-(if it is an in-order, plausible reading) folded into the state. The same
-:func:`score_step` runs in :meth:`Pipeline.process` and in ``bench/nab.py``.
+- **level**: ``log1p`` of the larger of |x - level| / deviation and
+  |x - previous| / (typical step) — jumps, spikes, level shifts;
+- **activity**: |log(recent step size / long-run step size)| — a series that
+  suddenly goes flat (stuck sensor) or much noisier;
+- **season**: |x - profile[time of day]| / profile deviation, from a per-series
+  time-of-day profile (``season_bins`` bins per day) — a daily pattern that does
+  not happen (a missing rush hour, a peak at the wrong level).
+
+Each surprise is smoothed (short EW average) and standardised against the EW mean
+and variance of that average (an "anomaly likelihood" in the spirit of Numenta's),
+giving ``u``. The level channel is also a *novelty gate*: while its smoothed surprise
+stays below ``novelty_ratio`` times the largest one seen recently (slowly decaying),
+``u`` is lowered, so regularly recurring spikes stop alarming. The largest ``u`` is
+squashed into [0, 1] with a logistic curve. After an alarm the next ``cooldown``
+scores are damped, so one event raises one alarm.
+
+Only the past is used: a reading is scored against the state before it, then (if it
+is an in-order, plausible reading) folded into the state. The same :func:`score_step`
+runs in :meth:`Pipeline.process` and in ``bench/nab.py``. The slow reference
+(``tests/ingest/pipeline/reference.py``) restates it one reading at a time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.pipeline.config import DetectorConfig
-from ingest.pipeline.state import SeriesState
+from ingest.pipeline.config import DAY_NS, DetectorConfig
+from pantau.batch import N_METRICS
 
-DETECTOR_FIELDS: dict[str, tuple[type[np.generic], float | int]] = {
-    "d_n": (np.int64, 0),
-    "d_level": (np.float64, 0.0),
-    "d_dev": (np.float64, 0.0),
-    "d_prev": (np.float64, 0.0),
-    "d_ddev": (np.float64, 0.0),
-    "d_sdiff": (np.float64, 0.0),
-    "d_short": (np.float64, 0.0),
-    "d_tmean": (np.float64, 0.0),
-    "d_tvar": (np.float64, 0.0),
-    "d_cool": (np.int64, 0),
-}
+# Columns of the per-series core state.
+N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL, NOVEL = range(8)
+CHANNELS = 3  # level, activity, season
+SHORT, TMEAN, TVAR = 8, 8 + CHANNELS, 8 + 2 * CHANNELS  # first column of each block
+N_CORE = 8 + 3 * CHANNELS
+# Columns of a time-of-day profile bin.
+P_MEAN, P_DEV, P_COUNT = range(3)
 
-_TINY = 1e-9
-_TAIL_SD_FLOOR = 0.05
-_LOGISTIC_SLOPE = 1.702  # logistic approximation of the normal CDF
-_Z_OFFSET = 3.0
+TINY = 1e-9
+LOGISTIC_SLOPE = 1.702  # logistic approximation of the normal CDF
+U_LIMIT = 30.0  # |u| is clipped here (keeps exp() finite; the score saturates long before)
 
 
-def new_detector_state() -> SeriesState:
-    return SeriesState(DETECTOR_FIELDS)
+class DetectorState:
+    """Per-series detector state: ``core`` (series x N_CORE) and ``profile``
+    (series x season_bins x 3), grown like :class:`~ingest.pipeline.state.SeriesState`."""
+
+    def __init__(self, season_bins: int) -> None:
+        self.bins = season_bins
+        self.core = np.zeros((0, N_CORE), np.float64)
+        self.profile = np.zeros((0, season_bins, 3), np.float64)
+
+    @property
+    def capacity(self) -> int:
+        return int(self.core.shape[0])
+
+    def ensure(self, n_series: int) -> None:
+        cap = self.capacity
+        if n_series <= cap:
+            return
+        new_cap = max(n_series, 2 * cap, 64 * N_METRICS)
+        new_cap = -(-new_cap // N_METRICS) * N_METRICS
+        core = np.zeros((new_cap, N_CORE), np.float64)
+        core[:cap] = self.core
+        profile = np.zeros((new_cap, self.bins, 3), np.float64)
+        profile[:cap] = self.profile
+        self.core, self.profile = core, profile
+
+    def to_arrays(self, prefix: str) -> dict[str, NDArray[np.float64]]:
+        return {prefix + "core": self.core, prefix + "profile": self.profile}
+
+    def load(self, arrays: Mapping[str, NDArray[np.generic]], prefix: str) -> None:
+        """Load a checkpoint; state of another layout (older version) starts afresh."""
+        core = arrays.get(prefix + "core")
+        profile = arrays.get(prefix + "profile")
+        if (
+            core is None
+            or profile is None
+            or core.ndim != 2
+            or core.shape[1] != N_CORE
+            or profile.shape[1:] != (self.bins, 3)
+        ):
+            self.core = np.zeros((0, N_CORE), np.float64)
+            self.profile = np.zeros((0, self.bins, 3), np.float64)
+            return
+        self.core = np.asarray(core, np.float64).copy()
+        self.profile = np.asarray(profile, np.float64).copy()
+
+
+def new_detector_state(cfg: DetectorConfig) -> DetectorState:
+    return DetectorState(cfg.season_bins)
+
+
+def season_bin(ts: NDArray[np.int64], bins: int) -> NDArray[np.int64]:
+    """Time-of-day bin of each timestamp (UTC day; any fixed offset works as well)."""
+    return (ts // (DAY_NS // bins)) % bins
 
 
 def score_step(
-    state: SeriesState,
+    state: DetectorState,
     series: NDArray[np.int64],
     x: NDArray[np.float64],
-    update: NDArray[np.bool_],
+    ts: NDArray[np.int64],
+    update: NDArray[np.bool_] | None,
     cfg: DetectorConfig,
-) -> tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
-    """Score one reading for each of ``series`` (distinct ids); fold in those with ``update``.
+) -> tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Score one reading for each of ``series`` (distinct ids); fold in those with ``update``
+    (``None``: all).
 
     Returns ``(score, level, deviation, count)``: the score and the state *before*
     the reading (used by the SPIKE check).
     """
-    n = state.i64("d_n")[series]
-    level = state.f64("d_level")[series]
-    dev = state.f64("d_dev")[series]
-    prev = state.f64("d_prev")[series]
-    ddev = state.f64("d_ddev")[series]
-    sdiff = state.f64("d_sdiff")[series]
-    short = state.f64("d_short")[series]
-    tmean = state.f64("d_tmean")[series]
-    tvar = state.f64("d_tvar")[series]
-    cool = state.i64("d_cool")[series]
+    r = state.core[series]
+    n, level, dev, prev, ddev = r[:, N], r[:, LEVEL], r[:, DEV], r[:, PREV], r[:, DDEV]
+    b = season_bin(ts, state.bins)
+    p = state.profile[series, b]
+    pm, pd, pc = p[:, P_MEAN], p[:, P_DEV], p[:, P_COUNT]
 
-    floor = cfg.scale_floor * np.abs(level) + _TINY
-    z_level = np.abs(x - level) / (dev + floor)
-    z_diff = np.abs(x - prev) / (ddev + floor)
+    floor = cfg.scale_floor * np.abs(level) + TINY
+    adiff = np.abs(x - prev)
+    alev = np.abs(x - level)
     started = n > 0
-    step = np.abs(x - prev) * started
+    step = adiff * started
+    sdiff = r[:, SDIFF]
     new_sdiff = np.where(n > 1, sdiff + cfg.alpha_activity * (step - sdiff), step)
-    # Activity change: recent step size against the long-run step size (both ways).
-    z_activity = np.abs(np.log((new_sdiff + floor) / (ddev + floor)))
-    surprise = np.maximum(np.log1p(np.maximum(z_level, z_diff)), cfg.activity_weight * z_activity)
-    short_new = np.where(started, short + cfg.alpha_short * (surprise - short), 0.0)
-    u = (short_new - tmean) / (np.sqrt(tvar) + _TAIL_SD_FLOOR)
-    score = 1.0 / (1.0 + np.exp(-_LOGISTIC_SLOPE * (u - _Z_OFFSET)))
+    z_level = np.maximum(alev / (dev + floor), adiff / (ddev + floor))
+    z_act = np.abs(np.log((new_sdiff + floor) / (ddev + floor)))
+    apm = np.abs(x - pm)
+    z_season = np.where(
+        pc >= cfg.season_min_count, apm / (pd + cfg.season_floor * dev + floor), 0.0
+    )
+    surprise = np.empty((series.shape[0], CHANNELS), np.float64)
+    surprise[:, 0] = np.log1p(z_level)
+    surprise[:, 1] = cfg.activity_weight * z_act
+    surprise[:, 2] = cfg.season_weight * np.log1p(z_season)
+    alphas = np.array([cfg.alpha_short, cfg.alpha_short, cfg.alpha_season_short])
+    short = r[:, SHORT : SHORT + CHANNELS]
+    tmean = r[:, TMEAN : TMEAN + CHANNELS]
+    tvar = r[:, TVAR : TVAR + CHANNELS]
+    new_short = np.where(started[:, None], short + alphas * (surprise - short), 0.0)
+    u = (new_short - tmean) / (np.sqrt(tvar) + cfg.tail_floor)
+    novel = r[:, NOVEL]
+    gate = np.maximum(cfg.novelty_ratio - new_short[:, 0] / (novel + TINY), 0.0)
+    u[:, 0] -= cfg.novelty_penalty * gate
+    best = np.clip(u.max(axis=1), -U_LIMIT, U_LIMIT)
+    score = 1.0 / (1.0 + np.exp(-LOGISTIC_SLOPE * (best - cfg.z_offset)))
     score = np.where(n >= cfg.warmup, score, 0.0)
+    cool = r[:, COOL]
     score = np.where(cool > 0, score * cfg.cooldown_factor, score)
+    before = (score.astype(np.float32), level, dev, n)
+    if update is not None and not update.any():
+        return before
 
     # Fold the reading into the state (in-order plausible readings only).
-    rate = np.maximum(cfg.alpha, 1.0 / (n + 1.0))
-    trate = np.maximum(cfg.alpha_tail, 1.0 / (n + 1.0))
-    new_level = np.where(started, level + rate * (x - level), x)
-    new_dev = np.where(started, dev + rate * (np.abs(x - level) - dev), 0.0)
-    new_ddev = np.where(n > 1, ddev + rate * (np.abs(x - prev) - ddev), np.abs(x - prev) * started)
-    delta = short_new - tmean
-    new_tmean = tmean + trate * delta
-    new_tvar = (1.0 - trate) * (tvar + trate * delta * delta)
-    alarm = score >= cfg.cooldown_level
-    new_cool = np.where(alarm & (cool <= 0), cfg.cooldown, np.maximum(cool - 1, 0))
-
-    s = series[update]
-    state.i64("d_n")[s] = n[update] + 1
-    state.f64("d_level")[s] = new_level[update]
-    state.f64("d_dev")[s] = new_dev[update]
-    state.f64("d_prev")[s] = x[update]
-    state.f64("d_ddev")[s] = new_ddev[update]
-    state.f64("d_sdiff")[s] = new_sdiff[update]
-    state.f64("d_short")[s] = short_new[update]
-    state.f64("d_tmean")[s] = new_tmean[update]
-    state.f64("d_tvar")[s] = new_tvar[update]
-    state.i64("d_cool")[s] = new_cool[update]
-    return score.astype(np.float32), level, dev, n
+    inv = 1.0 / (n + 1.0)
+    rate = np.maximum(cfg.alpha, inv)
+    trate = np.maximum(cfg.alpha_tail, inv)[:, None]
+    out = np.empty_like(r)
+    out[:, N] = n + 1.0
+    out[:, LEVEL] = np.where(started, level + rate * (x - level), x)
+    out[:, DEV] = np.where(started, dev + rate * (alev - dev), 0.0)
+    out[:, PREV] = x
+    out[:, DDEV] = np.where(n > 1, ddev + rate * (adiff - ddev), step)
+    out[:, SDIFF] = new_sdiff
+    alarm = (score >= cfg.cooldown_level) & (cool <= 0)
+    out[:, COOL] = np.where(alarm, float(cfg.cooldown), np.maximum(cool - 1.0, 0.0))
+    out[:, NOVEL] = np.maximum(novel * cfg.novelty_decay, new_short[:, 0])
+    delta = new_short - tmean
+    out[:, SHORT : SHORT + CHANNELS] = new_short
+    out[:, TMEAN : TMEAN + CHANNELS] = tmean + trate * delta
+    out[:, TVAR : TVAR + CHANNELS] = (1.0 - trate) * (tvar + trate * delta * delta)
+    srate = np.maximum(cfg.alpha_season, 1.0 / (pc + 1.0))
+    seen = pc > 0
+    new_p = np.empty_like(p)
+    new_p[:, P_MEAN] = np.where(seen, pm + srate * (x - pm), x)
+    new_p[:, P_DEV] = np.where(seen, pd + srate * (apm - pd), 0.0)
+    new_p[:, P_COUNT] = pc + 1.0
+    if update is None or update.all():
+        state.core[series] = out
+        state.profile[series, b] = new_p
+    else:
+        s = series[update]
+        state.core[s] = out[update]
+        state.profile[s, b[update]] = new_p[update]
+    return before

@@ -77,18 +77,38 @@ def default_ispu_periods() -> dict[str, int]:
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """Parameters of the streaming anomaly detector (see :mod:`ingest.pipeline.anomaly`)."""
+    """Parameters of the streaming anomaly detector (see :mod:`ingest.pipeline.anomaly`).
 
-    alpha: float = 0.02  # level/scale adaptation rate
-    alpha_short: float = 0.3  # short-term average of the raw surprise
-    alpha_tail: float = 0.005  # long-term distribution of the raw surprise
+    Rates are per reading of the series. The defaults are one configuration for every
+    series; they were chosen on the NAB realTraffic and artificialWithAnomaly files
+    (``python -m bench.nab``), with the score threshold fixed at 0.9.
+    """
+
+    alpha: float = 0.005  # level/scale adaptation rate
+    alpha_short: float = 0.3  # short-term average of the level and activity surprises
+    alpha_tail: float = 0.001  # long-term distribution of the averaged surprises
     warmup: int = 30  # readings before any score is given
     scale_floor: float = 0.01  # relative floor of the scale (of |level|)
-    cooldown: int = 0  # readings damped after an alarm
+    cooldown: int = 100  # readings damped after an alarm
     cooldown_level: float = 0.9  # score that starts a cooldown
-    cooldown_factor: float = 0.5
-    alpha_activity: float = 0.1  # short-term average step size
-    activity_weight: float = 0.0  # weight of the activity-change surprise (0 = off)
+    cooldown_factor: float = 0.4
+    alpha_activity: float = 0.05  # short-term average step size
+    activity_weight: float = 1.5  # weight of the activity-change surprise (0 = off)
+    season_bins: int = 24  # time-of-day profile bins per day
+    alpha_season: float = 0.05  # adaptation rate of a profile bin (per reading in the bin)
+    alpha_season_short: float = 0.1  # short-term average of the season surprise
+    season_weight: float = 1.0  # weight of the season surprise (0 = off)
+    season_min_count: int = 12  # readings a bin needs before it is trusted
+    season_floor: float = 0.1  # floor of a bin's deviation, relative to the series deviation
+    novelty_decay: float = 0.9999  # per-reading decay of the largest recent level surprise
+    novelty_ratio: float = 1.4  # level surprise must exceed this x the recent largest ...
+    novelty_penalty: float = 5.0  # ... or its u is lowered by penalty x the shortfall
+    tail_floor: float = 0.05  # floor of the standard deviation of the averaged surprise
+    z_offset: float = 1.4  # u at which the score is 0.5
+
+    def __post_init__(self) -> None:
+        if self.season_bins < 1 or 86_400 % self.season_bins:
+            raise ValueError("season_bins must divide a day into whole seconds")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ingest.pipeline.air_quality import POLLUTANT_METRICS, IspuCalculator, is_pollutant
-from ingest.pipeline.anomaly import DETECTOR_FIELDS
+from ingest.pipeline.anomaly import DetectorState
 from ingest.pipeline.calibration import CalibrationTable
 from ingest.pipeline.config import (
     HOUR_NS,
@@ -54,7 +54,7 @@ class Pipeline:
         self._requires_cal = np.zeros(0, np.bool_)
         self._ispu = IspuCalculator(config)
         self._qc = SeriesState(QC_FIELDS)
-        self._detector = SeriesState(DETECTOR_FIELDS)
+        self._detector = DetectorState(config.detector.season_bins)
         self._memory = RecentReadings()
         self._minute = WindowStore(MINUTE_NS)
         self._hour = WindowStore(HOUR_NS)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.pipeline.anomaly import score_step
+from ingest.pipeline.anomaly import DetectorState, score_step
 from ingest.pipeline.config import PipelineConfig
 from ingest.pipeline.dedupe import Repeats
 from ingest.pipeline.state import INT64_MIN, SeriesState
@@ -80,7 +80,7 @@ def depth_order(
 def run_sequential(
     rows: RowInputs,
     qc: SeriesState,
-    detector: SeriesState,
+    detector: DetectorState,
     config: PipelineConfig,
 ) -> RowResults:
     n = rows.series.shape[0]
@@ -143,7 +143,9 @@ def run_sequential(
         spike = np.zeros(idx.shape[0], np.bool_)
         if scored.any():
             si = np.flatnonzero(scored)
-            sc_s, level, dev, count = score_step(detector, s[si], v[si], good[si], config.detector)
+            sc_s, level, dev, count = score_step(
+                detector, s[si], v[si], t[si], good[si], config.detector
+            )
             sc[si] = sc_s
             deviation = np.abs(v[si] - level)
             spike[si] = (

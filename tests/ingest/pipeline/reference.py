@@ -80,10 +80,13 @@ class Series:
     dev: float = 0.0
     prev: float = 0.0
     ddev: float = 0.0
-    short: float = 0.0
-    tmean: float = 0.0
-    tvar: float = 0.0
+    sdiff: float = 0.0
+    novel: float = 0.0
+    short: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    tmean: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    tvar: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     cool: int = 0
+    profile: dict[int, tuple[float, float, int]] = field(default_factory=dict)  # time-of-day bin
     seen: list[tuple[int, int, float]] = field(default_factory=list)  # (ts, seq, raw)
 
 
@@ -138,42 +141,72 @@ class Reference:
             value = value * raw + coef
         return value, True
 
-    def detect(self, st: Series, x: float, update: bool) -> tuple[float, float, float, int]:
+    def detect(
+        self, st: Series, x: float, ts: int, update: bool
+    ) -> tuple[float, float, float, int]:
+        """ingest.pipeline.anomaly.score_step, one reading at a time."""
         d = self.cfg.detector
         floor = d.scale_floor * abs(st.level) + 1e-9
-        z_level = abs(x - st.level) / (st.dev + floor)
-        z_diff = abs(x - st.prev) / (st.ddev + floor)
-        surprise = math.log1p(max(z_level, z_diff))
-        short = st.short + d.alpha_short * (surprise - st.short) if st.n > 0 else 0.0
-        u = (short - st.tmean) / (math.sqrt(st.tvar) + 0.05)
-        score = 1.0 / (1.0 + math.exp(-1.702 * (u - 3.0))) if st.n >= d.warmup else 0.0
+        adiff = abs(x - st.prev)
+        alev = abs(x - st.level)
+        step = adiff if st.n > 0 else 0.0
+        sdiff = st.sdiff + d.alpha_activity * (step - st.sdiff) if st.n > 1 else step
+        z_level = max(alev / (st.dev + floor), adiff / (st.ddev + floor))
+        z_act = abs(math.log((sdiff + floor) / (st.ddev + floor)))
+        b = (ts // (86_400_000_000_000 // d.season_bins)) % d.season_bins
+        pm, pd, pc = st.profile.get(b, (0.0, 0.0, 0))
+        apm = abs(x - pm)
+        z_season = 0.0
+        if pc >= d.season_min_count:
+            z_season = apm / (pd + d.season_floor * st.dev + floor)
+        surprise = (
+            math.log1p(z_level),
+            d.activity_weight * z_act,
+            d.season_weight * math.log1p(z_season),
+        )
+        alphas = (d.alpha_short, d.alpha_short, d.alpha_season_short)
+        short = [0.0, 0.0, 0.0]
+        best = -math.inf
+        for c in range(3):
+            if st.n > 0:
+                short[c] = st.short[c] + alphas[c] * (surprise[c] - st.short[c])
+            u = (short[c] - st.tmean[c]) / (math.sqrt(st.tvar[c]) + d.tail_floor)
+            if c == 0:
+                u -= d.novelty_penalty * max(d.novelty_ratio - short[0] / (st.novel + 1e-9), 0.0)
+            best = max(best, u)
+        best = min(max(best, -30.0), 30.0)
+        score = 1.0 / (1.0 + math.exp(-1.702 * (best - d.z_offset))) if st.n >= d.warmup else 0.0
         if st.cool > 0:
             score *= d.cooldown_factor
         score64 = score
         score = _f32(score)
         before = (st.level, st.dev, st.n)
         if update:
-            rate = max(d.alpha, 1.0 / (st.n + 1.0))
-            trate = max(d.alpha_tail, 1.0 / (st.n + 1.0))
-            level, dev, prev = st.level, st.dev, st.prev
+            inv = 1.0 / (st.n + 1.0)
+            rate = max(d.alpha, inv)
+            trate = max(d.alpha_tail, inv)
             if st.n > 0:
-                st.level = level + rate * (x - level)
-                st.dev = dev + rate * (abs(x - level) - dev)
+                st.level, st.dev = st.level + rate * (x - st.level), st.dev + rate * (alev - st.dev)
             else:
                 st.level, st.dev = x, 0.0
-            if st.n > 1:
-                st.ddev = st.ddev + rate * (abs(x - prev) - st.ddev)
-            else:
-                st.ddev = abs(x - prev) if st.n > 0 else 0.0
-            delta = short - st.tmean
-            st.tmean = st.tmean + trate * delta
-            st.tvar = (1.0 - trate) * (st.tvar + trate * delta * delta)
+            st.ddev = st.ddev + rate * (adiff - st.ddev) if st.n > 1 else step
+            st.sdiff = sdiff
             if score64 >= d.cooldown_level and st.cool <= 0:
                 st.cool = d.cooldown
             else:
                 st.cool = max(st.cool - 1, 0)
-            st.prev = x
+            st.novel = max(st.novel * d.novelty_decay, short[0])
+            for c in range(3):
+                delta = short[c] - st.tmean[c]
+                st.tmean[c] = st.tmean[c] + trate * delta
+                st.tvar[c] = (1.0 - trate) * (st.tvar[c] + trate * delta * delta)
             st.short = short
+            if pc > 0:
+                srate = max(d.alpha_season, 1.0 / (pc + 1.0))
+                st.profile[b] = (pm + srate * (x - pm), pd + srate * (apm - pd), pc + 1)
+            else:
+                st.profile[b] = (x, 0.0, 1)
+            st.prev = x
             st.n += 1
         return score, *before
 
@@ -245,7 +278,7 @@ class Reference:
             st.good_ts, st.good_value = ts, value
         score = 0.0
         if in_range:
-            score, level, dev, n = self.detect(st, value, good)
+            score, level, dev, n = self.detect(st, value, ts, good)
             deviation = abs(value - level)
             if (
                 n >= cfg.detector.warmup

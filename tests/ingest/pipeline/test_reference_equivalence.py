@@ -117,9 +117,9 @@ def assert_same(got: Collected, want: Collected) -> None:
             assert all(close(x, y) for x, y in zip(ga[key], wa[key], strict=True)), (key, ga[key])
     assert got.ispu == want.ispu
     assert len(got.flood) == len(want.flood)
-    for g, w in zip(got.flood, want.flood, strict=True):
-        assert g[:2] == w[:2] and g[3] == w[3] and g[5] == w[5], (g, w)
-        assert close(g[2], w[2]) and close(g[4], w[4]), (g, w)
+    for gf, wf in zip(got.flood, want.flood, strict=True):
+        assert gf[:2] == wf[:2] and gf[3] == wf[3] and gf[5] == wf[5], (gf, wf)
+        assert close(gf[2], wf[2]) and close(gf[4], wf[4]), (gf, wf)
     assert got.traffic == want.traffic
 
 
