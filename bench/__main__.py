@@ -33,7 +33,7 @@ HEADLINE = (
     "messages_per_s", "readings_per_s", "frames_per_s", "requests_per_s", "rows_per_s",
     "ratio", "pantau_to_bare", "pantau_to_naive", "live_to_bare", "normalised", "lost",
     "median_ms", "p50_ms", "p95_ms", "p99_ms", "max_rss_mib", "peak_rss_mib_total",
-    "bytes_per_series", "speedup",
+    "bytes_per_series", "bytes_per_device", "kept_mib", "values_per_s", "speedup",
 )  # fmt: skip
 MAX_ROWS_PER_BENCH = 14
 #: ``python -m bench.<name>``, with the project's packages that share a name with a bench
@@ -57,7 +57,9 @@ def flatten(value: Any, path: str = "") -> dict[str, float]:
         for i, item in enumerate(value):
             label = str(i)
             if isinstance(item, dict):
-                named = next((item[k] for k in ("name", "case", "batch_size") if k in item), None)
+                named = next(
+                    (item[k] for k in ("name", "case", "devices", "batch_size") if k in item), None
+                )
                 label = str(named) if named is not None else label
             out.update(flatten(item, f"{path}[{label}]"))
     elif isinstance(value, int | float) and not isinstance(value, bool):
