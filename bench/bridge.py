@@ -1,6 +1,7 @@
 """The firmware bridge's figures: decode rate, durable queueing, backlog drain.
 
-``python -m bench.bridge`` (or ``python bench/bridge.py``; about half a minute) prints
+``python -m bench.bridge [--quick]`` (or ``python bench/bridge.py``; about 40 s, ``--quick``
+about 10 s with shorter runs and smaller backlogs) prints
 three tables and saves ``bench/results/bridge.json``:
 
 1. **decode** — each driver's real (captured or vector) frames repeated into one byte
@@ -21,6 +22,7 @@ with the CPU the benchmark actually got.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -83,7 +85,9 @@ def cases() -> dict[str, tuple[dict[str, object], list[bytes]]]:
     }
 
 
-def measure(name: str, options: dict[str, object], frames: list[bytes]) -> dict[str, float]:
+def measure(
+    name: str, options: dict[str, object], frames: list[bytes], seconds: float
+) -> dict[str, float]:
     driver = DRIVERS[name](Options(options, "bench"))
     noise = b"\x00" if name not in ("maxbotix", "sdi12", "rg15") else b""
     stream = b"".join(noise + f for f in frames) * max(1, 20_000 // sum(map(len, frames)))
@@ -93,7 +97,7 @@ def measure(name: str, options: dict[str, object], frames: list[bytes]) -> dict[
     rounds = 0
     start = time.perf_counter()
     cpu_start = time.process_time()
-    while time.perf_counter() - start < SECONDS_PER_DRIVER:
+    while time.perf_counter() - start < seconds:
         framer = driver.make_framer()
         for chunk in chunks:
             for event in framer.feed(chunk):
@@ -192,9 +196,14 @@ def measure_drain(directory: Path, port: int, readings: int, batch: int) -> dict
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs, smaller backlogs")
+    args = parser.parse_args()
+    seconds = 0.3 if args.quick else SECONDS_PER_DRIVER
+    backlog, singles = (2_000, 200) if args.quick else (10_000, 1_000)
     load = os.getloadavg()[0]
     print(f"load average {load:.2f} on {os.cpu_count()} core(s)")
-    results = {name: measure(name, *case) for name, case in cases().items()}
+    results = {name: measure(name, *case, seconds) for name, case in cases().items()}
     print(f"{'driver':<10} {'frames/s':>10} {'frames/CPU-s':>13} {'MB/s':>6}")
     for name, r in results.items():
         print(
@@ -203,7 +212,7 @@ def main() -> None:
         )
     with tempfile.TemporaryDirectory(prefix="pantau-bench-bridge-") as tmp:
         directory = Path(tmp)
-        queue_figures = measure_queue(directory)
+        queue_figures = measure_queue(directory, 0.5 if args.quick else 2.0)
         print(
             f"queue: {queue_figures['appends_per_s']:,.0f} durable appends/s "
             f"({queue_figures['ms_per_append']:.2f} ms each)"
@@ -212,8 +221,8 @@ def main() -> None:
         broker.start()
         try:
             drains = [
-                measure_drain(directory, broker.port, 10_000, 100),
-                measure_drain(directory, broker.port, 1_000, 1),
+                measure_drain(directory, broker.port, backlog, 100),
+                measure_drain(directory, broker.port, singles, 1),
             ]
         finally:
             broker.stop()
@@ -231,7 +240,8 @@ def main() -> None:
                 "machine": platform.machine(),
                 "cores": os.cpu_count(),
                 "load_average_1m": load,
-                "seconds_per_driver": SECONDS_PER_DRIVER,
+                "quick": args.quick,
+                "seconds_per_driver": seconds,
                 "drivers": results,
                 "queue": queue_figures,
                 "drain": drains,
