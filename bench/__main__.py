@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -76,6 +79,17 @@ def headline(document: Any) -> dict[str, float]:
     return dict(list(figures.items())[:MAX_ROWS_PER_BENCH])
 
 
+def _interrupt(process: subprocess.Popen[str]) -> None:
+    """Ctrl-C first, so that the bench stops the services it started; then SIGKILL."""
+    try:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def run_bench(name: str, extra: list[str], timeout: float) -> tuple[str, float, int | None]:
     """Run ``python -m bench.<name>``, echoing its output; (status, seconds, exit code)."""
     began = time.monotonic()
@@ -85,18 +99,17 @@ def run_bench(name: str, extra: list[str], timeout: float) -> tuple[str, float, 
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     assert process.stdout is not None
+    watchdog = threading.Timer(timeout, _interrupt, (process,))  # even if it prints nothing
+    watchdog.start()
     try:
         for line in process.stdout:
             print(f"    │ {line.rstrip()}", flush=True)
-            if time.monotonic() - began > timeout:
-                process.kill()
-                break
-        code = process.wait(timeout=max(timeout - (time.monotonic() - began), 1.0))
-    except subprocess.TimeoutExpired:
-        process.kill()
         code = process.wait()
+    finally:
+        watchdog.cancel()
     seconds = time.monotonic() - began
     if seconds > timeout:
         return "timeout", seconds, code
