@@ -35,12 +35,13 @@ from numpy.typing import NDArray
 from ingest.pipeline.config import DAY_NS, DetectorConfig
 from pantau.batch import N_METRICS
 
-# Columns of the per-series core state.
+# Rows of the per-series core state (one contiguous row per field: gathers and the
+# arithmetic on them stay contiguous).
 N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL, NOVEL = range(8)
 CHANNELS = 3  # level, activity, season
-SHORT, TMEAN, TVAR = 8, 8 + CHANNELS, 8 + 2 * CHANNELS  # first column of each block
+SHORT, TMEAN, TVAR = 8, 8 + CHANNELS, 8 + 2 * CHANNELS  # first row of each block
 N_CORE = 8 + 3 * CHANNELS
-# Columns of a time-of-day profile bin.
+# Rows of the time-of-day profile, indexed by ``series * season_bins + bin``.
 P_MEAN, P_DEV, P_COUNT = range(3)
 
 TINY = 1e-9
@@ -49,17 +50,17 @@ U_LIMIT = 30.0  # |u| is clipped here (keeps exp() finite; the score saturates l
 
 
 class DetectorState:
-    """Per-series detector state: ``core`` (series x N_CORE) and ``profile``
-    (series x season_bins x 3), grown like :class:`~ingest.pipeline.state.SeriesState`."""
+    """Per-series detector state: ``core`` (N_CORE x series) and ``profile``
+    (3 x series * season_bins), grown like :class:`~ingest.pipeline.state.SeriesState`."""
 
     def __init__(self, season_bins: int) -> None:
         self.bins = season_bins
-        self.core = np.zeros((0, N_CORE), np.float64)
-        self.profile = np.zeros((0, season_bins, 3), np.float64)
+        self.core = np.zeros((N_CORE, 0), np.float64)
+        self.profile = np.zeros((3, 0), np.float64)
 
     @property
     def capacity(self) -> int:
-        return int(self.core.shape[0])
+        return int(self.core.shape[1])
 
     def ensure(self, n_series: int) -> None:
         cap = self.capacity
@@ -67,10 +68,10 @@ class DetectorState:
             return
         new_cap = max(n_series, 2 * cap, 64 * N_METRICS)
         new_cap = -(-new_cap // N_METRICS) * N_METRICS
-        core = np.zeros((new_cap, N_CORE), np.float64)
-        core[:cap] = self.core
-        profile = np.zeros((new_cap, self.bins, 3), np.float64)
-        profile[:cap] = self.profile
+        core = np.zeros((N_CORE, new_cap), np.float64)
+        core[:, :cap] = self.core
+        profile = np.zeros((3, new_cap * self.bins), np.float64)
+        profile[:, : cap * self.bins] = self.profile
         self.core, self.profile = core, profile
 
     def to_arrays(self, prefix: str) -> dict[str, NDArray[np.float64]]:
@@ -84,11 +85,11 @@ class DetectorState:
             core is None
             or profile is None
             or core.ndim != 2
-            or core.shape[1] != N_CORE
-            or profile.shape[1:] != (self.bins, 3)
+            or core.shape[0] != N_CORE
+            or profile.shape != (3, core.shape[1] * self.bins)
         ):
-            self.core = np.zeros((0, N_CORE), np.float64)
-            self.profile = np.zeros((0, self.bins, 3), np.float64)
+            self.core = np.zeros((N_CORE, 0), np.float64)
+            self.profile = np.zeros((3, 0), np.float64)
             return
         self.core = np.asarray(core, np.float64).copy()
         self.profile = np.asarray(profile, np.float64).copy()
@@ -117,42 +118,50 @@ def score_step(
     Returns ``(score, level, deviation, count)``: the score and the state *before*
     the reading (used by the SPIKE check).
     """
-    r = state.core[series]
-    n, level, dev, prev, ddev = r[:, N], r[:, LEVEL], r[:, DEV], r[:, PREV], r[:, DDEV]
-    b = season_bin(ts, state.bins)
-    p = state.profile[series, b]
-    pm, pd, pc = p[:, P_MEAN], p[:, P_DEV], p[:, P_COUNT]
+    r = state.core.take(series, axis=1)
+    n, level, dev, prev, ddev = r[N], r[LEVEL], r[DEV], r[PREV], r[DDEV]
+    flat = series * state.bins + season_bin(ts, state.bins)
+    p = state.profile.take(flat, axis=1)
+    pm, pd, pc = p[P_MEAN], p[P_DEV], p[P_COUNT]
 
     floor = cfg.scale_floor * np.abs(level) + TINY
     adiff = np.abs(x - prev)
     alev = np.abs(x - level)
     started = n > 0
     step = adiff * started
-    sdiff = r[:, SDIFF]
+    sdiff = r[SDIFF]
     new_sdiff = np.where(n > 1, sdiff + cfg.alpha_activity * (step - sdiff), step)
-    z_level = np.maximum(alev / (dev + floor), adiff / (ddev + floor))
-    z_act = np.abs(np.log((new_sdiff + floor) / (ddev + floor)))
+    ddev_f = ddev + floor
+    z_level = np.maximum(alev / (dev + floor), adiff / ddev_f)
+    z_act = np.abs(np.log((new_sdiff + floor) / ddev_f))
     apm = np.abs(x - pm)
     z_season = np.where(
         pc >= cfg.season_min_count, apm / (pd + cfg.season_floor * dev + floor), 0.0
     )
-    surprise = np.empty((series.shape[0], CHANNELS), np.float64)
-    surprise[:, 0] = np.log1p(z_level)
-    surprise[:, 1] = cfg.activity_weight * z_act
-    surprise[:, 2] = cfg.season_weight * np.log1p(z_season)
-    alphas = np.array([cfg.alpha_short, cfg.alpha_short, cfg.alpha_season_short])
-    short = r[:, SHORT : SHORT + CHANNELS]
-    tmean = r[:, TMEAN : TMEAN + CHANNELS]
-    tvar = r[:, TVAR : TVAR + CHANNELS]
-    new_short = np.where(started[:, None], short + alphas * (surprise - short), 0.0)
-    u = (new_short - tmean) / (np.sqrt(tvar) + cfg.tail_floor)
-    novel = r[:, NOVEL]
-    gate = np.maximum(cfg.novelty_ratio - new_short[:, 0] / (novel + TINY), 0.0)
-    u[:, 0] -= cfg.novelty_penalty * gate
-    best = np.clip(u.max(axis=1), -U_LIMIT, U_LIMIT)
+    surprise = (
+        np.log1p(z_level),
+        cfg.activity_weight * z_act,
+        cfg.season_weight * np.log1p(z_season),
+    )
+    alphas = (cfg.alpha_short, cfg.alpha_short, cfg.alpha_season_short)
+    new_short = np.empty((CHANNELS, series.shape[0]), np.float64)
+    best: NDArray[np.float64] | None = None
+    for c in range(CHANNELS):
+        short, tmean = r[SHORT + c], r[TMEAN + c]
+        sh = np.where(started, short + alphas[c] * (surprise[c] - short), 0.0)
+        new_short[c] = sh
+        u = (sh - tmean) / (np.sqrt(r[TVAR + c]) + cfg.tail_floor)
+        if c == 0:
+            gate = np.maximum(cfg.novelty_ratio - sh / (r[NOVEL] + TINY), 0.0)
+            u -= cfg.novelty_penalty * gate
+            best = u
+        else:
+            np.maximum(best, u, out=best)
+    assert best is not None
+    np.clip(best, -U_LIMIT, U_LIMIT, out=best)
     score = 1.0 / (1.0 + np.exp(-LOGISTIC_SLOPE * (best - cfg.z_offset)))
     score = np.where(n >= cfg.warmup, score, 0.0)
-    cool = r[:, COOL]
+    cool = r[COOL]
     score = np.where(cool > 0, score * cfg.cooldown_factor, score)
     before = (score.astype(np.float32), level, dev, n)
     if update is not None and not update.any():
@@ -161,32 +170,34 @@ def score_step(
     # Fold the reading into the state (in-order plausible readings only).
     inv = 1.0 / (n + 1.0)
     rate = np.maximum(cfg.alpha, inv)
-    trate = np.maximum(cfg.alpha_tail, inv)[:, None]
+    trate = np.maximum(cfg.alpha_tail, inv)
+    keep = 1.0 - trate
     out = np.empty_like(r)
-    out[:, N] = n + 1.0
-    out[:, LEVEL] = np.where(started, level + rate * (x - level), x)
-    out[:, DEV] = np.where(started, dev + rate * (alev - dev), 0.0)
-    out[:, PREV] = x
-    out[:, DDEV] = np.where(n > 1, ddev + rate * (adiff - ddev), step)
-    out[:, SDIFF] = new_sdiff
+    out[N] = n + 1.0
+    out[LEVEL] = np.where(started, level + rate * (x - level), x)
+    out[DEV] = np.where(started, dev + rate * (alev - dev), 0.0)
+    out[PREV] = x
+    out[DDEV] = np.where(n > 1, ddev + rate * (adiff - ddev), step)
+    out[SDIFF] = new_sdiff
     alarm = (score >= cfg.cooldown_level) & (cool <= 0)
-    out[:, COOL] = np.where(alarm, float(cfg.cooldown), np.maximum(cool - 1.0, 0.0))
-    out[:, NOVEL] = np.maximum(novel * cfg.novelty_decay, new_short[:, 0])
-    delta = new_short - tmean
-    out[:, SHORT : SHORT + CHANNELS] = new_short
-    out[:, TMEAN : TMEAN + CHANNELS] = tmean + trate * delta
-    out[:, TVAR : TVAR + CHANNELS] = (1.0 - trate) * (tvar + trate * delta * delta)
+    out[COOL] = np.where(alarm, float(cfg.cooldown), np.maximum(cool - 1.0, 0.0))
+    out[NOVEL] = np.maximum(r[NOVEL] * cfg.novelty_decay, new_short[0])
+    out[SHORT : SHORT + CHANNELS] = new_short
+    for c in range(CHANNELS):
+        tmean = r[TMEAN + c]
+        delta = new_short[c] - tmean
+        out[TMEAN + c] = tmean + trate * delta
+        out[TVAR + c] = keep * (r[TVAR + c] + trate * delta * delta)
     srate = np.maximum(cfg.alpha_season, 1.0 / (pc + 1.0))
     seen = pc > 0
     new_p = np.empty_like(p)
-    new_p[:, P_MEAN] = np.where(seen, pm + srate * (x - pm), x)
-    new_p[:, P_DEV] = np.where(seen, pd + srate * (apm - pd), 0.0)
-    new_p[:, P_COUNT] = pc + 1.0
+    new_p[P_MEAN] = np.where(seen, pm + srate * (x - pm), x)
+    new_p[P_DEV] = np.where(seen, pd + srate * (apm - pd), 0.0)
+    new_p[P_COUNT] = pc + 1.0
     if update is None or update.all():
-        state.core[series] = out
-        state.profile[series, b] = new_p
+        state.core[:, series] = out
+        state.profile[:, flat] = new_p
     else:
-        s = series[update]
-        state.core[s] = out[update]
-        state.profile[s, b[update]] = new_p[update]
+        state.core[:, series[update]] = out[:, update]
+        state.profile[:, flat[update]] = new_p[:, update]
     return before

@@ -30,10 +30,10 @@ def find_repeats(
     eligible: NDArray[np.bool_],
     key_order: NDArray[np.int64],
 ) -> Repeats:
-    """``key_order`` is a *stable* argsort of ``key``."""
+    """``key_order`` is an argsort of ``key`` (not necessarily stable)."""
     ident_seen, seq_seen_ts = memory.lookup(key, ident, has_seq, key_order)
     ident_seen &= eligible
-    order = key_order[eligible[key_order]]  # eligible rows by key, arrival order within
+    order = key_order[eligible[key_order]]  # eligible rows by key
     if order.shape[0] < 2:
         return Repeats(ident_seen, seq_seen_ts)
     k_sorted = key[order]
@@ -44,7 +44,8 @@ def find_repeats(
     multi = np.zeros(order.shape[0], np.bool_)
     multi[1:] |= same_prev
     multi[:-1] |= same_prev
-    rows = order[multi]  # grouped by key, arrival order inside each group
+    rows = order[multi]
+    rows = rows[np.lexsort((rows, key[rows]))]  # grouped by key, arrival order inside each group
     keys = key[rows]
     group_start = np.concatenate(([True], keys[1:] != keys[:-1]))
     group = np.cumsum(group_start) - 1

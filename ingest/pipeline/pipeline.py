@@ -106,7 +106,7 @@ class Pipeline:
         has_seq = batch.seq >= 0
         key = seq_key(series, batch.seq, batch.ts)
         idn = ident(series, batch.ts, batch.seq, batch.raw)
-        key_order = np.argsort(key, kind="stable")
+        key_order = np.argsort(key)
         repeats = find_repeats(self._memory, key, idn, batch.ts, has_seq, eligible, key_order)
         res = run_sequential(
             RowInputs(

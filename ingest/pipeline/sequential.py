@@ -59,20 +59,32 @@ class RowResults:
     series_order: NDArray[np.int64]  # rows sorted by series, arrival order within a series
 
 
+def stable_order(key: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Stable argsort of small non-negative integer keys, by one (SIMD) sort of
+    ``key << b | row`` (several times faster than ``argsort(kind="stable")``)."""
+    n = key.shape[0]
+    bits = np.int64(max(int(n).bit_length(), 1))
+    packed = (key << bits) | np.arange(n, dtype=np.int64)
+    packed.sort()
+    return packed & ((np.int64(1) << bits) - 1)
+
+
 def depth_order(
     series: NDArray[np.int64],
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     """Rows by (rank within its series in arrival order, series), depth bounds, series order."""
     n = series.shape[0]
-    order = np.argsort(series, kind="stable")
+    order = stable_order(series)
     s_sorted = series[order]
-    first = np.concatenate(([True], s_sorted[1:] != s_sorted[:-1]))
+    first = np.empty(n, np.bool_)
+    first[:1] = True
+    np.not_equal(s_sorted[1:], s_sorted[:-1], out=first[1:])
+    if first.all():  # one row per series: a single step
+        return order, np.array([0, n], np.int64), order
     start = np.flatnonzero(first)
     group = np.cumsum(first) - 1
     pos = np.arange(n) - start[group]
-    if int(pos.max(initial=0)) == 0:
-        return order, np.array([0, n], np.int64), order
-    by_depth = order[np.argsort(pos.astype(np.int32), kind="stable")]
+    by_depth = order[stable_order(pos)]
     bounds = np.concatenate(([0], np.cumsum(np.bincount(pos)))).astype(np.int64)
     return by_depth, bounds, order
 
