@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 
+from pantau.simulate import noise
 from pantau.simulate.fleet import DeviceSpec
 from pantau.simulate.payloads import Message, encode
 from pantau.simulate.progress import Progress
@@ -68,6 +70,8 @@ class Simulator:
         self.seq_base = signals.anchor_ms // 1000
         self.readings_sent = 0
         self._cursor = 0
+        self._announced_off = np.zeros(self.sensors.shape[0], np.bool_)
+        self._index = {s.id: s.index for s in self.fleet}
 
     @property
     def readings_per_message(self) -> int:
@@ -115,9 +119,33 @@ class Simulator:
         self.signals.flood_start_ms = at_ms + int(sc.flood_after_s * 1000)
         self.signals.silent_from_ms = at_ms + int(sc.offline_after_s * 1000)
 
+    def status(self, devices: NDArray[np.int64], *, online: bool) -> list[Message]:
+        """``sensors/<id>/status`` messages: online with firmware and battery, or offline.
+
+        A device going offline is what its Last Will says when its connection drops; the
+        gateway publishes its devices' status in the ``gateway`` form (its ACL allows it).
+        """
+        out = []
+        for index in devices.tolist():
+            spec = self.fleet[index]
+            body: dict[str, object] = {"state": "online" if online else "offline"}
+            if online:
+                volts = 3.6 + 0.6 * float(noise.uniform(self.signals.seed, 97, index, 0)[0])
+                body.update(firmware=f"pantau-sim/{1 + index % 3}.{index % 7}.0", battery=volts)
+            sender = index
+            if self.form == "gateway" and spec.gateway is not None:
+                sender = self._index[spec.gateway]
+            topic = f"sensors/{spec.id}/status"
+            out.append(Message(topic, orjson.dumps(body), sender, 0))
+        return out
+
     def tick(self, sink: Sink, now_ms: int, messages: int) -> int:
         """Send about ``messages`` messages of readings taken at ``now_ms``; return readings."""
         n = self.sensors.shape[0]
+        going = self.sensors[self.signals.is_silent(self.sensors, now_ms) & ~self._announced_off]
+        if going.shape[0]:
+            self._announced_off[np.isin(self.sensors, going)] = True
+            sink.send(self.status(going, online=False))
         if n == 0 or messages <= 0:
             return 0
         per = self.readings_per_message
@@ -167,6 +195,11 @@ class Simulator:
         stop = stop or threading.Event()
         began = clock()
         self.start_events(int(began * 1000))
+        sink.send(
+            self.status(
+                self.sensors[~self.signals.is_silent(self.sensors, int(began * 1000))], online=True
+            )
+        )
         credit, last, total = 0.0, began, 0
         while not stop.is_set():
             now = clock()

@@ -78,7 +78,10 @@ def decoded(fleet: list[DeviceSpec], messages: list[Message]) -> Columns:
             max_payload=256 * 1024,
         )
         assert result.rejections == [], (m.topic, result.rejections[:3])
-        assert result.readings > 0
+        if m.topic.endswith("/status"):
+            assert result.status is not None and result.readings == 0
+        else:
+            assert result.readings > 0
     return out
 
 
@@ -125,8 +128,11 @@ def test_every_message_decodes_without_rejection(form: str) -> None:
     kinds = {s.id: s.kind for s in fleet}
     seen_kinds = {kinds[d] for d in columns.device}
     assert seen_kinds == {"air_quality", "water_level", "rain", "traffic", "weather"}
+    readings = [m for m in messages if m.topic.endswith("/readings")]
     if form == "gateway":
-        assert all(m.topic.startswith("gateways/") for m in messages)
+        assert all(m.topic.startswith("gateways/") for m in readings)
+    statuses = [m for m in messages if m.topic.endswith("/status")]
+    assert len(statuses) == len([s for s in fleet if s.kind != "gateway"])  # online, or offline
 
 
 def test_readings_are_plausible_and_in_time_order_per_device() -> None:
