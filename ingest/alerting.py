@@ -83,10 +83,14 @@ class Alerting:
         self.snapshot = snapshot
         self.check_seconds = check_seconds
         self._newest_reading: dict[str, int] = {}
+        self._last_seen: dict[str, int] = {}  # receive times, ahead of the registry snapshot
         self._lock = threading.Lock()
         self._next_check = 0.0
 
     def on_chunk(self, result: ChunkResult) -> None:
+        with self._lock:
+            for device, ns in result.last_seen_ns.items():
+                self._last_seen[device] = max(ns, self._last_seen.get(device, ns))
         if result.output is not None and len(result.output.batch):
             batch = result.output.batch
             newest = np.full(len(result.device_ids), -1, dtype=np.int64)
@@ -109,18 +113,29 @@ class Alerting:
         snapshot = self.snapshot()
         with self._lock:
             newest = dict(self._newest_reading)
+            seen = dict(self._last_seen)
         states = [
             DeviceState(
                 device=device.id,
                 zone=device.zone,
                 kind=device.kind,
                 interval_s=float(device.interval_s),
-                last_seen_ns=int(device.last_seen.timestamp() * 1e9) if device.last_seen else None,
+                last_seen_ns=_latest(
+                    seen.get(device.id),
+                    int(device.last_seen.timestamp() * 1e9) if device.last_seen else None,
+                ),
                 last_reading_ts_ns=newest.get(device.id),
                 status=device.status,
+                registered_ns=(
+                    int(device.registered_at.timestamp() * 1e9) if device.registered_at else None
+                ),
             )
             for device in snapshot.devices.values()
         ]
         transitions = self.engine.check_devices(states, now_ns=time.time_ns())
         if transitions:
             log.info("alerts: %d transitions from the liveness check", len(transitions))
+
+
+def _latest(*times: int | None) -> int | None:
+    return max((t for t in times if t is not None), default=None)

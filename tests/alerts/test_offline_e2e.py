@@ -42,12 +42,6 @@ def offline_alerts(sql_url: str, device: str) -> list[sa.RowMapping]:
     return rows
 
 
-@pytest.mark.xfail(
-    reason="ingest/alerting.py takes last_seen from the registry snapshot, whose status "
-    "fields follow only on the 60 s full reload: the alert opens ~50 s late (fix: track "
-    "ChunkResult.last_seen_ns in Alerting.on_chunk, as for the stale check)",
-    strict=False,
-)
 def test_offline_within_one_check_period_of_k_intervals(
     tmp_path: Path,
     mosquitto: Mosquitto,
