@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import orjson
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from api.rowstream import Block, Row
@@ -66,20 +67,49 @@ def _csv_lines(width: int) -> Callable[[list[str], str, list[Row]], list[str]]:
 
 
 class CsvEncoder:
-    """``time,device,metric,zone,kind,<fields>``; numbers as Python writes them (repr)."""
+    """``time,device,metric,zone,kind,<fields>``; a missing field is an empty one.
+
+    Blocks go through Arrow's CSV writer (numbers formatted in C++, shortest
+    round-trip form); tags that need quoting fall back to Python's formatting.
+    """
 
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = list(columns)
+        self.schema = arrow_schema(self.columns)
+        self._text = pa.schema(
+            [
+                pa.field(n, pa.string()) if n == "time" else f
+                for n, f in zip(self.columns, self.schema, strict=True)
+            ]
+        )
+        self._options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
         self._lines = _csv_lines(len(self.columns) - 1 - len(TAG_COLUMNS))
 
     def begin(self) -> bytes:
         return (",".join(self.columns) + "\n").encode()
 
     def block(self, block: Block) -> bytes:
+        if not block.rows:
+            return b""
+        if all(csv_field(tag) == tag for tag in block.key):
+            try:
+                return self._arrow(block)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+                pass  # e.g. a float in an integer column: Python copes
         tags = "".join(csv_field(tag) + "," for tag in block.key)
         rows = _blank_nones(block.rows)
         times = iso_list([r[0] for r in rows])
         return "".join(self._lines(times, tags, rows)).encode()
+
+    def _arrow(self, block: Block) -> bytes:
+        columns = list(zip(*block.rows, strict=True))
+        arrays = [pa.array(iso_list(columns[0]), pa.string())]
+        arrays += [pa.array([tag] * len(block.rows), pa.string()) for tag in block.key]
+        types = self.schema.types[1 + len(TAG_COLUMNS) :]
+        arrays += [arrow_column(c, t) for c, t in zip(columns[1:], types, strict=True)]
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(pa.Table.from_arrays(arrays, schema=self._text), sink, self._options)
+        return sink.getvalue().to_pybytes()  # type: ignore[no-any-return]
 
     def end(self) -> bytes:
         return b""
@@ -158,6 +188,14 @@ class _Sink(io.RawIOBase):
         return out
 
 
+def arrow_column(values: Sequence[Any], kind: pa.DataType) -> pa.Array:
+    """An Arrow array of ``kind``; integers are checked, never truncated (ArrowInvalid)."""
+    if pa.types.is_integer(kind):
+        array = pa.array(values)
+        return array if array.type == kind else array.cast(kind, safe=True)
+    return pa.array(values, type=kind)
+
+
 def arrow_schema(columns: Sequence[str]) -> pa.Schema:
     fields = []
     for name in columns:
@@ -186,18 +224,14 @@ class ParquetEncoder:
         return self._sink.take()
 
     def block(self, block: Block) -> bytes:
-        rows = block.rows
-        if not rows:
+        if not block.rows:
             return b""
-        n = len(rows)
+        columns = list(zip(*block.rows, strict=True))
         types = self.schema.types
-        arrays = [pa.array([r[0] for r in rows], type=types[0])]
-        arrays += [pa.array([tag] * n, type=pa.string()) for tag in block.key]
+        arrays = [pa.array(columns[0], type=types[0])]
+        arrays += [pa.array([tag] * len(block.rows), type=pa.string()) for tag in block.key]
         offset = 1 + len(TAG_COLUMNS)
-        arrays += [
-            pa.array([r[i] for r in rows], type=types[offset + i - 1])
-            for i in range(1, len(self.columns) - offset + 1)
-        ]
+        arrays += [arrow_column(c, t) for c, t in zip(columns[1:], types[offset:], strict=True)]
         self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
         return self._sink.take()
 
