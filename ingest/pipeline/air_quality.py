@@ -76,23 +76,17 @@ class IspuCalculator:
             )
             c_dev, c_k = cand >> _SHIFT, cand & _LOW
             exists = np.zeros(cand.shape[0], np.bool_)
-            for m in POLLUTANT_METRICS.tolist():
-                exists |= hourly.find(c_dev * N_METRICS + m, c_k) >= 0
+            live = newest.reshape(-1, N_METRICS)[:, POLLUTANT_METRICS] != INT64_MIN
+            for j, m in enumerate(POLLUTANT_METRICS.tolist()):
+                if live[:, j].any():
+                    exists |= hourly.find(c_dev * N_METRICS + m, c_k) >= 0
             dev, k = c_dev[exists], c_k[exists]
         has_data = newest.reshape(-1, N_METRICS)[dev] != INT64_MIN
         conc: dict[str, NDArray[np.float64]] = {}
         for name, m in zip(ISPU_POLLUTANTS, POLLUTANT_METRICS.tolist(), strict=True):
             if not has_data[:, m].any():
                 continue
-            lags = np.arange(self.periods[name] - 1, -1, -1, dtype=np.int64)  # sorted queries
-            pos = hourly.find(
-                np.repeat(dev * N_METRICS + m, lags.shape[0]),
-                (k[:, None] - lags[None, :]).ravel(),
-            ).reshape(dev.shape[0], lags.shape[0])
-            ok = pos >= 0
-            safe = np.where(ok, pos, 0)
-            total = np.where(ok, hourly.sum[safe], 0.0).sum(axis=1)
-            count = np.where(ok, hourly.count[safe], 0).sum(axis=1)
+            total, count = hourly.window_sums(dev * N_METRICS + m, k, self.periods[name])
             with np.errstate(invalid="ignore", divide="ignore"):
                 conc[name] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
         if not conc:

@@ -25,7 +25,7 @@ TRAFFIC_LEVELS: tuple[str, ...] = ("lancar", "padat", "macet")
 
 @dataclass(frozen=True)
 class Aggregates:
-    """Window aggregates per (series, window start), sorted by series then window."""
+    """Window aggregates per (series, window start), one row per touched window."""
 
     device: NDArray[np.int32]
     metric: NDArray[np.int16]

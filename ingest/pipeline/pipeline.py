@@ -56,7 +56,7 @@ class Pipeline:
         self._qc = SeriesState(QC_FIELDS)
         self._detector = DetectorState(config.detector.season_bins)
         self._memory = RecentReadings()
-        self._minute = WindowStore(MINUTE_NS)
+        self._minute = WindowStore(MINUTE_NS, time_major=True)
         self._hour = WindowStore(HOUR_NS)
 
     def update_devices(
@@ -128,7 +128,7 @@ class Pipeline:
         self._memory.add(key, idn, batch.ts, series, key_order[remember[key_order]])
 
         agg_mask = remember & res.in_horizon & np.isfinite(value)
-        agg = res.series_order[agg_mask[res.series_order]]  # series order: windows come sorted
+        agg = res.series_order[agg_mask[res.series_order]]  # series order: hour keys sorted
         a_series, a_ts, a_val, a_flags = series[agg], batch.ts[agg], value[agg], res.flags[agg]
         minute = self._minute.aggregates(self._minute.add(a_series, a_ts, a_val, a_flags))
         hour = self._hour.aggregates(self._hour.add(a_series, a_ts, a_val, a_flags))
