@@ -34,6 +34,7 @@ import httpx
 
 from pantau.errors import PantauError
 from pantau.settings import Settings, load_settings
+from pantau.simulate.background import BackgroundSimulation
 
 CHILD_STOP_S = 15.0
 
@@ -181,59 +182,6 @@ def _simulate_args(args: argparse.Namespace) -> list[str]:
     ]  # fmt: skip
 
 
-class Simulation(threading.Thread):
-    """The simulator in this process (no second start-up): backfill, then live readings."""
-
-    def __init__(self, settings: Settings, args: argparse.Namespace, log: Path) -> None:
-        super().__init__(name="simulate", daemon=True)
-        from pantau.simulate import commands as sim
-        from pantau.simulate.signals import Signals
-
-        parser = argparse.ArgumentParser()
-        sim.register(parser.add_subparsers())
-        self.args = parser.parse_args(_simulate_args(args))
-        self.args.url = f"mqtt://127.0.0.1:{settings.mosquitto_port}"  # the demo's own broker
-        self.settings = settings
-        self.scenario = sim.scenario_from(self.args)
-        self.fleet = sim._fleet(self.args, self.scenario)
-        self.anchor = int(time.time() * 1000)
-        self.signals = Signals(self.fleet, self.scenario, seed=args.seed, anchor_ms=self.anchor)
-        self.log = log
-        self.stop = threading.Event()
-        self.backfilled = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        from pantau.simulate.commands import PoolSink, _pool
-        from pantau.simulate.progress import Progress
-        from pantau.simulate.runner import Simulator
-
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("a") as out:
-            try:
-                pool = _pool(self.args, self.settings, self.fleet)
-                pool.start()
-                progress = Progress(lambda: pool.counters, devices=len(self.fleet), stream=out)
-                a = self.args
-                sim = Simulator(
-                    self.fleet, self.signals, form=a.pack, pack=a.pack_size, rate=a.rate,
-                    progress=progress,
-                )  # fmt: skip
-                sink = PoolSink(pool, self.fleet)
-                sim.backfill(sink, hours=a.backfill, step_s=a.backfill_step, end_ms=self.anchor)
-                pool.drain(timeout=120)
-                out.write(f"backfill done: {sim.readings_sent} readings\n")
-                out.flush()
-                self.backfilled.set()
-                sim.live(sink, duration_s=None, stop=self.stop)
-                pool.drain(timeout=10)
-                progress.finish()
-                pool.close()
-            except Exception as exc:  # reported by the demo's liveness check
-                self.error = exc
-                out.write(f"simulator failed: {type(exc).__name__}: {exc}\n")
-
-
 def _observe(api: str, key: str, watch: Watch, offline: set[str], flood: set[str]) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     try:
@@ -268,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     children: list[Child] = []
     services: list[Any] = []
-    simulations: list[Simulation] = []
+    simulations: list[BackgroundSimulation] = []
     try:
         return _run(args, settings, home, stop, children, services, simulations)
     except ChildDied as exc:
@@ -296,7 +244,7 @@ def _run(
     stop: threading.Event,
     children: list[Child],
     services: list[Any],
-    simulations: list[Simulation],
+    simulations: list[BackgroundSimulation],
 ) -> int:
     from devices.registry import Registry
     from pantau import database
@@ -332,7 +280,9 @@ def _run(
         child.start()
         children.append(child)
 
-    simulation = Simulation(settings, args, logs / "simulate.log")
+    simulation = BackgroundSimulation(
+        settings, _simulate_args(args), logs / "simulate.log", url=f"mqtt://{mqtt}"
+    )
     register_fleet(settings, simulation.fleet, simulation.signals, sync=True)
     offline = simulation.scenario.silent_ids(simulation.fleet)
     flood = simulation.scenario.flood_ids(simulation.fleet)

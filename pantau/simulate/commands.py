@@ -67,7 +67,7 @@ class PrintSink:
             raise SystemExit(0) from None
 
 
-def _fleet(args: argparse.Namespace, scenario: Scenario) -> list[DeviceSpec]:
+def fleet_from(args: argparse.Namespace, scenario: Scenario) -> list[DeviceSpec]:
     per_message = args.pack_size if args.pack in ("array", "gateway") else 1
     period = args.devices / max(args.rate * per_message, 1e-9)
     fleet = plan_fleet(
@@ -124,7 +124,9 @@ def register_fleet(
     return done.credentials
 
 
-def _pool(args: argparse.Namespace, settings: Settings, fleet: list[DeviceSpec]) -> PublisherPool:
+def pool_from(
+    args: argparse.Namespace, settings: Settings, fleet: list[DeviceSpec]
+) -> PublisherPool:
     from pantau.secrets import service_credentials
     from pantau.simulate.enrolment import load_credentials
 
@@ -156,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         scenario = scenario_from(args)
         anchor = _anchor(args)
-        fleet = _fleet(args, scenario)
+        fleet = fleet_from(args, scenario)
         signals = Signals(fleet, scenario, seed=args.seed, anchor_ms=anchor)
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
@@ -167,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     if args.dry_run:
         return _dry_run(args, fleet, signals, anchor, stop)
-    pool = _pool(args, settings, fleet)
+    pool = pool_from(args, settings, fleet)
     pool.start()
     progress = Progress(lambda: pool.counters, devices=len(fleet))
     sim = Simulator(
