@@ -1,11 +1,16 @@
 """Recently processed readings, remembered for the lateness horizon of their series.
 
-Used to drop exact redeliveries and to flag repeated seqs. Entries are kept
-sorted by ``seq_key``; lookups are vectorised ``searchsorted`` calls. Pruning is
-lazy and never changes results: every lookup applies the horizon itself.
+Used to drop exact redeliveries and to flag repeated seqs. Entries are kept sorted by
+``seq_key`` in two levels: a large *base* and a small *delta* that new readings are
+inserted into; the delta is merged into the base when it grows past a quarter of it,
+so a batch costs O(delta) instead of O(everything remembered). Lookups are vectorised
+``searchsorted`` calls on both levels. Pruning is lazy and never changes results: every
+lookup applies the horizon itself.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,18 +18,75 @@ from numpy.typing import NDArray
 from ingest.pipeline.insertion import Insertion
 
 INT64_MIN = np.iinfo(np.int64).min
+COLUMNS = ("key", "ident", "ts", "series")
+_MIN_DELTA = 4096
+
+
+@dataclass
+class _Level:
+    key: NDArray[np.int64]
+    ident: NDArray[np.int64]
+    ts: NDArray[np.int64]
+    series: NDArray[np.int64]
+
+    @classmethod
+    def empty(cls) -> _Level:
+        return cls(*(np.zeros(0, np.int64) for _ in COLUMNS))
+
+    def __len__(self) -> int:
+        return int(self.key.shape[0])
+
+    def insert(self, other: _Level) -> _Level:
+        """This level with ``other`` (sorted by key) merged in."""
+        ins = Insertion(np.searchsorted(self.key, other.key, side="right"), len(self))
+        return _Level(*(ins.apply(getattr(self, c), getattr(other, c)) for c in COLUMNS))
+
+    def filter(self, keep: NDArray[np.bool_]) -> _Level:
+        return _Level(*(getattr(self, c)[keep] for c in COLUMNS))
+
+    def lookup(
+        self,
+        key: NDArray[np.int64],
+        ident: NDArray[np.int64],
+        order: NDArray[np.int64],
+        found: NDArray[np.bool_],
+        seq_ts: NDArray[np.int64],
+    ) -> None:
+        """OR identical-reading matches into ``found``; max remembered ts into ``seq_ts``."""
+        n = key.shape[0]
+        if len(self) == 0 or n == 0:
+            return
+        left = np.empty(n, np.int64)
+        right = np.empty(n, np.int64)
+        k_sorted = key[order]
+        left[order] = np.searchsorted(self.key, k_sorted, side="left")
+        right[order] = np.searchsorted(self.key, k_sorted, side="right")
+        count = right - left
+        rows = np.flatnonzero(count)
+        if rows.shape[0] == 0:
+            return
+        cnt = count[rows]
+        if int(cnt.max()) == 1:
+            ent = left[rows]
+            found[rows] |= self.ident[ent] == ident[rows]
+            seq_ts[rows] = np.maximum(seq_ts[rows], self.ts[ent])
+        else:
+            starts = np.cumsum(cnt) - cnt
+            rep = np.repeat(rows, cnt)
+            ent = np.repeat(left[rows] - starts, cnt) + np.arange(rep.shape[0])
+            match = self.ident[ent] == ident[rep]
+            found[rep[match]] = True
+            seq_ts[rows] = np.maximum(seq_ts[rows], np.maximum.reduceat(self.ts[ent], starts))
 
 
 class RecentReadings:
     def __init__(self) -> None:
-        self.key = np.zeros(0, np.int64)
-        self.ident = np.zeros(0, np.int64)
-        self.ts = np.zeros(0, np.int64)
-        self.series = np.zeros(0, np.int64)
+        self._base = _Level.empty()
+        self._delta = _Level.empty()
         self._pruned_size = 0
 
     def __len__(self) -> int:
-        return int(self.key.shape[0])
+        return len(self._base) + len(self._delta)
 
     def lookup(
         self,
@@ -41,28 +103,8 @@ class RecentReadings:
         n = key.shape[0]
         found = np.zeros(n, np.bool_)
         seq_ts = np.full(n, INT64_MIN, np.int64)
-        if len(self) == 0 or n == 0:
-            return found, seq_ts
-        left = np.empty(n, np.int64)
-        right = np.empty(n, np.int64)
-        left[order] = np.searchsorted(self.key, key[order], side="left")
-        right[order] = np.searchsorted(self.key, key[order], side="right")
-        count = right - left
-        rows = np.flatnonzero(count)
-        if rows.shape[0] == 0:
-            return found, seq_ts
-        cnt = count[rows]
-        if int(cnt.max()) == 1:
-            ent = left[rows]
-            found[rows] = self.ident[ent] == ident[rows]
-            seq_ts[rows] = self.ts[ent]
-        else:
-            starts = np.cumsum(cnt) - cnt
-            rep = np.repeat(rows, cnt)
-            ent = np.repeat(left[rows] - starts, cnt) + np.arange(rep.shape[0])
-            match = self.ident[ent] == ident[rep]
-            found[rep[match]] = True
-            seq_ts[rows] = np.maximum.reduceat(self.ts[ent], starts)
+        self._base.lookup(key, ident, order, found, seq_ts)
+        self._delta.lookup(key, ident, order, found, seq_ts)
         seq_ts[~seq_rows] = INT64_MIN
         return found, seq_ts
 
@@ -77,36 +119,31 @@ class RecentReadings:
         """Remember the rows ``order`` (row indices sorting their keys)."""
         if order.shape[0] == 0:
             return
-        key = key[order]
-        ins = Insertion(np.searchsorted(self.key, key, side="right"), self.key.shape[0])
-        self.key = ins.apply(self.key, key)
-        self.ident = ins.apply(self.ident, ident[order])
-        self.ts = ins.apply(self.ts, ts[order])
-        self.series = ins.apply(self.series, series[order])
+        new = _Level(key[order], ident[order], ts[order], series[order])
+        self._delta = self._delta.insert(new)
+        if len(self._delta) > max(len(self._base) // 4, _MIN_DELTA):
+            self._merge()
+
+    def _merge(self) -> None:
+        if len(self._delta):
+            self._base = self._base.insert(self._delta)
+            self._delta = _Level.empty()
 
     def prune(self, horizon: NDArray[np.int64]) -> None:
         """Forget entries older than ``horizon[series]`` (done when the memory has doubled)."""
         if len(self) <= 2 * self._pruned_size + 4096:
             return
-        keep = self.ts >= horizon[self.series]
-        self.key = self.key[keep]
-        self.ident = self.ident[keep]
-        self.ts = self.ts[keep]
-        self.series = self.series[keep]
+        self._merge()
+        self._base = self._base.filter(self._base.ts >= horizon[self._base.series])
         self._pruned_size = len(self)
 
     def to_arrays(self, prefix: str) -> dict[str, NDArray[np.int64]]:
-        return {
-            f"{prefix}key": self.key,
-            f"{prefix}ident": self.ident,
-            f"{prefix}ts": self.ts,
-            f"{prefix}series": self.series,
-            f"{prefix}pruned": np.array([self._pruned_size], np.int64),
-        }
+        self._merge()
+        out = {prefix + c: getattr(self._base, c) for c in COLUMNS}
+        out[prefix + "pruned"] = np.array([self._pruned_size], np.int64)
+        return out
 
     def load(self, arrays: dict[str, NDArray[np.int64]], prefix: str) -> None:
-        self.key = arrays[f"{prefix}key"]
-        self.ident = arrays[f"{prefix}ident"]
-        self.ts = arrays[f"{prefix}ts"]
-        self.series = arrays[f"{prefix}series"]
+        self._base = _Level(*(arrays[prefix + c] for c in COLUMNS))
+        self._delta = _Level.empty()
         self._pruned_size = int(arrays[f"{prefix}pruned"][0])
