@@ -145,19 +145,17 @@ def score_step(
     )
     alphas = (cfg.alpha_short, cfg.alpha_short, cfg.alpha_season_short)
     new_short = np.empty((CHANNELS, series.shape[0]), np.float64)
-    best: NDArray[np.float64] | None = None
+    us = []
     for c in range(CHANNELS):
-        short, tmean = r[SHORT + c], r[TMEAN + c]
+        short = r[SHORT + c]
         sh = np.where(started, short + alphas[c] * (surprise[c] - short), 0.0)
         new_short[c] = sh
-        u = (sh - tmean) / (np.sqrt(r[TVAR + c]) + cfg.tail_floor)
-        if c == 0:
-            gate = np.maximum(cfg.novelty_ratio - sh / (r[NOVEL] + TINY), 0.0)
-            u -= cfg.novelty_penalty * gate
-            best = u
-        else:
-            np.maximum(best, u, out=best)
-    assert best is not None
+        us.append((sh - r[TMEAN + c]) / (np.sqrt(r[TVAR + c]) + cfg.tail_floor))
+    # Novelty gate on the level channel.
+    gate = np.maximum(cfg.novelty_ratio - new_short[0] / (r[NOVEL] + TINY), 0.0)
+    best = us[0] - cfg.novelty_penalty * gate
+    for u in us[1:]:
+        np.maximum(best, u, out=best)
     np.clip(best, -U_LIMIT, U_LIMIT, out=best)
     score = 1.0 / (1.0 + np.exp(-LOGISTIC_SLOPE * (best - cfg.z_offset)))
     score = np.where(n >= cfg.warmup, score, 0.0)

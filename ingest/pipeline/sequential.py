@@ -32,6 +32,12 @@ from ingest.pipeline.thresholds import Thresholds
 from pantau.flags import QC
 
 _RANGE = np.int32(QC.RANGE)
+_DUPLICATE = np.int32(QC.DUPLICATE)
+_GAP = np.int32(QC.GAP)
+_RATE = np.int32(QC.RATE)
+_FLATLINE = np.int32(QC.FLATLINE)
+_SPIKE = np.int32(QC.SPIKE)
+_ANOMALY = np.int32(QC.ANOMALY)
 
 
 @dataclass(frozen=True)
@@ -79,8 +85,8 @@ def depth_order(
     first = np.empty(n, np.bool_)
     first[:1] = True
     np.not_equal(s_sorted[1:], s_sorted[:-1], out=first[1:])
-    if first.all():  # one row per series: a single step
-        return order, np.array([0, n], np.int64), order
+    if first.all():  # one row per series: a single step, rows in any order
+        return np.arange(n, dtype=np.int64), np.array([0, n], np.int64), order
     start = np.flatnonzero(first)
     group = np.cumsum(first) - 1
     pos = np.arange(n) - start[group]
@@ -111,8 +117,9 @@ def run_sequential(
     good_ts, good_value, flat_run = qc.i64("good_ts"), qc.f64("good_value"), qc.i64("flat_run")
 
     order, bounds, series_order = depth_order(rows.series)
+    single = bounds.shape[0] == 2  # one row per series: the step covers all rows in order
     for d in range(bounds.shape[0] - 1):  # loop over depth, not over readings
-        idx = order[bounds[d] : bounds[d + 1]]
+        idx: NDArray[np.int64] | slice = slice(None) if single else order[bounds[d] : bounds[d + 1]]
         s = rows.series[idx]
         t = rows.ts[idx]
         seq = rows.seq[idx]
@@ -151,9 +158,18 @@ def run_sequential(
         flat_run[s] = new_run
 
         scored = kept & in_range
-        sc = np.zeros(idx.shape[0], np.float32)
-        spike = np.zeros(idx.shape[0], np.bool_)
-        if scored.any():
+        m = s.shape[0]
+        sc = np.zeros(m, np.float32)
+        spike = np.zeros(m, np.bool_)
+        if scored.all():
+            sc, level, dev, count = score_step(detector, s, v, t, good, config.detector)
+            deviation = np.abs(v - level)
+            spike = (
+                (count >= config.detector.warmup)
+                & (deviation > thr.spike_sigma[idx] * dev)
+                & (deviation > thr.spike_min_delta[idx])
+            )
+        elif scored.any():
             si = np.flatnonzero(scored)
             sc_s, level, dev, count = score_step(
                 detector, s[si], v[si], t[si], good[si], config.detector
@@ -168,13 +184,13 @@ def run_sequential(
         anomaly = scored & (sc >= config.anomaly_threshold)
         f = (
             f
-            | np.where(duplicate, np.int32(QC.DUPLICATE), 0)
-            | np.where(gap, np.int32(QC.GAP), 0)
-            | np.where(rate, np.int32(QC.RATE), 0)
-            | np.where(flat, np.int32(QC.FLATLINE), 0)
-            | np.where(spike, np.int32(QC.SPIKE), 0)
-            | np.where(anomaly, np.int32(QC.ANOMALY), 0)
-        ).astype(np.int32)
+            | duplicate * _DUPLICATE
+            | gap * _GAP
+            | rate * _RATE
+            | flat * _FLATLINE
+            | spike * _SPIKE
+            | anomaly * _ANOMALY
+        ).astype(np.int32, copy=False)
 
         keep[idx] = kept
         flags[idx] = f
