@@ -104,6 +104,7 @@ def register_fleet(
 
     database.upgrade(settings.sql_url)
     engine = database.open_engine(settings.sql_url)
+    print(f"registering {len(fleet)} devices …", file=sys.stderr, flush=True)
     gains = {s.id: float(signals.gain[s.index]) for s in fleet}
     done = enrol(
         engine,
