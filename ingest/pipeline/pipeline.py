@@ -29,6 +29,7 @@ from ingest.pipeline.config import (
 )
 from ingest.pipeline.dedupe import find_repeats
 from ingest.pipeline.flood import SiagaTable, flood_rows
+from ingest.pipeline.heap import keep_freed_memory
 from ingest.pipeline.identity import ident, seq_key
 from ingest.pipeline.memory import RecentReadings
 from ingest.pipeline.output import PipelineOutput
@@ -47,6 +48,7 @@ _INT64_MAX = np.iinfo(np.int64).max
 
 class Pipeline:
     def __init__(self, config: PipelineConfig) -> None:
+        keep_freed_memory()  # batches reuse their temporaries' pages (see heap.py)
         self.config = config
         self._thresholds = ThresholdTable(config)
         self._calibrations = CalibrationTable()
