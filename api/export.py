@@ -116,14 +116,34 @@ class CsvEncoder:
 
 
 def _objects(columns: Sequence[str], block: Block) -> list[dict[str, Any]]:
-    """Rows as objects keyed by column, tags included."""
+    """Rows as objects keyed by column, tags included (dict displays for the common shapes)."""
     names = columns[1 + len(TAG_COLUMNS) :]
-    tags = dict(zip(TAG_COLUMNS, block.key, strict=True))
-    times = iso_list([r[0] for r in block.rows])
-    return [
-        {"time": t, **tags, **dict(zip(names, r[1:], strict=True))}
-        for t, r in zip(times, block.rows, strict=True)
-    ]
+    d, m, z, k = block.key
+    rows = block.rows
+    times = iso_list([r[0] for r in rows])
+    pairs = zip(times, rows, strict=True)
+    if tuple(names) == ("value", "raw", "flags", "score"):
+        return [
+            {
+                "time": t,
+                "device": d,
+                "metric": m,
+                "zone": z,
+                "kind": k,
+                "value": r[1],
+                "raw": r[2],
+                "flags": r[3],
+                "score": r[4],
+            }
+            for t, r in pairs
+        ]
+    if tuple(names) == ("value", "n"):
+        return [
+            {"time": t, "device": d, "metric": m, "zone": z, "kind": k, "value": r[1], "n": r[2]}
+            for t, r in pairs
+        ]
+    tags = {"device": d, "metric": m, "zone": z, "kind": k}
+    return [{"time": t, **tags, **dict(zip(names, r[1:], strict=True))} for t, r in pairs]
 
 
 class NdjsonEncoder:
@@ -134,8 +154,13 @@ class NdjsonEncoder:
         return b""
 
     def block(self, block: Block) -> bytes:
-        newline = orjson.OPT_APPEND_NEWLINE
-        return b"".join(orjson.dumps(o, option=newline) for o in _objects(self.columns, block))
+        objects = _objects(self.columns, block)
+        if not objects:
+            return b""
+        if not any("}" in tag for tag in block.key):
+            # one array dump, split between objects: only a tag could hold "},{" (checked)
+            return orjson.dumps(objects)[1:-1].replace(b"},{", b"}\n{") + b"\n"
+        return b"\n".join(map(orjson.dumps, objects)) + b"\n"
 
     def end(self) -> bytes:
         return b""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+import orjson
 import pyarrow.parquet as pq
 
 from api.export import CsvEncoder, ParquetEncoder, encoder
@@ -86,3 +87,36 @@ def test_parquet_row_group_per_block() -> None:
     assert table.column("value").to_pylist() == [1.0, 1.0]
     assert table.column("score").to_pylist() == [None, None]
     assert pq.ParquetFile(io.BytesIO(body)).num_row_groups == 2
+
+
+def test_ndjson_one_object_a_line_also_with_braces_in_tags() -> None:
+    for zone in ("ejip", 'odd},{"zone'):
+        enc = encoder("ndjson", COLUMNS)
+        block = Block(
+            ("a1", "pm25", zone, "k"), [[T0, 1.5, 1.0, 0, None], [T0 + 10**6, 2, 2, 1, 0.5]]
+        )
+        lines = enc.block(block).splitlines()
+        assert [orjson.loads(line) for line in lines] == [
+            {
+                "time": "2026-01-01T00:00:00Z",
+                "device": "a1",
+                "metric": "pm25",
+                "zone": zone,
+                "kind": "k",
+                "value": 1.5,
+                "raw": 1.0,
+                "flags": 0,
+                "score": None,
+            },
+            {
+                "time": "2026-01-01T00:00:00.001Z",
+                "device": "a1",
+                "metric": "pm25",
+                "zone": zone,
+                "kind": "k",
+                "value": 2,
+                "raw": 2,
+                "flags": 1,
+                "score": 0.5,
+            },
+        ]
