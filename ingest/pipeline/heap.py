@@ -40,7 +40,7 @@ def keep_freed_memory(
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    ok = (
+    ok = bool(
         mallopt(_M_MMAP_THRESHOLD, mmap_threshold) == 1
         and mallopt(_M_TRIM_THRESHOLD, trim_threshold) == 1
         and mallopt(_M_TOP_PAD, top_pad) == 1
