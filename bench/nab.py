@@ -1,6 +1,6 @@
 """Score anomaly detectors with NAB's rules (standard profile) and print the comparison.
 
-    python bench/nab.py [--data DIR] [--labels FILE] [--out DIR] [--numenta DIR]
+    python -m bench.nab [--data DIR] [--labels FILE] [--out DIR] [--json FILE] [--numenta DIR]
 
 ``--data`` is any folder laid out like NAB's ``data/`` (``<category>/<file>.csv`` with
 ``timestamp,value``); per-row scores are written to ``--out`` in NAB's results layout
@@ -10,9 +10,12 @@ Detectors: ``pantau`` (``ingest.pipeline.anomaly.score_step``, the code ``Pipeli
 runs, with the default ``PipelineConfig().detector``), ``rolling_zscore`` (a 100-row
 rolling z-score baseline) and ``numenta`` (HTM; NAB's own per-row results re-scored here
 where they are present, otherwise NAB's published per-file raw scores at NAB's corpus
-threshold). Each detector's threshold is optimised over the scored files, as NAB does
-over its corpus; scores are normalised with null = every window missed and
-perfect = every window hit at its start. Writes bench/results/nab.json.
+threshold). ``pantau @ ingest threshold`` is the detector exactly as ingest runs it: one
+configuration for every file and the pipeline's ``anomaly_threshold``. The other rows
+optimise each detector's threshold over the scored files, as NAB does over its corpus.
+Scores are normalised with null = every window missed and perfect = every window hit at
+its start. Writes bench/results/nab.json (with ``--out DIR``: DIR/nab.json, or ``--json``).
+Labels default to ``DIR/../labels/combined_windows.json``, else NAB's bundled windows.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ from bench.nab_scoring.scoring import (  # noqa: E402
 from ingest.pipeline import PipelineConfig  # noqa: E402
 
 NAB_DIR = ROOT / "bench" / "data" / "nab"
+DEFAULT_OUT = ROOT / "bench" / "results" / "nab"
+DEFAULT_JSON = ROOT / "bench" / "results" / "nab.json"
 NUMENTA_CORPUS_THRESHOLD = 0.542187690735  # NAB config/thresholds.json, numenta/standard
 
 
@@ -87,10 +92,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=NAB_DIR / "data")
     parser.add_argument("--labels", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "nab")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="per-row scores, NAB results layout")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="summary (default: bench/results/nab.json, or OUT/nab.json)")
     parser.add_argument("--numenta", type=Path, default=NAB_DIR / "results" / "numenta")
     args = parser.parse_args()
     labels = args.labels or args.data.parent / "labels" / "combined_windows.json"
+    if not labels.exists():  # a folder without its own labels: NAB's windows (by file name)
+        labels = NAB_DIR / "labels" / "combined_windows.json"
     data = read_folder(args.data)
     if not data:
         raise SystemExit(f"no <category>/<file>.csv files under {args.data}")
@@ -143,6 +153,10 @@ def main() -> None:
                 "basis": "NAB corpus threshold; published per-file scores where no rows",
             }
         report[subset] = rows
+    per_file = {
+        d.name: file_score(files[i], ours[i], default_threshold, STANDARD)
+        for i, d in enumerate(data)
+    }
 
     # Check: our scorer reproduces NAB's published per-file scores for Numenta's rows.
     diffs = [
@@ -155,17 +169,36 @@ def main() -> None:
     if diffs:
         print(f"scorer check: {len(diffs)} Numenta files re-scored, max |diff| to NAB's "
               f"published raw score {max(diffs):.2e}")
+    cols = ("pantau @ ingest threshold", "pantau", "numenta (HTM)", "rolling_zscore")
+    heads = (f"pantau@{default_threshold:g}", "pantau opt", "Numenta HTM", "rolling z")
+    print("\nnormalised score (0 = null detector, 100 = perfect); 'pantau@t' is the detector")
+    print("as ingest runs it (one config, its anomaly threshold); 'opt' thresholds are optimised")
+    print("over the subset as NAB does over its corpus")
+    print(f"  {'subset':24} {'windows':>7} " + " ".join(f"{h:>12}" for h in heads))
+    for subset, rows in report.items():
+        n_win = int(sum(len(files[i].windows) for i in subsets[subset]))
+        cells = [f"{float(rows[c]['normalised']):>12.1f}" if c in rows else f"{'-':>12}"
+                 for c in cols]
+        print(f"  {subset:24} {n_win:>7} " + " ".join(cells))
+    print("\nper file, raw score at the ingest threshold:")
+    for name, raw_score in per_file.items():
+        print(f"  {name:52} {raw_score:+.3f}")
     for subset, rows in report.items():
         print(f"\n{subset} ({int(sum(len(files[i].windows) for i in subsets[subset]))} windows)")
         print(f"  {'detector':28} {'threshold':>9} {'raw':>8} {'normalised':>10}  basis")
         for name, r in rows.items():
             print(f"  {name:28} {float(r['threshold']):>9.4f} {float(r['raw']):>8.3f} "
                   f"{float(r['normalised']):>10.1f}  {r['basis']}")
-    out = ROOT / "bench" / "results" / "nab.json"
+    out = args.json or (
+        DEFAULT_JSON if args.out.resolve() == DEFAULT_OUT.resolve() else args.out / "nab.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"profile": "standard", "data": str(args.data),
-                               "detector_config": detector_cfg.__dict__, "subsets": report},
+                               "anomaly_threshold": default_threshold,
+                               "detector_config": detector_cfg.__dict__, "subsets": report,
+                               "per_file_raw_at_ingest_threshold": per_file},
                               indent=2))
+    print(f"\nwrote {out} and per-row scores under {args.out}")
 
 
 if __name__ == "__main__":
