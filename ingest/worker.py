@@ -33,15 +33,19 @@ class Worker:
         processor: Processor,
         checkpoint_path: Path,
         chunk_records: int = 5000,
+        checkpoint_seconds: float = 2.0,
         on_tick: Callable[[], None] | None = None,
     ) -> None:
         self.reader = reader
         self.processor = processor
         self.checkpoint_path = checkpoint_path
         self.chunk_records = chunk_records
+        self.checkpoint_seconds = checkpoint_seconds
         self.on_tick = on_tick
         self.processed = 0
         self.cursor = self._restore()
+        self._captured_at = time.monotonic()
+        self._unsaved = False  # chunks written to InfluxDB after the last checkpoint
 
     def _restore(self) -> Cursor:
         saved = checkpoint.load(self.checkpoint_path)
@@ -55,12 +59,18 @@ class Worker:
         return max(saved.cursor, self.reader.first)
 
     def run(self, stop: threading.Event) -> None:
-        """Prepare chunk k+1 while chunk k is being written; checkpoint each once written."""
+        """Prepare chunk k+1 while chunk k is being written.
+
+        A checkpoint (spool cursor + pipeline state, taken between two chunks) is saved
+        once the chunks before it are written, at most every ``checkpoint_seconds`` and
+        whenever the spool is drained: the pipeline state of many series is large, and
+        after a crash the few seconds since the last one are simply processed again.
+        """
         parent = os.getppid()
         next_tick = last_report = time.monotonic()
         reported = 0
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-commit") as committer:
-            pending: tuple[Future[None], checkpoint.Checkpoint, int] | None = None
+            pending: tuple[Future[None], checkpoint.Checkpoint | None, int] | None = None
             while not stop.is_set():
                 if os.getppid() != parent:
                     log.error("the receiving process is gone; stopping")
@@ -78,23 +88,41 @@ class Worker:
                     if pending is not None:
                         self._finish(*pending)
                         pending = None
+                    if self._unsaved:
+                        self._save(self._capture())
                     stop.wait(0.02)
                     continue
                 prepared = self.processor.prepare(records)
                 self.cursor = records[-1].end
-                state = checkpoint.Checkpoint(
-                    cursor=self.cursor,
-                    device_ids=tuple(self.processor.devices.ids),
-                    pipeline_state=self.processor.pipeline.checkpoint(),
-                )
+                due = time.monotonic() - self._captured_at >= self.checkpoint_seconds
+                state = self._capture() if due else None
                 if pending is not None:
                     self._finish(*pending)
                 pending = (committer.submit(self.processor.commit, prepared), state, len(records))
             if pending is not None:
                 self._finish(*pending)
+            if self._unsaved:
+                self._save(self._capture())
 
-    def _finish(self, commit: Future[None], state: checkpoint.Checkpoint, count: int) -> None:
-        """Wait for a chunk's write, then checkpoint and release the spool behind it.
+    def _capture(self) -> checkpoint.Checkpoint:
+        self._captured_at = time.monotonic()
+        return checkpoint.Checkpoint(
+            cursor=self.cursor,
+            device_ids=tuple(self.processor.devices.ids),
+            pipeline_state=self.processor.pipeline.checkpoint(),
+        )
+
+    def _save(self, state: checkpoint.Checkpoint) -> None:
+        """Save a checkpoint whose chunks are all written, and release the spool behind it."""
+        checkpoint.save(self.checkpoint_path, state)
+        self.reader.release(state.cursor)
+        self._unsaved = False
+        metrics.SPOOL_BACKLOG.set(self.reader.backlog_bytes(state.cursor))
+
+    def _finish(
+        self, commit: Future[None], state: checkpoint.Checkpoint | None, count: int
+    ) -> None:
+        """Wait for a chunk's write, then save the checkpoint taken after it, if any.
 
         A failed write (other than InfluxDB being down, which is retried inside) ends
         the process: it restarts from the last checkpoint, so nothing is lost or
@@ -107,10 +135,10 @@ class Worker:
         except Exception:
             log.exception("writing a chunk failed; restarting from the last checkpoint")
             raise SystemExit(1) from None
-        checkpoint.save(self.checkpoint_path, state)
-        self.reader.release(state.cursor)
         self.processed += count
-        metrics.SPOOL_BACKLOG.set(self.reader.backlog_bytes(state.cursor))
+        self._unsaved = True
+        if state is not None:
+            self._save(state)
 
     def _tick(self) -> None:
         if self.on_tick is None:
