@@ -24,6 +24,7 @@ from alerts.mailer import SmtpSettings
 from alerts.rulebook import RuleStore
 from alerts.rules import RULE_KINDS, Rule
 from pantau.database import open_engine, upgrade
+from pantau.secrets import service_credentials
 from pantau.settings import load_settings
 
 
@@ -50,9 +51,13 @@ def run_dispatcher(args: argparse.Namespace) -> int:
             password=_env("PASSWORD"),
             starttls=args.smtp_starttls,
         )
+    # the URL's credentials, else the service account's secret under $PANTAU_HOME/secrets
+    username, password = service_credentials(settings.home, "pantau-alerts", settings.mqtt_url)
     dispatcher = Dispatcher(
         engine=_engine(),
         mqtt_url=None if args.no_mqtt else settings.mqtt_url,
+        mqtt_username=username,
+        mqtt_password=password,
         smtp=smtp,
         lease_s=args.lease,
         backoff_s=args.backoff,
