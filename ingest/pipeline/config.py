@@ -102,7 +102,7 @@ class DetectorConfig:
     season_floor: float = 0.1  # floor of a bin's deviation, relative to the series deviation
     novelty_decay: float = 0.9999  # per-reading decay of the largest recent level surprise
     novelty_ratio: float = 1.4  # level surprise must exceed this x the recent largest ...
-    novelty_penalty: float = 5.0  # ... or its u is lowered by penalty x the shortfall
+    novelty_penalty: float = 20.0  # ... or its u is lowered by penalty x the shortfall
     tail_floor: float = 0.05  # floor of the standard deviation of the averaged surprise
     z_offset: float = 1.4  # u at which the score is 0.5
 

@@ -1,0 +1,112 @@
+"""The anomaly detector on its own: what it is meant to catch, and its state handling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ingest.pipeline.anomaly import DetectorState, new_detector_state, score_step
+from ingest.pipeline.config import DetectorConfig
+from ingest.pipeline.heap import keep_freed_memory
+from ingest.pipeline.sequential import stable_order
+from ingest.pipeline.windows import WindowStore
+
+FIVE_MIN = 300 * 1_000_000_000
+T0 = 1_763_856_000 * 1_000_000_000  # a UTC midnight
+CFG = DetectorConfig()
+
+
+def daily_square_wave(days: int, rng: np.random.Generator) -> np.ndarray:
+    """NAB-like: low at night, high from 08:00 to 18:00, noise on top (5-minute rows)."""
+    rows = np.arange(days * 288)
+    hour = (rows % 288) / 12.0
+    base = np.where((hour >= 8) & (hour < 18), 80.0, 20.0)
+    return base + rng.normal(0.0, 2.0, rows.shape[0])
+
+
+def scores_of(values: np.ndarray) -> np.ndarray:
+    state = new_detector_state(CFG)
+    state.ensure(1)
+    out = np.zeros(values.shape[0])
+    series = np.array([0], np.int64)
+    for i, v in enumerate(values.tolist()):
+        ts = np.array([T0 + i * FIVE_MIN], np.int64)
+        score, _, _, _ = score_step(state, series, np.array([v]), ts, None, CFG)
+        out[i] = score[0]
+    return out
+
+
+@pytest.mark.parametrize("anomaly", ["missing_day", "flat", "level_shift"])
+def test_daily_pattern_anomalies_alarm_once_and_normal_days_do_not(anomaly: str) -> None:
+    rng = np.random.default_rng(1)
+    values = daily_square_wave(8, rng)
+    day6 = slice(6 * 288, 7 * 288)
+    if anomaly == "missing_day":  # the high phase does not happen
+        values[day6] = 20.0 + rng.normal(0.0, 2.0, 288)
+    elif anomaly == "flat":  # stuck sensor
+        values[6 * 288 + 100 : 6 * 288 + 250] = 47.0
+    else:
+        values[day6] = np.where(values[day6] > 50, 40.0, values[day6])
+    scores = scores_of(values)
+    alarms = np.flatnonzero(scores >= 0.9)
+    assert not np.any((alarms > 2 * 288) & (alarms < 6 * 288)), alarms  # normal days
+    assert np.any((alarms >= 6 * 288) & (alarms < 7 * 288)), alarms  # the anomalous day
+
+
+@pytest.mark.parametrize("period", [96, 144])
+def test_regular_spikes_stop_alarming(period: int) -> None:
+    values = np.zeros(4000)
+    values[::period] = 20.0  # a spike every 8 or 12 hours, forever
+    alarms = np.flatnonzero(scores_of(values) >= 0.9)
+    assert alarms.shape[0] > 0 and not np.any(alarms > 1500), alarms
+
+
+def test_late_reading_is_scored_without_changing_state() -> None:
+    state = new_detector_state(CFG)
+    state.ensure(1)
+    s = np.array([0], np.int64)
+    for i in range(50):
+        score_step(state, s, np.array([float(i % 3)]), np.array([T0 + i * FIVE_MIN]), None, CFG)
+    core, profile = state.core.copy(), state.profile.copy()
+    score_step(state, s, np.array([500.0]), np.array([T0]), np.array([False]), CFG)
+    assert np.array_equal(core, state.core) and np.array_equal(profile, state.profile)
+
+
+def test_checkpoint_of_another_layout_starts_afresh() -> None:
+    state = DetectorState(24)
+    state.ensure(10)
+    state.core[:] = 1.0
+    state.load({"det_d_n": np.zeros(10)}, "det_")  # the old per-field layout
+    assert state.capacity == 0
+    state.ensure(5)
+    assert not state.core.any()
+
+
+def test_stable_order_matches_numpy() -> None:
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 50, 1000).astype(np.int64)
+    assert np.array_equal(stable_order(keys), np.argsort(keys, kind="stable"))
+
+
+def test_window_store_layout_converts_on_load() -> None:
+    minute = 60 * 1_000_000_000
+    series = np.array([3, 1, 3, 2], np.int64)
+    ts = np.array([0, 0, minute, 5 * minute], np.int64)
+    value = np.array([1.0, 2.0, 3.0, 4.0])
+    flags = np.zeros(4, np.int32)
+    a = WindowStore(minute, time_major=False)
+    b = WindowStore(minute, time_major=True)
+    a.add(series, ts, value, flags)
+    b.load(a.to_arrays("w_"), "w_")
+    assert np.all(b.key[1:] > b.key[:-1])
+    got = b.aggregates(np.arange(len(b)))
+    want = a.aggregates(np.arange(len(a)))
+    pairs = sorted(zip(got.device.tolist(), got.metric.tolist(), got.window_start_ns.tolist(),
+                       got.mean.tolist(), strict=True))
+    assert pairs == sorted(zip(want.device.tolist(), want.metric.tolist(),
+                               want.window_start_ns.tolist(), want.mean.tolist(), strict=True))
+
+
+def test_keep_freed_memory_is_idempotent() -> None:
+    first = keep_freed_memory()
+    assert keep_freed_memory() == first
