@@ -24,7 +24,7 @@ from alerts.rules import Rule
 from api.auth import context, require
 from api.context import AppContext
 from api.keys import ApiKey
-from api.params import MAX_ROW_ID, RowId
+from api.params import MAX_ROW_ID, PageLimit, RowId, RuleId
 from pantau.errors import InvalidRequest, PermissionDenied
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -117,10 +117,10 @@ def list_alerts(
     ctx: Ctx,
     _: Reader,
     status: Annotated[str | None, Query(examples=["open"])] = None,
-    zone: Annotated[str | None, Query(max_length=64)] = None,
-    device: Annotated[str | None, Query(max_length=64)] = None,
+    zone: Annotated[str | None, Query(max_length=64, examples=["jababeka"])] = None,
+    device: Annotated[str | None, Query(max_length=64, examples=["aq-017"])] = None,
     severity: Annotated[str | None, Query(description="at least this severity")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    limit: PageLimit = 200,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="paging")] = None,
 ) -> list[dict[str, Any]]:
     f = Filter(status, zone, device, severity, limit, before_id)
@@ -147,9 +147,13 @@ def _stream_key(request: Request, key: str | None) -> ApiKey:
 async def stream(
     request: Request,
     key: Annotated[str | None, Query(description="API key, for EventSource")] = None,
-    zone: Annotated[str | None, Query(max_length=64)] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
-    heartbeat_s: Annotated[float, Query(ge=0.5, le=120)] = 15.0,
+    zone: Annotated[str | None, Query(max_length=64, examples=["jababeka"])] = None,
+    last_event_id: Annotated[
+        str | None, Header(description="resume after this event id (EventSource sends it)")
+    ] = None,
+    heartbeat_s: Annotated[
+        float, Query(ge=0.5, le=120, description="seconds between keep-alive comments")
+    ] = 15.0,
 ) -> StreamingResponse:
     _stream_key(request, key)
     board = AlertBoard(context(request).engine)
@@ -218,7 +222,7 @@ def delivery_attempts(
     outcome: Annotated[
         Literal["started", "delivered", "failed", "interrupted", "dropped"] | None, Query()
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    limit: PageLimit = 200,
 ) -> list[dict[str, Any]]:
     return AlertBoard(ctx.engine).attempts(outcome=outcome, limit=limit)
 
@@ -232,7 +236,7 @@ def list_rules(ctx: Ctx, _: Reader) -> list[dict[str, Any]]:
 
 
 @router.get("/alert-rules/{rule_id}", summary="One rule")
-def get_rule(ctx: Ctx, _: Reader, rule_id: str) -> dict[str, Any]:
+def get_rule(ctx: Ctx, _: Reader, rule_id: RuleId) -> dict[str, Any]:
     return asdict(RuleStore(ctx.engine).get(rule_id))
 
 
@@ -242,12 +246,12 @@ def create_rule(ctx: Ctx, _: Operator, body: RuleCreate) -> dict[str, Any]:
 
 
 @router.put("/alert-rules/{rule_id}", summary="Create or replace a rule (also a default's)")
-def put_rule(ctx: Ctx, _: Operator, rule_id: str, body: RuleIn) -> dict[str, Any]:
+def put_rule(ctx: Ctx, _: Operator, rule_id: RuleId, body: RuleIn) -> dict[str, Any]:
     return asdict(RuleStore(ctx.engine).put(_rule(rule_id, body)))
 
 
 @router.delete("/alert-rules/{rule_id}", status_code=204, summary="Delete a stored rule")
-def delete_rule(ctx: Ctx, _: Operator, rule_id: str) -> None:
+def delete_rule(ctx: Ctx, _: Operator, rule_id: RuleId) -> None:
     RuleStore(ctx.engine).delete(rule_id)
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import context, require
 from api.context import AppContext
-from api.params import RowId
+from api.params import PageLimit, RowId
 from api.query import DEVICE_ID, SLUG
 from pantau.deadletters import DeadLetter, DeadLetterStore
 from pantau.errors import InvalidRequest
@@ -74,7 +74,7 @@ def list_dead_letters(
     reason: Annotated[str | None, Query(max_length=64, examples=["unknown_device"])] = None,
     device: Annotated[str | None, Query(max_length=64, examples=["aq-099"])] = None,
     cursor: Annotated[str | None, Query(max_length=20, description="`next_cursor`")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: PageLimit = 100,
 ) -> DeadLetterPage:
     if reason is not None and not SLUG.fullmatch(reason):
         raise InvalidRequest("`reason` is a code like unknown_device or bad_json", field="reason")

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import context, require
 from api.context import AppContext
 from api.errors import error_body
+from api.params import DeviceId
 from devices.credentials import hash_password, issue_password, new_password
 from devices.importer import ImportReport, import_csv
 from devices.model import CalibrationRecord, Device, MaintenanceEntry
@@ -110,9 +111,9 @@ def list_zones() -> list[ZoneOut]:
 @router.get("/devices", response_model=list[DeviceOut], dependencies=[READ], summary="Devices")
 def list_devices(
     ctx: Ctx,
-    zone: Annotated[str | None, Query(max_length=64)] = None,
-    kind: Annotated[str | None, Query(max_length=32)] = None,
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    zone: Annotated[str | None, Query(max_length=64, examples=["jababeka"])] = None,
+    kind: Annotated[str | None, Query(max_length=32, examples=["air_quality"])] = None,
+    status: Annotated[str | None, Query(max_length=20, examples=["active"])] = None,
     silent_for: Annotated[
         float | None, Query(gt=0, description="only devices silent for more than N× interval")
     ] = None,
@@ -153,7 +154,11 @@ def create_device(body: DeviceIn, ctx: Ctx) -> DeviceCreated:
     summary="Register devices from CSV (text/csv body or multipart `file`)",
 )
 async def import_devices(
-    request: Request, ctx: Ctx, dry_run: bool = False
+    request: Request,
+    ctx: Ctx,
+    dry_run: Annotated[
+        bool, Query(description="check the file and report, change nothing")
+    ] = False,
 ) -> ImportOut | JSONResponse:
     source = "devices.csv"
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -196,12 +201,12 @@ async def import_devices(
 
 
 @router.get("/devices/{device_id}", response_model=DeviceOut, dependencies=[READ])
-def get_device(device_id: str, ctx: Ctx) -> DeviceOut:
+def get_device(device_id: DeviceId, ctx: Ctx) -> DeviceOut:
     return _out(ctx, [_registry(ctx).get(device_id)], True)[0]
 
 
 @router.patch("/devices/{device_id}", response_model=DeviceOut, dependencies=[WRITE])
-def update_device(device_id: str, body: DevicePatch, ctx: Ctx) -> DeviceOut:
+def update_device(device_id: DeviceId, body: DevicePatch, ctx: Ctx) -> DeviceOut:
     registry = _registry(ctx)
     before = registry.get(device_id)
     device = registry.update(device_id, _fields(body))
@@ -216,7 +221,7 @@ def update_device(device_id: str, body: DevicePatch, ctx: Ctx) -> DeviceOut:
     dependencies=[WRITE],
     summary="Decommission: credentials revoked, history kept",
 )
-def decommission_device(device_id: str, ctx: Ctx) -> DeviceOut:
+def decommission_device(device_id: DeviceId, ctx: Ctx) -> DeviceOut:
     registry = _registry(ctx)
     device = registry.decommission(device_id)
     _broker_synced(ctx, registry)
@@ -229,7 +234,7 @@ def decommission_device(device_id: str, ctx: Ctx) -> DeviceOut:
     dependencies=[WRITE],
     summary="Issue a new MQTT password (the old one stops working)",
 )
-def rotate_credentials(device_id: str, ctx: Ctx) -> MqttCredentials:
+def rotate_credentials(device_id: DeviceId, ctx: Ctx) -> MqttCredentials:
     registry = _registry(ctx)
     password = issue_password(registry, device_id)
     return _credentials(ctx, device_id, password, _broker_synced(ctx, registry))
@@ -238,7 +243,7 @@ def rotate_credentials(device_id: str, ctx: Ctx) -> MqttCredentials:
 @router.get(
     "/devices/{device_id}/calibrations", response_model=list[CalibrationOut], dependencies=[READ]
 )
-def list_calibrations(device_id: str, ctx: Ctx) -> list[CalibrationOut]:
+def list_calibrations(device_id: DeviceId, ctx: Ctx) -> list[CalibrationOut]:
     registry = _registry(ctx)
     registry.get(device_id)
     return [CalibrationOut.of(c) for c in registry.calibrations(device_id)]
@@ -250,7 +255,7 @@ def list_calibrations(device_id: str, ctx: Ctx) -> list[CalibrationOut]:
     status_code=201,
     dependencies=[WRITE],
 )
-def add_calibration(device_id: str, body: CalibrationIn, ctx: Ctx) -> CalibrationOut:
+def add_calibration(device_id: DeviceId, body: CalibrationIn, ctx: Ctx) -> CalibrationOut:
     record = CalibrationRecord(
         device=device_id,
         metric=body.metric,
@@ -265,7 +270,7 @@ def add_calibration(device_id: str, body: CalibrationIn, ctx: Ctx) -> Calibratio
 @router.get(
     "/devices/{device_id}/maintenance", response_model=list[MaintenanceOut], dependencies=[READ]
 )
-def list_maintenance(device_id: str, ctx: Ctx) -> list[MaintenanceOut]:
+def list_maintenance(device_id: DeviceId, ctx: Ctx) -> list[MaintenanceOut]:
     registry = _registry(ctx)
     registry.get(device_id)
     return [MaintenanceOut.of(e) for e in registry.maintenance(device_id)]
@@ -277,7 +282,7 @@ def list_maintenance(device_id: str, ctx: Ctx) -> list[MaintenanceOut]:
     status_code=201,
     dependencies=[WRITE],
 )
-def add_maintenance(device_id: str, body: MaintenanceIn, ctx: Ctx) -> MaintenanceOut:
+def add_maintenance(device_id: DeviceId, body: MaintenanceIn, ctx: Ctx) -> MaintenanceOut:
     registry = _registry(ctx)
     entry = MaintenanceEntry(
         device=device_id,

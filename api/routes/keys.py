@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from api.auth import context, require
 from api.context import AppContext
 from api.keys import ROLES, ApiKey
+from api.params import KeyId
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"], dependencies=[Depends(require("admin"))])
 
@@ -53,5 +54,5 @@ def create_key(body: KeyCreate, ctx: Annotated[AppContext, Depends(context)]) ->
 
 
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key")
-def revoke_key(key_id: str, ctx: Annotated[AppContext, Depends(context)]) -> None:
+def revoke_key(key_id: KeyId, ctx: Annotated[AppContext, Depends(context)]) -> None:
     ctx.keys.revoke(key_id)

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from api import commands
 from api.keys import KeyStore
+from api.wiring import build_app
 from pantau.database import open_engine
+from pantau.services import Mosquitto
+from pantau.settings import load_settings
+from pantau.store import InfluxStore
 from tests.api.conftest import Api
 
 pytestmark = pytest.mark.integration
@@ -179,3 +188,147 @@ def test_cli_keys_create_list_revoke(
     assert "revoked" in run("keys", "list")
     with pytest.raises(SystemExit):
         parser.parse_args(["keys", "create", "--role", "boss"])
+
+
+ROLES = ("admin", "technician", "operator", "researcher")
+DATA = ("admin", "technician", "operator", "researcher")
+# (method, path, roles that may call it); the others get 403
+MATRIX = [
+    ("GET", "/api/v1/readings", DATA),
+    ("GET", "/api/v1/completeness", DATA),
+    ("GET", "/api/v1/devices", DATA),
+    ("POST", "/api/v1/devices", ("admin", "technician")),
+    ("PATCH", "/api/v1/devices/aq-001", ("admin", "technician")),
+    ("POST", "/api/v1/devices/aq-001/credentials", ("admin", "technician")),
+    ("GET", "/api/v1/alerts", DATA),
+    ("POST", "/api/v1/alerts/1/ack", ("admin", "operator")),
+    ("POST", "/api/v1/alerts/1/resolve", ("admin", "operator")),
+    ("POST", "/api/v1/alert-rules", ("admin", "operator")),
+    ("GET", "/api/v1/notification-endpoints", ("admin", "operator")),
+    ("GET", "/api/v1/dead-letters", ("admin", "technician", "operator")),
+    ("POST", "/api/v1/dead-letters/1/replay", ("admin", "technician")),
+    ("GET", "/api/v1/keys", ("admin",)),
+    ("POST", "/api/v1/keys", ("admin",)),
+    ("DELETE", "/api/v1/keys/nope", ("admin",)),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), MATRIX)
+def test_roles(api: Api, method: str, path: str, allowed: tuple[str, ...]) -> None:
+    tokens = {r: getattr(api, r) for r in ROLES}
+    for role in ROLES:
+        response = api.client.request(
+            method,
+            path,
+            params=WINDOW if method == "GET" else None,
+            json={} if method in ("POST", "PATCH") else None,
+            headers=api.auth(tokens[role]),
+        )
+        where = f"{role} {method} {path}: {response.status_code} {response.text[:200]}"
+        if role in allowed:
+            assert response.status_code not in (401, 403), where
+        else:
+            assert response.status_code == 403, where
+            assert response.json()["error"]["code"] == "forbidden", where
+            assert role in response.json()["error"]["message"], where
+    assert api.client.request(method, path).status_code == 401
+
+
+def test_keys_are_stored_as_hashes_and_shown_once(api: Api) -> None:
+    admin = api.auth(api.admin)
+    created = api.client.post("/api/v1/keys", json={"role": "researcher"}, headers=admin)
+    assert created.status_code == 201
+    token = created.json()["token"]
+    _, key_id, secret = token.split("_", 2)
+    with api.ctx.engine.connect() as conn:
+        row = (
+            conn.execute(sa.text("SELECT * FROM api_keys WHERE id = :id"), {"id": key_id})
+            .mappings()
+            .one()
+        )
+    assert row["secret_hash"] == hashlib.sha256(secret.encode()).hexdigest()
+    assert all(secret not in str(value) for value in row.values())
+    # listed without the token, never again shown
+    listed = api.client.get("/api/v1/keys", headers=admin)
+    assert token not in listed.text and secret not in listed.text
+    # a key with the right id but another secret is refused
+    forged = api.auth(f"pk_{key_id}_{'x' * len(secret)}")
+    assert api.client.get("/api/v1/readings", params=WINDOW, headers=forged).status_code == 401
+
+
+def test_last_used_time_is_recorded(api: Api) -> None:
+    new = api.ctx.keys.create(role="researcher", name="fresh")
+    assert {k.id: k for k in api.ctx.keys.list()}[new.key.id].last_used_at is None
+    api.client.get("/api/v1/readings", params=WINDOW, headers=api.auth(new.token))
+    used = {k.id: k for k in api.ctx.keys.list()}[new.key.id].last_used_at
+    assert used is not None
+    assert abs(used.replace(tzinfo=used.tzinfo or UTC) - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+def test_pantau_api_app_from_settings(
+    influx: InfluxStore,
+    mosquitto: Mosquitto,
+    sql_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What ``pantau api`` serves: built from settings, every component reachable."""
+    monkeypatch.setenv("PANTAU_CONFIG", str(tmp_path / "absent.toml"))
+    settings = load_settings(
+        influx_url=influx.url,
+        influx_db=influx.database,
+        mqtt_url=mosquitto.url,
+        database_url=sql_url,
+        cors_origins=["https://data.bekasikab.go.id"],
+        rate_limit_per_minute=2,
+    )
+    app = build_app(settings)
+    key = KeyStore(open_engine(sql_url)).create(role="researcher").token
+    with TestClient(app) as client:
+        health = client.get("/api/v1/health")
+        assert health.status_code == 200, health.text
+        assert health.json() == {"status": "ok", "broker": True, "influxdb": True, "database": True}
+        preflight = client.options(
+            "/api/v1/readings",
+            headers={
+                "Origin": "https://data.bekasikab.go.id",
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "Authorization",
+            },
+        )
+        assert preflight.headers["access-control-allow-origin"] == "https://data.bekasikab.go.id"
+        codes = [
+            client.get(
+                "/api/v1/readings", params=WINDOW, headers={"Authorization": f"Bearer {key}"}
+            )
+            for _ in range(3)
+        ]
+        assert [c.status_code for c in codes] == [200, 200, 429]  # the setting's default limit
+        assert int(codes[-1].headers["Retry-After"]) >= 1
+
+
+def test_every_parameter_is_documented(api: Api) -> None:
+    """Each parameter of each operation has a description, an example or its allowed values."""
+    spec = api.client.get("/openapi.json").json()
+    undocumented = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("summary"), f"{method} {path}"
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                variants = [schema, *schema.get("anyOf", [])]
+                if not (
+                    parameter.get("description")
+                    or schema.get("description")
+                    or parameter.get("examples")
+                    or any("examples" in v or "enum" in v for v in variants)
+                ):
+                    undocumented.append(f"{method} {path} {parameter['name']}")
+    assert undocumented == []
+    readings = spec["paths"]["/api/v1/readings"]["get"]["responses"]
+    assert {"example"} <= set(readings["200"]["content"]["text/csv"])
+    page = spec["components"]["schemas"]["ReadingsPage"]["properties"]
+    assert all("examples" in p for p in page.values())
+    # bounded ids: an out-of-range id is a 422 naming the parameter, not a server error
+    too_big = api.client.get(f"/api/v1/alerts/{2**64}", headers=api.auth())
+    assert too_big.status_code == 422 and too_big.json()["error"]["problems"][0]["field"]

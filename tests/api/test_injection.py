@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
 
+from devices.model import Device
+from devices.registry import Registry
 from pantau.store import InfluxStore, Series
 from tests.api.conftest import BASE_NS, Api, reading
 
@@ -64,6 +67,10 @@ ENDPOINTS: dict[str, tuple[str, ...]] = {
     "/api/v1/flood": ("zone", "device", "max_age"),
     "/api/v1/completeness": ("zone", "device", "metric", "start", "end", "interval_s"),
     "/api/v1/dead-letters": ("reason", "device", "cursor", "limit"),
+    # SQL-backed lists: filters go through SQLAlchemy parameters
+    "/api/v1/devices": ("zone", "kind", "status", "silent_for", "completeness"),
+    "/api/v1/alerts": ("status", "zone", "device", "severity", "limit", "before_id"),
+    "/api/v1/delivery-attempts": ("outcome", "limit"),
 }
 
 OUR_SHOW_SERIES = re.compile(r'SHOW SERIES FROM "readings(_1m|_1h)?"( WHERE |$)')
@@ -94,12 +101,40 @@ def guarded(api: Api, influx: InfluxStore) -> Api:
     now_ns = BASE_NS
     store.write([reading("aq-001", "pm25", now_ns + i * 10**9, float(i)) for i in range(50)])
     store.write([f'ispu,device=aq-001,zone=jababeka index=50i,dominant="pm25" {now_ns}'])
+    Registry(api.ctx.engine).add(
+        Device(
+            id="aq-001",
+            kind="air_quality",
+            model="canary",
+            zone="jababeka",
+            latitude=-6.3,
+            longitude=107.15,
+            address="",
+            install_date=date(2025, 1, 1),
+            interval_s=60,
+            metrics=("pm25",),
+            units=("µg/m³",),
+            siaga=None,
+            status="active",
+            owner="",
+            notes="",
+            gateway=None,
+            requires_calibration=False,
+        )
+    )
     return api
 
 
+# parameters that select nothing by identity (a valid number is a valid answer): no 5xx only
+NOT_FILTERS = {("/api/v1/devices", "silent_for"), ("/api/v1/devices", "completeness")}
+
+
 def rows_in(body: Any) -> int:
+    """Canary rows in a response (completeness: readings counted; its device list is static)."""
+    if isinstance(body, dict) and "devices" in body and "start" in body:
+        return sum(d["received"] for d in body["devices"])
     if isinstance(body, list):
-        return sum(len(s.get("points", [])) for s in body)
+        return sum(len(s["points"]) if "points" in s else 1 for s in body)
     for key in ("data", "stations", "devices"):
         if key in body:
             return len(body[key])
@@ -123,6 +158,8 @@ def test_hostile_values_are_refused_or_find_nothing(guarded: Api, path: str) -> 
             response = guarded.client.get(path, params=params, headers=headers)
             where = f"{path}?{name}={value!r}"
             assert response.status_code < 500, where
+            if (path, name) in NOT_FILTERS:
+                continue
             if response.status_code == 200 and "json" in response.headers["content-type"]:
                 assert rows_in(response.json()) == 0, where
             else:
@@ -145,6 +182,9 @@ def test_hostile_values_are_refused_or_find_nothing(guarded: Api, path: str) -> 
     assert store.database in names
     measurements = {v[0] for s in store.query_all("SHOW MEASUREMENTS") for v in s.values}
     assert {"readings", "ispu"} <= measurements
+    # and so are the SQL tables: the canary device and the keys still answer
+    devices = guarded.client.get("/api/v1/devices", headers=headers).json()
+    assert [d["id"] for d in devices] == ["aq-001"]
 
 
 def test_quoted_values_reach_influxdb_only_as_literals(guarded: Api) -> None:
