@@ -37,8 +37,12 @@ def empty_ispu() -> IspuRows:
     )
 
 
+_IS_POLLUTANT = np.zeros(N_METRICS, np.bool_)
+_IS_POLLUTANT[POLLUTANT_METRICS] = True
+
+
 def is_pollutant(metric: NDArray[np.int16]) -> NDArray[np.bool_]:
-    return np.isin(metric, POLLUTANT_METRICS)
+    return _IS_POLLUTANT[metric]
 
 
 class IspuCalculator:

@@ -93,13 +93,20 @@ class WindowStore:
         if keys.shape[0] > 1 and bool(np.any(keys[1:] < keys[:-1])):
             order = _grouping_order(keys)
             keys, value, flags = keys[order], value[order], flags[order]
-        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-        ukeys = keys[starts]
-        b_sum = np.add.reduceat(value, starts)
-        b_min = np.minimum.reduceat(value, starts)
-        b_max = np.maximum.reduceat(value, starts)
-        b_cnt = np.diff(np.append(starts, keys.shape[0])).astype(np.int64)
-        b_flags = np.bitwise_or.reduceat(flags, starts)
+        first = np.empty(keys.shape[0], np.bool_)
+        first[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
+        if first.all():  # one row per window (e.g. one reading per series per minute)
+            ukeys, b_sum, b_min, b_max, b_flags = keys, value, value, value, flags
+            b_cnt = np.ones(keys.shape[0], np.int64)
+        else:
+            starts = np.flatnonzero(first)
+            ukeys = keys[starts]
+            b_sum = np.add.reduceat(value, starts)
+            b_min = np.minimum.reduceat(value, starts)
+            b_max = np.maximum.reduceat(value, starts)
+            b_cnt = np.diff(np.append(starts, keys.shape[0])).astype(np.int64)
+            b_flags = np.bitwise_or.reduceat(flags, starts)
 
         pos = np.searchsorted(self.key, ukeys)
         found = pos < self.key.shape[0]
