@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
 from api.context import AppContext
+from api.requestmetrics import RequestMetrics
 from api.routes import alerts, deadletters, derived, devices, health, keys, metrics, pages, readings
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def create_app(ctx: AppContext, *, cors_origins: list[str] | None = None) -> Fas
                 "Retry-After",
             ],
         )
+    app.add_middleware(RequestMetrics)  # outermost: counts CORS answers and errors too
     for module in ROUTERS:
         app.include_router(module.router)
     return app

@@ -163,8 +163,20 @@ def test_openapi_documents_every_endpoint_with_examples(api: Api) -> None:
 
 def test_metrics_endpoint_counts_exports(api: Api) -> None:
     api.client.get("/api/v1/readings", params={**WINDOW, "format": "csv"}, headers=api.auth())
-    text = api.client.get("/metrics").text
+    api.client.get("/api/v1/devices/aq-404", headers=api.auth())
+    api.client.get("/no/such/path")
+    response = api.client.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
     assert 'pantau_api_exports_total{format="csv",outcome="completed"}' in text
+    # requests by route template (not raw path), method and status; latency by route
+    assert (
+        'pantau_api_requests_total{method="GET",route="/api/v1/devices/{device_id}",status="404"}'
+        in text
+    )
+    assert 'pantau_api_requests_total{method="GET",route="unmatched",status="404"}' in text
+    assert 'pantau_api_request_seconds_count{route="/api/v1/readings"}' in text
+    assert "aq-404" not in text
 
 
 def test_cli_keys_create_list_revoke(
