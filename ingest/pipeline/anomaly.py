@@ -41,7 +41,7 @@ N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL, NOVEL = range(8)
 CHANNELS = 3  # level, activity, season
 SHORT, TMEAN, TVAR = 8, 8 + CHANNELS, 8 + 2 * CHANNELS  # first row of each block
 N_CORE = 8 + 3 * CHANNELS
-# Rows of the time-of-day profile, indexed by ``series * season_bins + bin``.
+# Rows of the time-of-day profile, indexed by ``slot * season_bins + bin``.
 P_MEAN, P_DEV, P_COUNT = range(3)
 
 TINY = 1e-9
@@ -50,17 +50,27 @@ U_LIMIT = 30.0  # |u| is clipped here (keeps exp() finite; the score saturates l
 
 
 class DetectorState:
-    """Per-series detector state: ``core`` (N_CORE x series) and ``profile``
-    (3 x series * season_bins), grown like :class:`~ingest.pipeline.state.SeriesState`."""
+    """Per-series detector state, stored compactly for the series that have been seen.
+
+    ``slot[series]`` is the series' column in ``core`` (N_CORE x slots) and its
+    ``season_bins`` columns in ``profile`` (3 x slots * season_bins), or -1. A device
+    has a series id for every catalogue metric but reports only a few of them, so the
+    ~90 floats of state are allocated only for series that actually report.
+    """
 
     def __init__(self, season_bins: int) -> None:
         self.bins = season_bins
+        self._reset()
+
+    def _reset(self) -> None:
+        self.slot = np.zeros(0, np.int64)
+        self.used = 0
         self.core = np.zeros((N_CORE, 0), np.float64)
         self.profile = np.zeros((3, 0), np.float64)
 
     @property
     def capacity(self) -> int:
-        return int(self.core.shape[1])
+        return int(self.slot.shape[0])
 
     def ensure(self, n_series: int) -> None:
         cap = self.capacity
@@ -68,31 +78,54 @@ class DetectorState:
             return
         new_cap = max(n_series, 2 * cap, 64 * N_METRICS)
         new_cap = -(-new_cap // N_METRICS) * N_METRICS
-        core = np.zeros((N_CORE, new_cap), np.float64)
-        core[:, :cap] = self.core
-        profile = np.zeros((3, new_cap * self.bins), np.float64)
-        profile[:, : cap * self.bins] = self.profile
-        self.core, self.profile = core, profile
+        slot = np.full(new_cap, -1, np.int64)
+        slot[:cap] = self.slot
+        self.slot = slot
 
-    def to_arrays(self, prefix: str) -> dict[str, NDArray[np.float64]]:
-        return {prefix + "core": self.core, prefix + "profile": self.profile}
+    def slots(self, series: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Slots of distinct ``series``, allocating (zeroed) ones for new series."""
+        sl = self.slot.take(series)
+        new = sl < 0
+        if new.any():
+            k = int(new.sum())
+            if self.used + k > self.core.shape[1]:
+                room = max(2 * self.core.shape[1], self.used + k, 1024)
+                core = np.zeros((N_CORE, room), np.float64)
+                core[:, : self.used] = self.core[:, : self.used]
+                profile = np.zeros((3, room * self.bins), np.float64)
+                profile[:, : self.used * self.bins] = self.profile[:, : self.used * self.bins]
+                self.core, self.profile = core, profile
+            sl[new] = np.arange(self.used, self.used + k)
+            self.slot[series[new]] = sl[new]
+            self.used += k
+        return sl
+
+    def to_arrays(self, prefix: str) -> dict[str, NDArray[np.generic]]:
+        return {
+            prefix + "slot": self.slot,
+            prefix + "core": self.core[:, : self.used],
+            prefix + "profile": self.profile[:, : self.used * self.bins],
+        }
 
     def load(self, arrays: Mapping[str, NDArray[np.generic]], prefix: str) -> None:
         """Load a checkpoint; state of another layout (older version) starts afresh."""
+        slot = arrays.get(prefix + "slot")
         core = arrays.get(prefix + "core")
         profile = arrays.get(prefix + "profile")
         if (
-            core is None
+            slot is None
+            or core is None
             or profile is None
             or core.ndim != 2
             or core.shape[0] != N_CORE
             or profile.shape != (3, core.shape[1] * self.bins)
         ):
-            self.core = np.zeros((N_CORE, 0), np.float64)
-            self.profile = np.zeros((3, 0), np.float64)
+            self._reset()
             return
+        self.slot = np.asarray(slot, np.int64).copy()
         self.core = np.asarray(core, np.float64).copy()
         self.profile = np.asarray(profile, np.float64).copy()
+        self.used = int(self.core.shape[1])
 
 
 def new_detector_state(cfg: DetectorConfig) -> DetectorState:
@@ -118,9 +151,10 @@ def score_step(
     Returns ``(score, level, deviation, count)``: the score and the state *before*
     the reading (used by the SPIKE check).
     """
-    r = state.core.take(series, axis=1)
+    col = state.slots(series)
+    r = state.core.take(col, axis=1)
     n, level, dev, prev, ddev = r[N], r[LEVEL], r[DEV], r[PREV], r[DDEV]
-    flat = series * state.bins + season_bin(ts, state.bins)
+    flat = col * state.bins + season_bin(ts, state.bins)
     p = state.profile.take(flat, axis=1)
     pm, pd, pc = p[P_MEAN], p[P_DEV], p[P_COUNT]
 
@@ -193,9 +227,9 @@ def score_step(
     new_p[P_DEV] = np.where(seen, pd + srate * (apm - pd), 0.0)
     new_p[P_COUNT] = pc + 1.0
     if update is None or update.all():
-        state.core[:, series] = out
+        state.core[:, col] = out
         state.profile[:, flat] = new_p
     else:
-        state.core[:, series[update]] = out[:, update]
+        state.core[:, col[update]] = out[:, update]
         state.profile[:, flat[update]] = new_p[:, update]
     return before

@@ -75,11 +75,21 @@ def test_late_reading_is_scored_without_changing_state() -> None:
 def test_checkpoint_of_another_layout_starts_afresh() -> None:
     state = DetectorState(24)
     state.ensure(10)
+    state.slots(np.array([3, 7], np.int64))
     state.core[:] = 1.0
     state.load({"det_d_n": np.zeros(10)}, "det_")  # the old per-field layout
-    assert state.capacity == 0
+    assert state.capacity == 0 and state.used == 0
     state.ensure(5)
+    assert state.slots(np.array([4], np.int64)).tolist() == [0]
     assert not state.core.any()
+
+
+def test_state_is_allocated_only_for_reporting_series() -> None:
+    state = DetectorState(24)
+    state.ensure(18_000)
+    assert state.slots(np.array([17_000, 5, 9], np.int64)).tolist() == [0, 1, 2]
+    assert state.slots(np.array([9, 11], np.int64)).tolist() == [2, 3]
+    assert state.used == 4 and state.slot[17_000] == 0
 
 
 def test_stable_order_matches_numpy() -> None:
