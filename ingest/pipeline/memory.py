@@ -129,9 +129,13 @@ class RecentReadings:
             self._base = self._base.insert(self._delta)
             self._delta = _Level.empty()
 
+    def wants_pruning(self) -> bool:
+        """Has the store doubled since it was last pruned?"""
+        return len(self) > 2 * self._pruned_size + 4096
+
     def prune(self, horizon: NDArray[np.int64]) -> None:
         """Forget entries older than ``horizon[series]`` (done when the memory has doubled)."""
-        if len(self) <= 2 * self._pruned_size + 4096:
+        if not self.wants_pruning():
             return
         self._merge()
         self._base = self._base.filter(self._base.ts >= horizon[self._base.series])

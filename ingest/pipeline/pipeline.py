@@ -174,6 +174,9 @@ class Pipeline:
 
     def _prune(self, now_ns: int) -> None:
         """Lazy pruning of remembered readings and windows (never changes results)."""
+        stores = (self._memory, self._minute, self._hour)
+        if not any(store.wants_pruning() for store in stores):
+            return
         lateness = self.config.lateness_ns
         newest = self._qc.i64("last_ts")
         started = newest != INT64_MIN

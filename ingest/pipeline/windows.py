@@ -176,9 +176,13 @@ class WindowStore:
         count[has] = np.add.reduceat(self.count[idx], starts)
         return total, count
 
+    def wants_pruning(self) -> bool:
+        """Has the store doubled since it was last pruned?"""
+        return len(self) > 2 * self._pruned_size + 4096
+
     def prune(self, horizon_ns: NDArray[np.int64]) -> None:
         """Drop windows ending before ``horizon_ns[series]`` (when the store has doubled)."""
-        if len(self) <= 2 * self._pruned_size + 4096:
+        if not self.wants_pruning():
             return
         series, window = self._split(self.key)
         keep = (window + 1) * self.width_ns >= horizon_ns[series]
