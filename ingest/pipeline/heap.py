@@ -23,7 +23,7 @@ _done = False
 
 def keep_freed_memory(
     *,
-    trim_threshold: int = 512 << 20,
+    trim_threshold: int = 256 << 20,
     top_pad: int = 64 << 20,
     mmap_threshold: int = 32 << 20,
 ) -> bool:
