@@ -57,15 +57,15 @@ class _Level:
         if len(self) == 0 or n == 0:
             return
         left = np.empty(n, np.int64)
-        right = np.empty(n, np.int64)
         k_sorted = key[order]
         left[order] = np.searchsorted(self.key, k_sorted, side="left")
-        right[order] = np.searchsorted(self.key, k_sorted, side="right")
-        count = right - left
-        rows = np.flatnonzero(count)
+        size = self.key.shape[0]
+        hit = left < size
+        hit[hit] = self.key[left[hit]] == key[hit]
+        rows = np.flatnonzero(hit)  # only these can have entries: count them
         if rows.shape[0] == 0:
             return
-        cnt = count[rows]
+        cnt = np.searchsorted(self.key, key[rows], side="right") - left[rows]
         if int(cnt.max()) == 1:
             ent = left[rows]
             found[rows] |= self.ident[ent] == ident[rows]
