@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 from typing import Any
 
 from api.keys import ROLES, KeyStore
@@ -17,6 +18,12 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     app = build_app(settings)
+    # Everything built so far lives as long as the process. Freezing it keeps the
+    # collector's full passes, which a streamed export's short-lived rows trigger
+    # every few hundred thousand rows, from walking the whole heap each time
+    # (measured: about half the export's CPU without it).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
         app,
         host=args.host or settings.api_host,
