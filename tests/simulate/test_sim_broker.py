@@ -38,11 +38,15 @@ class Listener:
         self.ready = threading.Event()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"l-{uuid.uuid4().hex}")
         self.client.username_pw_set("pantau-admin", password)
-        self.client.on_connect = lambda c, *_: (c.subscribe("#", qos=1), self.ready.set())
+        self.client.on_connect = self._connected
         self.client.on_message = self._message
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
         assert self.ready.wait(10)
+
+    def _connected(self, client: paho.Client, *_: object) -> None:
+        client.subscribe("#", qos=1)
+        self.ready.set()
 
     def _message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
         with self.lock:
