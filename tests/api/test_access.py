@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -344,3 +345,28 @@ def test_every_parameter_is_documented(api: Api) -> None:
     # bounded ids: an out-of-range id is a 422 naming the parameter, not a server error
     too_big = api.client.get(f"/api/v1/alerts/{2**64}", headers=api.auth())
     assert too_big.status_code == 422 and too_big.json()["error"]["problems"][0]["field"]
+
+
+def test_pantau_api_serves_with_a_frozen_heap(
+    influx: InfluxStore, sql_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pantau api`` builds the app from the environment and freezes it before serving."""
+    for name, value in {
+        "PANTAU_CONFIG": str(tmp_path / "absent.toml"),
+        "PANTAU_INFLUX_URL": influx.url,
+        "PANTAU_INFLUX_DB": influx.database,
+        "PANTAU_DATABASE_URL": sql_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    served: dict[str, object] = {}
+
+    def run(app: object, **options: object) -> None:
+        served.update(options, app=app, frozen=gc.get_freeze_count())
+
+    monkeypatch.setattr("uvicorn.run", run)
+    try:
+        assert commands.serve(argparse.Namespace(host="127.0.0.1", port=8123)) == 0
+    finally:
+        gc.unfreeze()
+    assert served["port"] == 8123 and served["host"] == "127.0.0.1"
+    assert int(served["frozen"]) > 10_000  # type: ignore[call-overload]
