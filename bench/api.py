@@ -1,6 +1,6 @@
 """The HTTP API against a real InfluxDB: CSV export throughput and aggregate-query overhead.
 
-    python -m bench.api [--readings 1000000] [--repeats 30] [--export-runs 2]
+    python -m bench.api [--readings 1000000] [--repeats 30] [--export-runs 3]
 
 One run starts its own InfluxDB (loopback, free port, temp directory), loads the
 readings as line protocol through :class:`pantau.store.InfluxStore`, starts the
@@ -445,7 +445,11 @@ def report(result: dict[str, Any]) -> None:
     runs = ", ".join(f"{r:,.0f}" for r in e["runs_rows_per_s"])
     direct_runs = ", ".join(f"{r:,.0f}" for r in e["direct_gzip_runs_rows_per_s"])
     print(f"(a) CSV export, {e['rows']:,} rows, {e['bytes'] / 2**20:.0f} MiB; best of runs")
-    print(f"    API runs rows/s: {runs}; InfluxDB (gzip) runs rows/s: {direct_runs}")
+    print(f"    API runs rows/s: {runs} (median {statistics.median(e['runs_rows_per_s']):,.0f})")
+    print(
+        f"    InfluxDB (gzip) runs rows/s: {direct_runs} "
+        f"(median {statistics.median(e['direct_gzip_runs_rows_per_s']):,.0f})"
+    )
     print(f"    {'path':<34}{'seconds':>9}{'rows/s':>12}{'InfluxDB CPU us/row':>21}")
     print(
         f"    {'API (pantau api -> httpx)':<34}{e['seconds']:>9.2f}{e['rows_per_s']:>12,.0f}"
@@ -458,9 +462,11 @@ def report(result: dict[str, Any]) -> None:
             f"{x['influxdb_cpu_us_per_row']:>21.2f}"
         )
     verdict = "met" if e["rows_per_s"] >= 150_000 else "MISSED"
+    median = statistics.median(e["runs_rows_per_s"])
     print(
-        f"    target >= 150,000 rows/s: {verdict}; API/InfluxDB(gzip) = "
-        f"{e['rows_per_s'] / d['rows_per_s']:.2f}"
+        f"    target >= 150,000 rows/s: {verdict} by the best run, "
+        f"{'met' if median >= 150_000 else 'missed'} by the median; "
+        f"best API / best InfluxDB(gzip) = {e['rows_per_s'] / d['rows_per_s']:.2f}"
     )
     print(
         f"    CPU per row: API {cpu['api']:.2f} us, InfluxDB {cpu['influxdb']:.2f} us, "
@@ -496,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readings", type=int, default=1_000_000, help="raw readings to load")
     parser.add_argument("--repeats", type=int, default=30, help="timed runs of query (b)")
     parser.add_argument(
-        "--export-runs", type=int, default=2, help="CSV export runs (the best is reported)"
+        "--export-runs", type=int, default=3, help="CSV export runs (best and median reported)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp directory")
     parser.add_argument("--no-save", action="store_true", help="do not write the results file")
