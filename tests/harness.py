@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -115,10 +116,17 @@ class TestPublisher:
         info.wait_for_publish(10)
 
     def publish_many(self, items: Iterable[tuple[str, bytes]]) -> int:
-        infos = [self.client.publish(topic, body, qos=1) for topic, body in items]
-        for info in infos:
+        """Publish all and wait for every PUBACK; at most 20 000 in flight (mids wrap at 65 535)."""
+        window: deque[paho.MQTTMessageInfo] = deque()
+        count = 0
+        for topic, body in items:
+            if len(window) >= 20_000:
+                window.popleft().wait_for_publish(30)
+            window.append(self.client.publish(topic, body, qos=1))
+            count += 1
+        for info in window:
             info.wait_for_publish(30)
-        return len(infos)
+        return count
 
     def close(self) -> None:
         self.client.disconnect()
