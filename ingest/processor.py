@@ -18,13 +18,14 @@ import numpy as np
 from ingest import metrics
 from ingest.decode import decode
 from ingest.directory import RegistryDirectory
-from ingest.pipeline import Pipeline, PipelineOutput, encode_output
+from ingest.pipeline import Pipeline, PipelineOutput, derived_lines
 from ingest.readings import Columns, StatusUpdate
 from ingest.record import SpooledMessage
 from ingest.spool import Record
 from pantau.batch import Batch, DeviceIndex
 from pantau.deadletters import DeadLetterStore, NewDeadLetter
 from pantau.errors import StoreUnavailable
+from pantau.lineprotocol import encode_readings
 from pantau.store import InfluxStore
 
 log = logging.getLogger(__name__)
@@ -83,17 +84,21 @@ class Processor:
         self.stop = stop
         self.refresh_registry = refresh_registry
         self._directory_seen: object = None
+        self._derived: dict[str, str] = {}  # coalescing key -> latest line
         self._last_forced_refresh = 0.0
 
     def process(self, records: Sequence[Record]) -> None:
         """Handle one chunk completely: :meth:`prepare`, then :meth:`commit`."""
         self.commit(self.prepare(records))
 
-    def prepare(self, records: Sequence[Record]) -> Prepared:
+    def prepare(self, records: Sequence[Record], *, flush: bool = True) -> Prepared:
         """Decode, run the pipeline and encode: CPU work, no InfluxDB yet.
 
         Chunks must be prepared in spool order; each may be prepared while the
-        previous one is being committed.
+        previous one is being committed. The readings' lines always go with their
+        chunk; aggregates and derived series are coalesced (the latest line per
+        window or station) and go with the next chunk prepared with ``flush``, so
+        InfluxDB is not asked to rewrite a window's aggregate for every chunk.
         """
         directory = self.directory()
         columns, letters, result = self._decode(records, directory)
@@ -114,8 +119,27 @@ class Processor:
             zones,
             kinds,
         )
-        lines = encode_output(output, device_ids=result.device_ids, zones=zones, kinds=kinds)
+        lines = encode_readings(
+            output.batch, device_ids=result.device_ids, zones=zones, kinds=kinds
+        )
+        self._derived.update(
+            derived_lines(output, device_ids=result.device_ids, zones=zones, kinds=kinds)
+        )
+        if flush:
+            lines += self.take_derived()
         return Prepared(lines=lines, letters=letters, result=result)
+
+    def flush(self) -> None:
+        """Write the coalesced lines now (when the spool is drained or before stopping)."""
+        lines = self.take_derived()
+        if lines:
+            self.dead_letters.add(self._write(lines, time.time_ns()))
+
+    def take_derived(self) -> list[str]:
+        """The coalesced aggregate and derived lines not written yet (and forget them)."""
+        lines = list(self._derived.values())
+        self._derived.clear()
+        return lines
 
     def commit(self, prepared: Prepared) -> None:
         """Write to InfluxDB (retrying while it is down), store dead letters, run the hooks."""

@@ -65,6 +65,8 @@ class Worker:
         once the chunks before it are written, at most every ``checkpoint_seconds`` and
         whenever the spool is drained: the pipeline state of many series is large, and
         after a crash the few seconds since the last one are simply processed again.
+        The chunk a checkpoint follows also carries the coalesced aggregate and derived
+        lines (see :meth:`Processor.prepare`), so a checkpoint never hides unwritten ones.
         """
         parent = os.getppid()
         next_tick = last_report = time.monotonic()
@@ -89,12 +91,12 @@ class Worker:
                         self._finish(*pending)
                         pending = None
                     if self._unsaved:
-                        self._save(self._capture())
+                        self._flush_and_save()
                     stop.wait(0.02)
                     continue
-                prepared = self.processor.prepare(records)
-                self.cursor = records[-1].end
                 due = time.monotonic() - self._captured_at >= self.checkpoint_seconds
+                prepared = self.processor.prepare(records, flush=due)
+                self.cursor = records[-1].end
                 state = self._capture() if due else None
                 if pending is not None:
                     self._finish(*pending)
@@ -102,7 +104,15 @@ class Worker:
             if pending is not None:
                 self._finish(*pending)
             if self._unsaved:
-                self._save(self._capture())
+                self._flush_and_save()
+
+    def _flush_and_save(self) -> None:
+        """Everything prepared is written: write the coalesced lines too, then checkpoint."""
+        try:
+            self.processor.flush()
+        except StoreUnavailable:
+            return  # asked to stop while InfluxDB is down; the last checkpoint stands
+        self._save(self._capture())
 
     def _capture(self) -> checkpoint.Checkpoint:
         self._captured_at = time.monotonic()

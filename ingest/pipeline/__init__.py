@@ -8,7 +8,7 @@ from ingest.pipeline.config import (
     MetricQC,
     PipelineConfig,
 )
-from ingest.pipeline.encode import encode_output
+from ingest.pipeline.encode import derived_lines, encode_output
 from ingest.pipeline.output import (
     FLOOD_STATUS,
     ISPU_CATEGORIES,
@@ -36,5 +36,6 @@ __all__ = [
     "PipelineConfig",
     "PipelineOutput",
     "TrafficRows",
+    "derived_lines",
     "encode_output",
 ]

@@ -34,8 +34,8 @@ def _aggregate_lines(
     device_ids: Sequence[str],
     zones: Sequence[str],
     kinds: Sequence[str],
-) -> list[str]:
-    lines: list[str] = []
+) -> list[tuple[str, str]]:
+    lines: list[tuple[str, str]] = []
     cols = zip(
         agg.device.tolist(),
         agg.metric.tolist(),
@@ -48,10 +48,81 @@ def _aggregate_lines(
         strict=True,
     )
     for d, m, ts, mean, lo, hi, count, flags in cols:
-        tags = series_tags(device_ids[d], METRIC_NAMES[m], zones[d], kinds[d])
+        series = measurement + series_tags(device_ids[d], METRIC_NAMES[m], zones[d], kinds[d])
         lines.append(
-            f"{measurement}{tags} mean={float_field(mean)},min={float_field(lo)},"
-            f"max={float_field(hi)},count={count}i,flags={flags}i {ts}"
+            (
+                f"{series} {ts}",
+                f"{series} mean={float_field(mean)},min={float_field(lo)},"
+                f"max={float_field(hi)},count={count}i,flags={flags}i {ts}",
+            )
+        )
+    return lines
+
+
+def derived_lines(
+    out: PipelineOutput,
+    *,
+    device_ids: Sequence[str],
+    zones: Sequence[str],
+    kinds: Sequence[str],
+) -> list[tuple[str, str]]:
+    """Lines of everything but the readings, each with a key for coalescing.
+
+    Lines with the same key replace each other (the later one wins): a window
+    aggregate by series and window, ``ispu`` by station (its latest value), ``flood``
+    and ``traffic`` by station and time (every one is kept). A caller may keep the
+    latest line per key across several outputs and write them together.
+    """
+    lines = _aggregate_lines("readings_1m", out.aggregates_1m, device_ids, zones, kinds)
+    lines += _aggregate_lines("readings_1h", out.aggregates_1h, device_ids, zones, kinds)
+    ispu = out.ispu
+    for d, ts, index, cat, dom in zip(
+        ispu.device.tolist(),
+        ispu.ts_ns.tolist(),
+        ispu.index.tolist(),
+        ispu.category.tolist(),
+        ispu.dominant.tolist(),
+        strict=True,
+    ):
+        series = "ispu" + station_tags(device_ids[d], zones[d])
+        lines.append(
+            (
+                series,
+                f"{series} index={index}i,category={field_string(ISPU_CATEGORIES[cat])},"
+                f"dominant={field_string(METRIC_NAMES[dom])} {ts}",
+            )
+        )
+    fl = out.flood
+    for d, ts, level, status, rise, rising in zip(
+        fl.device.tolist(),
+        fl.ts_ns.tolist(),
+        fl.level_cm.tolist(),
+        fl.status.tolist(),
+        fl.rise_cm_per_h.tolist(),
+        fl.rising.tolist(),
+        strict=True,
+    ):
+        series = "flood" + station_tags(device_ids[d], zones[d])
+        rise_field = "" if rise != rise else f",rise_cm_per_h={float_field(rise)}"
+        lines.append(
+            (
+                f"{series} {ts}",
+                f"{series} level_cm={float_field(level)},"
+                f"status={field_string(FLOOD_STATUS[status])},"
+                f"rising={'true' if rising else 'false'}{rise_field} {ts}",
+            )
+        )
+    tr = out.traffic
+    for d, ts, m, level in zip(
+        tr.device.tolist(), tr.ts_ns.tolist(), tr.metric.tolist(), tr.level.tolist(), strict=True
+    ):
+        series = "traffic" + station_tags(device_ids[d], zones[d])
+        lines.append(
+            (
+                f"{series} {ts}",
+                f"{series} level={field_string(TRAFFIC_LEVELS[level])},"
+                f"source={field_string(METRIC_NAMES[m])} {ts}",
+            )
         )
     return lines
 
@@ -65,46 +136,5 @@ def encode_output(
 ) -> list[str]:
     """All line-protocol lines of one output (sequences indexed by device index)."""
     lines = encode_readings(out.batch, device_ids=device_ids, zones=zones, kinds=kinds)
-    lines += _aggregate_lines("readings_1m", out.aggregates_1m, device_ids, zones, kinds)
-    lines += _aggregate_lines("readings_1h", out.aggregates_1h, device_ids, zones, kinds)
-    ispu = out.ispu
-    for d, ts, index, cat, dom in zip(
-        ispu.device.tolist(),
-        ispu.ts_ns.tolist(),
-        ispu.index.tolist(),
-        ispu.category.tolist(),
-        ispu.dominant.tolist(),
-        strict=True,
-    ):
-        tags = station_tags(device_ids[d], zones[d])
-        lines.append(
-            f"ispu{tags} index={index}i,category={field_string(ISPU_CATEGORIES[cat])},"
-            f"dominant={field_string(METRIC_NAMES[dom])} {ts}"
-        )
-    fl = out.flood
-    for d, ts, level, status, rise, rising in zip(
-        fl.device.tolist(),
-        fl.ts_ns.tolist(),
-        fl.level_cm.tolist(),
-        fl.status.tolist(),
-        fl.rise_cm_per_h.tolist(),
-        fl.rising.tolist(),
-        strict=True,
-    ):
-        tags = station_tags(device_ids[d], zones[d])
-        rise_field = "" if rise != rise else f",rise_cm_per_h={float_field(rise)}"
-        lines.append(
-            f"flood{tags} level_cm={float_field(level)},"
-            f"status={field_string(FLOOD_STATUS[status])},"
-            f"rising={'true' if rising else 'false'}{rise_field} {ts}"
-        )
-    tr = out.traffic
-    for d, ts, m, level in zip(
-        tr.device.tolist(), tr.ts_ns.tolist(), tr.metric.tolist(), tr.level.tolist(), strict=True
-    ):
-        tags = station_tags(device_ids[d], zones[d])
-        lines.append(
-            f"traffic{tags} level={field_string(TRAFFIC_LEVELS[level])},"
-            f"source={field_string(METRIC_NAMES[m])} {ts}"
-        )
-    return lines
+    derived = derived_lines(out, device_ids=device_ids, zones=zones, kinds=kinds)
+    return lines + [line for _, line in derived]
