@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -73,15 +73,45 @@ def observations(result: ChunkResult) -> Observations:
     )
 
 
+def merge(parts: Sequence[Observations]) -> Observations:
+    """Several chunks' observations as one, in order."""
+    if len(parts) == 1:
+        return parts[0]
+    columns = ("device", "zone", "kind", "metric", "ts_ns", "value", "flags", "score")
+    joined = {
+        name: np.concatenate([np.asarray(getattr(p, name)) for p in parts]) for name in columns
+    }
+    return Observations(
+        **joined,
+        ispu=[x for p in parts for x in p.ispu],
+        flood=[x for p in parts for x in p.flood],
+    )
+
+
 class Alerting:
-    """Evaluates alert rules on every chunk and checks device liveness every few seconds."""
+    """Evaluates alert rules on the chunks' output and checks device liveness on a timer.
+
+    Chunks are evaluated together at most every ``evaluate_seconds`` (the rule state
+    lives in SQL, so evaluating every chunk would cost a transaction each); ``flush``
+    evaluates what is held, and the worker calls it before every checkpoint, so a
+    restart never skips readings the rules have not seen.
+    """
 
     def __init__(
-        self, engine: AlertEngine, snapshot: Callable[[], Any], *, check_seconds: float = 5.0
+        self,
+        engine: AlertEngine,
+        snapshot: Callable[[], Any],
+        *,
+        check_seconds: float = 5.0,
+        evaluate_seconds: float = 1.0,
     ) -> None:
         self.engine = engine
         self.snapshot = snapshot
         self.check_seconds = check_seconds
+        self.evaluate_seconds = evaluate_seconds
+        self._held: list[Observations] = []
+        self._held_now_ns = 0
+        self._evaluated_at = time.monotonic()
         self._newest_reading: dict[str, int] = {}
         self._last_seen: dict[str, int] = {}  # receive times, ahead of the registry snapshot
         self._lock = threading.Lock()
@@ -100,11 +130,23 @@ class Alerting:
                 for d, ts in zip(present.tolist(), newest[present].tolist(), strict=True):
                     device = result.device_ids[d]
                     self._newest_reading[device] = max(ts, self._newest_reading.get(device, ts))
-        transitions = self.engine.evaluate(
-            observations(result), now_ns=result.now_ns or time.time_ns()
-        )
+        with self._lock:
+            self._held.append(observations(result))
+            self._held_now_ns = max(self._held_now_ns, result.now_ns)
+        if time.monotonic() - self._evaluated_at >= self.evaluate_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Evaluate the batch rules on every chunk held."""
+        with self._lock:
+            held, now_ns = self._held, self._held_now_ns or time.time_ns()
+            self._held, self._held_now_ns = [], 0
+            self._evaluated_at = time.monotonic()
+        if not held:
+            return
+        transitions = self.engine.evaluate(merge(held), now_ns=now_ns)
         if transitions:
-            log.info("alerts: %d transitions from this batch", len(transitions))
+            log.info("alerts: %d transitions from %d chunks", len(transitions), len(held))
 
     def on_tick(self) -> None:
         if time.monotonic() < self._next_check:

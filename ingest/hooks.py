@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
@@ -15,13 +17,27 @@ def _utc(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
-def registry_hook(engine: Engine) -> Hook:
-    """Record last-seen times and status messages (battery, firmware) in the registry."""
-    registry = Registry(engine)
+class RegistryRecorder:
+    """Records last-seen times and status messages (battery, firmware) in the registry.
 
-    def record(result: ChunkResult) -> None:
-        if result.last_seen_ns:
-            registry.record_seen({d: _utc(ns) for d, ns in result.last_seen_ns.items()})
+    Last-seen times are gathered and written at most every ``seconds`` (and on
+    :meth:`flush`); status messages are written as they come.
+    """
+
+    def __init__(self, engine: Engine, *, seconds: float = 2.0) -> None:
+        self.registry = Registry(engine)
+        self.seconds = seconds
+        self._seen: dict[str, int] = {}
+        self._written_at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def __call__(self, result: ChunkResult) -> None:
+        with self._lock:
+            for device, ns in result.last_seen_ns.items():
+                self._seen[device] = max(ns, self._seen.get(device, ns))
+        if time.monotonic() - self._written_at >= self.seconds:
+            self.flush()
+        registry = self.registry
         for status in result.statuses:
             registry.record_status(
                 status.device,
@@ -31,7 +47,12 @@ def registry_hook(engine: Engine) -> Hook:
                 at=_utc(status.at_ns),
             )
 
-    return record
+    def flush(self) -> None:
+        with self._lock:
+            seen, self._seen = self._seen, {}
+            self._written_at = time.monotonic()
+        if seen:
+            self.registry.record_seen({d: _utc(ns) for d, ns in seen.items()})
 
 
 def replay_hook(dead_letters: DeadLetterStore) -> Hook:

@@ -71,6 +71,7 @@ class Processor:
         directory: Callable[[], RegistryDirectory],
         max_payload: int,
         hooks: Sequence[Hook] = (),
+        settle: Sequence[Callable[[], None]] = (),
         stop: Callable[[], bool] = lambda: False,
         refresh_registry: Callable[[], bool] = lambda: False,
     ) -> None:
@@ -81,6 +82,7 @@ class Processor:
         self.directory = directory
         self.max_payload = max_payload
         self.hooks = list(hooks)
+        self.settlers = list(settle)
         self.stop = stop
         self.refresh_registry = refresh_registry
         self._directory_seen: object = None
@@ -128,6 +130,11 @@ class Processor:
         if flush:
             lines += self.take_derived()
         return Prepared(lines=lines, letters=letters, result=result)
+
+    def settle(self) -> None:
+        """Let the hooks finish what they hold back (called before every checkpoint)."""
+        for settle in self.settlers:
+            settle()
 
     def flush(self) -> None:
         """Write the coalesced lines now (when the spool is drained or before stopping)."""

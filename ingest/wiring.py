@@ -11,7 +11,7 @@ from alerts.engine import AlertEngine
 from devices.cache import RegistryCache
 from ingest.alerting import Alerting
 from ingest.directory import RegistryDirectory
-from ingest.hooks import registry_hook, replay_hook
+from ingest.hooks import RegistryRecorder, replay_hook
 from ingest.partition import Partition
 from ingest.pipeline import Pipeline, PipelineConfig
 from ingest.processor import Processor
@@ -103,6 +103,7 @@ def build_worker(
         return current
 
     alerting = Alerting(AlertEngine(engine=engine), registry.snapshot)
+    recorder = RegistryRecorder(engine)
     processor = Processor(
         store=store,
         dead_letters=dead_letters,
@@ -110,7 +111,8 @@ def build_worker(
         devices=DeviceIndex(),
         directory=directory,
         max_payload=settings.mqtt_max_payload,
-        hooks=[registry_hook(engine), replay_hook(dead_letters), alerting.on_chunk],
+        hooks=[recorder, replay_hook(dead_letters), alerting.on_chunk],
+        settle=[recorder.flush, alerting.flush],
         stop=stop.is_set,
         refresh_registry=registry.refresh,
     )

@@ -124,6 +124,7 @@ class Worker:
 
     def _save(self, state: checkpoint.Checkpoint) -> None:
         """Save a checkpoint whose chunks are all written, and release the spool behind it."""
+        self.processor.settle()
         checkpoint.save(self.checkpoint_path, state)
         self.reader.release(state.cursor)
         self._unsaved = False
