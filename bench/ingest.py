@@ -44,7 +44,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from bench.machine import machine_info
 from pantau import database
 from pantau.services import InfluxDB, Mosquitto, free_port
-from pantau.store import InfluxStore
+from pantau.store import InfluxStore, quote_string
 from tests.harness import IngestProcess, TestPublisher, count_points, register
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,27 +102,55 @@ def make_session(url: str, client_id: str, topic: str) -> None:
     client.loop_stop()
 
 
-def preload(url: str, messages: Iterator[tuple[str, bytes]]) -> tuple[int, float]:
+def preload(url: str, messages: Iterator[tuple[str, bytes]]) -> tuple[int, float, Last]:
+    """Publish every message (QoS 1, each acknowledged); remember the last reading sent."""
+    last: list[tuple[str, bytes]] = []
+
+    def remember() -> Iterator[tuple[str, bytes]]:
+        for item in messages:
+            last[:] = [item]
+            yield item
+
     publisher = TestPublisher(url)
     started = time.perf_counter()
-    count = publisher.publish_many(messages)
+    count = publisher.publish_many(remember())
     elapsed = time.perf_counter() - started
     publisher.close()
-    return count, elapsed
+    topic, body = last[0]
+    doc = orjson.loads(body)
+    reading = doc[-1] if isinstance(doc, list) else doc
+    return count, elapsed, Last(topic.split("/")[1], int(reading["ts"]) * 1_000_000)
 
 
-def wait_points(store: InfluxStore, expected: int, timeout: float, step: float = 0.25) -> float:
-    """Seconds until ``readings`` holds ``expected`` points (perf_counter time of the last poll)."""
+@dataclass(frozen=True)
+class Last:
+    """The last reading published: once it is in InfluxDB, all before it are (spool order)."""
+
+    device: str
+    ts_ns: int
+
+
+def wait_points(store: InfluxStore, expected: int, last: Last, timeout: float) -> float:
+    """perf_counter time when the last reading is in InfluxDB; then checks every reading is.
+
+    Polling for the last point is cheap, where counting everything would load
+    InfluxDB while it is being measured. The full count afterwards proves no loss
+    and no duplicates.
+    """
     deadline = time.perf_counter() + timeout
-    while True:
-        got = count_points(store)
-        if got >= expected:
-            if got > expected:
-                raise RuntimeError(f"{got} points where {expected} were sent: duplicates")
-            return time.perf_counter()
+    query = (
+        f'SELECT "raw" FROM "readings" WHERE "device" = {quote_string(last.device)} '
+        f"AND time = {last.ts_ns}"
+    )
+    while not any(series.values for series in store.query(query)):
         if time.perf_counter() > deadline:
-            raise RuntimeError(f"only {got} of {expected} readings reached InfluxDB")
-        time.sleep(step)
+            raise RuntimeError(f"the last reading did not reach InfluxDB in {timeout:.0f} s")
+        time.sleep(0.05)
+    finished = time.perf_counter()
+    got = count_points(store)
+    if got != expected:
+        raise RuntimeError(f"{got} readings in InfluxDB where {expected} were sent")
+    return finished
 
 
 def progress(text: str) -> None:
@@ -136,7 +164,7 @@ def run_bare(env: Env, n: int) -> dict[str, float]:
     """A paho subscriber that counts and acknowledges, nothing else."""
     client_id = f"bare-{uuid.uuid4().hex[:6]}"
     make_session(env.broker.url, client_id, "sensors/+/readings")
-    sent, _ = preload(env.broker.url, single_messages(n, now_ms() - 3_600_000))
+    sent, _, _ = preload(env.broker.url, single_messages(n, now_ms() - 3_600_000))
     host, port = env.broker.url.removeprefix("mqtt://").split(":")
     received = 0
     done = threading.Event()
@@ -185,11 +213,11 @@ def run_pantau_backlog(
     process, store = ingest_process(env, name)
     process.start()  # creates the persistent session
     process.stop()
-    sent, publish_s = preload(env.broker.url, messages)
+    sent, publish_s, last = preload(env.broker.url, messages)
     progress(f"{name}: {sent} messages preloaded in {publish_s:.1f} s; draining")
     process.start(timeout=60)  # returns once subscribed: start-up excluded, as for bare
     started = time.perf_counter()
-    finished = wait_points(store, readings, timeout=600)
+    finished = wait_points(store, readings, last, timeout=600)
     elapsed = finished - started
     process.stop()
     return {
@@ -207,8 +235,8 @@ def run_live(env: Env, n: int) -> dict[str, float]:
     process, store = ingest_process(env, "live")
     process.start()
     started = time.perf_counter()
-    sent, publish_s = preload(env.broker.url, single_messages(n, now_ms() - 3_600_000))
-    finished = wait_points(store, n, timeout=600)
+    sent, publish_s, last = preload(env.broker.url, single_messages(n, now_ms() - 3_600_000))
+    finished = wait_points(store, n, last, timeout=600)
     elapsed = finished - started
     process.stop()
     return {
@@ -227,7 +255,7 @@ def run_naive(env: Env, n: int) -> dict[str, float]:
     store = env.store(db)
     store.ensure_database()
     make_session(env.broker.url, client_id, "sensors/+/readings")
-    sent, _ = preload(env.broker.url, single_messages(n, now_ms() - 3_600_000))
+    sent, _, _ = preload(env.broker.url, single_messages(n, now_ms() - 3_600_000))
     http = httpx.Client(base_url=env.influxd.url)
     written = 0
     done = threading.Event()
@@ -312,12 +340,14 @@ def run_outage(env: Env, seconds: float, rate: float) -> dict[str, float]:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     progress(f"outage: InfluxDB stopped; publishing {n} messages at {rate:.0f}/s")
-    sent, publish_s = preload(env.broker.url, paced(single_messages(n, now_ms() - 7_200_000), rate))
+    sent, publish_s, last = preload(
+        env.broker.url, paced(single_messages(n, now_ms() - 7_200_000), rate)
+    )
     spool_bytes = sum(f.stat().st_size for f in (env.tmp / "outage" / "spool").glob("*.seg"))
     env.influxd.start()
     progress("outage: InfluxDB started again; draining the spool")
     back = time.perf_counter()
-    finished = wait_points(store, n, timeout=600, step=0.5)
+    finished = wait_points(store, n, last, timeout=600)
     sampling.set()
     sampler.join()
     process.stop()
@@ -365,9 +395,9 @@ def timed(name: str, run: Callable[[], dict[str, float]]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=200_000, help="backlog size (one reading)")
-    parser.add_argument("--packs", type=int, default=20_000, help="backlog of 100-reading packs")
-    parser.add_argument("--naive", type=int, default=5_000, help="messages for the naive bridge")
+    parser.add_argument("--messages", type=int, default=100_000, help="backlog size (one reading)")
+    parser.add_argument("--packs", type=int, default=10_000, help="backlog of 100-reading packs")
+    parser.add_argument("--naive", type=int, default=3_000, help="messages for the naive bridge")
     parser.add_argument("--outage-seconds", type=float, default=60.0)
     parser.add_argument("--outage-rate", type=float, default=5000.0)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
