@@ -33,7 +33,7 @@ def data(api: Api) -> Api:
 
 
 def fetch(api: Api, format_name: str, **params: object) -> httpx.Response:
-    response = api.client.get(
+    response: httpx.Response = api.client.get(
         "/api/v1/readings", params={**WINDOW, "format": format_name, **params}, headers=api.auth()
     )
     assert response.status_code == 200, response.text
@@ -130,7 +130,7 @@ def test_cors_preflight_and_exposed_headers(api: Api) -> None:
 
 
 def _outcome(label: str, outcome: str) -> float:
-    return EXPORTS.labels(label, outcome)._value.get()  # type: ignore[attr-defined, no-any-return]
+    return EXPORTS.labels(label, outcome)._value.get()  # type: ignore[no-any-return]
 
 
 def test_closing_the_connection_cancels_the_export(data: Api, live: LiveServer) -> None:
@@ -203,8 +203,8 @@ def test_several_series_stream_series_by_series(api: Api, format_name: str) -> N
             r["metric"],
             r["zone"],
             r["kind"],
-            float(r["value"]),  # type: ignore[arg-type]
-            int(r["flags"]),  # type: ignore[call-overload]
+            float(r["value"]),
+            int(r["flags"]),
         )
         for r in rows
     ]
