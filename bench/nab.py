@@ -75,9 +75,7 @@ def numenta_rows(numenta_dir: Path, data: DataFile) -> NDArray[np.float64] | Non
     return read_scores(path) if path.exists() else None
 
 
-def evaluate(
-    files: list[LabelledFile], scores: list[NDArray[np.float64]]
-) -> dict[str, float]:
+def evaluate(files: list[LabelledFile], scores: list[NDArray[np.float64]]) -> dict[str, float]:
     threshold, raw = optimise_threshold(files, scores, STANDARD)
     n_windows = sum(len(f.windows) for f in files)
     return {
@@ -92,10 +90,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=NAB_DIR / "data")
     parser.add_argument("--labels", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="per-row scores, NAB results layout")
-    parser.add_argument("--json", type=Path, default=None,
-                        help="summary (default: bench/results/nab.json, or OUT/nab.json)")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="per-row scores, NAB results layout"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="summary (default: bench/results/nab.json, or OUT/nab.json)",
+    )
     parser.add_argument("--numenta", type=Path, default=NAB_DIR / "results" / "numenta")
     args = parser.parse_args()
     labels = args.labels or args.data.parent / "labels" / "combined_windows.json"
@@ -104,9 +107,7 @@ def main() -> None:
     data = read_folder(args.data)
     if not data:
         raise SystemExit(f"no <category>/<file>.csv files under {args.data}")
-    files = [
-        label_file(d.name, d.values.shape[0], read_windows(labels, d), STANDARD) for d in data
-    ]
+    files = [label_file(d.name, d.values.shape[0], read_windows(labels, d), STANDARD) for d in data]
     detector_cfg = PipelineConfig().detector
     ours = pantau_scores([d.values for d in data], [d.ts_ns for d in data], detector_cfg)
     zscore = [rolling_zscore(d.values) for d in data]
@@ -160,15 +161,19 @@ def main() -> None:
 
     # Check: our scorer reproduces NAB's published per-file scores for Numenta's rows.
     diffs = [
-        abs(file_score(files[i], numenta[i], NUMENTA_CORPUS_THRESHOLD, STANDARD)  # type: ignore[arg-type]
-            - published[data[i].name])
+        abs(
+            file_score(files[i], numenta[i], NUMENTA_CORPUS_THRESHOLD, STANDARD)  # type: ignore[arg-type]
+            - published[data[i].name]
+        )
         for i in range(len(data))
         if numenta[i] is not None and data[i].name in published
     ]
     print(f"NAB standard profile, {len(data)} files from {args.data}")
     if diffs:
-        print(f"scorer check: {len(diffs)} Numenta files re-scored, max |diff| to NAB's "
-              f"published raw score {max(diffs):.2e}")
+        print(
+            f"scorer check: {len(diffs)} Numenta files re-scored, max |diff| to NAB's "
+            f"published raw score {max(diffs):.2e}"
+        )
     cols = ("pantau @ ingest threshold", "pantau", "numenta (HTM)", "rolling_zscore")
     heads = (f"pantau@{default_threshold:g}", "pantau opt", "Numenta HTM", "rolling z")
     print("\nnormalised score (0 = null detector, 100 = perfect); 'pantau@t' is the detector")
@@ -177,8 +182,9 @@ def main() -> None:
     print(f"  {'subset':24} {'windows':>7} " + " ".join(f"{h:>12}" for h in heads))
     for subset, rows in report.items():
         n_win = int(sum(len(files[i].windows) for i in subsets[subset]))
-        cells = [f"{float(rows[c]['normalised']):>12.1f}" if c in rows else f"{'-':>12}"
-                 for c in cols]
+        cells = [
+            f"{float(rows[c]['normalised']):>12.1f}" if c in rows else f"{'-':>12}" for c in cols
+        ]
         print(f"  {subset:24} {n_win:>7} " + " ".join(cells))
     print("\nper file, raw score at the ingest threshold:")
     for name, raw_score in per_file.items():
@@ -187,17 +193,27 @@ def main() -> None:
         print(f"\n{subset} ({int(sum(len(files[i].windows) for i in subsets[subset]))} windows)")
         print(f"  {'detector':28} {'threshold':>9} {'raw':>8} {'normalised':>10}  basis")
         for name, r in rows.items():
-            print(f"  {name:28} {float(r['threshold']):>9.4f} {float(r['raw']):>8.3f} "
-                  f"{float(r['normalised']):>10.1f}  {r['basis']}")
+            print(
+                f"  {name:28} {float(r['threshold']):>9.4f} {float(r['raw']):>8.3f} "
+                f"{float(r['normalised']):>10.1f}  {r['basis']}"
+            )
     out = args.json or (
         DEFAULT_JSON if args.out.resolve() == DEFAULT_OUT.resolve() else args.out / "nab.json"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"profile": "standard", "data": str(args.data),
-                               "anomaly_threshold": default_threshold,
-                               "detector_config": detector_cfg.__dict__, "subsets": report,
-                               "per_file_raw_at_ingest_threshold": per_file},
-                              indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "profile": "standard",
+                "data": str(args.data),
+                "anomaly_threshold": default_threshold,
+                "detector_config": detector_cfg.__dict__,
+                "subsets": report,
+                "per_file_raw_at_ingest_threshold": per_file,
+            },
+            indent=2,
+        )
+    )
     print(f"\nwrote {out} and per-row scores under {args.out}")
 
 

@@ -108,8 +108,9 @@ def reference_rate(n_minutes: int) -> float:
     from tests.ingest.pipeline.reference import Reference
 
     p = new_pipeline()
-    ref = Reference(p.config, [DeviceInfo(d, siaga=(80.0, 150.0, 200.0)) for d in range(N_DEVICES)],
-                    [])
+    ref = Reference(
+        p.config, [DeviceInfo(d, siaga=(80.0, 150.0, 200.0)) for d in range(N_DEVICES)], []
+    )
     rows = 0
     start = time.process_time()
     for b in make_minutes(n_minutes):
@@ -149,8 +150,10 @@ def main() -> None:
         results.append(r)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("readings/s of CPU time on one core (best batch / median batch; wall-clock median)")
-    print(f"{'batch':>8} {'best/s':>12} {'median/s':>12} {'wall/s':>12} {'median ms':>10}"
-          f" {'x ref best':>10} {'x ref med':>10} {'peak MiB':>9}")
+    print(
+        f"{'batch':>8} {'best/s':>12} {'median/s':>12} {'wall/s':>12} {'median ms':>10}"
+        f" {'x ref best':>10} {'x ref med':>10} {'peak MiB':>9}"
+    )
     for r in results:
         print(
             f"{int(r['batch_size']):>8} {r['readings_per_s_best']:>12,.0f}"
@@ -158,8 +161,9 @@ def main() -> None:
             f" {r['median_batch_ms']:>10.2f} {r['ratio_to_reference_best']:>10.0f}"
             f" {r['ratio_to_reference']:>10.0f} {r['peak_traced_mib']:>9.1f}"
         )
-    print(f"reference: {ref:,.0f} readings/s (CPU time); process max RSS {rss:.0f} MiB; "
-          f"10 000 series")
+    print(
+        f"reference: {ref:,.0f} readings/s (CPU time); process max RSS {rss:.0f} MiB; 10 000 series"
+    )
     out = ROOT / "bench" / "results" / "pipeline.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(

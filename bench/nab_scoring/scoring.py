@@ -80,8 +80,9 @@ def label_file(
     )
 
 
-def file_score(lf: LabelledFile, scores: NDArray[np.float64], threshold: float,
-               profile: Profile) -> float:
+def file_score(
+    lf: LabelledFile, scores: NDArray[np.float64], threshold: float, profile: Profile
+) -> float:
     """Raw NAB score of one file when a detection is ``score >= threshold``."""
     detected = scores >= threshold
     detected[: lf.probation] = False

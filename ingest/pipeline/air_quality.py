@@ -75,9 +75,7 @@ class IspuCalculator:
         if extra.any():  # later hours a late reading also feeds: keep those that exist
             rep = np.repeat(np.arange(touched.shape[0]), extra)
             offs = np.arange(rep.shape[0]) - np.repeat(np.cumsum(extra) - extra, extra) + 1
-            cand = np.unique(
-                np.concatenate((touched, (touched[rep] + offs).astype(np.int64)))
-            )
+            cand = np.unique(np.concatenate((touched, (touched[rep] + offs).astype(np.int64))))
             c_dev, c_k = cand >> _SHIFT, cand & _LOW
             exists = np.zeros(cand.shape[0], np.bool_)
             live = newest.reshape(-1, N_METRICS)[:, POLLUTANT_METRICS] != INT64_MIN

@@ -120,8 +120,16 @@ class WindowStore:
         new = ~found
         n_old = self.key.shape[0]
         if new.any() and int(pos[new][0]) == n_old:  # all new windows after the last one
-            self._append({"key": ukeys[new], "sum": b_sum[new], "min": b_min[new],
-                          "max": b_max[new], "count": b_cnt[new], "flags": b_flags[new]})
+            self._append(
+                {
+                    "key": ukeys[new],
+                    "sum": b_sum[new],
+                    "min": b_min[new],
+                    "max": b_max[new],
+                    "count": b_cnt[new],
+                    "flags": b_flags[new],
+                }
+            )
         elif new.any():
             ins = Insertion(pos[new], n_old)
             self.key = ins.apply(self.key, ukeys[new])

@@ -90,40 +90,62 @@ class Collected:
         b = out.batch
         for i in range(len(b)):
             self.readings.append(
-                dict(device=int(b.device[i]), metric=int(b.metric[i]), ts=int(b.ts[i]),
-                     raw=float(b.raw[i]), seq=int(b.seq[i]), value=float(b.value[i]),
-                     flags=int(b.flags[i]), score=float(b.score[i]))
+                dict(
+                    device=int(b.device[i]),
+                    metric=int(b.metric[i]),
+                    ts=int(b.ts[i]),
+                    raw=float(b.raw[i]),
+                    seq=int(b.seq[i]),
+                    value=float(b.value[i]),
+                    flags=int(b.flags[i]),
+                    score=float(b.score[i]),
+                )
             )
         self.redelivered += out.redelivered
         for agg, target in ((out.aggregates_1m, self.agg_1m), (out.aggregates_1h, self.agg_1h)):
             for i in range(len(agg)):
                 target[(int(agg.device[i]), int(agg.metric[i]), int(agg.window_start_ns[i]))] = (
-                    float(agg.mean[i]), float(agg.min[i]), float(agg.max[i]),
-                    int(agg.count[i]), int(agg.flags[i]),
+                    float(agg.mean[i]),
+                    float(agg.min[i]),
+                    float(agg.max[i]),
+                    int(agg.count[i]),
+                    int(agg.flags[i]),
                 )
         isp = out.ispu
         for i in range(len(isp)):
             self.ispu[(int(isp.device[i]), int(isp.ts_ns[i]))] = (
-                int(isp.index[i]), ISPU_CATEGORIES[isp.category[i]],
+                int(isp.index[i]),
+                ISPU_CATEGORIES[isp.category[i]],
                 METRIC_NAMES[isp.dominant[i]],
             )
         fl = out.flood
         for i in range(len(fl)):
             rise = float(fl.rise_cm_per_h[i])
-            self.flood.append((
-                int(fl.device[i]), int(fl.ts_ns[i]), float(fl.level_cm[i]),
-                FLOOD_STATUS[fl.status[i]], None if np.isnan(rise) else rise, bool(fl.rising[i]),
-            ))
+            self.flood.append(
+                (
+                    int(fl.device[i]),
+                    int(fl.ts_ns[i]),
+                    float(fl.level_cm[i]),
+                    FLOOD_STATUS[fl.status[i]],
+                    None if np.isnan(rise) else rise,
+                    bool(fl.rising[i]),
+                )
+            )
         tr = out.traffic
         for i in range(len(tr)):
-            self.traffic.append((
-                int(tr.device[i]), int(tr.ts_ns[i]), METRIC_NAMES[tr.metric[i]],
-                TRAFFIC_LEVELS[tr.level[i]],
-            ))
+            self.traffic.append(
+                (
+                    int(tr.device[i]),
+                    int(tr.ts_ns[i]),
+                    METRIC_NAMES[tr.metric[i]],
+                    TRAFFIC_LEVELS[tr.level[i]],
+                )
+            )
 
 
-def run_cut(rows: Sequence[Row], cuts: Sequence[int], pipeline: Pipeline | None = None,
-            now: int = NOW) -> Collected:
+def run_cut(
+    rows: Sequence[Row], cuts: Sequence[int], pipeline: Pipeline | None = None, now: int = NOW
+) -> Collected:
     p = pipeline or new_pipeline()
     got = Collected()
     bounds = [0, *sorted(set(cuts)), len(rows)]

@@ -111,10 +111,24 @@ def test_window_store_layout_converts_on_load() -> None:
     assert np.all(b.key[1:] > b.key[:-1])
     got = b.aggregates(np.arange(len(b)))
     want = a.aggregates(np.arange(len(a)))
-    pairs = sorted(zip(got.device.tolist(), got.metric.tolist(), got.window_start_ns.tolist(),
-                       got.mean.tolist(), strict=True))
-    assert pairs == sorted(zip(want.device.tolist(), want.metric.tolist(),
-                               want.window_start_ns.tolist(), want.mean.tolist(), strict=True))
+    pairs = sorted(
+        zip(
+            got.device.tolist(),
+            got.metric.tolist(),
+            got.window_start_ns.tolist(),
+            got.mean.tolist(),
+            strict=True,
+        )
+    )
+    assert pairs == sorted(
+        zip(
+            want.device.tolist(),
+            want.metric.tolist(),
+            want.window_start_ns.tolist(),
+            want.mean.tolist(),
+            strict=True,
+        )
+    )
 
 
 def test_keep_freed_memory_is_idempotent() -> None:

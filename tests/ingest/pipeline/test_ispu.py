@@ -54,9 +54,18 @@ def test_zero_negative_and_beyond_the_table(pollutant: str) -> None:
 
 @pytest.mark.parametrize(
     ("index", "name"),
-    [(0, "Baik"), (50, "Baik"), (51, "Sedang"), (100, "Sedang"), (101, "Tidak Sehat"),
-     (200, "Tidak Sehat"), (201, "Sangat Tidak Sehat"), (300, "Sangat Tidak Sehat"),
-     (301, "Berbahaya"), (500, "Berbahaya")],
+    [
+        (0, "Baik"),
+        (50, "Baik"),
+        (51, "Sedang"),
+        (100, "Sedang"),
+        (101, "Tidak Sehat"),
+        (200, "Tidak Sehat"),
+        (201, "Sangat Tidak Sehat"),
+        (300, "Sangat Tidak Sehat"),
+        (301, "Berbahaya"),
+        (500, "Berbahaya"),
+    ],
 )
 def test_categories_in_bahasa_indonesia(index: int, name: str) -> None:
     assert ISPU_CATEGORIES[int(category(np.array([index], np.int32))[0])] == name

@@ -87,8 +87,13 @@ def reference(rows: list[Row]) -> Collected:
         ref.process(d, m, ts, raw, seq, NOW)
     s = ref.store
     return Collected(
-        readings=s.readings, redelivered=s.redelivered, agg_1m=s.agg_1m, agg_1h=s.agg_1h,
-        ispu=s.ispu, flood=s.flood, traffic=s.traffic,
+        readings=s.readings,
+        redelivered=s.redelivered,
+        agg_1m=s.agg_1m,
+        agg_1h=s.agg_1h,
+        ispu=s.ispu,
+        flood=s.flood,
+        traffic=s.traffic,
     )
 
 

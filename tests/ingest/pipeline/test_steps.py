@@ -20,25 +20,34 @@ WL = METRIC_INDEX["water_level"]
 def pipeline() -> Pipeline:
     p = Pipeline(PipelineConfig())
     p.update_devices(
-        [DeviceInfo(0, "air", "jababeka", requires_calibration=True),
-         DeviceInfo(1, "water", "mm2100", siaga=(80.0, 150.0, 200.0))],
+        [
+            DeviceInfo(0, "air", "jababeka", requires_calibration=True),
+            DeviceInfo(1, "water", "mm2100", siaga=(80.0, 150.0, 200.0)),
+        ],
         [Calibration(0, PM25, T0, (1.0, 2.0)), Calibration(0, PM25, T0 + HOUR_NS, (0.0, 1.0))],
     )
     return p
 
 
 def test_calibration_version_chosen_by_reading_timestamp() -> None:
-    b = Batch.from_columns(device=[0, 0, 0], metric=[PM25] * 3,
-                           ts=[T0 - 1, T0 + 1, T0 + HOUR_NS], raw=[10.0, 10.0, 10.0])
+    b = Batch.from_columns(
+        device=[0, 0, 0],
+        metric=[PM25] * 3,
+        ts=[T0 - 1, T0 + 1, T0 + HOUR_NS],
+        raw=[10.0, 10.0, 10.0],
+    )
     out = pipeline().process(b, now_ns=T0 + HOUR_NS)
     assert out.batch.value.tolist() == [10.0, 21.0, 10.0]
     assert [bool(f & QC.UNCALIBRATED) for f in out.batch.flags.tolist()] == [True, False, False]
 
 
 def test_time_range_and_nan_handling() -> None:
-    b = Batch.from_columns(device=[1, 1, 1, 1], metric=[WL] * 4,
-                           ts=[T0 + 10 * MINUTE_NS, T0 - 8 * 24 * HOUR_NS, T0, T0 + 1],
-                           raw=[100.0, 100.0, 5000.0, math.nan])
+    b = Batch.from_columns(
+        device=[1, 1, 1, 1],
+        metric=[WL] * 4,
+        ts=[T0 + 10 * MINUTE_NS, T0 - 8 * 24 * HOUR_NS, T0, T0 + 1],
+        raw=[100.0, 100.0, 5000.0, math.nan],
+    )
     out = pipeline().process(b, now_ns=T0)
     flags = out.batch.flags.tolist()
     assert flags[0] & QC.TIME and flags[1] & QC.TIME and flags[2] & QC.RANGE
@@ -50,8 +59,9 @@ def test_redelivery_is_dropped_and_repeated_seq_is_flagged() -> None:
     p = pipeline()
     first = Batch.from_columns(device=[1], metric=[WL], ts=[T0], raw=[50.0], seq=[7])
     p.process(first, now_ns=T0)
-    again = Batch.from_columns(device=[1, 1], metric=[WL, WL], ts=[T0, T0 + 60 * 10**9],
-                               raw=[50.0, 51.0], seq=[7, 7])
+    again = Batch.from_columns(
+        device=[1, 1], metric=[WL, WL], ts=[T0, T0 + 60 * 10**9], raw=[50.0, 51.0], seq=[7, 7]
+    )
     out = p.process(again, now_ns=T0)
     assert out.redelivered == 1
     assert out.batch.flags.tolist() == [int(QC.DUPLICATE)]
@@ -60,20 +70,32 @@ def test_redelivery_is_dropped_and_repeated_seq_is_flagged() -> None:
 def test_aggregates_rewrite_whole_windows_and_encode() -> None:
     p = pipeline()
     ts = [T0 - 30 * 10**9, T0 - 20 * 10**9, T0 - 10 * 10**9]  # one minute window
-    p.process(Batch.from_columns(device=[1, 1], metric=[WL, WL], ts=ts[:2], raw=[90.0, 100.0]),
-              now_ns=T0)
+    p.process(
+        Batch.from_columns(device=[1, 1], metric=[WL, WL], ts=ts[:2], raw=[90.0, 100.0]), now_ns=T0
+    )
     out = p.process(Batch.from_columns(device=[1], metric=[WL], ts=ts[2:], raw=[110.0]), now_ns=T0)
     agg = out.aggregates_1m
     assert (agg.count.tolist(), agg.mean.tolist(), agg.min.tolist(), agg.max.tolist()) == (
-        [3], [100.0], [90.0], [110.0])
+        [3],
+        [100.0],
+        [90.0],
+        [110.0],
+    )
     assert out.flood.status.tolist() == [1]
-    lines = encode_output(out, device_ids=["aq-1", "wl-1"], zones=["jababeka", "mm2100"],
-                          kinds=["air", "water"])
-    assert any(line.startswith("readings_1m,device=wl-1,kind=water,metric=water_level,"
-                               "zone=mm2100 mean=100.0,min=90.0,max=110.0,count=3i,flags=0i")
-               for line in lines)
-    assert any(line.startswith('flood,device=wl-1,zone=mm2100 level_cm=110.0,status="SIAGA 3"')
-               for line in lines)
+    lines = encode_output(
+        out, device_ids=["aq-1", "wl-1"], zones=["jababeka", "mm2100"], kinds=["air", "water"]
+    )
+    assert any(
+        line.startswith(
+            "readings_1m,device=wl-1,kind=water,metric=water_level,"
+            "zone=mm2100 mean=100.0,min=90.0,max=110.0,count=3i,flags=0i"
+        )
+        for line in lines
+    )
+    assert any(
+        line.startswith('flood,device=wl-1,zone=mm2100 level_cm=110.0,status="SIAGA 3"')
+        for line in lines
+    )
 
 
 def test_empty_batch() -> None:
