@@ -157,6 +157,9 @@ class EndpointStore:
             ep = replace(ep, secret=current.secret)  # keep the secret unless a new one is given
         ep = validate(replace(ep, id=endpoint_id))
         with self.engine.begin() as conn:
+            taken = sa.select(table.c.id).where(table.c.name == ep.name, table.c.id != endpoint_id)
+            if conn.execute(taken).first():
+                raise Conflict(f"an endpoint named {ep.name!r} exists")
             conn.execute(table.update().where(table.c.id == endpoint_id).values(**_values(ep)))
         return ep
 
