@@ -6,6 +6,8 @@ import logging
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
 from api.context import AppContext
@@ -67,4 +69,23 @@ def create_app(ctx: AppContext, *, cors_origins: list[str] | None = None) -> Fas
     app.add_middleware(RequestMetrics)  # outermost: counts CORS answers and errors too
     for module in ROUTERS:
         app.include_router(module.router)
+    app.add_middleware(PagesGZip)
     return app
+
+
+class PagesGZip:
+    """Gzip for the pages and their assets (slow phone connections), not for ``/api``.
+
+    API answers are left alone: exports stream millions of rows, where compressing
+    would cost the API more CPU than a loopback or LAN client gains.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=1000)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/api/"):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

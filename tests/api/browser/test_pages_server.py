@@ -67,6 +67,13 @@ def test_public_page_needs_no_key_and_sends_a_strict_policy(api: Api) -> None:
     assert english.cookies.get(i18n.COOKIE) == "en"
 
 
+def test_pages_are_compressed_but_api_answers_are_not(api: Api) -> None:
+    page = api.client.get("/", headers={"Accept-Encoding": "gzip"})
+    assert page.headers.get("content-encoding") == "gzip"
+    flood = api.client.get("/api/v1/flood", headers={"Accept-Encoding": "gzip"})
+    assert flood.status_code == 200 and "content-encoding" not in flood.headers
+
+
 def test_dashboard_pages_need_a_key(api: Api) -> None:
     for path in ("/dashboard", "/dashboard/register", "/dashboard/devices/aq-1"):
         answer = api.client.get(path, follow_redirects=False)
