@@ -62,6 +62,21 @@ def make_ingest(
     )
 
 
+def own_influxdb_setup(
+    tmp_path: Path,
+    make_mosquitto: Callable[..., Mosquitto],
+    make_influxdb: Callable[[], InfluxDB],
+    sql_url: str,
+) -> tuple[InfluxDB, InfluxStore, IngestProcess]:
+    """Registered devices, a broker and an InfluxDB of the test's own (to stop at will)."""
+    register(sql_url, DEVICES)
+    broker = make_mosquitto()
+    server = make_influxdb()
+    store = InfluxStore(url=server.url, database="fault", max_attempts=2)
+    store.ensure_database()
+    return server, store, make_ingest(tmp_path, broker, server.url, "fault", sql_url)
+
+
 def test_kill_9_mid_stream_loses_nothing(
     tmp_path: Path,
     make_mosquitto: Callable[..., Mosquitto],
@@ -95,14 +110,9 @@ def test_influxdb_down_under_load(
     make_influxdb: Callable[[], InfluxDB],
     sql_url: str,
 ) -> None:
-    register(sql_url, DEVICES)
-    broker = make_mosquitto()
-    server = make_influxdb()
-    store = InfluxStore(url=server.url, database="fault", max_attempts=2)
-    store.ensure_database()
-    ingest = make_ingest(tmp_path, broker, server.url, "fault", sql_url)
+    server, store, ingest = own_influxdb_setup(tmp_path, make_mosquitto, make_influxdb, sql_url)
     ingest.start()
-    publisher = TestPublisher(broker.url)
+    publisher = TestPublisher(ingest.env["PANTAU_MQTT_URL"])
     publisher.publish_many(messages(1000))
     wait_for(lambda: count_points(store) == 1000, what="first 1000")
     server.stop()
@@ -152,17 +162,12 @@ def test_full_spool_leaves_messages_at_the_broker(
     sql_url: str,
 ) -> None:
     """InfluxDB down long enough to fill a 1 MB spool: the rest waits, unacknowledged."""
-    register(sql_url, DEVICES)
-    broker = make_mosquitto()
-    server = make_influxdb()
-    store = InfluxStore(url=server.url, database="full", max_attempts=2)
-    store.ensure_database()
-    ingest = make_ingest(tmp_path, broker, server.url, "full", sql_url)
+    server, store, ingest = own_influxdb_setup(tmp_path, make_mosquitto, make_influxdb, sql_url)
     ingest.env["PANTAU_SPOOL_MAX_BYTES"] = str(1024 * 1024)
     ingest.start()
     server.stop()
     total = 12_000  # about 1.8 MB of spool records
-    publisher = TestPublisher(broker.url)
+    publisher = TestPublisher(ingest.env["PANTAU_MQTT_URL"])
     publisher.publish_many(messages(total))
     publisher.close()
     wait_for(lambda: "SPOOL FULL" in ingest.log(), timeout=60, what="the spool to fill")
