@@ -160,22 +160,23 @@ def progress(text: str) -> None:
 # ---- the consumers --------------------------------------------------------------------------
 
 
-def run_bare(env: Env, n: int) -> dict[str, float]:
-    """A paho subscriber that counts and acknowledges, nothing else."""
-    client_id = f"bare-{uuid.uuid4().hex[:6]}"
+def drain_with_paho(
+    env: Env, name: str, n: int, handle: Callable[[paho.MQTTMessage], None]
+) -> dict[str, float]:
+    """A plain paho subscriber (auto-acknowledging) draining a backlog of ``n`` messages,
+    calling ``handle`` on each; timed from connect to the last message handled."""
+    client_id = f"{name}-{uuid.uuid4().hex[:6]}"
     make_session(env.broker.url, client_id, "sensors/+/readings")
     sent, _, _ = preload(env.broker.url, single_messages(n, now_ms() - 3_600_000))
     host, port = env.broker.url.removeprefix("mqtt://").split(":")
-    received = 0
+    handled = 0
     done = threading.Event()
-    first: list[float] = []
 
-    def on_message(*_: object) -> None:
-        nonlocal received
-        if not first:
-            first.append(time.perf_counter())
-        received += 1
-        if received >= sent:
+    def on_message(_c: object, _u: object, msg: paho.MQTTMessage) -> None:
+        nonlocal handled
+        handle(msg)
+        handled += 1
+        if handled >= sent:
             done.set()
 
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
@@ -183,12 +184,17 @@ def run_bare(env: Env, n: int) -> dict[str, float]:
     started = time.perf_counter()
     client.connect(host, int(port))
     client.loop_start()
-    if not done.wait(300):
-        raise RuntimeError(f"bare subscriber got {received} of {sent}")
+    if not done.wait(600):
+        raise RuntimeError(f"{name}: {handled} of {sent} messages handled")
     elapsed = time.perf_counter() - started
     client.disconnect()
     client.loop_stop()
     return {"messages": sent, "seconds": elapsed, "messages_per_s": sent / elapsed}
+
+
+def run_bare(env: Env, n: int) -> dict[str, float]:
+    """A paho subscriber that counts and acknowledges, nothing else."""
+    return drain_with_paho(env, "bare", n, lambda _msg: None)
 
 
 def ingest_process(env: Env, name: str) -> tuple[IngestProcess, InfluxStore]:
@@ -250,42 +256,20 @@ def run_live(env: Env, n: int) -> dict[str, float]:
 
 def run_naive(env: Env, n: int) -> dict[str, float]:
     """One InfluxDB write per message, in the MQTT callback."""
-    client_id = f"naive-{uuid.uuid4().hex[:6]}"
     db = f"bench_naive_{uuid.uuid4().hex[:6]}"
-    store = env.store(db)
-    store.ensure_database()
-    make_session(env.broker.url, client_id, "sensors/+/readings")
-    sent, _, _ = preload(env.broker.url, single_messages(n, now_ms() - 3_600_000))
-    http = httpx.Client(base_url=env.influxd.url)
-    written = 0
-    done = threading.Event()
+    env.store(db).ensure_database()
+    with httpx.Client(base_url=env.influxd.url) as http:
 
-    def on_message(_c: object, _u: object, msg: paho.MQTTMessage) -> None:
-        nonlocal written
-        doc = orjson.loads(msg.payload)
-        dev = msg.topic.split("/")[1]
-        fields = ",".join(f"{k}={float(v)}" for k, v in doc["values"].items())
-        line = f"readings,device={dev},metric=pm25 raw={doc['values']['pm25']},{fields}"
-        http.post(
-            "/write", params={"db": db, "precision": "ms"}, content=f"{line} {doc['ts']}"
-        ).raise_for_status()
-        written += 1
-        if written >= sent:
-            done.set()
+        def write(msg: paho.MQTTMessage) -> None:
+            doc = orjson.loads(msg.payload)
+            device = msg.topic.split("/")[1]
+            fields = ",".join(f"{k}={float(v)}" for k, v in doc["values"].items())
+            line = f"readings,device={device},metric=pm25 raw={doc['values']['pm25']},{fields}"
+            http.post(
+                "/write", params={"db": db, "precision": "ms"}, content=f"{line} {doc['ts']}"
+            ).raise_for_status()
 
-    host, port = env.broker.url.removeprefix("mqtt://").split(":")
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-    client.on_message = on_message
-    started = time.perf_counter()
-    client.connect(host, int(port))
-    client.loop_start()
-    if not done.wait(600):
-        raise RuntimeError(f"naive bridge wrote {written} of {sent}")
-    elapsed = time.perf_counter() - started
-    client.disconnect()
-    client.loop_stop()
-    http.close()
-    return {"messages": sent, "seconds": elapsed, "messages_per_s": sent / elapsed}
+        return drain_with_paho(env, "naive", n, write)
 
 
 def rss_kib(pid: int) -> int:
