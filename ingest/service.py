@@ -28,12 +28,36 @@ class IngestService:
         self.receiver = receiver
         self.worker_args = worker_args
         self.worker: subprocess.Popen[bytes] | None = None
+        self._started_at = 0.0
+        self._restart_delay = 1.0
+        self._restart_at = 0.0
 
     def _start_worker(self) -> None:
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "pantau.cli", *self.worker_args], env=os.environ.copy()
         )
+        self._started_at = time.monotonic()
         log.info("processing process started (pid %d)", self.worker.pid)
+
+    def _watch_worker(self) -> None:
+        """Restart a worker that exited, backing off (up to 60 s) while it keeps failing."""
+        if self.worker is None or self.worker.poll() is None:
+            return
+        now = time.monotonic()
+        if not self._restart_at:
+            if now - self._started_at > 120:
+                self._restart_delay = 1.0  # it ran a good while: a fresh failure
+            self._restart_at = now + self._restart_delay
+            log.error(
+                "processing process exited with %s; restarting it in %.0f s "
+                "(the spool keeps everything meanwhile)",
+                self.worker.returncode,
+                self._restart_delay,
+            )
+            self._restart_delay = min(self._restart_delay * 2, 60.0)
+        if now >= self._restart_at:
+            self._restart_at = 0.0
+            self._start_worker()
 
     def run_forever(self, stop: threading.Event) -> None:
         if self.receiver.partition is not None:
@@ -45,11 +69,7 @@ class IngestService:
         last_report = time.monotonic()
         reported = (0, 0)
         while not stop.wait(1.0):
-            if self.worker is not None and self.worker.poll() is not None:
-                log.error(
-                    "processing process exited with %s; restarting it", self.worker.returncode
-                )
-                self._start_worker()
+            self._watch_worker()
             if time.monotonic() - last_report >= 60:
                 elapsed = time.monotonic() - last_report
                 received, spooled = self.receiver.received, self.receiver.spooled

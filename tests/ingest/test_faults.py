@@ -6,7 +6,9 @@ InfluxDB ends with exactly those readings (count and values).
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -177,4 +179,35 @@ def test_full_spool_leaves_messages_at_the_broker(
     wait_for(lambda: count_points(store) >= total, timeout=120, what="every reading")
     time.sleep(0.5)
     assert stored_values(store) == expected_values(total)
+    ingest.stop()
+
+
+def test_kill_9_of_the_processing_process_loses_nothing(
+    tmp_path: Path,
+    make_mosquitto: Callable[..., Mosquitto],
+    influxdb: InfluxDB,
+    influx: InfluxStore,
+    sql_url: str,
+) -> None:
+    """The receiving process restarts its worker, which resumes from its checkpoint."""
+    register(sql_url, DEVICES)
+    broker = make_mosquitto()
+    ingest = make_ingest(tmp_path, broker, influxdb.url, influx.database, sql_url)
+    ingest.start()
+    assert ingest.process is not None
+    children = Path(f"/proc/{ingest.process.pid}/task/{ingest.process.pid}/children")
+    total = 6000
+    publisher = TestPublisher(broker.url)
+    sender = threading.Thread(target=publisher.publish_many, args=(messages(total),))
+    sender.start()
+    wait_for(lambda: count_points(influx) > 500, what="some readings stored")
+    worker = int(children.read_text().split()[0])
+    os.kill(worker, signal.SIGKILL)
+    sender.join()
+    publisher.close()
+    wait_for(lambda: count_points(influx) >= total, timeout=60, what="all readings")
+    time.sleep(0.5)
+    assert stored_values(influx) == expected_values(total)
+    assert "restarting it" in ingest.log()
+    assert int(children.read_text().split()[0]) != worker
     ingest.stop()
