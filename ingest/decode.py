@@ -84,7 +84,7 @@ def decode(
 
 def _device_document(device: str, document: Any, received_ns: int, out: Columns) -> list[Rejection]:
     if isinstance(document, dict):
-        return _reading(device, document, received_ns, out)
+        return _readings(device, [document], received_ns, out)
     if looks_like_senml(document):
         return decode_senml(
             document, device=device, received_ns=received_ns, out=out, check_time=_time_problem
@@ -92,11 +92,42 @@ def _device_document(device: str, document: Any, received_ns: int, out: Columns)
     if isinstance(document, list):
         if len(document) > MAX_READINGS_PER_MESSAGE:
             return [Rejection("oversized", f"{len(document)} readings in one message", device)]
-        problems: list[Rejection] = []
-        for item in document:
-            problems += _reading(device, item, received_ns, out)
-        return problems
+        return _readings(device, document, received_ns, out)
     return [Rejection("wrong_shape", "expected a reading object, an array or SenML", device)]
+
+
+def _readings(device: str, items: list[Any], received_ns: int, out: Columns) -> list[Rejection]:
+    """Reading objects of one device. The common form (epoch-ms ``ts``, integer or no
+    ``seq``, known metrics with finite numbers) is taken on a fast path; anything else
+    goes through :func:`_reading`, which accepts what it can and says what it cannot."""
+    problems: list[Rejection] = []
+    devices, metrics, times, raws, seqs = out.device, out.metric, out.ts, out.raw, out.seq
+    index_of, isfinite = METRIC_INDEX.get, math.isfinite
+    for item in items:
+        if type(item) is dict:
+            values, ts, seq = item.get("values"), item.get("ts"), item.get("seq", NO_SEQ)
+            if type(values) is dict and type(ts) is int and type(seq) is int and seq >= -1:
+                ts_ns = ts * 1_000_000
+                row = [
+                    (index_of(name), value)
+                    for name, value in values.items()
+                    if (type(value) is float or type(value) is int) and isfinite(value)
+                ]
+                if (
+                    _MIN_TS <= ts_ns < _MAX_TS
+                    and seq < 2**63
+                    and len(row) == len(values)
+                    and all(index is not None for index, _ in row)
+                ):
+                    for index, value in row:
+                        devices.append(device)
+                        metrics.append(index)  # type: ignore[arg-type]
+                        times.append(ts_ns)
+                        raws.append(float(value))
+                        seqs.append(seq)
+                    continue
+        problems += _reading(device, item, received_ns, out)
+    return problems
 
 
 def _gateway(

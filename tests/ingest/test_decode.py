@@ -258,3 +258,45 @@ def test_random_json_never_crashes(document: object) -> None:
         out=out,
         max_payload=65536,
     )
+
+
+_ITEMS = st.lists(
+    st.fixed_dictionaries(
+        {
+            "values": st.dictionaries(
+                st.sampled_from(["pm25", "pm10", "co", "bogus"]),
+                st.one_of(
+                    st.integers(-10, 10),
+                    st.floats(allow_nan=True, allow_infinity=True),
+                    st.booleans(),
+                    st.text(max_size=2),
+                ),
+                max_size=3,
+            )
+        },
+        optional={
+            "ts": st.one_of(
+                st.integers(0, 5_000_000_000_000),
+                st.floats(1e12, 2e12),
+                st.just("2026-11-22T07:00:00+07:00"),
+                st.booleans(),
+            ),
+            "seq": st.one_of(st.integers(-3, 2**64), st.booleans(), st.just(None)),
+        },
+    )
+    | st.integers(),
+    max_size=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=_ITEMS)
+def test_fast_path_decodes_arrays_as_the_careful_path_does(items: list[object]) -> None:
+    """The fast path for common readings agrees with reading-by-reading decoding."""
+    from ingest.decode import _reading, _readings
+
+    fast, careful = Columns(), Columns()
+    fast_problems = _readings("aq-1", items, RECEIVED, fast)
+    careful_problems = [p for item in items for p in _reading("aq-1", item, RECEIVED, careful)]
+    assert fast_problems == careful_problems
+    assert fast == careful
