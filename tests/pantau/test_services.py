@@ -1,0 +1,54 @@
+"""`pantau services up|status|down` on free ports under a temporary PANTAU_HOME."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pantau.errors import ServiceUnavailable
+from pantau.services import find_binary, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def pantau(
+    home: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pantau.cli", *args],
+        env={**os.environ, "PANTAU_HOME": str(home), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_up_status_down(tmp_path: Path) -> None:
+    ports = {"PANTAU_MOSQUITTO_PORT": str(free_port()), "PANTAU_INFLUX_PORT": str(free_port())}
+    up = pantau(tmp_path, "services", "up", env=ports)
+    try:
+        assert up.returncode == 0, up.stderr
+        status = pantau(tmp_path, "services", "status", env=ports)
+        assert status.returncode == 0 and "not answering" not in status.stdout, status.stdout
+        config = (tmp_path / "mosquitto" / "mosquitto.conf").read_text()
+        assert "persistence true" in config and "127.0.0.1" in config
+        influx_config = next((tmp_path / "influxdb").glob("*.conf")).read_text()
+        assert f'dir = "{tmp_path}/influxdb/meta"' in influx_config
+        assert f'wal-dir = "{tmp_path}/influxdb/wal"' in influx_config
+    finally:
+        down = pantau(tmp_path, "services", "down", env=ports)
+    assert down.returncode == 0
+    after = pantau(tmp_path, "services", "status", env=ports)
+    assert after.returncode == 3 and "stopped" in after.stdout
+
+
+def test_a_missing_binary_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(Path, "exists", lambda _self: False)
+    for name in ("mosquitto", "influxd"):
+        with pytest.raises(ServiceUnavailable, match="apt-get install -y"):
+            find_binary(name)

@@ -1,0 +1,48 @@
+"""Settings from PANTAU_* variables or pantau.toml; a bad value names its variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pantau.errors import ConfigError
+from pantau.settings import load_settings
+
+
+def test_environment_and_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "pantau.toml"
+    config.write_text('influx_db = "from_toml"\napi_port = 8123\n')
+    monkeypatch.setenv("PANTAU_CONFIG", str(config))
+    monkeypatch.setenv("PANTAU_API_PORT", "9000")  # the environment wins over the file
+    settings = load_settings()
+    assert (settings.influx_db, settings.api_port) == ("from_toml", 9000)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PANTAU_API_PORT", "seventy"),
+        ("PANTAU_MQTT_URL", "http://wrong"),
+        ("PANTAU_INFLUX_URL", "influx:8086"),
+        ("PANTAU_LOG_LEVEL", "LOUD"),
+        ("PANTAU_INGEST_PARTITION", "2/2"),
+        ("PANTAU_SPOOL_MAX_BYTES", "10"),
+    ],
+)
+def test_a_bad_value_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=variable):
+        load_settings()
+
+
+def test_scaled_out_ingest_gets_its_own_session_and_spool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PANTAU_HOME", "/srv/pantau")
+    plain = load_settings()
+    assert (plain.ingest_client_id, plain.spool_dir) == ("pantau-ingest", Path("/srv/pantau/spool"))
+    monkeypatch.setenv("PANTAU_INGEST_PARTITION", "1/3")
+    part = load_settings()
+    assert part.ingest_client_id == "pantau-ingest-p1of3"
+    assert part.spool_dir == Path("/srv/pantau/spool/pantau-ingest-p1of3")
