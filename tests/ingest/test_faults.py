@@ -79,13 +79,23 @@ def own_influxdb_setup(
     return server, store, make_ingest(tmp_path, broker, server.url, "fault", sql_url)
 
 
+def worker_pid(ingest: IngestProcess) -> int:
+    assert ingest.process is not None
+    pid = ingest.process.pid
+    return int(Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0])
+
+
+@pytest.mark.parametrize("victim", ["both processes", "the processing process"])
 def test_kill_9_mid_stream_loses_nothing(
     tmp_path: Path,
     make_mosquitto: Callable[..., Mosquitto],
     influxdb: InfluxDB,
     influx: InfluxStore,
     sql_url: str,
+    victim: str,
 ) -> None:
+    """kill -9 of everything (restarted by hand), or of the worker only (restarted by the
+    receiving process); either way the worker resumes from its checkpoint."""
     register(sql_url, DEVICES)
     broker = make_mosquitto()
     ingest = make_ingest(tmp_path, broker, influxdb.url, influx.database, sql_url)
@@ -95,14 +105,20 @@ def test_kill_9_mid_stream_loses_nothing(
     sender = threading.Thread(target=publisher.publish_many, args=(messages(total),))
     sender.start()
     wait_for(lambda: count_points(influx) > 500, what="some readings stored")
-    ingest.kill9()
-    time.sleep(0.5)
-    ingest.start()
+    if victim == "both processes":
+        ingest.kill9()
+        time.sleep(0.5)
+        ingest.start()
+    else:
+        worker = worker_pid(ingest)
+        os.kill(worker, signal.SIGKILL)
     sender.join()
     publisher.close()
     wait_for(lambda: count_points(influx) >= total, timeout=60, what="all readings")
     time.sleep(0.5)
     assert stored_values(influx) == expected_values(total)
+    if victim == "the processing process":
+        assert "restarting it" in ingest.log() and worker_pid(ingest) != worker
     ingest.stop()
 
 
@@ -179,35 +195,4 @@ def test_full_spool_leaves_messages_at_the_broker(
     wait_for(lambda: count_points(store) >= total, timeout=120, what="every reading")
     time.sleep(0.5)
     assert stored_values(store) == expected_values(total)
-    ingest.stop()
-
-
-def test_kill_9_of_the_processing_process_loses_nothing(
-    tmp_path: Path,
-    make_mosquitto: Callable[..., Mosquitto],
-    influxdb: InfluxDB,
-    influx: InfluxStore,
-    sql_url: str,
-) -> None:
-    """The receiving process restarts its worker, which resumes from its checkpoint."""
-    register(sql_url, DEVICES)
-    broker = make_mosquitto()
-    ingest = make_ingest(tmp_path, broker, influxdb.url, influx.database, sql_url)
-    ingest.start()
-    assert ingest.process is not None
-    children = Path(f"/proc/{ingest.process.pid}/task/{ingest.process.pid}/children")
-    total = 6000
-    publisher = TestPublisher(broker.url)
-    sender = threading.Thread(target=publisher.publish_many, args=(messages(total),))
-    sender.start()
-    wait_for(lambda: count_points(influx) > 500, what="some readings stored")
-    worker = int(children.read_text().split()[0])
-    os.kill(worker, signal.SIGKILL)
-    sender.join()
-    publisher.close()
-    wait_for(lambda: count_points(influx) >= total, timeout=60, what="all readings")
-    time.sleep(0.5)
-    assert stored_values(influx) == expected_values(total)
-    assert "restarting it" in ingest.log()
-    assert int(children.read_text().split()[0]) != worker
     ingest.stop()
