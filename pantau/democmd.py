@@ -246,8 +246,6 @@ def _run(
     services: list[Any],
     simulations: list[BackgroundSimulation],
 ) -> int:
-    from devices.registry import Registry
-    from pantau import database
     from pantau.secrets import read_secret
     from pantau.servicecmd import local_services
     from pantau.simulate.commands import register_fleet
@@ -307,9 +305,6 @@ def _run(
 """,
         flush=True,
     )
-    engine = database.open_engine(settings.sql_url)
-    registry = Registry(engine)
-    waiting = set(offline)
     deadline = None if args.duration is None else time.monotonic() + args.duration
     while not stop.is_set():
         if deadline is not None and time.monotonic() >= deadline:
@@ -317,15 +312,8 @@ def _run(
         _check_alive(children)
         if simulation.error is not None or not simulation.is_alive():
             raise ChildDied(f"the simulator stopped: {simulation.error}; see {simulation.log}")
-        for device in sorted(waiting):
-            # ingest's registry cache reloads last-seen times every 60 s or on a registry
-            # change: noting the outage on the device makes its offline alert come sooner
-            if simulation.backfilled.is_set() and registry.get(device).last_seen is not None:
-                registry.update(device, {"notes": "demo: this sensor goes silent"})
-                waiting.discard(device)
         _observe(api, key, watch, offline, flood)
         stop.wait(1.0)
-    engine.dispose()
     seen = ", ".join(f"{k} after {v:.0f} s" for k, v in watch.seen.items()) or "nothing yet"
     _say(f"seen: {seen}")
     return 0

@@ -1,9 +1,9 @@
 """The simulator on a thread of another command (``pantau demo``): no second start-up.
 
 Takes the same arguments as ``pantau simulate`` (without ``--register``: the caller
-registers the fleet first), publishes the backfill, sets :attr:`backfilled`, then
-publishes live until :attr:`stop` is set. The progress line goes to ``log``. An
-exception ends the thread and is kept in :attr:`error` for the caller to report.
+registers the fleet first), publishes the backfill, then publishes live until
+:attr:`stop` is set. The progress line goes to ``log``. An exception ends the
+thread and is kept in :attr:`error` for the caller to report.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ class BackgroundSimulation(threading.Thread):
         )
         self.log = log
         self.stop = threading.Event()
-        self.backfilled = threading.Event()
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -61,7 +60,6 @@ class BackgroundSimulation(threading.Thread):
                 pool.drain(timeout=120)
                 out.write(f"backfill done: {sim.readings_sent} readings\n")
                 out.flush()
-                self.backfilled.set()
                 sim.live(sink, duration_s=None, stop=self.stop)
                 pool.drain(timeout=10)
                 progress.finish()
