@@ -61,7 +61,7 @@ class Will:
     retain: bool = True
 
 
-def _client(
+def new_client(
     address: BrokerAddress,
     *,
     client_id: str,
@@ -70,6 +70,8 @@ def _client(
     username: str | None,
     password: str | None,
 ) -> paho.Client:
+    """A paho client as Pantau uses them: MQTT 3.1.1, credentials from the arguments or
+    else the URL, TLS for ``mqtts://``, reconnecting with a backoff of 1 to 10 s."""
     client = paho.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,
@@ -119,7 +121,7 @@ class Subscriber:
         self.handler = handler
         self.connected = threading.Event()
         self.refused: str | None = None
-        self._client = _client(
+        self._client = new_client(
             self.address,
             client_id=client_id,
             clean=False,
@@ -220,7 +222,7 @@ class Publisher:
         self._connected = threading.Event()
         self._answered = threading.Event()
         self._refused: str | None = None
-        self._client = _client(
+        self._client = new_client(
             self.address,
             client_id=client_id,
             clean=clean_start,

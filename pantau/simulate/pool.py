@@ -22,12 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from pantau.errors import BrokerUnavailable
-from pantau.mqtt import BrokerAddress
+from pantau.mqtt import BrokerAddress, new_client
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +61,16 @@ class _Link:
         self.window = threading.BoundedSemaphore(window)
         self.answered = threading.Event()
         self.refused: str | None = None
-        self.client = paho.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
+        self.client = new_client(
+            address,
             client_id=f"sim-{name}-{uuid.uuid4().hex[:6]}"[:64],
-            clean_session=True,
-            protocol=paho.MQTTv311,
+            clean=True,
+            manual_ack=False,
+            username=username,
+            password=password,
         )
-        if username:
-            self.client.username_pw_set(username, password)
-        if address.tls:
-            self.client.tls_set()
         self.client.max_inflight_messages_set(window)
         self.client.max_queued_messages_set(0)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=5)
         self.client.on_connect = self._on_connect
         self.client.on_publish = self._on_publish
         self.sent = 0
