@@ -204,8 +204,7 @@ def ingest_process(env: Env, name: str) -> tuple[IngestProcess, InfluxStore]:
     process = IngestProcess(
         home=env.tmp / name,
         mqtt_url=env.broker.url,
-        influx_url=env.influxd.url,
-        influx_db=db,
+        influx=store,
         sql_url=env.sql_url,
         extra_env={"PANTAU_INGEST_FLUSH_MS": "20"},
     )

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from alerts.tables import alerts
 from pantau.database import open_engine
-from pantau.services import InfluxDB, Mosquitto
+from pantau.services import Mosquitto
 from pantau.store import InfluxStore
 from tests.harness import IngestProcess, TestPublisher, register, wait_for
 
@@ -45,7 +45,6 @@ def offline_alerts(sql_url: str, device: str) -> list[sa.RowMapping]:
 def test_offline_within_one_check_period_of_k_intervals(
     tmp_path: Path,
     mosquitto: Mosquitto,
-    influxdb: InfluxDB,
     influx: InfluxStore,
     sql_url: str,
     topic_prefix: str,
@@ -55,8 +54,7 @@ def test_offline_within_one_check_period_of_k_intervals(
     ingest = IngestProcess(
         home=tmp_path / "home",
         mqtt_url=mosquitto.url,
-        influx_url=influxdb.url,
-        influx_db=influx.database,
+        influx=influx,
         sql_url=sql_url,
     )
     ingest.start()

@@ -18,7 +18,7 @@ from devices.credentials import issue_password, sync_broker
 from devices.model import Device
 from devices.registry import Registry
 from pantau.database import open_engine
-from pantau.services import InfluxDB, Mosquitto, free_port
+from pantau.services import Mosquitto, free_port
 from pantau.store import InfluxStore
 from tests.harness import IngestProcess, count_points, wait_for
 
@@ -28,7 +28,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def chain(
     sql_url: str,
-    influxdb: InfluxDB,
     influx: InfluxStore,
     make_device: Callable[..., Device],
     topic_prefix: str,
@@ -50,8 +49,7 @@ def chain(
     ingest = IngestProcess(
         home=home,
         mqtt_url=broker.url,  # no credentials in the URL: the ingest reads its secret file
-        influx_url=influxdb.url,
-        influx_db=influx.database,
+        influx=influx,
         sql_url=sql_url,
     )
     try:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from alerts.tables import alerts
 from pantau.database import open_engine
-from pantau.services import InfluxDB, Mosquitto
+from pantau.services import Mosquitto
 from pantau.store import InfluxStore
 from tests.harness import IngestProcess, TestPublisher, register, wait_for
 
@@ -28,7 +28,6 @@ def open_alerts(sql_url: str) -> list[sa.RowMapping]:
 def test_flood_levels_raise_and_escalate_one_alert(
     tmp_path: Path,
     mosquitto: Mosquitto,
-    influxdb: InfluxDB,
     influx: InfluxStore,
     sql_url: str,
     topic_prefix: str,
@@ -45,8 +44,7 @@ def test_flood_levels_raise_and_escalate_one_alert(
     ingest = IngestProcess(
         home=tmp_path / "home",
         mqtt_url=mosquitto.url,
-        influx_url=influxdb.url,
-        influx_db=influx.database,
+        influx=influx,
         sql_url=sql_url,
     )
     ingest.start()

@@ -52,13 +52,12 @@ def expected_values(n: int) -> dict[tuple[str, int], float]:
 
 
 def make_ingest(
-    tmp_path: Path, broker: Mosquitto, influx_url: str, db: str, sql_url: str
+    tmp_path: Path, broker: Mosquitto, influx: InfluxStore, sql_url: str
 ) -> IngestProcess:
     return IngestProcess(
         home=tmp_path / "home",
         mqtt_url=broker.url,
-        influx_url=influx_url,
-        influx_db=db,
+        influx=influx,
         sql_url=sql_url,
         extra_env={"PANTAU_MQTT_CLIENT_ID": "pantau-ingest-fault"},
     )
@@ -76,7 +75,7 @@ def own_influxdb_setup(
     server = make_influxdb()
     store = InfluxStore(url=server.url, database="fault", max_attempts=2)
     store.ensure_database()
-    return server, store, make_ingest(tmp_path, broker, server.url, "fault", sql_url)
+    return server, store, make_ingest(tmp_path, broker, store, sql_url)
 
 
 def worker_pid(ingest: IngestProcess) -> int:
@@ -89,7 +88,6 @@ def worker_pid(ingest: IngestProcess) -> int:
 def test_kill_9_mid_stream_loses_nothing(
     tmp_path: Path,
     make_mosquitto: Callable[..., Mosquitto],
-    influxdb: InfluxDB,
     influx: InfluxStore,
     sql_url: str,
     victim: str,
@@ -98,7 +96,7 @@ def test_kill_9_mid_stream_loses_nothing(
     receiving process); either way the worker resumes from its checkpoint."""
     register(sql_url, DEVICES)
     broker = make_mosquitto()
-    ingest = make_ingest(tmp_path, broker, influxdb.url, influx.database, sql_url)
+    ingest = make_ingest(tmp_path, broker, influx, sql_url)
     ingest.start()
     total = 6000
     publisher = TestPublisher(broker.url)
@@ -149,13 +147,12 @@ def test_influxdb_down_under_load(
 def test_mosquitto_restart(
     tmp_path: Path,
     make_mosquitto: Callable[..., Mosquitto],
-    influxdb: InfluxDB,
     influx: InfluxStore,
     sql_url: str,
 ) -> None:
     register(sql_url, DEVICES)
     broker = make_mosquitto()
-    ingest = make_ingest(tmp_path, broker, influxdb.url, influx.database, sql_url)
+    ingest = make_ingest(tmp_path, broker, influx, sql_url)
     ingest.start()
     publisher = TestPublisher(broker.url)
     publisher.publish_many(messages(1500))

@@ -14,7 +14,7 @@ from api.keys import KeyStore
 from api.ratelimit import RateLimiter
 from pantau.database import open_engine
 from pantau.deadletters import DeadLetterStore
-from pantau.services import InfluxDB, Mosquitto
+from pantau.services import Mosquitto
 from pantau.store import InfluxStore
 from tests.harness import IngestProcess, TestPublisher, count_points, register, wait_for
 
@@ -30,13 +30,12 @@ def broker(make_mosquitto: Callable[..., Mosquitto]) -> Mosquitto:
 
 @pytest.fixture
 def ingest(
-    tmp_path: Path, broker: Mosquitto, influxdb: InfluxDB, influx: InfluxStore, sql_url: str
+    tmp_path: Path, broker: Mosquitto, influx: InfluxStore, sql_url: str
 ) -> Iterator[IngestProcess]:
     process = IngestProcess(
         home=tmp_path / "home",
         mqtt_url=broker.url,
-        influx_url=influxdb.url,
-        influx_db=influx.database,
+        influx=influx,
         sql_url=sql_url,
     )
     process.start()

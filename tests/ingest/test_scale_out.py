@@ -72,8 +72,7 @@ def processes(
         IngestProcess(
             home=tmp_path / f"home{i}",
             mqtt_url=mosquitto.url,
-            influx_url=influx.url,
-            influx_db=influx.database,
+            influx=influx,
             sql_url=sql_url,
             extra_env=env,
         )

@@ -95,8 +95,7 @@ def stack(
     ingest = IngestProcess(
         home=home / "ingest",
         mqtt_url=mosquitto.url,
-        influx_url=influxdb.url,
-        influx_db=store.database,
+        influx=store,
         sql_url=sql_url,
     )
     ingest.start()
