@@ -104,9 +104,15 @@ class Processor:
         """
         directory = self.directory()
         columns, letters, result = self._decode(records, directory)
-        if any(x.reason in _REGISTRY_REASONS for x in letters) and self._refresh_registry():
-            directory = self.directory()  # a device may have been registered seconds ago
-            columns, letters, result = self._decode(records, directory)
+        if any(x.reason in _REGISTRY_REASONS for x in letters):
+            # A device may have been registered seconds ago. Another thread (the
+            # alerting hook) may already have loaded that registry version, so
+            # compare snapshots rather than trusting whether the forced check reloaded.
+            self._refresh_registry()
+            fresh = self.directory()
+            if fresh.snapshot is not directory.snapshot:
+                directory = fresh
+                columns, letters, result = self._decode(records, directory)
         self._refresh_devices(directory)
         for reason in result.rejected:
             metrics.REJECTED.labels(reason).inc()
@@ -206,13 +212,12 @@ class Processor:
                 result.replays[message.replay_of] = outcome
         return columns, letters, result
 
-    def _refresh_registry(self) -> bool:
-        """Force a registry check (at most twice a second); True if it changed."""
+    def _refresh_registry(self) -> None:
+        """Force a registry check, at most twice a second."""
         now = time.monotonic()
-        if now - self._last_forced_refresh < 0.5:
-            return False
-        self._last_forced_refresh = now
-        return self.refresh_registry()
+        if now - self._last_forced_refresh >= 0.5:
+            self._last_forced_refresh = now
+            self.refresh_registry()
 
     def _refresh_devices(self, directory: RegistryDirectory) -> None:
         if directory.snapshot is self._directory_seen:
