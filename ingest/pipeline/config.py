@@ -123,6 +123,9 @@ class PipelineConfig:
     max_age_ns: int = 7 * DAY_NS
     ispu_period_hours: Mapping[str, int] = field(default_factory=default_ispu_periods)
     flood_rise_alert_cm_per_h: float = 30.0
+    # Time constant of the smoothed rate of change (the flood rise rate): long enough
+    # that sensor noise between two readings a minute apart is not "rising fast".
+    trend_window_ns: int = 15 * MINUTE_NS
     traffic_speed_lancar_kmh: float = 40.0  # speed at or above: lancar
     traffic_speed_macet_kmh: float = 20.0  # speed below: macet
     traffic_occupancy_padat_pct: float = 15.0  # occupancy at or above: padat

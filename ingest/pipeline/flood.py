@@ -3,8 +3,9 @@
 Status 0..3 = SIAGA 4 (normal), SIAGA 3 (waspada: level above the Siaga 3
 threshold), SIAGA 2 (kritis: above the Siaga 2 threshold), SIAGA 1 (bencana:
 above the Siaga 1 threshold). A threshold is inclusive on the higher level's side
-(level >= threshold). The rise rate is cm per hour since the station's previous
-in-order reading; ``rising`` is set when it reaches the configured alert rate.
+(level >= threshold). The rise rate is the level's smoothed change in cm per hour
+(``trend_step`` in sequential.py: noise between readings a minute apart averages out
+over ``trend_window_ns``); ``rising`` is set when it reaches the configured alert rate.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.pipeline.config import HOUR_NS, DeviceInfo
+from ingest.pipeline.config import DeviceInfo
 from ingest.pipeline.output import FloodRows
 
 
@@ -42,18 +43,14 @@ def flood_rows(
     device: NDArray[np.int32],
     ts: NDArray[np.int64],
     level: NDArray[np.float64],
-    prev_ts: NDArray[np.int64],
-    prev_level: NDArray[np.float64],
-    has_prev: NDArray[np.bool_],
+    rise_cm_per_h: NDArray[np.float64],
     rise_alert_cm_per_h: float,
 ) -> FloodRows:
     thr = siaga.for_devices(device)
     known = ~np.isnan(thr[:, 0])
     thr, device, ts, level = thr[known], device[known], ts[known], level[known]
-    prev_ts, prev_level, has_prev = prev_ts[known], prev_level[known], has_prev[known]
+    rise = rise_cm_per_h[known]
     status = (level[:, None] >= thr).sum(axis=1).astype(np.int8)
-    hours = np.where(has_prev, (ts - prev_ts) / HOUR_NS, 1.0)
-    rise = np.where(has_prev, (level - prev_level) / hours, np.nan)
     return FloodRows(
         device=device,
         ts_ns=ts,

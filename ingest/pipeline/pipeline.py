@@ -149,9 +149,7 @@ class Pipeline:
             device=dev[water],
             ts=batch.ts[water],
             level=value[water],
-            prev_ts=res.prev_ts[water],
-            prev_level=res.prev_value[water],
-            has_prev=res.has_prev[water],
+            rise_cm_per_h=res.trend_per_h[water],
             rise_alert_cm_per_h=cfg.flood_rise_alert_cm_per_h,
         )
         road = res.good & ((metric == SPEED) | (metric == OCCUPANCY))

@@ -12,7 +12,8 @@ Per row, against the series' state before it:
 - a reading whose seq was already seen within the horizon gets DUPLICATE;
 - a reading newer than ``newest`` is *in order*: it advances ``newest`` and is checked
   for GAP (seq jump > 1); if its value is finite and not RANGE-flagged it is *good*:
-  RATE, FLATLINE are checked against the last good value and it updates the detector;
+  RATE, FLATLINE are checked against the last good value and it updates the detector
+  and the series' trend (the smoothed rate of change per hour, see ``trend_step``);
 - every kept row with a finite, in-range value is scored (late rows too, without
   updating the detector); SPIKE and ANOMALY come from the detector.
 """
@@ -59,9 +60,7 @@ class RowResults:
     score: NDArray[np.float32]
     in_horizon: NDArray[np.bool_]  # within the lateness horizon on arrival
     good: NDArray[np.bool_]  # in order with a finite, in-range value
-    prev_ts: NDArray[np.int64]  # the series' previous good reading (valid where has_prev)
-    prev_value: NDArray[np.float64]
-    has_prev: NDArray[np.bool_]
+    trend_per_h: NDArray[np.float64]  # smoothed change per hour at good rows (else NaN)
     series_order: NDArray[np.int64]  # rows sorted by series, arrival order within a series
 
 
@@ -95,6 +94,28 @@ def depth_order(
     return by_depth, bounds, order
 
 
+def trend_step(
+    mean: NDArray[np.float64],
+    value: NDArray[np.float64],
+    dt_s: NDArray[np.float64],
+    tau_s: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """One step of the trend: (change per hour, new mean) of each series' good reading.
+
+    ``mean`` is an exponentially weighted mean of the series' good values with time
+    constant ``tau_s`` (weight ``a = 1 - exp(-dt/tau)`` for a reading ``dt`` after the
+    previous one). On a steady ramp of slope r, ``value - mean`` settles at
+    ``r * dt / a``, so ``(value - mean) * a / dt`` is the slope, and noise between
+    consecutive readings is averaged over about ``tau``. After a long silence
+    (``a`` near 1) it is the plain difference to the previous reading. ``mean`` NaN
+    (no previous reading): no change, and the mean starts at the value.
+    """
+    a = -np.expm1(-dt_s / tau_s)
+    with np.errstate(invalid="ignore", over="ignore"):  # rows that are not good: ignored
+        per_h = (value - mean) * a / (dt_s / 3600.0)
+        return per_h, np.where(np.isnan(mean), value, mean + a * (value - mean))
+
+
 def run_sequential(
     rows: RowInputs,
     qc: SeriesState,
@@ -107,14 +128,14 @@ def run_sequential(
     score = np.zeros(n, np.float32)
     in_horizon = np.zeros(n, np.bool_)
     good_all = np.zeros(n, np.bool_)
-    prev_ts = np.zeros(n, np.int64)
-    prev_value = np.zeros(n, np.float64)
-    has_prev_all = np.zeros(n, np.bool_)
+    trend_all = np.full(n, np.nan)
     finite_value = np.isfinite(rows.value)
     lateness = np.int64(config.lateness_ns)
     thr = rows.thresholds
     last_ts, last_seq = qc.i64("last_ts"), qc.i64("last_seq")
     good_ts, good_value, flat_run = qc.i64("good_ts"), qc.f64("good_value"), qc.i64("flat_run")
+    trend_mean = qc.f64("trend_mean")
+    tau_s = config.trend_window_ns / 1e9
 
     order, bounds, series_order = depth_order(rows.series)
     single = bounds.shape[0] == 2  # one row per series: the step covers all rows in order
@@ -156,6 +177,9 @@ def run_sequential(
         good_ts[s] = np.where(good, t, gts)
         good_value[s] = np.where(good, v, gv)
         flat_run[s] = new_run
+        tm = trend_mean[s]
+        trend, new_mean = trend_step(np.where(has_prev, tm, np.nan), v, dt_s, tau_s)
+        trend_mean[s] = np.where(good, new_mean, tm)
 
         scored = kept & in_range
         m = s.shape[0]
@@ -197,17 +221,13 @@ def run_sequential(
         score[idx] = sc
         in_horizon[idx] = t >= horizon
         good_all[idx] = good
-        prev_ts[idx] = gts
-        prev_value[idx] = gv
-        has_prev_all[idx] = has_prev
+        trend_all[idx] = np.where(good, trend, np.nan)
     return RowResults(
         keep=keep,
         flags=flags,
         score=score,
         in_horizon=in_horizon,
         good=good_all,
-        prev_ts=prev_ts,
-        prev_value=prev_value,
-        has_prev=has_prev_all,
+        trend_per_h=trend_all,
         series_order=series_order,
     )

@@ -18,6 +18,7 @@ QC_FIELDS: dict[str, tuple[type[np.generic], float | int]] = {
     "good_ts": (np.int64, INT64_MIN),  # timestamp of the last in-order good value
     "good_value": (np.float64, 0.0),  # that value
     "flat_run": (np.int64, 0),  # consecutive repeats of the last good value
+    "trend_mean": (np.float64, np.nan),  # EW mean of good values (NaN: none yet)
 }
 
 
@@ -60,5 +61,12 @@ class SeriesState:
         return {prefix + k: v for k, v in self.arrays.items()}
 
     def load(self, arrays: Mapping[str, NDArray[np.generic]], prefix: str) -> None:
-        for name, (dtype, _fill) in self._fields.items():
-            self.arrays[name] = np.asarray(arrays[prefix + name], dtype=dtype).copy()
+        """Load a checkpoint; a field it lacks (an older version) starts at its fill value."""
+        loaded = {
+            name: np.asarray(arrays[prefix + name], dtype=dtype).copy()
+            for name, (dtype, _fill) in self._fields.items()
+            if prefix + name in arrays
+        }
+        capacity = max((a.shape[0] for a in loaded.values()), default=0)
+        for name, (dtype, fill) in self._fields.items():
+            self.arrays[name] = loaded.get(name, np.full(capacity, fill, dtype))

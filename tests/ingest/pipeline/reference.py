@@ -74,6 +74,7 @@ class Series:
     good_ts: int | None = None
     good_value: float = 0.0
     flat_run: int = 0
+    trend_mean: float | None = None  # EW mean of good values
     # detector
     n: int = 0
     level: float = 0.0
@@ -262,7 +263,15 @@ class Reference:
         in_range = math.isfinite(value) and not flags & RANGE
         good = ordered and in_range
         prev_ts, prev_value = st.good_ts, st.good_value
+        trend: float | None = None  # smoothed change per hour
         if good:
+            if prev_ts is not None and st.trend_mean is not None:
+                dt_s = (ts - prev_ts) / 1e9
+                a = -math.expm1(-dt_s / (cfg.trend_window_ns / 1e9))
+                trend = (value - st.trend_mean) * a / (dt_s / 3600.0)
+                st.trend_mean += a * (value - st.trend_mean)
+            else:
+                st.trend_mean = value
             if prev_ts is not None:
                 step = abs(value - prev_value)
                 if step > self.qc(device, metric, "max_rate_per_s") * ((ts - prev_ts) / 1e9):
@@ -323,11 +332,8 @@ class Reference:
         if good and metric == METRIC_INDEX["water_level"] and info is not None and info.siaga:
             thr = sorted(info.siaga)
             status = ("SIAGA 4", "SIAGA 3", "SIAGA 2", "SIAGA 1")[sum(value >= t for t in thr)]
-            rise = None
-            if prev_ts is not None:
-                rise = (value - prev_value) / ((ts - prev_ts) / HOUR_NS)
-            rising = rise is not None and rise >= cfg.flood_rise_alert_cm_per_h
-            self.store.flood.append((device, ts, value, status, rise, rising))
+            rising = trend is not None and trend >= cfg.flood_rise_alert_cm_per_h
+            self.store.flood.append((device, ts, value, status, trend, rising))
         if good and METRIC_NAMES[metric] in ("speed", "occupancy"):
             if METRIC_NAMES[metric] == "speed":
                 traffic = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -102,3 +103,52 @@ def test_empty_batch() -> None:
     out = pipeline().process(Batch.empty(), now_ns=T0)
     assert len(out.batch) == 0 and out.redelivered == 0
     assert np.asarray(out.aggregates_1h.count).shape == (0,)
+
+
+def _water_levels(levels: list[float], every_ns: int, start: int = T0) -> Batch:
+    n = len(levels)
+    return Batch.from_columns(
+        device=[1] * n, metric=[WL] * n, ts=[start + i * every_ns for i in range(n)], raw=levels
+    )
+
+
+def test_rise_rate_ignores_noise_between_readings_a_minute_apart() -> None:
+    # a 1 cm ranger reading a steady river: +-1 cm steps are 60 cm/h if taken literally
+    rng = np.random.default_rng(3)
+    levels = (100.0 + rng.integers(-1, 2, 240)).tolist()
+    out = pipeline().process(_water_levels(levels, MINUTE_NS), now_ns=T0 + 4 * HOUR_NS)
+    rise = out.flood.rise_cm_per_h
+    assert math.isnan(rise[0])
+    assert np.abs(rise[30:]).max() < 15.0
+    assert not out.flood.rising.any()
+
+
+def test_rise_rate_follows_a_real_rise() -> None:
+    # 60 cm/h: 1 cm a minute, for two hours, with the same noise
+    rng = np.random.default_rng(4)
+    levels = (100.0 + np.arange(120) + rng.integers(-1, 2, 120)).tolist()
+    out = pipeline().process(_water_levels(levels, MINUTE_NS), now_ns=T0 + 3 * HOUR_NS)
+    rise = out.flood.rise_cm_per_h
+    assert rise[60:].min() > 50.0 and rise[60:].max() < 70.0
+    assert out.flood.rising[60:].all()
+
+
+def test_rise_rate_after_a_long_silence_is_the_plain_difference() -> None:
+    p = pipeline()
+    p.process(_water_levels([100.0], MINUTE_NS), now_ns=T0)
+    out = p.process(_water_levels([130.0], MINUTE_NS, T0 + 24 * HOUR_NS), now_ns=T0 + 24 * HOUR_NS)
+    assert math.isclose(out.flood.rise_cm_per_h[0], 30.0 / 24, rel_tol=1e-6)
+
+
+def test_a_checkpoint_from_before_the_trend_resumes_without_a_false_rise() -> None:
+    p = pipeline()
+    p.process(_water_levels([100.0, 101.0], MINUTE_NS), now_ns=T0)
+    with np.load(io.BytesIO(p.checkpoint())) as data:
+        arrays = {k: data[k] for k in data.files if k != "qc_trend_mean"}
+    old = io.BytesIO()
+    np.savez(old, **arrays)
+    resumed = pipeline()
+    resumed.restore(old.getvalue())
+    out = resumed.process(_water_levels([101.0, 101.0], MINUTE_NS, T0 + 2 * MINUTE_NS), now_ns=T0)
+    assert math.isnan(out.flood.rise_cm_per_h[0]) and out.flood.rise_cm_per_h[1] == 0.0
+    assert out.flood.status.tolist() == [1, 1]
