@@ -10,6 +10,10 @@ loopback ports, so the ratios compare like with like on the same (noisy) machine
 - **pantau, packs**: the same with 100-reading arrays per message (readings/s);
 - **naive**: one InfluxDB ``/write`` per message, the way small MQTT→InfluxDB
   bridges do it;
+- **InfluxDB alone**: the lines ``pantau ingest`` writes for the packs (readings,
+  aggregates, ISPU), encoded beforehand and written straight to InfluxDB the way
+  ingest writes them (5 000-line requests, two at a time): the ceiling the packs
+  run can reach on this machine, and InfluxDB's CPU time per point;
 - **live**: a publisher and ``pantau ingest`` running at the same time;
 - **outage**: InfluxDB stopped while messages arrive at a steady rate, then
   started: peak memory of both ingest processes (the backlog is on disk) and the
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import threading
 import time
@@ -37,12 +42,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.machine import machine_info
+from ingest.pipeline import DeviceInfo, Pipeline, PipelineConfig, derived_lines
 from pantau import database
+from pantau.batch import Batch
+from pantau.catalogue import METRIC_INDEX
+from pantau.lineprotocol import encode_readings
 from pantau.services import InfluxDB, Mosquitto, free_port
 from pantau.store import InfluxStore, quote_string
 from tests.harness import IngestProcess, TestPublisher, count_points, register
@@ -190,6 +200,66 @@ def drain_with_paho(
     client.disconnect()
     client.loop_stop()
     return {"messages": sent, "seconds": elapsed, "messages_per_s": sent / elapsed}
+
+
+def pack_lines(n: int, size: int, start_ms: int) -> list[str]:
+    """What ``pantau ingest`` writes for ``pack_messages(n, size, start_ms)``: the same
+    readings through the same pipeline and encoder, aggregates coalesced as ingest does."""
+    pipeline = Pipeline(PipelineConfig())
+    pipeline.update_devices([DeviceInfo(d) for d in range(DEVICES)], [])
+    ids = [device(d) for d in range(DEVICES)]
+    zones, kinds = ["jababeka"] * DEVICES, ["air_quality"] * DEVICES
+    pm25 = METRIC_INDEX["pm25"]
+    lines: list[str] = []
+    derived: dict[str, str] = {}
+    per_chunk = 2000  # messages per worker chunk (PANTAU_INGEST_BATCH_MESSAGES)
+    for first in range(0, n, per_chunk):
+        msg = np.arange(first, min(first + per_chunk, n))
+        k = np.tile(np.arange(size), msg.shape[0])
+        seq = np.repeat((msg // DEVICES) * size, size) + k
+        batch = Batch.from_columns(
+            device=np.repeat(msg % DEVICES, size),
+            metric=np.full(k.shape[0], pm25),
+            ts=(start_ms + seq * 1000) * 1_000_000,
+            raw=(20 + k % 37).astype(np.float64),
+            seq=seq,
+        )
+        out = pipeline.process(batch, now_ns=time.time_ns())
+        lines += encode_readings(out.batch, device_ids=ids, zones=zones, kinds=kinds)
+        derived.update(derived_lines(out, device_ids=ids, zones=zones, kinds=kinds))
+    return lines + list(derived.values())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_influx_alone(env: Env, packs: int) -> dict[str, float]:
+    """The packs' lines written straight to InfluxDB: the ceiling for the packs run."""
+    lines = pack_lines(packs, 100, now_ms() - 2 * 86_400_000)
+    store = env.store(f"bench_alone_{uuid.uuid4().hex[:6]}")
+    store.ensure_database()
+    pid = env.influxd.pid()
+    assert pid is not None
+    chunk = 2000 * 100 // 10  # about what one worker chunk writes per request round
+    cpu0, started = cpu_seconds(pid), time.perf_counter()
+    for first in range(0, len(lines), chunk):
+        result = store.write(lines[first : first + chunk])
+        if result.rejected:
+            raise RuntimeError(f"InfluxDB rejected {len(result.rejected)} lines")
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu0
+    store.close()
+    return {
+        "points": len(lines),
+        "readings": packs * 100,
+        "seconds": elapsed,
+        "points_per_s": len(lines) / elapsed,
+        "readings_per_s": packs * 100 / elapsed,
+        "influxd_cpu_us_per_point": cpu / len(lines) * 1e6,
+        "influxd_cores": cpu / elapsed,
+    }
 
 
 def run_bare(env: Env, n: int) -> dict[str, float]:
@@ -409,6 +479,9 @@ def main() -> None:
                     args.packs * 100,
                 ),
             ),
+            "influx_alone": timed(
+                "InfluxDB alone, the packs' lines", lambda: run_influx_alone(env, args.packs)
+            ),
             "naive": timed("naive bridge", lambda: run_naive(env, args.naive)),
             "live": timed("pantau ingest, live publisher", lambda: run_live(env, args.messages)),
             "outage": timed(
@@ -421,6 +494,8 @@ def main() -> None:
         "pantau_to_bare": runs["pantau"]["messages_per_s"] / bare,
         "pantau_to_naive": runs["pantau"]["messages_per_s"] / runs["naive"]["messages_per_s"],
         "live_to_bare": runs["live"]["messages_per_s"] / bare,
+        "packs_to_influx_alone": runs["pantau_packs"]["readings_per_s"]
+        / runs["influx_alone"]["readings_per_s"],
     }
     print()
     print(f"{'run':34} {'messages':>10} {'msg/s':>10} {'readings/s':>11} {'× bare':>7}")
@@ -432,6 +507,13 @@ def main() -> None:
             f"{r.get('readings_per_s', r['messages_per_s']):>11.0f} "
             f"{r['messages_per_s'] / bare:>7.2f}"
         )
+    alone = runs["influx_alone"]
+    print(
+        f"InfluxDB alone: {alone['points']:.0f} points (the packs' lines) in "
+        f"{alone['seconds']:.1f} s = {alone['readings_per_s']:.0f} readings/s, "
+        f"{alone['influxd_cpu_us_per_point']:.1f} µs influxd CPU per point, "
+        f"{alone['influxd_cores']:.2f} cores busy"
+    )
     o = runs["outage"]
     print(
         f"outage: {o['messages']:.0f} messages in {o['publish_seconds']:.0f} s with InfluxDB down, "
@@ -441,7 +523,8 @@ def main() -> None:
     )
     print(
         f"pantau/bare {ratios['pantau_to_bare']:.2f} (target ≥ 0.80); "
-        f"packs {runs['pantau_packs']['readings_per_s']:.0f} readings/s (target ≥ 150000); "
+        f"packs {runs['pantau_packs']['readings_per_s']:.0f} readings/s (target ≥ 150000), "
+        f"{ratios['packs_to_influx_alone']:.2f} of InfluxDB alone; "
         f"pantau/naive {ratios['pantau_to_naive']:.1f}×"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -64,31 +64,34 @@ def encode_readings(
     ``device_ids``/``zones``/``kinds`` are indexed by the batch's device index.
     Rows whose raw value is not finite are not encoded (they never reach the store).
     """
+    finite = np.isfinite(batch.raw)
+    if not finite.all():
+        batch = batch.take(finite)
     if len(batch) == 0:
         return []
+    value = np.where(np.isfinite(batch.value), batch.value, batch.raw)
+    columns = (
+        batch.device.tolist(),
+        batch.metric.tolist(),
+        batch.ts.tolist(),
+        batch.raw.tolist(),
+        value.tolist(),
+        batch.flags.tolist(),
+        np.round(batch.score.astype(np.float64), 4).tolist(),
+    )
     prefixes: dict[tuple[int, int], str] = {}
-    device = batch.device.tolist()
-    metric = batch.metric.tolist()
-    ts = batch.ts.tolist()
-    raw = batch.raw.tolist()
-    value = batch.value.tolist()
-    flags = batch.flags.tolist()
-    score = np.round(batch.score.astype(np.float64), 4).tolist()
-    finite = np.isfinite(batch.raw).tolist()
-    value_ok = np.isfinite(batch.value).tolist()
+    scores: dict[float, str] = {}  # rounded scores repeat: format each once
     lines: list[str] = []
     append = lines.append
-    for i in range(len(ts)):
-        if not finite[i]:
-            continue
-        key = (device[i], metric[i])
-        prefix = prefixes.get(key)
+    for d, m, t, r, v, f, s in zip(*columns, strict=True):
+        prefix = prefixes.get((d, m))
         if prefix is None:
-            d = key[0]
-            prefix = "readings" + series_tags(
-                device_ids[d], METRIC_NAMES[key[1]], zones[d], kinds[d]
-            )
-            prefixes[key] = prefix
-        v = value[i] if value_ok[i] else raw[i]
-        append(f"{prefix} value={v!r},raw={raw[i]!r},flags={flags[i]}i,score={score[i]!r} {ts[i]}")
+            prefix = "readings" + series_tags(device_ids[d], METRIC_NAMES[m], zones[d], kinds[d])
+            prefixes[d, m] = prefix
+        raw_text = repr(r)
+        value_text = raw_text if v == r else repr(v)
+        score_text = scores.get(s)
+        if score_text is None:
+            score_text = scores[s] = repr(s)
+        append(f"{prefix} value={value_text},raw={raw_text},flags={f}i,score={score_text} {t}")
     return lines

@@ -1,7 +1,7 @@
 """The time-series store: the only module that speaks HTTP to InfluxDB (v1 API).
 
-Writes line protocol to ``/write`` (gzip, batches, retries with backoff on
-5xx/429/timeouts honouring ``Retry-After``, no blind retry of 4xx: a rejected
+Writes line protocol to ``/write`` (batches, gzip unless on loopback, retries with
+backoff on 5xx/429/timeouts honouring ``Retry-After``, no blind retry of 4xx: a rejected
 batch is split to find the offending lines). Reads with InfluxQL on ``/query``,
 chunked, so results stream with flat memory. Every user-supplied identifier or
 string goes through :func:`quote_ident`, :func:`quote_string` or :func:`quote_regex`.
@@ -86,6 +86,7 @@ class InfluxStore:
         backoff: float = 0.2,
         max_backoff: float = 5.0,
         parallel_writes: int = 2,
+        compress_writes: bool | None = None,  # None: gzip unless InfluxDB is on loopback
     ) -> None:
         headers = {"User-Agent": "pantau"}
         if token:
@@ -97,8 +98,10 @@ class InfluxStore:
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
-        # on loopback, compressing query answers costs InfluxDB more CPU than it saves
+        # On loopback, compressing costs both sides CPU and saves nothing: writes are
+        # sent plain and query answers asked for plain; across a network, gzip both ways.
         host = urlsplit(self.url).hostname or ""
+        self._compress_writes = not _loopback(host) if compress_writes is None else compress_writes
         self._query_headers = {"Accept-Encoding": "identity"} if _loopback(host) else {}
         self._writers = (
             ThreadPoolExecutor(parallel_writes, thread_name_prefix="influx-write")
@@ -177,13 +180,17 @@ class InfluxStore:
     def _write_batch(self, lines: list[str], result: WriteResult) -> None:
         if not lines:
             return
-        body = gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=1)
+        body = ("\n".join(lines) + "\n").encode()
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if self._compress_writes:
+            body = gzip.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
         response = self._send(
             "POST",
             "/write",
             params={"db": self.database, "precision": "ns"},
             content=body,
-            headers={"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"},
+            headers=headers,
             result=result,
         )
         if response.status_code == 204:

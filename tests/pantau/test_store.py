@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,10 +67,12 @@ class Scripted(BaseHTTPRequestHandler):
 
     script: ClassVar[list[int]] = []
     requests = 0
+    bodies: ClassVar[list[tuple[str | None, bytes]]] = []  # (Content-Encoding, body)
 
     def do_POST(self) -> None:
         type(self).requests += 1
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.bodies.append((self.headers.get("Content-Encoding"), body))
         status = self.script.pop(0) if self.script else 204
         self.send_response(status)
         if status == 503:
@@ -84,7 +87,7 @@ class Scripted(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def scripted() -> Iterator[tuple[str, type[Scripted]]]:
-    handler = type("Handler", (Scripted,), {"script": [], "requests": 0})
+    handler = type("Handler", (Scripted,), {"script": [], "requests": 0, "bodies": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -119,6 +122,21 @@ def test_no_retry_on_4xx(scripted: tuple[str, type[Scripted]]) -> None:
     result = store.write(["m v=1 1"])
     assert (result.written, len(result.rejected), handler.requests) == (0, 1, 1)
     store.close()
+
+
+@pytest.mark.parametrize("compress", [None, True])
+def test_writes_are_gzipped_except_on_loopback(
+    scripted: tuple[str, type[Scripted]], compress: bool | None
+) -> None:
+    url, handler = scripted
+    store = InfluxStore(url=url, database="x", compress_writes=compress)
+    store.write(["m v=1 1", "m v=2 2"])
+    store.close()
+    [(encoding, body)] = handler.bodies
+    if compress is None:  # the default on loopback: plain
+        assert (encoding, body) == (None, b"m v=1 1\nm v=2 2\n")
+    else:
+        assert (encoding, gzip.decompress(body)) == ("gzip", b"m v=1 1\nm v=2 2\n")
 
 
 def test_unreachable_influxdb_is_unavailable() -> None:
