@@ -26,7 +26,7 @@ from alerts.engine import AlertEngine
 from alerts.mailer import SmtpSettings
 from alerts.rulebook import RuleBook
 from alerts.rules import Rule, validate
-from alerts.webhook import SIGNATURE_HEADER, verify
+from alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from pantau.services import free_port
 from tests.alerts.helpers import T0, rows, series
 from tests.alerts.receivers import WebhookReceiver
@@ -70,11 +70,16 @@ def test_webhook_gets_the_alert_with_a_valid_signature(
     assert dispatcher.run_once() == 1
     [got] = receiver.requests
     # what any receiver computes, independently of Pantau's own code
-    expected = "sha256=" + hmac.new(SECRET.encode(), got.body, hashlib.sha256).hexdigest()
-    assert got.headers[SIGNATURE_HEADER] == expected
-    assert verify(SECRET, got.body, got.headers[SIGNATURE_HEADER])
-    assert not verify("wrong-secret-wrong", got.body, got.headers[SIGNATURE_HEADER])
-    assert int(got.headers["X-Pantau-Timestamp"]) == pytest.approx(time.time(), abs=60)
+    stamp, signature = got.headers[TIMESTAMP_HEADER], got.headers[SIGNATURE_HEADER]
+    signed = stamp.encode() + b"." + got.body
+    assert signature == "sha256=" + hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
+    assert int(stamp) == pytest.approx(time.time(), abs=60)
+    assert verify(SECRET, got.body, signature, stamp)
+    assert not verify("wrong-secret-wrong", got.body, signature, stamp)
+    assert not verify(SECRET, got.body + b" ", signature, stamp)
+    # the same request replayed later, or with a newer timestamp, is refused
+    assert not verify(SECRET, got.body, signature, stamp, now=int(stamp) + 301)
+    assert not verify(SECRET, got.body, signature, str(int(stamp) + 1))
     doc = json.loads(got.body)
     assert doc["transition"]["action"] == "open"
     assert doc["alert"]["device"] == "aq-001" and doc["alert"]["severity"] == "warning"
