@@ -29,6 +29,7 @@ def serve(args: argparse.Namespace) -> int:
         host=args.host or settings.api_host,
         port=args.port or settings.api_port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's loggers (access log too) go through pantau's handler
         proxy_headers=True,
     )
     return 0
