@@ -18,6 +18,12 @@ BATCH_SECONDS = Histogram(
     "Time InfluxDB took to accept one chunk's write (with retries)",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+CHECKPOINT_SECONDS = Histogram(
+    "pantau_ingest_checkpoint_seconds",
+    "Time to capture and save one checkpoint (pipeline state, fsync)",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+CHECKPOINT_BYTES = Gauge("pantau_ingest_checkpoint_bytes", "Size of the last checkpoint")
 SPOOL_BYTES = Gauge("pantau_ingest_spool_bytes", "Bytes in the spool on disk")
 SPOOL_BACKLOG = Gauge("pantau_ingest_spool_backlog_bytes", "Spooled bytes not yet in InfluxDB")
 SPOOL_FILL = Gauge("pantau_ingest_spool_fill_ratio", "Spool size as a fraction of its bound")

@@ -46,6 +46,9 @@ class Worker:
         self.cursor = self._restore()
         self._captured_at = time.monotonic()
         self._unsaved = False  # chunks written to InfluxDB after the last checkpoint
+        self._unflushed = False  # ... and after the last flush of coalesced lines and hooks
+        self._capture_seconds = 0.0
+        self.saved_checkpoints = 0
 
     def _restore(self) -> Cursor:
         saved = checkpoint.load(self.checkpoint_path)
@@ -62,11 +65,13 @@ class Worker:
         """Prepare chunk k+1 while chunk k is being written.
 
         A checkpoint (spool cursor + pipeline state, taken between two chunks) is saved
-        once the chunks before it are written, at most every ``checkpoint_seconds`` and
-        whenever the spool is drained: the pipeline state of many series is large, and
+        once the chunks before it are written, at most every ``checkpoint_seconds``: the
+        pipeline state of many series is large (megabytes per thousand devices), and
         after a crash the few seconds since the last one are simply processed again.
         The chunk a checkpoint follows also carries the coalesced aggregate and derived
         lines (see :meth:`Processor.prepare`), so a checkpoint never hides unwritten ones.
+        Whenever the spool is drained, those lines are written and the hooks settled at
+        once (see :meth:`_drained`), so a quiet stream is not kept waiting for them.
         """
         parent = os.getppid()
         next_tick = last_report = time.monotonic()
@@ -90,8 +95,7 @@ class Worker:
                     if pending is not None:
                         self._finish(*pending)
                         pending = None
-                    if self._unsaved:
-                        self._flush_and_save()
+                    self._drained()
                     stop.wait(0.02)
                     continue
                 due = time.monotonic() - self._captured_at >= self.checkpoint_seconds
@@ -106,6 +110,19 @@ class Worker:
             if self._unsaved:
                 self._flush_and_save()
 
+    def _drained(self) -> None:
+        """Nothing left to read: write the coalesced lines and settle the hooks (alerts,
+        registry) now; save a checkpoint only when one is due."""
+        if self._unflushed:
+            try:
+                self.processor.flush()
+            except StoreUnavailable:
+                return  # asked to stop while InfluxDB is down; the last checkpoint stands
+            self.processor.settle()
+            self._unflushed = False
+        if self._unsaved and time.monotonic() - self._captured_at >= self.checkpoint_seconds:
+            self._save(self._capture())
+
     def _flush_and_save(self) -> None:
         """Everything prepared is written: write the coalesced lines too, then checkpoint."""
         try:
@@ -115,17 +132,23 @@ class Worker:
         self._save(self._capture())
 
     def _capture(self) -> checkpoint.Checkpoint:
-        self._captured_at = time.monotonic()
-        return checkpoint.Checkpoint(
+        started = self._captured_at = time.monotonic()
+        state = checkpoint.Checkpoint(
             cursor=self.cursor,
             device_ids=tuple(self.processor.devices.ids),
             pipeline_state=self.processor.pipeline.checkpoint(),
         )
+        self._capture_seconds = time.monotonic() - started
+        return state
 
     def _save(self, state: checkpoint.Checkpoint) -> None:
         """Save a checkpoint whose chunks are all written, and release the spool behind it."""
         self.processor.settle()
+        started = time.monotonic()
         checkpoint.save(self.checkpoint_path, state)
+        metrics.CHECKPOINT_SECONDS.observe(self._capture_seconds + time.monotonic() - started)
+        metrics.CHECKPOINT_BYTES.set(len(state.pipeline_state))
+        self.saved_checkpoints += 1
         self.reader.release(state.cursor)
         self._unsaved = False
         metrics.SPOOL_BACKLOG.set(self.reader.backlog_bytes(state.cursor))
@@ -147,7 +170,7 @@ class Worker:
             log.exception("writing a chunk failed; restarting from the last checkpoint")
             raise SystemExit(1) from None
         self.processed += count
-        self._unsaved = True
+        self._unsaved = self._unflushed = True
         if state is not None:
             self._save(state)
 

@@ -1,0 +1,91 @@
+"""The worker loop on a real spool and registry, with a recording store (no services)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import cast
+
+import orjson
+
+from devices.cache import load_snapshot
+from ingest import checkpoint
+from ingest.directory import RegistryDirectory
+from ingest.pipeline import Pipeline, PipelineConfig
+from ingest.processor import Processor
+from ingest.record import encode_message
+from ingest.spool import Spool, SpoolReader
+from ingest.worker import Worker
+from pantau.batch import DeviceIndex
+from pantau.database import open_engine
+from pantau.deadletters import DeadLetterStore
+from pantau.store import InfluxStore, WriteResult
+from tests.harness import register, wait_for
+
+
+class RecordingStore:
+    """Accepts every write and keeps the lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def write(self, lines: Sequence[str]) -> WriteResult:
+        with self._lock:
+            self.lines += lines
+        return WriteResult(written=len(lines))
+
+    def count(self, measurement: str) -> int:
+        with self._lock:
+            return sum(line.startswith(measurement + ",") for line in self.lines)
+
+    def has(self, measurement: str, lines: int) -> Callable[[], bool]:
+        return lambda: self.count(measurement) >= lines
+
+
+def test_a_trickle_is_written_at_once_but_checkpointed_only_every_few_seconds(
+    tmp_path: Path, sql_url: str
+) -> None:
+    engine = open_engine(sql_url)
+    register(sql_url, ["aq-001"])
+    directory = RegistryDirectory(load_snapshot(engine))
+    store = RecordingStore()
+    processor = Processor(
+        store=cast(InfluxStore, store),
+        dead_letters=DeadLetterStore(engine),
+        pipeline=Pipeline(PipelineConfig()),
+        devices=DeviceIndex(),
+        directory=lambda: directory,
+        max_payload=256_000,
+    )
+    spool = Spool(tmp_path / "spool", max_bytes=64 * 2**20)
+    worker = Worker(
+        reader=SpoolReader(tmp_path / "spool"),
+        processor=processor,
+        checkpoint_path=tmp_path / "spool" / "checkpoint.bin",
+        checkpoint_seconds=1.0,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        started, t0_ms = time.monotonic(), time.time_ns() // 1_000_000 - 3_600_000
+        for i in range(30):  # one message at a time: the spool drains after each
+            body = orjson.dumps({"ts": t0_ms + i * 1000, "seq": i, "values": {"pm25": 10.0 + i}})
+            spool.write_group([encode_message(time.time_ns(), "sensors/aq-001/readings", body)])
+            wait_for(store.has("readings", i + 1), timeout=10, what="the reading")
+            # the drained spool's minute aggregate is written at once too, not at a checkpoint
+            wait_for(store.has("readings_1m", i + 1), timeout=0.5, what="its aggregate")
+            time.sleep(0.05)
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        spool.close()
+    # 30 drained chunks, yet about one checkpoint a second (plus the last, on stopping)
+    assert worker.processed == 30
+    assert worker.saved_checkpoints <= elapsed / 1.0 + 2
+    saved = checkpoint.load(tmp_path / "spool" / "checkpoint.bin")
+    assert saved is not None and saved.cursor == worker.cursor
