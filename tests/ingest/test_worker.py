@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import cast
 
 import orjson
+import pytest
 
 from devices.cache import load_snapshot
 from ingest import checkpoint
@@ -45,9 +46,9 @@ class RecordingStore:
         return lambda: self.count(measurement) >= lines
 
 
-def test_a_trickle_is_written_at_once_but_checkpointed_only_every_few_seconds(
-    tmp_path: Path, sql_url: str
-) -> None:
+def trickle(tmp_path: Path, sql_url: str, messages: int) -> tuple[Worker, float]:
+    """Feed a worker (checkpoints every 1 s) one message at a time, waiting each time for
+    its reading and its minute aggregate; return the stopped worker and the time taken."""
     engine = open_engine(sql_url)
     register(sql_url, ["aq-001"])
     directory = RegistryDirectory(load_snapshot(engine))
@@ -72,7 +73,7 @@ def test_a_trickle_is_written_at_once_but_checkpointed_only_every_few_seconds(
     thread.start()
     try:
         started, t0_ms = time.monotonic(), time.time_ns() // 1_000_000 - 3_600_000
-        for i in range(30):  # one message at a time: the spool drains after each
+        for i in range(messages):  # the spool drains after each
             body = orjson.dumps({"ts": t0_ms + i * 1000, "seq": i, "values": {"pm25": 10.0 + i}})
             spool.write_group([encode_message(time.time_ns(), "sensors/aq-001/readings", body)])
             wait_for(store.has("readings", i + 1), timeout=10, what="the reading")
@@ -84,8 +85,31 @@ def test_a_trickle_is_written_at_once_but_checkpointed_only_every_few_seconds(
         stop.set()
         thread.join(timeout=30)
         spool.close()
-    # 30 drained chunks, yet about one checkpoint a second (plus the last, on stopping)
-    assert worker.processed == 30
-    assert worker.saved_checkpoints <= elapsed / 1.0 + 2
+    assert worker.processed == messages
     saved = checkpoint.load(tmp_path / "spool" / "checkpoint.bin")
-    assert saved is not None and saved.cursor == worker.cursor
+    assert saved is not None and saved.cursor == worker.cursor  # the last, on stopping
+    return worker, elapsed
+
+
+def test_a_trickle_is_written_at_once_but_checkpointed_only_every_few_seconds(
+    tmp_path: Path, sql_url: str
+) -> None:
+    worker, elapsed = trickle(tmp_path, sql_url, 30)
+    # 30 drained chunks, yet about one checkpoint a second (plus the last, on stopping)
+    assert worker.saved_checkpoints <= elapsed / 1.0 + 2
+
+
+def test_slow_checkpoints_are_taken_less_often(
+    tmp_path: Path, sql_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save = checkpoint.save
+
+    def slow_save(path: Path, state: checkpoint.Checkpoint) -> None:
+        time.sleep(0.2)  # as if the fleet's state were large
+        save(path, state)
+
+    monkeypatch.setattr(checkpoint, "save", slow_save)
+    worker, elapsed = trickle(tmp_path, sql_url, 20)
+    # 0.2 s each: at most one every 4 s (5 % of the time), not one a second
+    assert elapsed > 3.0
+    assert worker.saved_checkpoints <= elapsed / 4.0 + 2
