@@ -8,13 +8,13 @@ at once; :func:`split` cuts the result into one time-sorted series per device.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from alerts.hysteresis import BAND, CLEAR, raise_level
+from alerts.hysteresis import BAND, CLEAR, RAISE, raise_level
 from alerts.observations import (
     FLOOD_STATUSES,
     DeviceState,
@@ -193,46 +193,60 @@ def flood(rule: Rule, rows: Sequence[FloodObservation]) -> list[Series]:
     return split(table, table.scope(rule), _levels(raised, cleared, severity), level_cm)
 
 
-def liveness(rule: Rule, states: Sequence[DeviceState], now_ns: int) -> list[Series]:
+def liveness(
+    rule: Rule,
+    states: Sequence[DeviceState],
+    now_ns: int,
+    *,
+    tracked: Collection[str] | None = None,
+) -> list[Series]:
     """Offline (nothing received for k × interval; counted from registration for a device
-    never heard from) or stale (received, but old readings)."""
-    out = []
-    for s in sorted(states, key=lambda s: s.device):
-        table = Table(
-            np.array([s.device]),
-            np.array([s.zone]),
-            np.array([s.kind]),
-            np.array([now_ns], dtype=np.int64),
-        )
-        heard = s.last_seen_ns if s.last_seen_ns is not None else s.registered_ns
-        if not table.scope(rule)[0] or heard is None or s.interval_s <= 0:
-            continue
-        limit_ns = rule.factor * s.interval_s * NS
-        seen_age = now_ns - heard
-        if s.status.lower() in QUIET_STATUSES:
-            lv, age = CLEAR, seen_age
-        elif rule.kind == "offline":
-            lv = raise_level(rule.severity) if seen_age > limit_ns else CLEAR
-            age = seen_age
-        else:
-            if s.last_reading_ts_ns is None:
-                continue
-            age = now_ns - s.last_reading_ts_ns
-            max_age = rule.raise_value * NS if rule.raise_value is not None else limit_ns
-            lv = raise_level(rule.severity) if age > max_age else CLEAR
-            if seen_age > limit_ns:
-                lv = BAND  # nothing arrives at all: that is the offline rule's business
-        out.append(
-            Series(
-                s.device,
-                s.zone,
-                s.kind,
-                table.ts,
-                np.array([lv], dtype=np.int8),
-                np.array([age / NS], dtype=np.float64),
-            )
-        )
-    return out
+    never heard from) or stale (received, but old readings), for every device at once.
+
+    With ``tracked`` (the devices that have a state for this rule), only series that
+    can change something are returned: those of tracked devices and those raising. A
+    device with no state that does not raise stays as it is, so the check of a large
+    fleet costs Python work only for the few devices that are, or were, in trouble.
+    """
+    if not states:
+        return []
+    states = sorted(states, key=lambda s: s.device)
+    device = np.array([s.device for s in states])
+    table = Table(
+        device,
+        np.array([s.zone for s in states]),
+        np.array([s.kind for s in states]),
+        np.full(len(states), now_ns, dtype=np.int64),
+    )
+    heard = np.array(
+        [s.last_seen_ns if s.last_seen_ns is not None else s.registered_ns for s in states],
+        dtype=object,
+    )
+    known = heard != None  # noqa: E711 (element-wise)
+    heard = np.where(known, heard, now_ns).astype(np.int64)
+    interval = np.array([s.interval_s for s in states], dtype=np.float64)
+    quiet = np.array([s.status.lower() in QUIET_STATUSES for s in states])
+    limit_ns = rule.factor * interval * NS
+    seen_age = (now_ns - heard).astype(np.float64)
+    use = table.scope(rule) & known & (interval > 0)
+    raised = raise_level(rule.severity)
+    if rule.kind == "offline":
+        level = np.where(seen_age > limit_ns, raised, CLEAR)
+        age = seen_age
+    else:
+        newest = np.array([s.last_reading_ts_ns for s in states], dtype=object)
+        has_reading = newest != None  # noqa: E711 (element-wise)
+        use &= quiet | has_reading
+        age = (now_ns - np.where(has_reading, newest, now_ns).astype(np.int64)).astype(np.float64)
+        max_age = rule.raise_value * NS if rule.raise_value is not None else limit_ns
+        level = np.where(age > max_age, raised, CLEAR)
+        # nothing arrives at all: that is the offline rule's business
+        level = np.where(seen_age > limit_ns, BAND, level)
+        age = np.where(quiet, seen_age, age)
+    level = np.where(quiet, CLEAR, level).astype(np.int8)
+    if tracked is not None:
+        use &= (level >= RAISE) | np.isin(device, list(tracked))
+    return split(table, use, level, age / NS)
 
 
 def _rank(order: Sequence[str], name: str) -> int:

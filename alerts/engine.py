@@ -25,7 +25,7 @@ from alerts.model import Transition
 from alerts.observations import DeviceState, Observations
 from alerts.rulebook import RuleBook, RuleStore
 from alerts.rules import Rule
-from alerts.statestore import Key, load_states, save_states, take_write_lock
+from alerts.statestore import Key, load_states, save_states, take_write_lock, tracked_devices
 from alerts.tables import alerts
 
 log = logging.getLogger(__name__)
@@ -92,17 +92,37 @@ class AlertEngine:
         return self._apply(work, now_ns)
 
     def check_devices(self, states: Sequence[DeviceState], *, now_ns: int) -> list[Transition]:
-        """Offline and stale checks; call every few seconds with every registered device."""
+        """Offline and stale checks; call every few seconds with every registered device.
+
+        Only devices that raise now or have a state for the rule (pending, active, or an
+        alert in their past) reach the state machine, and a state whose only change is
+        the check's time is not written back: a healthy fleet costs vectorised work and
+        one small query per rule, not a row per device per check.
+        """
+        rules = self.rulebook().of_kind("offline", "stale")
+        if not rules:
+            return []
+        with self.engine.connect() as conn:
+            tracked = tracked_devices(conn, [rule.id for rule in rules])
         work: list[tuple[Rule, Series]] = []
-        for rule in self.rulebook().of_kind("offline", "stale"):
+        for rule in rules:
             try:
-                work += [(rule, s) for s in conditions.liveness(rule, states, now_ns)]
+                found = conditions.liveness(
+                    rule, states, now_ns, tracked=tracked.get(rule.id, set())
+                )
             except Exception:
                 self.rule_errors += 1
                 log.exception("alert rule %s failed in the device check; skipped", rule.id)
-        return self._apply(work, now_ns)
+                continue
+            work += [(rule, s) for s in found]
+        return self._apply(work, now_ns, save_time_only=False)
 
-    def _apply(self, work: list[tuple[Rule, Series]], now_ns: int) -> list[Transition]:
+    def _apply(
+        self, work: list[tuple[Rule, Series]], now_ns: int, *, save_time_only: bool = True
+    ) -> list[Transition]:
+        """Advance each (rule, series) and save the states that changed. With
+        ``save_time_only`` false, a state that is idle (nothing active or pending) and
+        changed only in its last time is not saved (for checks whose time is now)."""
         if not work:
             return []
         out: list[Transition] = []
@@ -126,7 +146,7 @@ class AlertEngine:
                 subject = Subject(series.device, series.zone, series.device_kind, rule.metric)
                 for event in events:
                     state = self._transition(conn, rule, subject, state, event, out)
-                if state != before:
+                if state != before and (save_time_only or not _only_time_moved(before, state)):
                     states[key] = changed[key] = state
             save_states(conn, changed, set(existing))
         for t in out:
@@ -166,6 +186,12 @@ class AlertEngine:
             return state
         out.append(t)
         return replace(state, alert_id=t.alert_id)
+
+
+def _only_time_moved(before: RuleState, after: RuleState) -> bool:
+    """Nothing active or pending, and nothing but ``last_ts_ns`` changed."""
+    idle = not after.active and after.pending_since_ns is None and after.clearing_since_ns is None
+    return idle and replace(after, last_ts_ns=before.last_ts_ns) == before
 
 
 def _open(

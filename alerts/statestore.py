@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 
 import sqlalchemy as sa
@@ -43,6 +43,17 @@ def load_states(conn: Connection, keys: Iterable[Key]) -> dict[Key, RuleState]:
                     opens=tuple(json.loads(m["opens"])),
                     tail=tuple(json.loads(m["tail"])),
                 )
+    return out
+
+
+def tracked_devices(conn: Connection, rule_ids: Sequence[str]) -> dict[str, set[str]]:
+    """The devices with a stored state, per rule."""
+    out: dict[str, set[str]] = {rule_id: set() for rule_id in rule_ids}
+    query = sa.select(rule_state.c.rule_id, rule_state.c.device).where(
+        rule_state.c.rule_id.in_(list(rule_ids))
+    )
+    for rule_id, device in conn.execute(query):
+        out[rule_id].add(device)
     return out
 
 

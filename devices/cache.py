@@ -5,7 +5,8 @@
 counter changes (one single-row query every ``refresh_seconds``), either lazily by
 the caller of :meth:`~RegistryCache.snapshot` that finds it due, or by a background
 thread after :meth:`~RegistryCache.start`. A full reload also happens every
-``full_reload_seconds`` so that status fields (last seen, battery) follow. If the
+``full_reload_seconds`` (and no more than 5 % of the time: a large registry takes
+longer to load) so that status fields (last seen, battery) follow. If the
 database is unreachable the old snapshot stays in use and the failure is logged.
 """
 
@@ -105,8 +106,10 @@ class RegistryCache:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        started = time.monotonic()
         self._snapshot = load_snapshot(engine)
         self._checked = self._loaded = time.monotonic()
+        self._load_seconds = self._loaded - started
 
     def snapshot(self) -> RegistrySnapshot:
         """The current snapshot; refreshes first (without blocking other callers) if due."""
@@ -148,10 +151,12 @@ class RegistryCache:
         try:
             with self.engine.connect() as conn:
                 version = current_version(conn)
-            stale = now - self._loaded >= self.full_reload_seconds
+            every = max(self.full_reload_seconds, 20 * self._load_seconds)
+            stale = now - self._loaded >= every
             if not force and not stale and version == self._snapshot.version:
                 return False
             self._snapshot = load_snapshot(self.engine)
+            self._load_seconds = time.monotonic() - now
         except SQLAlchemyError as exc:
             self.failures += 1
             log.warning(

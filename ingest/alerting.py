@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -116,6 +117,8 @@ class Alerting:
         self._last_seen: dict[str, int] = {}  # receive times, ahead of the registry snapshot
         self._lock = threading.Lock()
         self._next_check = 0.0
+        self._registered_of: object = None
+        self._registered_rows: list[_Registered] = []
 
     def on_chunk(self, result: ChunkResult) -> None:
         with self._lock:
@@ -152,32 +155,47 @@ class Alerting:
         if time.monotonic() < self._next_check:
             return
         self._next_check = time.monotonic() + self.check_seconds
-        snapshot = self.snapshot()
         with self._lock:
             newest = dict(self._newest_reading)
             seen = dict(self._last_seen)
-        states = [
-            DeviceState(
-                device=device.id,
-                zone=device.zone,
-                kind=device.kind,
-                interval_s=float(device.interval_s),
-                last_seen_ns=_latest(
-                    seen.get(device.id),
-                    int(device.last_seen.timestamp() * 1e9) if device.last_seen else None,
-                ),
-                last_reading_ts_ns=newest.get(device.id),
-                status=device.status,
-                registered_ns=(
-                    int(device.registered_at.timestamp() * 1e9) if device.registered_at else None
-                ),
+        states = []
+        for device, zone, kind, interval_s, status, registry_seen, registered in self._registered():
+            heard = seen.get(device)
+            if heard is None or (registry_seen is not None and registry_seen > heard):
+                heard = registry_seen
+            states.append(
+                DeviceState(
+                    device, zone, kind, interval_s, heard, newest.get(device), status, registered
+                )
             )
-            for device in snapshot.devices.values()
-        ]
         transitions = self.engine.check_devices(states, now_ns=time.time_ns())
         if transitions:
             log.info("alerts: %d transitions from the liveness check", len(transitions))
 
+    def _registered(self) -> list[_Registered]:
+        """The registry's facts the liveness check needs, per device (kept per snapshot:
+        the check runs every few seconds over the whole fleet)."""
+        snapshot = self.snapshot()
+        if snapshot is not self._registered_of:
+            self._registered_rows = [
+                (
+                    device.id,
+                    device.zone,
+                    device.kind,
+                    float(device.interval_s),
+                    device.status,
+                    _ns(device.last_seen),
+                    _ns(device.registered_at),
+                )
+                for device in snapshot.devices.values()
+            ]
+            self._registered_of = snapshot
+        return self._registered_rows
 
-def _latest(*times: int | None) -> int | None:
-    return max((t for t in times if t is not None), default=None)
+
+# (id, zone, kind, interval s, status, last seen by the registry, registered), times in ns
+_Registered = tuple[str, str, str, float, str, int | None, int | None]
+
+
+def _ns(moment: datetime | None) -> int | None:
+    return int(moment.timestamp() * 1e9) if moment is not None else None

@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 from alerts.engine import AlertEngine
 from alerts.hysteresis import RuleState
+from alerts.model import Transition
 from alerts.observations import DeviceState, FloodObservation, IspuObservation, Observations
 from alerts.rulebook import RuleBook
 from alerts.rules import Rule, validate
@@ -211,6 +212,41 @@ def test_never_heard_from_is_offline_k_intervals_after_registration(engine: Engi
     heard = DeviceState("aq-new", "ejip", "air", 60.0, T0 + 200 * S, None, "active", T0)
     [t] = alerts.check_devices([heard], now_ns=T0 + 201 * S)
     assert t.action == "resolve"
+
+
+def test_a_healthy_fleet_is_checked_without_writing_rule_state(engine: Engine) -> None:
+    rule = Rule(id="off", kind="offline", factor=3.0, raise_for_s=60, clear_for_s=0)
+    alerts = AlertEngine(engine=engine, rules=book(rule))
+    quiet_since: int | None = None  # aq-000 stops reporting then
+
+    def check(now: int) -> list[Transition]:
+        fleet = [
+            DeviceState(f"aq-{i:03d}", "ejip", "air", 60.0, now - S, now - S, "active")
+            for i in range(1, 200)
+        ]
+        heard = now - S if quiet_since is None else quiet_since
+        fleet.append(DeviceState("aq-000", "ejip", "air", 60.0, heard, heard, "active"))
+        return alerts.check_devices(fleet, now_ns=now)
+
+    def stored() -> int:
+        return len(rows(engine, "SELECT device FROM alert_rule_state"))
+
+    for k in range(5):
+        assert check(T0 + k * 5 * S) == []
+    assert stored() == 0
+    # one goes quiet: pending first (raise_for 60 s), a state for it alone, then open
+    quiet_since = T0
+    assert check(T0 + 181 * S) == []
+    assert stored() == 1
+    [t] = check(T0 + 241 * S)
+    assert t.action == "open"
+    assert rows(engine, "SELECT device FROM alerts") == [{"device": "aq-000"}]
+    # back: resolved; its state stays (it has an alert in its past), and checks go on
+    quiet_since = None
+    [t] = check(T0 + 246 * S)
+    assert t.action == "resolve"
+    assert check(T0 + 251 * S) == []
+    assert stored() == 1
 
 
 def test_stale_readings(engine: Engine) -> None:

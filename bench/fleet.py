@@ -1,0 +1,186 @@
+"""Work per *registered* device, outside the message path: how large a fleet one ingest takes.
+
+    python -m bench.fleet [--quick]
+
+For 1 000, 10 000 and 100 000 devices registered in a fresh SQLite registry (the
+simulator's kinds and zones), measures what ingest does per registered device
+rather than per message:
+
+- **register**: ``Registry.add_many`` of the whole fleet (what ``pantau devices
+  import`` does after its checks), devices per second;
+- **snapshot**: loading the registry snapshot that ingest reloads on every change;
+- **directory**: rebuilding what the worker derives from a new snapshot (device
+  index, thresholds, Siaga levels and calibrations for the pipeline, tags);
+- **liveness**: one offline/stale check of every device (ingest runs it every 5 s),
+  with every device reporting, and with 1 % gone quiet (their offline alerts open,
+  written to SQL).
+
+Each figure is the median of three runs (the first liveness check with 1 % quiet is
+timed once: it opens the alerts), in seconds, and as a share of one core at ingest's
+intervals. Prints a table and writes ``bench/results/fleet.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from alerts.engine import AlertEngine
+from alerts.tables import alerts
+from bench.machine import machine_info
+from devices.cache import RegistrySnapshot, load_snapshot
+from devices.model import Device
+from devices.registry import Registry
+from ingest.alerting import Alerting
+from ingest.directory import RegistryDirectory
+from ingest.processor import ChunkResult
+from pantau import database
+from pantau.batch import DeviceIndex
+from pantau.catalogue import METRIC_INDEX, METRICS
+from pantau.simulate.fleet import plan_fleet
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "fleet.json"
+CHECK_SECONDS = 5.0  # ingest's liveness interval (ingest/alerting.py)
+
+
+def devices(n: int) -> list[Device]:
+    """``n`` devices of the simulator's mix (ids, kinds, zones, metrics, places)."""
+    out = []
+    for spec in plan_fleet(n, seed=1):
+        out.append(
+            Device(
+                id=spec.id,
+                kind=spec.kind,
+                model="bench",
+                zone=spec.zone,
+                latitude=spec.latitude,
+                longitude=spec.longitude,
+                address="",
+                install_date=date(2026, 1, 1),
+                interval_s=spec.interval_s,
+                metrics=spec.metrics,
+                units=tuple(METRICS[METRIC_INDEX[m]].unit for m in spec.metrics),
+                siaga=spec.siaga,
+                status="active",
+                owner="DLH",
+                notes="",
+                gateway=None,
+                requires_calibration=False,
+            )
+        )
+    return out
+
+
+def median_seconds(run: Callable[[], object], repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def liveness(engine: Engine, snapshot: RegistrySnapshot, quiet: int) -> Alerting:
+    """An Alerting whose devices all reported a moment ago, except the first ``quiet``
+    (an hour ago: offline for every kind's interval)."""
+    alerting = Alerting(AlertEngine(engine=engine), lambda: snapshot, check_seconds=0.0)
+    now = time.time_ns()
+    seen = {
+        device_id: now - (3_600 * 10**9 if i < quiet else 10**9)
+        for i, device_id in enumerate(snapshot.devices)
+    }
+    alerting.on_chunk(ChunkResult(last_seen_ns=seen))
+    return alerting
+
+
+def open_alerts(engine: Engine) -> int:
+    with engine.connect() as conn:
+        query = sa.select(sa.func.count()).select_from(alerts).where(alerts.c.status == "open")
+        return int(conn.execute(query).scalar_one())
+
+
+def measure(n: int, tmp: Path) -> dict[str, float]:
+    url = f"sqlite:///{tmp / f'fleet-{n}.db'}"
+    database.upgrade(url)
+    engine = database.open_engine(url)
+    fleet = devices(n)
+    started = time.perf_counter()
+    Registry(engine).add_many(fleet)
+    register_s = time.perf_counter() - started
+    snapshot_s = median_seconds(lambda: load_snapshot(engine))
+    snapshot = load_snapshot(engine)
+
+    def rebuild() -> None:
+        directory, index = RegistryDirectory(snapshot), DeviceIndex()
+        directory.pipeline_inputs(index)
+        directory.tags(index)
+
+    directory_s = median_seconds(rebuild)
+    all_reporting = liveness(engine, snapshot, quiet=0)
+    check_s = median_seconds(all_reporting.on_tick)
+    quiet = max(1, n // 100)
+    some_quiet = liveness(engine, snapshot, quiet=quiet)
+    started = time.perf_counter()
+    some_quiet.on_tick()  # opens the offline alerts
+    opening_s = time.perf_counter() - started
+    opened = open_alerts(engine)
+    if opened != quiet:
+        raise RuntimeError(f"expected {quiet} offline alerts, found {opened}")
+    still_quiet_s = median_seconds(some_quiet.on_tick)
+    engine.dispose()
+    return {
+        "devices": float(n),
+        "register_devices_per_s": n / register_s,
+        "snapshot_s": snapshot_s,
+        "directory_s": directory_s,
+        "liveness_check_s": check_s,
+        "liveness_core_share": check_s / CHECK_SECONDS,
+        "offline_alerts_opened": float(quiet),
+        "liveness_opening_s": opening_s,
+        "liveness_quiet_s": still_quiet_s,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 000 and 10 000 devices only")
+    args = parser.parse_args()
+    sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="pantau-fleet-") as tmp:
+        for n in sizes:
+            print(f"{n} devices …", flush=True)
+            runs.append(measure(n, Path(tmp)))
+    print()
+    print(
+        f"{'devices':>8} {'register/s':>11} {'snapshot s':>11} {'directory s':>12}"
+        f" {'check s':>8} {'core share':>10} {'1% quiet: open s':>17} {'then s':>7}"
+    )
+    for r in runs:
+        print(
+            f"{r['devices']:>8,.0f} {r['register_devices_per_s']:>11,.0f}"
+            f" {r['snapshot_s']:>11.3f} {r['directory_s']:>12.3f} {r['liveness_check_s']:>8.3f}"
+            f" {r['liveness_core_share']:>10.1%} {r['liveness_opening_s']:>17.3f}"
+            f" {r['liveness_quiet_s']:>7.3f}"
+        )
+    print(
+        f"liveness check every {CHECK_SECONDS:.0f} s; 'core share' = check time / interval; "
+        "snapshot and directory run once per registry change"
+    )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"machine": machine_info(), "runs": runs}, indent=2))
+    print(f"saved {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
