@@ -45,7 +45,6 @@ from ingest.directory import RegistryDirectory
 from ingest.processor import ChunkResult
 from pantau import database
 from pantau.batch import DeviceIndex
-from pantau.catalogue import METRIC_INDEX, METRICS
 from pantau.simulate.fleet import plan_fleet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,30 +54,7 @@ CHECK_SECONDS = 5.0  # ingest's liveness interval (ingest/alerting.py)
 
 def devices(n: int) -> list[Device]:
     """``n`` devices of the simulator's mix (ids, kinds, zones, metrics, places)."""
-    out = []
-    for spec in plan_fleet(n, seed=1):
-        out.append(
-            Device(
-                id=spec.id,
-                kind=spec.kind,
-                model="bench",
-                zone=spec.zone,
-                latitude=spec.latitude,
-                longitude=spec.longitude,
-                address="",
-                install_date=date(2026, 1, 1),
-                interval_s=spec.interval_s,
-                metrics=spec.metrics,
-                units=tuple(METRICS[METRIC_INDEX[m]].unit for m in spec.metrics),
-                siaga=spec.siaga,
-                status="active",
-                owner="DLH",
-                notes="",
-                gateway=None,
-                requires_calibration=False,
-            )
-        )
-    return out
+    return [spec.device(install=date(2026, 1, 1)) for spec in plan_fleet(n, seed=1)]
 
 
 def median_seconds(run: Callable[[], object], repeat: int = 3) -> float:

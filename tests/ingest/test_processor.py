@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 import orjson
 
 from devices.cache import RegistrySnapshot, load_snapshot
 from ingest.directory import RegistryDirectory
-from ingest.pipeline import Pipeline, PipelineConfig
-from ingest.processor import Processor
 from ingest.record import encode_message
 from ingest.spool import Record
-from pantau.batch import DeviceIndex
 from pantau.database import open_engine
-from pantau.deadletters import DeadLetterStore
-from pantau.store import InfluxStore
 from tests.harness import register
+from tests.ingest.processors import new_processor
 
 T0 = 1_763_800_000_000
 
@@ -44,15 +38,7 @@ def test_a_device_registered_meanwhile_is_accepted_even_if_another_thread_loaded
         handed_out.append(current.snapshot)
         return current
 
-    processor = Processor(
-        store=cast(InfluxStore, None),  # prepare() never writes
-        dead_letters=DeadLetterStore(engine),
-        pipeline=Pipeline(PipelineConfig()),
-        devices=DeviceIndex(),
-        directory=directory,
-        max_payload=256_000,
-        refresh_registry=lambda: False,
-    )
+    processor = new_processor(engine, directory)
     prepared = processor.prepare([_record("aq-new")])
     assert prepared.letters == []
     assert prepared.result.last_seen_ns
@@ -69,15 +55,7 @@ def test_an_unknown_device_stays_a_dead_letter(sql_url: str) -> None:
         checks.append(1)
         return False
 
-    processor = Processor(
-        store=cast(InfluxStore, None),
-        dead_letters=DeadLetterStore(engine),
-        pipeline=Pipeline(PipelineConfig()),
-        devices=DeviceIndex(),
-        directory=lambda: fixed,
-        max_payload=256_000,
-        refresh_registry=refresh,
-    )
+    processor = new_processor(engine, lambda: fixed, refresh_registry=refresh)
     prepared = processor.prepare([_record("ghost-1")])
     assert [x.reason for x in prepared.letters] == ["unknown_device"]
     assert checks == [1]

@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import cast
 
 import orjson
 import pytest
@@ -14,16 +13,13 @@ import pytest
 from devices.cache import load_snapshot
 from ingest import checkpoint
 from ingest.directory import RegistryDirectory
-from ingest.pipeline import Pipeline, PipelineConfig
-from ingest.processor import Processor
 from ingest.record import encode_message
 from ingest.spool import Spool, SpoolReader
 from ingest.worker import Worker
-from pantau.batch import DeviceIndex
 from pantau.database import open_engine
-from pantau.deadletters import DeadLetterStore
-from pantau.store import InfluxStore, WriteResult
+from pantau.store import WriteResult
 from tests.harness import register, wait_for
+from tests.ingest.processors import new_processor
 
 
 class RecordingStore:
@@ -53,14 +49,7 @@ def trickle(tmp_path: Path, sql_url: str, messages: int) -> tuple[Worker, float]
     register(sql_url, ["aq-001"])
     directory = RegistryDirectory(load_snapshot(engine))
     store = RecordingStore()
-    processor = Processor(
-        store=cast(InfluxStore, store),
-        dead_letters=DeadLetterStore(engine),
-        pipeline=Pipeline(PipelineConfig()),
-        devices=DeviceIndex(),
-        directory=lambda: directory,
-        max_payload=256_000,
-    )
+    processor = new_processor(engine, lambda: directory, store=store)
     spool = Spool(tmp_path / "spool", max_bytes=64 * 2**20)
     worker = Worker(
         reader=SpoolReader(tmp_path / "spool"),
