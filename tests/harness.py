@@ -13,12 +13,15 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
+from datetime import date
 from pathlib import Path
 
 import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devices.model import Device
+from pantau.catalogue import METRIC_INDEX, METRICS
 from pantau.store import InfluxStore
 
 
@@ -148,6 +151,38 @@ def count_points(store: InfluxStore, measurement: str = "readings", where: str =
     return total
 
 
+def device_record(
+    device_id: str,
+    *,
+    kind: str = "air_quality",
+    zone: str = "jababeka",
+    metrics: tuple[str, ...] = ("pm25", "pm10"),
+    siaga: tuple[float, float, float] | None = None,
+    interval_s: int = 60,
+    gateway: str | None = None,
+) -> Device:
+    """A registry record for tests: an active device in the regency, with its units."""
+    return Device(
+        id=device_id,
+        kind=kind,
+        model="test",
+        zone=zone,
+        latitude=-6.29,
+        longitude=107.15,
+        address="",
+        install_date=date(2026, 1, 1),
+        interval_s=interval_s,
+        metrics=metrics,
+        units=tuple(METRICS[METRIC_INDEX[m]].unit for m in metrics),
+        siaga=siaga,
+        status="active",
+        owner="DLH",
+        notes="",
+        gateway=gateway,
+        requires_calibration=False,
+    )
+
+
 def register(
     sql_url: str,
     device_ids: Iterable[str],
@@ -160,34 +195,20 @@ def register(
     gateway: str | None = None,
 ) -> None:
     """Register devices directly in the registry (as `pantau devices import` would)."""
-    from datetime import date
-
-    from devices.model import Device
     from devices.registry import Registry
-    from pantau.catalogue import METRIC_INDEX, METRICS
     from pantau.database import open_engine
 
     engine = open_engine(sql_url)
     Registry(engine).add_many(
         [
-            Device(
-                id=device_id,
+            device_record(
+                device_id,
                 kind=kind,
-                model="test",
                 zone=zone,
-                latitude=-6.29,
-                longitude=107.15,
-                address="",
-                install_date=date(2026, 1, 1),
-                interval_s=interval_s,
                 metrics=metrics,
-                units=tuple(METRICS[METRIC_INDEX[m]].unit for m in metrics),
                 siaga=siaga,
-                status="active",
-                owner="DLH",
-                notes="",
+                interval_s=interval_s,
                 gateway=gateway,
-                requires_calibration=False,
             )
             for device_id in device_ids
         ]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import date
 
 import pytest
 
-from devices.model import Device
 from devices.registry import Registry
 from pantau.deadletters import DeadLetterStore, NewDeadLetter
 from tests.api.conftest import BASE_NS, MINUTE_NS, Api, reading
+from tests.harness import device_record
 
 pytestmark = pytest.mark.integration
 
@@ -103,27 +102,7 @@ def test_current_flood_per_station(api: Api) -> None:
 
 
 def test_completeness_uses_the_registry_interval(api: Api) -> None:
-    Registry(api.ctx.engine).add(
-        Device(
-            id="aq-001",
-            kind="air_quality",
-            model="x",
-            zone="jababeka",
-            latitude=-6.3,
-            longitude=107.15,
-            address="",
-            install_date=date(2025, 1, 1),
-            interval_s=120,
-            metrics=("pm25", "pm10"),
-            units=("µg/m³", "µg/m³"),
-            siaga=None,
-            status="active",
-            owner="",
-            notes="",
-            gateway=None,
-            requires_calibration=False,
-        )
-    )
+    Registry(api.ctx.engine).add(device_record("aq-001", metrics=("pm25", "pm10"), interval_s=120))
     api.ctx.store.write(
         [reading("aq-001", "pm25", BASE_NS + i * 2 * MINUTE_NS, 1.0) for i in range(15)]
         + [reading("zz-9", "pm25", BASE_NS + i * MINUTE_NS, 1.0) for i in range(60)]

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import pytest
 
-from devices.model import Device
 from devices.registry import Registry
 from pantau.store import InfluxStore, Series
 from tests.api.conftest import BASE_NS, Api, reading
+from tests.harness import device_record
 
 pytestmark = pytest.mark.integration
 
@@ -101,27 +100,7 @@ def guarded(api: Api, influx: InfluxStore) -> Api:
     now_ns = BASE_NS
     store.write([reading("aq-001", "pm25", now_ns + i * 10**9, float(i)) for i in range(50)])
     store.write([f'ispu,device=aq-001,zone=jababeka index=50i,dominant="pm25" {now_ns}'])
-    Registry(api.ctx.engine).add(
-        Device(
-            id="aq-001",
-            kind="air_quality",
-            model="canary",
-            zone="jababeka",
-            latitude=-6.3,
-            longitude=107.15,
-            address="",
-            install_date=date(2025, 1, 1),
-            interval_s=60,
-            metrics=("pm25",),
-            units=("µg/m³",),
-            siaga=None,
-            status="active",
-            owner="",
-            notes="",
-            gateway=None,
-            requires_calibration=False,
-        )
-    )
+    Registry(api.ctx.engine).add(device_record("aq-001", metrics=("pm25",)))
     return api
 
 
