@@ -65,12 +65,10 @@ class LiveServer:
     server: uvicorn.Server
 
 
-@pytest.fixture
-def live(api: Api) -> Iterator[LiveServer]:
-    """The same app served by uvicorn on a free loopback port, in a thread."""
+def serve(app: FastAPI) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """Serve ``app`` with uvicorn on a free loopback port, in a thread; its URL once up."""
     port = free_port()
-    config = uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -78,7 +76,14 @@ def live(api: Api) -> Iterator[LiveServer]:
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
-    yield LiveServer(f"http://127.0.0.1:{port}", server)
+    return f"http://127.0.0.1:{port}", server, thread
+
+
+@pytest.fixture
+def live(api: Api) -> Iterator[LiveServer]:
+    """The same app served by uvicorn on a free loopback port, in a thread."""
+    url, server, thread = serve(api.app)
+    yield LiveServer(url, server)
     server.should_exit = True
     thread.join(10)
 

@@ -13,8 +13,6 @@ download is never used. Screenshots go to ``test-artifacts/`` (gitignored).
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.context import AppContext
@@ -30,25 +27,13 @@ from api.keys import KeyStore
 from api.ratelimit import RateLimiter
 from pantau import database
 from pantau.database import open_engine
-from pantau.services import InfluxDB, Mosquitto, free_port
+from pantau.services import InfluxDB, Mosquitto
 from pantau.store import InfluxStore
 from tests.api.browser.support import CHROMIUM, CHROMIUM_ARGS, DEVICES, Device, Stack, Watched
+from tests.api.conftest import serve
 from tests.harness import IngestProcess, TestPublisher
 
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def _serve(app: Any) -> tuple[str, uvicorn.Server, threading.Thread]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    return f"http://127.0.0.1:{port}", server, thread
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +58,7 @@ def stack(
         mqtt_url=mosquitto.url,
         rate_limiter=RateLimiter(10_000),
     )
-    url, server, thread = _serve(create_app(ctx))
+    url, server, thread = serve(create_app(ctx))
     prefix = f"b{uuid.uuid4().hex[:6]}"
     built = Stack(url=url, store=store, sql_url=sql_url, mqtt_url=mosquitto.url, keys=tokens)
     for d in DEVICES:
