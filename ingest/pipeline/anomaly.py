@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ingest.pipeline.config import DAY_NS, DetectorConfig
-from pantau.batch import N_METRICS
+from ingest.pipeline.state import grown_capacity
 
 # Rows of the per-series core state (one contiguous row per field: gathers and the
 # arithmetic on them stay contiguous).
@@ -76,9 +76,7 @@ class DetectorState:
         cap = self.capacity
         if n_series <= cap:
             return
-        new_cap = max(n_series, 2 * cap, 64 * N_METRICS)
-        new_cap = -(-new_cap // N_METRICS) * N_METRICS
-        slot = np.full(new_cap, -1, np.int64)
+        slot = np.full(grown_capacity(cap, n_series), -1, np.int64)
         slot[:cap] = self.slot
         self.slot = slot
 

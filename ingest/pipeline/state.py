@@ -22,6 +22,12 @@ QC_FIELDS: dict[str, tuple[type[np.generic], float | int]] = {
 }
 
 
+def grown_capacity(capacity: int, n_series: int) -> int:
+    """Room for ids < ``n_series``: amortised doubling, in whole devices (N_METRICS ids)."""
+    wanted = max(n_series, 2 * capacity, 64 * N_METRICS)
+    return -(-wanted // N_METRICS) * N_METRICS
+
+
 class SeriesState:
     """A set of 1-D arrays sharing one length (the series capacity)."""
 
@@ -40,8 +46,7 @@ class SeriesState:
         cap = self.capacity
         if n_series <= cap:
             return
-        new_cap = max(n_series, 2 * cap, 64 * N_METRICS)
-        new_cap = -(-new_cap // N_METRICS) * N_METRICS
+        new_cap = grown_capacity(cap, n_series)
         for name, (dtype, fill) in self._fields.items():
             grown = np.full(new_cap, fill, dtype)
             grown[:cap] = self.arrays[name]
