@@ -109,26 +109,13 @@ def test_window_store_layout_converts_on_load() -> None:
     a.add(series, ts, value, flags)
     b.load(a.to_arrays("w_"), "w_")
     assert np.all(b.key[1:] > b.key[:-1])
-    got = b.aggregates(np.arange(len(b)))
-    want = a.aggregates(np.arange(len(a)))
-    pairs = sorted(
-        zip(
-            got.device.tolist(),
-            got.metric.tolist(),
-            got.window_start_ns.tolist(),
-            got.mean.tolist(),
-            strict=True,
-        )
-    )
-    assert pairs == sorted(
-        zip(
-            want.device.tolist(),
-            want.metric.tolist(),
-            want.window_start_ns.tolist(),
-            want.mean.tolist(),
-            strict=True,
-        )
-    )
+
+    def windows(store: WindowStore) -> list[tuple[int, int, int, float]]:
+        agg = store.aggregates(np.arange(len(store)))
+        columns = (agg.device, agg.metric, agg.window_start_ns, agg.mean)
+        return sorted(zip(*(c.tolist() for c in columns), strict=True))
+
+    assert windows(b) == windows(a)
 
 
 def test_keep_freed_memory_is_idempotent() -> None:
