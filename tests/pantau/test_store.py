@@ -24,8 +24,17 @@ def points(store: InfluxStore) -> dict[str, float]:
     }
 
 
-def test_writes_in_parallel_batches_and_reads_back_in_chunks(influx: InfluxStore) -> None:
-    store = InfluxStore(url=influx.url, database=influx.database, batch_lines=7)
+# None: plain, as to a loopback InfluxDB; True: gzip, as across a network
+COMPRESS = pytest.mark.parametrize("compress", [None, True], ids=["plain", "gzip"])
+
+
+@COMPRESS
+def test_writes_in_parallel_batches_and_reads_back_in_chunks(
+    influx: InfluxStore, compress: bool | None
+) -> None:
+    store = InfluxStore(
+        url=influx.url, database=influx.database, batch_lines=7, compress_writes=compress
+    )
     lines = [f"m,device=d{i:03d} v={i}.5 {1_763_800_000_000_000_000 + i}" for i in range(100)]
     result = store.write(lines)
     assert (result.written, result.rejected) == (100, [])
@@ -36,8 +45,13 @@ def test_writes_in_parallel_batches_and_reads_back_in_chunks(influx: InfluxStore
     store.close()
 
 
-def test_bad_lines_are_isolated_and_the_rest_written(influx: InfluxStore) -> None:
-    store = InfluxStore(url=influx.url, database=influx.database, batch_lines=50)
+@COMPRESS
+def test_bad_lines_are_isolated_and_the_rest_written(
+    influx: InfluxStore, compress: bool | None
+) -> None:
+    store = InfluxStore(
+        url=influx.url, database=influx.database, batch_lines=50, compress_writes=compress
+    )
     good = [f"m,device=g{i} v=1 {1_763_800_000_000_000_000 + i}" for i in range(20)]
     bad = ["m,device=x v=not-a-number 1763800000000000000", "garbage line"]
     result = store.write(good[:10] + bad[:1] + good[10:] + bad[1:])
