@@ -193,13 +193,46 @@ def flood(rule: Rule, rows: Sequence[FloodObservation]) -> list[Series]:
     return split(table, table.scope(rule), _levels(raised, cleared, severity), level_cm)
 
 
-def liveness(
-    rule: Rule,
-    states: Sequence[DeviceState],
-    now_ns: int,
-    *,
-    tracked: Collection[str] | None = None,
-) -> list[Series]:
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """Every registered device's liveness facts as columns, sorted by device: built once
+    per check and shared by the offline and stale rules."""
+
+    table: Table  # device, zone, kind; ts = the check time
+    heard: NDArray[np.int64]  # last received (or registered, if never heard from)
+    known: NDArray[np.bool_]  # heard is known
+    interval: NDArray[np.float64]  # expected reporting interval, s
+    quiet: NDArray[np.bool_]  # a status that is never offline (maintenance, …)
+    newest: NDArray[np.int64]  # device time of the newest reading
+    has_reading: NDArray[np.bool_]  # newest is known
+
+    @classmethod
+    def of(cls, states: Sequence[DeviceState], now_ns: int) -> Fleet:
+        states = sorted(states, key=lambda s: s.device)
+        heard = np.array(
+            [s.last_seen_ns if s.last_seen_ns is not None else s.registered_ns for s in states],
+            dtype=object,
+        )
+        newest = np.array([s.last_reading_ts_ns for s in states], dtype=object)
+        known = heard != None  # noqa: E711 (element-wise)
+        has_reading = newest != None  # noqa: E711 (element-wise)
+        return cls(
+            table=Table(
+                np.array([s.device for s in states]),
+                np.array([s.zone for s in states]),
+                np.array([s.kind for s in states]),
+                np.full(len(states), now_ns, dtype=np.int64),
+            ),
+            heard=np.where(known, heard, now_ns).astype(np.int64),
+            known=known.astype(np.bool_),
+            interval=np.array([s.interval_s for s in states], dtype=np.float64),
+            quiet=np.array([s.status.lower() in QUIET_STATUSES for s in states], dtype=np.bool_),
+            newest=np.where(has_reading, newest, now_ns).astype(np.int64),
+            has_reading=has_reading.astype(np.bool_),
+        )
+
+
+def liveness(rule: Rule, fleet: Fleet, *, tracked: Collection[str] | None = None) -> list[Series]:
     """Offline (nothing received for k × interval; counted from registration for a device
     never heard from) or stale (received, but old readings), for every device at once.
 
@@ -208,36 +241,20 @@ def liveness(
     device with no state that does not raise stays as it is, so the check of a large
     fleet costs Python work only for the few devices that are, or were, in trouble.
     """
-    if not states:
+    table, quiet = fleet.table, fleet.quiet
+    if len(table.ts) == 0:
         return []
-    states = sorted(states, key=lambda s: s.device)
-    device = np.array([s.device for s in states])
-    table = Table(
-        device,
-        np.array([s.zone for s in states]),
-        np.array([s.kind for s in states]),
-        np.full(len(states), now_ns, dtype=np.int64),
-    )
-    heard = np.array(
-        [s.last_seen_ns if s.last_seen_ns is not None else s.registered_ns for s in states],
-        dtype=object,
-    )
-    known = heard != None  # noqa: E711 (element-wise)
-    heard = np.where(known, heard, now_ns).astype(np.int64)
-    interval = np.array([s.interval_s for s in states], dtype=np.float64)
-    quiet = np.array([s.status.lower() in QUIET_STATUSES for s in states])
-    limit_ns = rule.factor * interval * NS
-    seen_age = (now_ns - heard).astype(np.float64)
-    use = table.scope(rule) & known & (interval > 0)
+    now_ns = table.ts[0]
+    limit_ns = rule.factor * fleet.interval * NS
+    seen_age = (now_ns - fleet.heard).astype(np.float64)
+    use = table.scope(rule) & fleet.known & (fleet.interval > 0)
     raised = raise_level(rule.severity)
     if rule.kind == "offline":
         level = np.where(seen_age > limit_ns, raised, CLEAR)
         age = seen_age
     else:
-        newest = np.array([s.last_reading_ts_ns for s in states], dtype=object)
-        has_reading = newest != None  # noqa: E711 (element-wise)
-        use &= quiet | has_reading
-        age = (now_ns - np.where(has_reading, newest, now_ns).astype(np.int64)).astype(np.float64)
+        use &= quiet | fleet.has_reading
+        age = (now_ns - fleet.newest).astype(np.float64)
         max_age = rule.raise_value * NS if rule.raise_value is not None else limit_ns
         level = np.where(age > max_age, raised, CLEAR)
         # nothing arrives at all: that is the offline rule's business
@@ -245,7 +262,7 @@ def liveness(
         age = np.where(quiet, seen_age, age)
     level = np.where(quiet, CLEAR, level).astype(np.int8)
     if tracked is not None:
-        use &= (level >= RAISE) | np.isin(device, list(tracked))
+        use &= (level >= RAISE) | np.isin(table.device, list(tracked))
     return split(table, use, level, age / NS)
 
 

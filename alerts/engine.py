@@ -29,6 +29,7 @@ from alerts.statestore import Key, load_states, save_states, take_write_lock, tr
 from alerts.tables import alerts
 
 log = logging.getLogger(__name__)
+LIVENESS_KINDS = ("offline", "stale")  # checked on a timer over every registered device
 
 
 class AlertEngine:
@@ -99,30 +100,27 @@ class AlertEngine:
         the check's time is not written back: a healthy fleet costs vectorised work and
         one small query per rule, not a row per device per check.
         """
-        rules = self.rulebook().of_kind("offline", "stale")
+        rules = self.rulebook().of_kind(*LIVENESS_KINDS)
         if not rules:
             return []
         with self.engine.connect() as conn:
             tracked = tracked_devices(conn, [rule.id for rule in rules])
+        fleet = conditions.Fleet.of(states, now_ns)
         work: list[tuple[Rule, Series]] = []
         for rule in rules:
             try:
-                found = conditions.liveness(
-                    rule, states, now_ns, tracked=tracked.get(rule.id, set())
-                )
+                found = conditions.liveness(rule, fleet, tracked=tracked.get(rule.id, set()))
             except Exception:
                 self.rule_errors += 1
                 log.exception("alert rule %s failed in the device check; skipped", rule.id)
                 continue
             work += [(rule, s) for s in found]
-        return self._apply(work, now_ns, save_time_only=False)
+        return self._apply(work, now_ns)
 
-    def _apply(
-        self, work: list[tuple[Rule, Series]], now_ns: int, *, save_time_only: bool = True
-    ) -> list[Transition]:
-        """Advance each (rule, series) and save the states that changed. With
-        ``save_time_only`` false, a state that is idle (nothing active or pending) and
-        changed only in its last time is not saved (for checks whose time is now)."""
+    def _apply(self, work: list[tuple[Rule, Series]], now_ns: int) -> list[Transition]:
+        """Advance each (rule, series) and save the states that changed. For the liveness
+        rules, whose samples are the check time, a state that is idle (nothing active or
+        pending) and changed only in its last time is not saved."""
         if not work:
             return []
         out: list[Transition] = []
@@ -146,7 +144,9 @@ class AlertEngine:
                 subject = Subject(series.device, series.zone, series.device_kind, rule.metric)
                 for event in events:
                     state = self._transition(conn, rule, subject, state, event, out)
-                if state != before and (save_time_only or not _only_time_moved(before, state)):
+                if state != before and not (
+                    rule.kind in LIVENESS_KINDS and _only_time_moved(before, state)
+                ):
                     states[key] = changed[key] = state
             save_states(conn, changed, set(existing))
         for t in out:

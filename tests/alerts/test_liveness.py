@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.conditions import NS, QUIET_STATUSES, liveness
+from alerts.conditions import NS, QUIET_STATUSES, Fleet, liveness
 from alerts.hysteresis import BAND, CLEAR, RAISE, raise_level
 from alerts.observations import DeviceState
 from alerts.rules import Rule
@@ -69,8 +69,9 @@ def test_liveness_agrees_with_the_per_device_rule(
     rule: Rule, fleet: list[DeviceState], tracked: set[str]
 ) -> None:
     want = {s.device: e for s in fleet if (e := expected(rule, s)) is not None}
-    got = {s.device: (int(s.level[0]), float(s.value[0])) for s in liveness(rule, fleet, NOW)}
+    columns = Fleet.of(fleet, NOW)
+    got = {s.device: (int(s.level[0]), float(s.value[0])) for s in liveness(rule, columns)}
     assert got == want
     # with ``tracked``: the same series, less those of untracked devices that do not raise
-    kept = {s.device for s in liveness(rule, fleet, NOW, tracked=tracked)}
+    kept = {s.device for s in liveness(rule, columns, tracked=tracked)}
     assert kept == {d for d, (level, _) in want.items() if d in tracked or level >= RAISE}
