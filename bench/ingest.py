@@ -42,20 +42,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import numpy as np
 import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.machine import machine_info
-from ingest.pipeline import DeviceInfo, Pipeline, PipelineConfig, derived_lines
+from devices.cache import load_snapshot
+from ingest.directory import RegistryDirectory
+from ingest.record import encode_message
+from ingest.spool import Record
 from pantau import database
-from pantau.batch import Batch
-from pantau.catalogue import METRIC_INDEX
-from pantau.lineprotocol import encode_readings
 from pantau.services import InfluxDB, Mosquitto, free_port
 from pantau.store import InfluxStore, quote_string
 from tests.harness import IngestProcess, TestPublisher, count_points, register
+from tests.ingest.processors import new_processor
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "ingest.json"
@@ -202,32 +202,25 @@ def drain_with_paho(
     return {"messages": sent, "seconds": elapsed, "messages_per_s": sent / elapsed}
 
 
-def pack_lines(n: int, size: int, start_ms: int) -> list[str]:
+def pack_lines(env: Env, n: int, size: int, start_ms: int) -> list[str]:
     """What ``pantau ingest`` writes for ``pack_messages(n, size, start_ms)``: the same
-    readings through the same pipeline and encoder, aggregates coalesced as ingest does."""
-    pipeline = Pipeline(PipelineConfig())
-    pipeline.update_devices([DeviceInfo(d) for d in range(DEVICES)], [])
-    ids = [device(d) for d in range(DEVICES)]
-    zones, kinds = ["jababeka"] * DEVICES, ["air_quality"] * DEVICES
-    pm25 = METRIC_INDEX["pm25"]
-    lines: list[str] = []
-    derived: dict[str, str] = {}
+    messages through ingest's own Processor (decode, pipeline, line protocol, aggregates
+    coalesced), in the worker's chunks; nothing is written."""
+    engine = database.open_engine(env.sql_url)
+    directory = RegistryDirectory(load_snapshot(engine))
+    processor = new_processor(engine, lambda: directory)
+    received = time.time_ns()
+    records = [
+        Record(body, 0, i, i + 1)
+        for i, (topic, payload) in enumerate(pack_messages(n, size, start_ms))
+        for body in [encode_message(received, topic, payload)]
+    ]
     per_chunk = 2000  # messages per worker chunk (PANTAU_INGEST_BATCH_MESSAGES)
-    for first in range(0, n, per_chunk):
-        msg = np.arange(first, min(first + per_chunk, n))
-        k = np.tile(np.arange(size), msg.shape[0])
-        seq = np.repeat((msg // DEVICES) * size, size) + k
-        batch = Batch.from_columns(
-            device=np.repeat(msg % DEVICES, size),
-            metric=np.full(k.shape[0], pm25),
-            ts=(start_ms + seq * 1000) * 1_000_000,
-            raw=(20 + k % 37).astype(np.float64),
-            seq=seq,
-        )
-        out = pipeline.process(batch, now_ns=time.time_ns())
-        lines += encode_readings(out.batch, device_ids=ids, zones=zones, kinds=kinds)
-        derived.update(derived_lines(out, device_ids=ids, zones=zones, kinds=kinds))
-    return lines + list(derived.values())
+    lines: list[str] = []
+    for first in range(0, len(records), per_chunk):
+        lines += processor.prepare(records[first : first + per_chunk], flush=False).lines
+    engine.dispose()
+    return lines + processor.take_derived()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -238,7 +231,7 @@ def cpu_seconds(pid: int) -> float:
 
 def run_influx_alone(env: Env, packs: int) -> dict[str, float]:
     """The packs' lines written straight to InfluxDB: the ceiling for the packs run."""
-    lines = pack_lines(packs, 100, now_ms() - 2 * 86_400_000)
+    lines = pack_lines(env, packs, 100, now_ms() - 2 * 86_400_000)
     store = env.store(f"bench_alone_{uuid.uuid4().hex[:6]}")
     store.ensure_database()
     pid = env.influxd.pid()
