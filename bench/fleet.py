@@ -31,11 +31,10 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from alerts.board import AlertBoard, Filter
 from alerts.engine import AlertEngine
-from alerts.tables import alerts
 from bench.machine import machine_info
 from devices.cache import RegistrySnapshot, load_snapshot
 from devices.model import Device
@@ -79,12 +78,6 @@ def liveness(engine: Engine, snapshot: RegistrySnapshot, quiet: int) -> Alerting
     return alerting
 
 
-def open_alerts(engine: Engine) -> int:
-    with engine.connect() as conn:
-        query = sa.select(sa.func.count()).select_from(alerts).where(alerts.c.status == "open")
-        return int(conn.execute(query).scalar_one())
-
-
 def measure(n: int, tmp: Path) -> dict[str, float]:
     url = f"sqlite:///{tmp / f'fleet-{n}.db'}"
     database.upgrade(url)
@@ -109,7 +102,7 @@ def measure(n: int, tmp: Path) -> dict[str, float]:
     started = time.perf_counter()
     some_quiet.on_tick()  # opens the offline alerts
     opening_s = time.perf_counter() - started
-    opened = open_alerts(engine)
+    opened = len(AlertBoard(engine).find(Filter(status="open", limit=n)))
     if opened != quiet:
         raise RuntimeError(f"expected {quiet} offline alerts, found {opened}")
     still_quiet_s = median_seconds(some_quiet.on_tick)
