@@ -40,6 +40,7 @@ import httpx
 from api.influxql import select_statement
 from api.keys import KeyStore
 from api.query import parse_readings_query
+from bench.proc import cpu_seconds, memory_kib
 from pantau import database
 from pantau.services import InfluxDB, free_port
 from pantau.store import InfluxStore
@@ -78,25 +79,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def own_cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
-
-
-def memory_kib(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak RSS) of a process, in KiB, from /proc/<pid>/status."""
-    out: dict[str, int] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            out[name] = int(rest.split()[0])
-    return out
 
 
 # -- data ----------------------------------------------------------------------------

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import threading
 import time
@@ -47,6 +46,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.machine import machine_info
+from bench.proc import cpu_seconds, memory_kib
 from devices.cache import load_snapshot
 from ingest.directory import RegistryDirectory
 from ingest.record import encode_message
@@ -223,12 +223,6 @@ def pack_lines(env: Env, n: int, size: int, start_ms: int) -> list[str]:
     return lines + processor.take_derived()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run_influx_alone(env: Env, packs: int) -> dict[str, float]:
     """The packs' lines written straight to InfluxDB: the ceiling for the packs run."""
     lines = pack_lines(env, packs, 100, now_ms() - 2 * 86_400_000)
@@ -336,13 +330,9 @@ def run_naive(env: Env, n: int) -> dict[str, float]:
 
 def rss_kib(pid: int) -> int:
     try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
+        return memory_kib(pid).get("VmRSS", 0)
+    except OSError:  # gone meanwhile
         return 0
-    for line in text.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def ingest_pids(root: int) -> list[int]:
