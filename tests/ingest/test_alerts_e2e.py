@@ -68,5 +68,12 @@ def test_flood_levels_raise_and_escalate_one_alert(
         assert len(flood) == 1
         assert flood[0]["status"] == "open"
         assert flood[0]["zone"] == "kali-bekasi"
+        # 10–50 cm a minute: the smoothed rise rate says so, and "rising fast" opens
+        wait_for(
+            lambda: any(a["rule_id"] == "default-flood-rise" for a in open_alerts(sql_url)),
+            what="a rising-fast alert",
+        )
+        [series] = influx.query('SELECT LAST("rise_cm_per_h") FROM "flood"')
+        assert series.values[0][1] > 30.0
     finally:
         ingest.stop()
