@@ -278,9 +278,12 @@ def run_pantau_backlog(
     sent, publish_s, last = preload(env.broker.url, messages)
     progress(f"{name}: {sent} messages preloaded in {publish_s:.1f} s; draining")
     process.start(timeout=60)  # returns once subscribed: start-up excluded, as for bare
+    assert process.process is not None
+    cpu_before = cpu_by_process(env, process.process.pid)
     started = time.perf_counter()
     finished = wait_points(store, readings, last, timeout=600)
     elapsed = finished - started
+    cpu_after = cpu_by_process(env, process.process.pid)
     process.stop()
     return {
         "messages": sent,
@@ -289,7 +292,25 @@ def run_pantau_backlog(
         "messages_per_s": sent / elapsed,
         "readings_per_s": readings / elapsed,
         "lost": 0,
+        # cores busy: each process's CPU time during the drain / the drain's time
+        **{
+            f"cores_{name}": (cpu - cpu_before.get(name, 0.0)) / elapsed
+            for name, cpu in cpu_after.items()
+        },
     }
+
+
+def cpu_by_process(env: Env, ingest_pid: int) -> dict[str, float]:
+    """CPU seconds so far of InfluxDB, Mosquitto and both ingest processes (the
+    processing one may not have started yet)."""
+    receiving, *processing = ingest_pids(ingest_pid)
+    pids = {
+        "influxdb": env.influxd.pid(),
+        "mosquitto": env.broker.pid(),
+        "ingest_receiving": receiving,
+        "ingest_processing": processing[0] if processing else None,
+    }
+    return {name: cpu_seconds(pid) for name, pid in pids.items() if pid is not None}
 
 
 def run_live(env: Env, n: int) -> dict[str, float]:
@@ -490,6 +511,14 @@ def main() -> None:
             f"{r.get('readings_per_s', r['messages_per_s']):>11.0f} "
             f"{r['messages_per_s'] / bare:>7.2f}"
         )
+    print(
+        "packs, cores busy while draining: "
+        + ", ".join(
+            f"{name.removeprefix('cores_')} {share:.2f}"
+            for name, share in runs["pantau_packs"].items()
+            if name.startswith("cores_")
+        )
+    )
     alone = runs["influx_alone"]
     print(
         f"InfluxDB alone: {alone['points']:.0f} points (the packs' lines) in "
