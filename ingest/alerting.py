@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from alerts.engine import AlertEngine
 from alerts.observations import DeviceState, FloodObservation, IspuObservation, Observations
@@ -18,17 +19,40 @@ from ingest.processor import ChunkResult
 from pantau.catalogue import METRIC_NAMES
 
 log = logging.getLogger(__name__)
-_METRIC_NAMES = np.array(METRIC_NAMES)
+_METRIC_NAMES = np.array(METRIC_NAMES, dtype=np.str_)
 
 
-def observations(result: ChunkResult) -> Observations:
+class TagArrays:
+    """Device ids, zones and kinds by device index as fixed-width string arrays, so that a
+    chunk's columns are gathers (rather than a conversion of every reading's strings).
+    Rebuilt only when the device index grows or the registry's tag lists change."""
+
+    def __init__(self) -> None:
+        self._source: tuple[int, object, object] = (-1, None, None)
+        self._arrays = (np.zeros(0, np.str_),) * 3
+
+    def __call__(
+        self, ids: Sequence[str], zones: Sequence[str], kinds: Sequence[str]
+    ) -> tuple[NDArray[np.str_], NDArray[np.str_], NDArray[np.str_]]:
+        size, known_zones, known_kinds = self._source
+        if size != len(ids) or known_zones is not zones or known_kinds is not kinds:
+            # The index only grows, so its length identifies it; the tag lists are kept
+            # (held here, so an identity check cannot be fooled by a reused id).
+            self._source = (len(ids), zones, kinds)
+            self._arrays = (
+                np.array(ids, dtype=np.str_),
+                np.array(zones, dtype=np.str_),
+                np.array(kinds, dtype=np.str_),
+            )
+        return self._arrays
+
+
+def observations(result: ChunkResult, tags: TagArrays | None = None) -> Observations:
     """The chunk's pipeline output as the alerts engine's columns (names, not indices)."""
     output: PipelineOutput | None = result.output
     if output is None:
         return Observations()
-    ids = np.array(result.device_ids, dtype=object)
-    zones = np.array(result.zones, dtype=object)
-    kinds = np.array(result.kinds, dtype=object)
+    ids, zones, kinds = (tags or TagArrays())(result.device_ids, result.zones, result.kinds)
     batch = output.batch
     ispu = output.ispu
     flood = output.flood
@@ -119,6 +143,7 @@ class Alerting:
         self._next_check = 0.0
         self._registered_of: object = None
         self._registered_rows: list[_Registered] = []
+        self._tags = TagArrays()
 
     def on_chunk(self, result: ChunkResult) -> None:
         with self._lock:
@@ -134,7 +159,7 @@ class Alerting:
                     device = result.device_ids[d]
                     self._newest_reading[device] = max(ts, self._newest_reading.get(device, ts))
         with self._lock:
-            self._held.append(observations(result))
+            self._held.append(observations(result, self._tags))
             self._held_now_ns = max(self._held_now_ns, result.now_ns)
         if time.monotonic() - self._evaluated_at >= self.evaluate_seconds:
             self.flush()

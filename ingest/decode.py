@@ -23,6 +23,8 @@ from pantau.catalogue import METRIC_INDEX
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}")
 _MIN_TS = 946_684_800_000_000_000  # 2000-01-01
 _MAX_TS = 4_102_444_800_000_000_000  # 2100-01-01
+_MIN_MS, _MAX_MS = _MIN_TS // 1_000_000, _MAX_TS // 1_000_000
+_SEQ_END = 2**63
 MAX_READINGS_PER_MESSAGE = 100_000
 
 
@@ -98,35 +100,44 @@ def _device_document(device: str, document: Any, received_ns: int, out: Columns)
 
 def _readings(device: str, items: list[Any], received_ns: int, out: Columns) -> list[Rejection]:
     """Reading objects of one device. The common form (epoch-ms ``ts``, integer or no
-    ``seq``, known metrics with finite numbers) is taken on a fast path; anything else
-    goes through :func:`_reading`, which accepts what it can and says what it cannot."""
+    ``seq``, known metrics with finite numbers) is taken on a fast path (about 0.7 µs a
+    reading: it is most of the CPU time of a backlog of packs); anything else goes
+    through :func:`_reading`, which accepts what it can and says what it cannot."""
     problems: list[Rejection] = []
-    devices, metrics, times, raws, seqs = out.device, out.metric, out.ts, out.raw, out.seq
+    metrics, times, raws, seqs = out.metric, out.ts, out.raw, out.seq
     index_of, isfinite = METRIC_INDEX.get, math.isfinite
+    start = len(times)  # rows from here on get ``device`` (added once per run of rows)
     for item in items:
         if type(item) is dict:
             values, ts, seq = item.get("values"), item.get("ts"), item.get("seq", NO_SEQ)
-            if type(values) is dict and type(ts) is int and type(seq) is int and seq >= -1:
-                ts_ns = ts * 1_000_000
-                row = [
-                    (index_of(name), value)
-                    for name, value in values.items()
-                    if (type(value) is float or type(value) is int) and isfinite(value)
-                ]
-                if (
-                    _MIN_TS <= ts_ns < _MAX_TS
-                    and seq < 2**63
-                    and len(row) == len(values)
-                    and all(index is not None for index, _ in row)
-                ):
-                    for index, value in row:
-                        devices.append(device)
-                        metrics.append(index)  # type: ignore[arg-type]
-                        times.append(ts_ns)
-                        raws.append(float(value))
-                        seqs.append(seq)
+            if (
+                type(values) is dict
+                and type(ts) is int
+                and type(seq) is int
+                and _MIN_MS <= ts < _MAX_MS
+                and -1 <= seq < _SEQ_END
+            ):
+                n = len(raws)
+                for name, value in values.items():
+                    index = index_of(name)
+                    if (
+                        index is None
+                        or not (type(value) is float or type(value) is int)
+                        or not isfinite(value)
+                    ):
+                        del metrics[n:], raws[n:]  # this item takes the slow path
+                        break
+                    metrics.append(index)
+                    raws.append(value)  # an int is converted when the Batch is built
+                else:
+                    k = len(raws) - n
+                    times.extend([ts * 1_000_000] * k)
+                    seqs.extend([seq] * k)
                     continue
+        out.device.extend([device] * (len(times) - start))
         problems += _reading(device, item, received_ns, out)
+        start = len(times)
+    out.device.extend([device] * (len(times) - start))
     return problems
 
 

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 _HEADER = struct.Struct("<II")
 _SUFFIX = ".seg"
 _READ_BLOCK = 32 * 1024**2
+_READ_MARGIN = 64 * 1024  # read past a byte-bounded chunk, for the record that ends it
 
 
 class SpoolFull(Exception):
@@ -142,17 +143,23 @@ class SpoolReader:
         segments = _segments(self.directory)
         return Cursor(segments[0] if segments else 0, 0)
 
-    def read(self, start: Cursor, max_records: int) -> list[Record]:
-        """Up to ``max_records`` complete records from ``start`` on, in order."""
+    def read(self, start: Cursor, max_records: int, max_bytes: int | None = None) -> list[Record]:
+        """Up to ``max_records`` complete records from ``start`` on, in order, stopping
+        once their bodies reach ``max_bytes`` (at least one record is returned)."""
         records: list[Record] = []
         position = start
+        room = max_bytes if max_bytes is not None else -1
+        block = _READ_BLOCK if max_bytes is None else min(_READ_BLOCK, max_bytes + _READ_MARGIN)
         segments = [s for s in _segments(self.directory) if s >= start.segment]
         for number, segment in enumerate(segments):
             if segment > position.segment:
                 position = Cursor(segment, 0)
-            for record in self._read_segment(position, max_records - len(records)):
+            for record in self._read_segment(position, max_records - len(records), block):
                 records.append(record)
                 position = record.end
+                room -= len(record.body)
+                if max_bytes is not None and room <= 0:
+                    return records
             last = number == len(segments) - 1
             if len(records) >= max_records or last:
                 break
@@ -160,12 +167,18 @@ class SpoolReader:
                 break  # this segment's rest comes with the next read
         return records
 
-    def _read_segment(self, start: Cursor, count: int) -> Iterator[Record]:
+    def _read_segment(self, start: Cursor, count: int, block: int) -> Iterator[Record]:
+        """Records of one segment from ``start``, read ``block`` bytes at a time (more if
+        the first record is longer)."""
         path = _path(self.directory, start.segment)
         try:
             with path.open("rb") as handle:
                 handle.seek(start.offset)
-                data = handle.read(_READ_BLOCK)
+                data = handle.read(block)
+                if len(data) == block:
+                    first_end = _HEADER.size + _HEADER.unpack_from(data)[0]
+                    if first_end > block:
+                        data += handle.read(first_end - block)
         except FileNotFoundError:
             return
         view = memoryview(data)

@@ -122,5 +122,6 @@ def build_worker(
         processor=processor,
         checkpoint_path=settings.spool_dir / "checkpoint.bin",
         chunk_records=settings.ingest_batch_messages,
+        chunk_bytes=settings.ingest_batch_bytes,
         on_tick=alerting.on_tick,
     )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pantau.batch import Batch
+from pantau.batch import N_METRICS, Batch
 from pantau.catalogue import METRIC_NAMES
 
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
@@ -70,28 +70,34 @@ def encode_readings(
     if len(batch) == 0:
         return []
     value = np.where(np.isfinite(batch.value), batch.value, batch.raw)
-    columns = (
-        batch.device.tolist(),
-        batch.metric.tolist(),
-        batch.ts.tolist(),
-        batch.raw.tolist(),
-        value.tolist(),
-        batch.flags.tolist(),
-        np.round(batch.score.astype(np.float64), 4).tolist(),
+    # Column by column: each distinct series' tag set and each distinct score are
+    # formatted once, the value's text is the raw's unless calibration changed it.
+    series, series_row = np.unique(batch.series, return_inverse=True)
+    names = [
+        "readings" + series_tags(device_ids[d], METRIC_NAMES[m], zones[d], kinds[d])
+        for d, m in zip((series // N_METRICS).tolist(), (series % N_METRICS).tolist(), strict=True)
+    ]
+    raw_text = list(map(repr, batch.raw.tolist()))
+    same = value == batch.raw
+    value_text = (
+        raw_text
+        if same.all()
+        else [
+            r if kept else repr(v)
+            for r, kept, v in zip(raw_text, same.tolist(), value.tolist(), strict=True)
+        ]
     )
-    prefixes: dict[tuple[int, int], str] = {}
-    scores: dict[float, str] = {}  # rounded scores repeat: format each once
-    lines: list[str] = []
-    append = lines.append
-    for d, m, t, r, v, f, s in zip(*columns, strict=True):
-        prefix = prefixes.get((d, m))
-        if prefix is None:
-            prefix = "readings" + series_tags(device_ids[d], METRIC_NAMES[m], zones[d], kinds[d])
-            prefixes[d, m] = prefix
-        raw_text = repr(r)
-        value_text = raw_text if v == r else repr(v)
-        score_text = scores.get(s)
-        if score_text is None:
-            score_text = scores[s] = repr(s)
-        append(f"{prefix} value={value_text},raw={raw_text},flags={f}i,score={score_text} {t}")
-    return lines
+    scores, score_row = np.unique(np.round(batch.score.astype(np.float64), 4), return_inverse=True)
+    score_names = list(map(repr, scores.tolist()))
+    return [
+        f"{names[p]} value={v},raw={r},flags={f}i,score={score_names[s]} {t}"
+        for p, v, r, f, s, t in zip(
+            series_row.tolist(),
+            value_text,
+            raw_text,
+            batch.flags.tolist(),
+            score_row.tolist(),
+            batch.ts.tolist(),
+            strict=True,
+        )
+    ]

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     spool_max_bytes: int = Field(2 * 1024**3, ge=1024 * 1024)
     ingest_flush_ms: int = Field(200, ge=1, le=60_000)
     ingest_batch_messages: int = Field(2000, ge=1)
+    ingest_batch_bytes: int = Field(
+        8 * 1024**2, ge=1024, description="message bytes per processing chunk (about)"
+    )
     ingest_partition: str = Field(
         "", description="'i/n': handle only the devices whose id hashes to i mod n ('' = all)"
     )

@@ -39,6 +39,23 @@ def test_reads_in_chunks_resume_from_the_cursor(tmp_path: Path) -> None:
     assert seen == [f"message-{i:05d}".encode() for i in range(100)]
 
 
+def test_chunks_are_bounded_by_bytes_and_records_longer_than_a_block_come_whole(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path, max_bytes=10**9)
+    sizes = [1000] * 5 + [300_000] + [1000] * 3  # one record far longer than a chunk's block
+    spool.write_group([bytes([i]) * size for i, size in enumerate(sizes)])
+    reader = SpoolReader(tmp_path)
+    cursor, chunks = reader.first, []
+    while chunk := reader.read(cursor, 100, max_bytes=2500):
+        chunks.append([len(r.body) for r in chunk])
+        cursor = chunk[-1].end
+    assert chunks[0] == [1000, 1000, 1000]  # ends with the record that reaches the bound
+    assert all(sum(chunk[:-1]) < 2500 for chunk in chunks)
+    assert [size for chunk in chunks for size in chunk] == sizes  # none split or lost
+    assert [len(r.body) for r in reader.read(reader.first, 100)] == sizes
+
+
 def test_release_deletes_whole_segments_behind_the_cursor(tmp_path: Path) -> None:
     spool = Spool(tmp_path, max_bytes=10**8, segment_bytes=200)
     fill(spool, 50)
