@@ -117,23 +117,37 @@ def _readings(device: str, items: list[Any], received_ns: int, out: Columns) -> 
                 and _MIN_MS <= ts < _MAX_MS
                 and -1 <= seq < _SEQ_END
             ):
-                n = len(raws)
-                for name, value in values.items():
+                if len(values) == 1:  # the most common reading: one metric
+                    ((name, value),) = values.items()
                     index = index_of(name)
                     if (
-                        index is None
-                        or not (type(value) is float or type(value) is int)
-                        or not isfinite(value)
+                        index is not None
+                        and (type(value) is float or type(value) is int)
+                        and isfinite(value)
                     ):
-                        del metrics[n:], raws[n:]  # this item takes the slow path
-                        break
-                    metrics.append(index)
-                    raws.append(value)  # an int is converted when the Batch is built
-                else:
-                    k = len(raws) - n
-                    times.extend([ts * 1_000_000] * k)
-                    seqs.extend([seq] * k)
-                    continue
+                        metrics.append(index)
+                        raws.append(value)  # an int is converted when the Batch is built
+                        times.append(ts * 1_000_000)
+                        seqs.append(seq)
+                        continue
+                elif values:
+                    n = len(raws)
+                    for name, value in values.items():
+                        index = index_of(name)
+                        if (
+                            index is None
+                            or not (type(value) is float or type(value) is int)
+                            or not isfinite(value)
+                        ):
+                            del metrics[n:], raws[n:]  # this item takes the slow path
+                            break
+                        metrics.append(index)
+                        raws.append(value)
+                    else:
+                        k = len(raws) - n
+                        times.extend([ts * 1_000_000] * k)
+                        seqs.extend([seq] * k)
+                        continue
         out.device.extend([device] * (len(times) - start))
         problems += _reading(device, item, received_ns, out)
         start = len(times)
