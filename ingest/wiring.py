@@ -92,6 +92,7 @@ def build_worker(
     store.wait_ready(timeout=60)
     store.ensure_database()
     registry = RegistryCache(engine, refresh_seconds=2.0)
+    registry.start()  # a large registry loads in its own thread: chunks keep flowing
     dead_letters = DeadLetterStore(engine)
     current = RegistryDirectory(registry.snapshot())
 
