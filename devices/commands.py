@@ -24,6 +24,7 @@ from devices.credentials import (
     sync_broker,
 )
 from devices.importer import import_csv
+from devices.qc import qc_text
 from devices.registry import Registry
 from devices.status import is_silent_for, statuses
 from devices.validation import parse_device
@@ -110,7 +111,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     registry = _registry(load_settings())
     device = registry.get(args.id)
     for name in device.__slots__:
-        print(f"{name:22} {getattr(device, name)}")
+        value = qc_text(device.qc) if name == "qc" else getattr(device, name)
+        print(f"{name:22} {value}")
     for record in registry.calibrations(device.id):
         print(f"calibration {record.metric} from {record.effective_from}: {record.coefficients}")
     for entry in registry.maintenance(device.id):
@@ -162,6 +164,7 @@ _ADD_FIELDS = (
     "owner",
     "notes",
     "gateway",
+    "qc",  # QC threshold overrides, e.g. --qc "pm25.high=500; pm25.max_rate_per_s=2"
 )
 
 

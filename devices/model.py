@@ -15,8 +15,9 @@ class Device:
     """A registered device. ``metrics`` and ``units`` are parallel tuples.
 
     ``siaga`` holds the Siaga 3 / 2 / 1 thresholds in cm (ascending) of a
-    water-level station. ``last_seen``, ``firmware``, ``battery`` and ``online``
-    come from the ingest path (see :meth:`devices.registry.Registry.record_seen`).
+    water-level station. ``qc`` overrides the metric's default QC thresholds for
+    this device (see :mod:`devices.qc`). ``last_seen``, ``firmware``, ``battery`` and
+    ``online`` come from the ingest path (see :meth:`devices.registry.Registry.record_seen`).
     """
 
     id: str
@@ -41,6 +42,14 @@ class Device:
     battery: float | None = None
     online: bool | None = None
     registered_at: datetime | None = None
+    qc: tuple[tuple[str, str, float], ...] = ()  # (metric, threshold, value) overrides
+
+    def qc_overrides(self) -> dict[str, dict[str, float]]:
+        """The QC threshold overrides by metric: ``{"pm25": {"high": 500.0}}``."""
+        out: dict[str, dict[str, float]] = {}
+        for metric, name, value in self.qc:
+            out.setdefault(metric, {})[name] = value
+        return out
 
     def unit(self, metric: str) -> str | None:
         """The unit this device reports ``metric`` in, or None if it does not report it."""

@@ -48,6 +48,11 @@ def device_of(m: Mapping[Any, Any]) -> Device:
         battery=m["battery"],
         online=m["online"],
         registered_at=maybe_utc(m["registered_at"]),
+        qc=tuple(
+            (metric, name, float(value))
+            for metric, values in sorted(json.loads(m["qc"] or "{}").items())
+            for name, value in sorted(values.items())
+        ),
     )
 
 
@@ -74,6 +79,7 @@ def device_values(device: Device) -> dict[str, object]:
         "notes": device.notes,
         "gateway": device.gateway,
         "requires_calibration": device.requires_calibration,
+        "qc": json.dumps(device.qc_overrides(), sort_keys=True),
     }
 
 

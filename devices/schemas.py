@@ -10,6 +10,12 @@ from devices.model import CalibrationRecord, Device, MaintenanceEntry
 from devices.status import DeviceStatus
 from devices.zones import Zone
 
+QC_HELP = (
+    "QC threshold overrides per metric: low, high, max_rate_per_s, spike_sigma, "
+    "spike_min_delta, flatline_count, flatline_tolerance"
+)
+QC_EXAMPLE = {"pm25": {"high": 500.0, "max_rate_per_s": 2.0}}
+
 
 class DeviceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -25,6 +31,7 @@ class DeviceIn(BaseModel):
     metrics: list[str] | None = Field(None, description="default: the kind's metrics")
     units: list[str] | None = Field(None, description="one per metric; default canonical")
     siaga: list[float] | None = Field(None, description="Siaga 3, 2, 1 thresholds in cm")
+    qc: dict[str, dict[str, float]] | None = Field(None, description=QC_HELP, examples=[QC_EXAMPLE])
     status: str = "active"
     owner: str = ""
     notes: str = ""
@@ -45,6 +52,9 @@ class DevicePatch(BaseModel):
     metrics: list[str] | None = None
     units: list[str] | None = None
     siaga: list[float] | None = Field(None, description="[] removes the thresholds")
+    qc: dict[str, dict[str, float]] | None = Field(
+        None, description=QC_HELP + "; {} removes them", examples=[QC_EXAMPLE]
+    )
     status: str | None = Field(None, description="active or maintenance")
     owner: str | None = None
     notes: str | None = None
@@ -94,6 +104,7 @@ class DeviceOut(BaseModel):
     metrics: list[str]
     units: list[str]
     siaga: list[float] | None
+    qc: dict[str, dict[str, float]] = Field(description=QC_HELP, examples=[QC_EXAMPLE])
     status: str
     owner: str
     notes: str
@@ -105,8 +116,14 @@ class DeviceOut(BaseModel):
 
     @classmethod
     def of(cls, d: Device, state: DeviceStatus) -> DeviceOut:
-        fields = {n: getattr(d, n) for n in cls.model_fields if n not in ("state", "siaga")}
-        return cls(**fields, siaga=list(d.siaga) if d.siaga else None, state=StatusOut.of(state))
+        special = ("state", "siaga", "qc")
+        fields = {n: getattr(d, n) for n in cls.model_fields if n not in special}
+        return cls(
+            **fields,
+            siaga=list(d.siaga) if d.siaga else None,
+            qc=d.qc_overrides(),
+            state=StatusOut.of(state),
+        )
 
 
 class MqttCredentials(BaseModel):

@@ -38,6 +38,7 @@ devices = sa.Table(
     sa.Column("registered_at", _WHEN, nullable=False),
     sa.Column("updated_at", _WHEN, nullable=False),
     sa.Column("decommissioned_at", _WHEN),
+    sa.Column("qc", sa.Text, nullable=False, server_default="{}"),
 )
 
 calibrations = sa.Table(

@@ -15,6 +15,7 @@ from datetime import date
 
 from devices.kinds import KIND_INDEX, kind_ids
 from devices.model import DEVICE_ID, Device
+from devices.qc import parse_qc
 from devices.zones import BOUNDS, ZONE_INDEX, zone_ids
 from pantau.catalogue import METRIC_INDEX, METRICS
 
@@ -38,6 +39,7 @@ FIELDS = (
     "notes",
     "gateway",
     "requires_calibration",
+    "qc",
 )
 MAX_INTERVAL_S = 86_400
 RESERVED_PREFIX = "pantau-"
@@ -132,6 +134,9 @@ def parse_device(
     interval = _interval(c, kind.interval_s if kind else 60)
     metrics, units = _metrics(c, kind.metrics if kind else (), kind is None or kind.id == "gateway")
     siaga = _siaga(c, metrics)
+    qc, qc_problems = parse_qc(c.fields.get("qc"), metrics)
+    for problem in qc_problems:
+        c.fail("qc", problem)
     status = c.text("status") or "active"
     if status not in ("active", "maintenance"):
         c.fail(
@@ -166,6 +171,7 @@ def parse_device(
         notes=notes,
         gateway=gateway,
         requires_calibration=calibrate,
+        qc=qc,
     )
     return device, []
 
@@ -193,6 +199,7 @@ def device_fields(device: Device) -> dict[str, object]:
         "notes": device.notes,
         "gateway": device.gateway,
         "requires_calibration": device.requires_calibration,
+        "qc": device.qc_overrides(),
     }
 
 

@@ -56,7 +56,7 @@ class RegistryDirectory:
                     zone=device.zone,
                     siaga=tuple(device.siaga) if device.siaga else None,
                     requires_calibration=bool(device.requires_calibration),
-                    qc_overrides={},
+                    qc_overrides=device.qc_overrides(),
                 )
             )
         calibrations: list[Calibration] = []

@@ -47,6 +47,19 @@ RANGE_LOW: NDArray[np.float64] = np.array([m.low for m in METRICS], dtype=np.flo
 RANGE_HIGH: NDArray[np.float64] = np.array([m.high for m in METRICS], dtype=np.float64)
 
 
+#: QC thresholds a device may override per metric (the registry's ``qc`` field; meaning
+#: in ``ingest.pipeline.config.MetricQC``).
+QC_FIELDS: tuple[str, ...] = (
+    "low",
+    "high",
+    "max_rate_per_s",
+    "spike_sigma",
+    "spike_min_delta",
+    "flatline_count",
+    "flatline_tolerance",
+)
+
+
 def metric_index(name: str) -> int | None:
     """Index of a canonical metric name, or ``None`` if it is not in the catalogue."""
     return METRIC_INDEX.get(name)

@@ -1,7 +1,8 @@
 """Pipeline settings and the registry facts the pipeline needs (devices, calibrations).
 
 Every threshold has a default; per-metric QC thresholds live in :class:`MetricQC`
-and can be overridden per device through :attr:`DeviceInfo.qc_overrides`.
+and can be overridden per device through :attr:`DeviceInfo.qc_overrides` (names in
+:data:`pantau.catalogue.QC_FIELDS`; the registry's ``qc`` field).
 """
 
 from __future__ import annotations
@@ -39,18 +40,6 @@ class MetricQC:
     spike_min_delta: float = 0.0
     flatline_count: int = 0
     flatline_tolerance: float = 0.0
-
-
-#: Names accepted in ``DeviceInfo.qc_overrides[metric]``.
-QC_FIELDS: tuple[str, ...] = (
-    "low",
-    "high",
-    "max_rate_per_s",
-    "spike_sigma",
-    "spike_min_delta",
-    "flatline_count",
-    "flatline_tolerance",
-)
 
 
 def default_qc() -> dict[str, MetricQC]:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.pipeline.config import QC_FIELDS, DeviceInfo, PipelineConfig
+from ingest.pipeline.config import DeviceInfo, PipelineConfig
 from pantau.batch import N_METRICS
-from pantau.catalogue import METRIC_INDEX, METRIC_NAMES, RANGE_HIGH, RANGE_LOW
+from pantau.catalogue import METRIC_INDEX, METRIC_NAMES, QC_FIELDS, RANGE_HIGH, RANGE_LOW
 
 
 def _defaults(config: PipelineConfig) -> dict[str, NDArray[np.float64]]:

@@ -30,6 +30,11 @@ def test_import_add_list_decommission(
     assert main(["devices", "add", *args, "--latitude", "-6.33", "--longitude", "107.14"]) == 0
     out = capsys.readouterr().out
     assert "registered aq-x1" in out and "shown only once" in out
+    qc = ["--qc", "pm25.high=400; pm10.max_rate_per_s=2.5"]
+    position = ["--latitude", "-6.33", "--longitude", "107.14"]
+    assert main(["devices", "add", "--id", "aq-x2", *args[2:], *position, *qc, "--no-sync"]) == 0
+    assert main(["devices", "show", "aq-x2"]) == 0
+    assert "pm10.max_rate_per_s=2.5; pm25.high=400" in capsys.readouterr().out
     assert main(["devices", "decommission", "aq-x1"]) == 0
     assert "aq-x1:" not in (tmp_path / "mosquitto" / "passwd").read_text()
     assert main(["devices", "list", "--status", "decommissioned"]) == 0

@@ -121,7 +121,7 @@ def test_header_problems(registry: Registry) -> None:
         "h.csv: 0 rows checked, 4 problems; nothing was changed\n"
         "line 1, column colour: unknown column 'colour'; known: id, kind, model, zone, latitude, "
         "longitude, address, install_date, interval_s, metrics, units, siaga3, siaga2, siaga1, "
-        "status, owner, notes, gateway, requires_calibration\n"
+        "status, owner, notes, gateway, requires_calibration, qc\n"
         "line 1, column zone: required column 'zone' is missing\n"
         "line 1, column latitude: required column 'latitude' is missing\n"
         "line 1, column longitude: required column 'longitude' is missing"
