@@ -81,6 +81,7 @@ class Worker:
         # Decoding makes and drops hundreds of thousands of small objects a second: let
         # the collector skip the long-lived ones made at start-up (modules, registry).
         gc.freeze()
+        log.info("processing from spool position %d:%d", self.cursor.segment, self.cursor.offset)
         parent = os.getppid()
         next_tick = last_report = time.monotonic()
         reported = 0
