@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
 from typing import Any
@@ -20,7 +21,8 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if args.worker:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the receiving process decides when to stop
-        build_worker(settings, stop, metrics_port=args.metrics_port).run(stop)
+        worker = build_worker(settings, stop, metrics_port=args.metrics_port)
+        worker.run(stop, on_ready=lambda: _say_ready(args.ready_fd))
         return 0
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     service = build_service(settings, metrics_port=args.metrics_port)
@@ -28,6 +30,17 @@ def run(args: argparse.Namespace) -> int:
     service.run_forever(stop)
     log.info("ingest stopped")
     return 0
+
+
+def _say_ready(fd: int | None) -> None:
+    """Tell the receiving process that this processing process is up (see ingest.service)."""
+    if fd is None:
+        return
+    try:
+        os.write(fd, b"ready\n")
+        os.close(fd)
+    except OSError:
+        log.debug("the receiving process no longer listens for readiness")
 
 
 def register(sub: Any) -> None:
@@ -45,4 +58,5 @@ def register(sub: Any) -> None:
         help="serve Prometheus metrics on this port (the processing process on the next one)",
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)

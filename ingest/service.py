@@ -3,7 +3,12 @@
 The receiving process (this one) runs the MQTT subscriber and the spool writer
 (:mod:`ingest.receiver`); it starts the processing process (:mod:`ingest.worker`,
 ``pantau ingest --worker``), restarts it if it dies, and stops it on the way out.
-The two share only the spool directory. A crash of either loses nothing:
+The two share only the spool directory (and, at start, a pipe on which the
+processing process says it is ready: the subscription waits for that, up to
+``ready_wait_s``, ``PANTAU_INGEST_READY_WAIT_S``, so that the broker keeps the
+backlog while the processing process imports and restores its state; if it is
+not ready by then, e.g. waiting for InfluxDB, the spool takes the backlog).
+A crash of either loses nothing:
 unacknowledged messages are redelivered by the broker, spooled ones are re-read
 from the worker's last checkpoint.
 """
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -24,20 +30,55 @@ log = logging.getLogger(__name__)
 
 
 class IngestService:
-    def __init__(self, *, receiver: Receiver, worker_args: list[str]) -> None:
+    def __init__(
+        self, *, receiver: Receiver, worker_args: list[str], ready_wait_s: float = 10.0
+    ) -> None:
         self.receiver = receiver
         self.worker_args = worker_args
+        self.ready_wait_s = ready_wait_s
         self.worker: subprocess.Popen[bytes] | None = None
+        self._ready_fd: int | None = None  # the read end of the current worker's ready pipe
         self._started_at = 0.0
         self._restart_delay = 1.0
         self._restart_at = 0.0
 
     def _start_worker(self) -> None:
-        self.worker = subprocess.Popen(
-            [sys.executable, "-m", "pantau.cli", *self.worker_args], env=os.environ.copy()
-        )
+        self._close_ready_pipe()
+        ready_read, ready_write = os.pipe()
+        try:
+            command = [sys.executable, "-m", "pantau.cli", *self.worker_args]
+            self.worker = subprocess.Popen(
+                [*command, "--ready-fd", str(ready_write)],
+                env=os.environ.copy(),
+                pass_fds=(ready_write,),
+            )
+        except BaseException:
+            os.close(ready_read)
+            raise
+        finally:
+            os.close(ready_write)
+        self._ready_fd = ready_read
         self._started_at = time.monotonic()
         log.info("processing process started (pid %d)", self.worker.pid)
+
+    def _wait_for_worker(self, timeout: float) -> None:
+        """Until the processing process says it is ready (or exits, or ``timeout``)."""
+        fd = self._ready_fd
+        if fd is None:
+            return
+        readable, _, _ = select.select([fd], [], [], timeout)
+        if not readable:
+            log.warning(
+                "the processing process is not ready after %.0f s; subscribing anyway "
+                "(the spool keeps what arrives)",
+                timeout,
+            )
+        self._close_ready_pipe()
+
+    def _close_ready_pipe(self) -> None:
+        if self._ready_fd is not None:
+            os.close(self._ready_fd)
+            self._ready_fd = None
 
     def _watch_worker(self) -> None:
         """Restart a worker that exited, backing off (up to 60 s) while it keeps failing."""
@@ -65,6 +106,7 @@ class IngestService:
                 "partition %s: handling the devices whose id hashes to it", self.receiver.partition
             )
         self._start_worker()
+        self._wait_for_worker(self.ready_wait_s)
         self.receiver.start()
         last_report = time.monotonic()
         reported = (0, 0)
@@ -83,6 +125,7 @@ class IngestService:
         self.stop()
 
     def stop(self) -> None:
+        self._close_ready_pipe()
         self.receiver.stop()
         log.info(
             "received %d messages: %d spooled, %d left to other partitions",

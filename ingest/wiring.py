@@ -72,7 +72,9 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
     worker_args = ["ingest", "--worker"]
     if metrics_port:
         worker_args += ["--metrics-port", str(metrics_port + 1)]
-    return IngestService(receiver=receiver, worker_args=worker_args)
+    return IngestService(
+        receiver=receiver, worker_args=worker_args, ready_wait_s=settings.ingest_ready_wait_s
+    )
 
 
 def build_worker(

@@ -65,8 +65,9 @@ class Worker:
         log.info("resuming from spool position %d:%d", saved.cursor.segment, saved.cursor.offset)
         return max(saved.cursor, self.reader.first)
 
-    def run(self, stop: threading.Event) -> None:
-        """Prepare chunk k+1 while chunk k is being written.
+    def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
+        """Prepare chunk k+1 while chunk k is being written (``on_ready`` is called once
+        the loop starts: the receiving process subscribes after it).
 
         A checkpoint (spool cursor + pipeline state, taken between two chunks) is saved
         once the chunks before it are written, at most every ``checkpoint_seconds`` and
@@ -82,6 +83,8 @@ class Worker:
         # the collector skip the long-lived ones made at start-up (modules, registry).
         gc.freeze()
         log.info("processing from spool position %d:%d", self.cursor.segment, self.cursor.offset)
+        if on_ready is not None:
+            on_ready()
         parent = os.getppid()
         next_tick = last_report = time.monotonic()
         reported = 0

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     ingest_batch_bytes: int = Field(
         8 * 1024**2, ge=1024, description="message bytes per processing chunk (about)"
     )
+    ingest_ready_wait_s: float = Field(
+        10.0,
+        ge=0,
+        description="at start, how long the subscription waits for the processing process",
+    )
     ingest_partition: str = Field(
         "", description="'i/n': handle only the devices whose id hashes to i mod n ('' = all)"
     )

@@ -128,6 +128,8 @@ def test_influxdb_down_under_load(
 ) -> None:
     server, store, ingest = own_influxdb_setup(tmp_path, make_mosquitto, make_influxdb, sql_url)
     ingest.start()
+    log = ingest.log()  # the subscription waited for the processing process
+    assert log.index("processing from spool position") < log.index("subscribed to")
     publisher = TestPublisher(ingest.env["PANTAU_MQTT_URL"])
     publisher.publish_many(messages(1000))
     wait_for(lambda: count_points(store) == 1000, what="first 1000")
@@ -141,6 +143,30 @@ def test_influxdb_down_under_load(
     publisher.close()
     wait_for(lambda: count_points(store) >= 5000, timeout=90, what="spool drained")
     assert stored_values(store) == expected_values(5000)
+    ingest.stop()
+
+
+def test_started_while_influxdb_is_down(
+    tmp_path: Path,
+    make_mosquitto: Callable[..., Mosquitto],
+    make_influxdb: Callable[[], InfluxDB],
+    sql_url: str,
+) -> None:
+    """The processing process waits for InfluxDB; the receiving one stops waiting for it
+    after PANTAU_INGEST_READY_WAIT_S, subscribes and spools; all is written later."""
+    server, store, ingest = own_influxdb_setup(tmp_path, make_mosquitto, make_influxdb, sql_url)
+    server.stop()
+    ingest.env["PANTAU_INGEST_READY_WAIT_S"] = "1"
+    ingest.start()
+    assert "subscribing anyway" in ingest.log()
+    publisher = TestPublisher(ingest.env["PANTAU_MQTT_URL"])
+    publisher.publish_many(messages(1000))  # acknowledged: in the spool
+    publisher.close()
+    spool = tmp_path / "home" / "spool"
+    assert sum(p.stat().st_size for p in spool.glob("*.seg")) > 0
+    server.start()
+    wait_for(lambda: count_points(store) >= 1000, timeout=90, what="spool drained")
+    assert stored_values(store) == expected_values(1000)
     ingest.stop()
 
 
