@@ -221,3 +221,17 @@ def test_import_dry_run_body_and_real_run_multipart(api: Api) -> None:
         "column": "id",
         "message": "device 'wl-001' is already registered (status active); ids are never reused",
     }
+
+
+def test_qc_overrides_are_registered_shown_and_patched(api: Api) -> None:
+    new = {**NEW, "qc": {"pm25": {"high": 400}}}
+    made = api.client.post("/api/v1/devices", json=new, headers=api.headers["technician"])
+    assert made.status_code == 201, made.text
+    assert made.json()["device"]["qc"] == {"pm25": {"high": 400.0}}
+    url = "/api/v1/devices/aq-jbb-017"
+    bad = {"qc": {"rain": {"high": 1}}}
+    answer = api.client.patch(url, json=bad, headers=api.headers["technician"])
+    assert answer.status_code == 400 and answer.json()["error"]["field"] == "qc"
+    assert "does not report rain" in answer.json()["error"]["message"]
+    cleared = api.client.patch(url, json={"qc": {}}, headers=api.headers["technician"])
+    assert cleared.status_code == 200 and cleared.json()["qc"] == {}

@@ -1,4 +1,5 @@
-"""Per-device QC threshold overrides: parsing, the registry, the API, CSV, and the pipeline.
+"""Per-device QC threshold overrides: parsing, the registry, CSV, and the pipeline (the API
+in test_dev_api.py).
 
 The last test follows an override from the registry through the ingest path's
 directory into the pipeline's RANGE check, and its removal back out.
@@ -8,12 +9,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.context import AppContext
-from api.keys import KeyStore
-from api.ratelimit import RateLimiter
 from devices.cache import load_snapshot
 from devices.importer import import_csv
 from devices.qc import parse_qc, qc_text
@@ -23,8 +19,6 @@ from ingest.record import encode_message
 from ingest.spool import Record
 from pantau.database import open_engine
 from pantau.flags import QC
-from pantau.services import free_port
-from pantau.store import InfluxStore
 from tests.harness import register
 from tests.ingest.processors import new_processor
 
@@ -75,34 +69,6 @@ def test_registry_keeps_overrides_and_update_replaces_or_removes_them(sql_url: s
     assert device.qc_overrides() == {"pm25": {"high": 300.0, "spike_sigma": 8.0}}
     assert registry.update("aq-001", {"notes": "moved"}).qc == device.qc  # kept
     assert registry.update("aq-001", {"qc": {}}).qc == ()
-
-
-def test_api_registers_shows_and_patches_overrides(sql_url: str) -> None:
-    engine = open_engine(sql_url)
-    keys = KeyStore(engine)
-    store = InfluxStore(url=f"http://127.0.0.1:{free_port()}", database="none", max_attempts=1)
-    ctx = AppContext(
-        store=store,
-        engine=engine,
-        keys=keys,
-        mqtt_url="mqtt://127.0.0.1:1883",
-        rate_limiter=RateLimiter(10_000),
-    )
-    auth = {"Authorization": f"Bearer {keys.create(role='technician').token}"}
-    new: dict[str, object] = {"id": "aq-qc-1", "kind": "air_quality", "zone": "jababeka"}
-    new |= {"latitude": -6.29, "longitude": 107.15, "qc": {"pm25": {"high": 400}}}
-    with TestClient(create_app(ctx)) as client:
-        made = client.post("/api/v1/devices", json=new, headers=auth)
-        assert made.status_code == 201, made.text
-        assert made.json()["device"]["qc"] == {"pm25": {"high": 400.0}}
-        bad = client.patch(
-            "/api/v1/devices/aq-qc-1", json={"qc": {"rain": {"high": 1}}}, headers=auth
-        )
-        assert bad.status_code == 400 and bad.json()["error"]["field"] == "qc"
-        assert "does not report rain" in bad.json()["error"]["message"]
-        cleared = client.patch("/api/v1/devices/aq-qc-1", json={"qc": {}}, headers=auth)
-        assert cleared.status_code == 200 and cleared.json()["qc"] == {}
-    store.close()
 
 
 def test_csv_import_reads_the_qc_column(sql_url: str) -> None:
