@@ -61,13 +61,17 @@ class IngestService:
         self._started_at = time.monotonic()
         log.info("processing process started (pid %d)", self.worker.pid)
 
-    def _wait_for_worker(self, timeout: float) -> None:
-        """Until the processing process says it is ready (or exits, or ``timeout``)."""
+    def _wait_for_worker(self, timeout: float, stop: threading.Event) -> None:
+        """Until the processing process says it is ready (or exits, or ``timeout``, or stop)."""
         fd = self._ready_fd
-        if fd is None:
+        if fd is None or timeout <= 0:  # 0: subscribe at once
+            self._close_ready_pipe()
             return
-        readable, _, _ = select.select([fd], [], [], timeout)
-        if not readable:
+        deadline = time.monotonic() + timeout
+        readable: list[int] = []
+        while not readable and not stop.is_set() and time.monotonic() < deadline:
+            readable, _, _ = select.select([fd], [], [], min(0.2, timeout))
+        if not readable and not stop.is_set():
             log.warning(
                 "the processing process is not ready after %.0f s; subscribing anyway "
                 "(the spool keeps what arrives)",
@@ -106,7 +110,7 @@ class IngestService:
                 "partition %s: handling the devices whose id hashes to it", self.receiver.partition
             )
         self._start_worker()
-        self._wait_for_worker(self.ready_wait_s)
+        self._wait_for_worker(self.ready_wait_s, stop)
         self.receiver.start()
         last_report = time.monotonic()
         reported = (0, 0)

@@ -145,7 +145,7 @@ class SpoolReader:
 
     def read(self, start: Cursor, max_records: int, max_bytes: int | None = None) -> list[Record]:
         """Up to ``max_records`` complete records from ``start`` on, in order, stopping
-        once their bodies reach ``max_bytes`` (at least one record is returned)."""
+        once their bodies reach ``max_bytes`` (the record that reaches it included)."""
         records: list[Record] = []
         position = start
         room = max_bytes if max_bytes is not None else -1
