@@ -29,6 +29,7 @@ from api.auth import context, require
 from api.context import AppContext
 from api.keys import ApiKey
 from devices.kinds import KINDS
+from devices.qc import qc_text
 from devices.registry import Registry
 from devices.status import is_reporting
 from devices.zones import BOUNDS, ZONE_INDEX, ZONES
@@ -278,7 +279,7 @@ def device_page(request: Request, device_id: str, ctx: Ctx) -> Response:
     except NotFound:
         return render(request, "notfound.html", status=404, what=device_id)
     zone = ZONE_INDEX.get(device.zone)
-    return render(request, "device.html", key=key, device=device,
+    return render(request, "device.html", key=key, device=device, qc_text=qc_text(device.qc),
                   zone_name=zone.name if zone else device.zone)  # fmt: skip
 
 

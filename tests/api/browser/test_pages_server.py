@@ -11,6 +11,7 @@ import pytest
 
 from api import i18n
 from api.routes.pages import MAX_RAW_POINTS, static_url
+from devices.registry import Registry
 from tests.api.conftest import Api, reading
 from tests.harness import register
 
@@ -100,6 +101,16 @@ def test_static_files_are_cached_by_content_and_stay_inside_the_folder(api: Api)
     assert "max-age=300" in api.client.get("/static/pantau.css?v=old").headers["cache-control"]
     for path in ("/static/../routes/pages.py", "/static/%2e%2e/routes/pages.py", "/static/nope.js"):
         assert api.client.get(path).status_code == 404
+
+
+def test_device_page_shows_qc_overrides_in_both_languages(api: Api, sql_url: str) -> None:
+    register(sql_url, ["aq-plain", "aq-qc"])
+    Registry(api.ctx.engine).update("aq-qc", {"qc": {"pm25": {"high": 400}}})
+    api.client.post("/login", data={"key": api.researcher})
+    page = api.client.get("/dashboard/devices/aq-qc?lang=id").text
+    assert "Ambang QC" in page and "pm25.high=400" in page
+    plain = api.client.get("/dashboard/devices/aq-plain?lang=en").text
+    assert "QC thresholds" in plain and "the metrics&#39; defaults" in plain
 
 
 def test_chart_data_is_capped_and_marks_flags(api: Api, sql_url: str) -> None:
