@@ -21,11 +21,9 @@ loopback ports, so the ratios compare like with like on the same (noisy) machine
 
 Preloading the backlog keeps the publisher from competing for the cores while a
 consumer is timed. The ``pantau`` runs are timed from the receiving process's
-subscription, as the bare subscriber from its connection; the processing process
-may then still be starting (about 1.5 s of imports, registry and checkpoint), so for
-the packs the rate once it runs is reported too (from its "processing from spool
-position" log line; the receiving process, a small part of the work, may have spooled
-ahead meanwhile). Every run counts the points in InfluxDB at the end: the figures are
+subscription, as the bare subscriber from its connection (the receiving process
+subscribes once the processing process is ready, so start-up is excluded for both).
+Every run counts the points in InfluxDB at the end: the figures are
 only reported with zero loss, otherwise the run fails.
 
 Run: ``python -m bench.ingest`` (about 3 minutes; ``--quick`` for a smoke run).
@@ -43,7 +41,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -283,27 +280,20 @@ def run_pantau_backlog(
     process.stop()
     sent, publish_s, last = preload(env.broker.url, messages)
     progress(f"{name}: {sent} messages preloaded in {publish_s:.1f} s; draining")
-    log_start = process.log_path.stat().st_size
     process.start(timeout=60)  # returns once subscribed: start-up excluded, as for bare
     assert process.process is not None
     cpu_before = cpu_by_process(env, process.process.pid)
-    started, started_wall = time.perf_counter(), time.time()
+    started = time.perf_counter()
     finished = wait_points(store, readings, last, timeout=600)
     elapsed = finished - started
     cpu_after = cpu_by_process(env, process.process.pid)
     process.stop()
-    # The processing process may still be starting (imports, registry, checkpoint) when
-    # the receiving one has subscribed: that part of the time, and the rate without it.
-    ready = worker_ready_at(process.log_path, log_start)
-    startup = min(max(ready - started_wall, 0.0), elapsed) if ready else 0.0
     return {
         "messages": sent,
         "readings": readings,
         "seconds": elapsed,
         "messages_per_s": sent / elapsed,
         "readings_per_s": readings / elapsed,
-        "worker_startup_s": startup,
-        "readings_per_s_worker_up": readings / (elapsed - startup),
         "lost": 0,
         # cores busy: each process's CPU time during the drain / the drain's time
         **{
@@ -311,16 +301,6 @@ def run_pantau_backlog(
             for name, cpu in cpu_after.items()
         },
     }
-
-
-def worker_ready_at(log: Path, offset: int) -> float | None:
-    """Epoch seconds of the processing process's "processing from" line after ``offset``."""
-    text = log.read_bytes()[offset:].decode(errors="replace")
-    for line in text.splitlines():
-        if "processing from spool position" in line:
-            moment = datetime.strptime(line.split(" ", 1)[0], "%Y-%m-%dT%H:%M:%S.%fZ")
-            return moment.replace(tzinfo=UTC).timestamp()
-    return None
 
 
 def cpu_by_process(env: Env, ingest_pid: int) -> dict[str, float]:
@@ -541,12 +521,6 @@ def main() -> None:
             for name, share in runs["pantau_packs"].items()
             if name.startswith("cores_")
         )
-    )
-    packs = runs["pantau_packs"]
-    print(
-        f"packs: the processing process was still starting for "
-        f"{packs['worker_startup_s']:.1f} s of the {packs['seconds']:.1f} s; once it runs: "
-        f"{packs['readings_per_s_worker_up']:.0f} readings/s"
     )
     alone = runs["influx_alone"]
     print(
