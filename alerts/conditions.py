@@ -209,13 +209,8 @@ class Fleet:
     @classmethod
     def of(cls, states: Sequence[DeviceState], now_ns: int) -> Fleet:
         states = sorted(states, key=lambda s: s.device)
-        heard = np.array(
-            [s.last_seen_ns if s.last_seen_ns is not None else s.registered_ns for s in states],
-            dtype=object,
-        )
-        newest = np.array([s.last_reading_ts_ns for s in states], dtype=object)
-        known = heard != None  # noqa: E711 (element-wise)
-        has_reading = newest != None  # noqa: E711 (element-wise)
+        heard = [s.last_seen_ns if s.last_seen_ns is not None else s.registered_ns for s in states]
+        newest = [s.last_reading_ts_ns for s in states]
         return cls(
             table=Table(
                 np.array([s.device for s in states]),
@@ -223,13 +218,17 @@ class Fleet:
                 np.array([s.kind for s in states]),
                 np.full(len(states), now_ns, dtype=np.int64),
             ),
-            heard=np.where(known, heard, now_ns).astype(np.int64),
-            known=known.astype(np.bool_),
+            heard=_filled(heard, now_ns),
+            known=np.array([t is not None for t in heard], dtype=np.bool_),
             interval=np.array([s.interval_s for s in states], dtype=np.float64),
             quiet=np.array([s.status.lower() in QUIET_STATUSES for s in states], dtype=np.bool_),
-            newest=np.where(has_reading, newest, now_ns).astype(np.int64),
-            has_reading=has_reading.astype(np.bool_),
+            newest=_filled(newest, now_ns),
+            has_reading=np.array([t is not None for t in newest], dtype=np.bool_),
         )
+
+
+def _filled(times: Sequence[int | None], fill: int) -> NDArray[np.int64]:
+    return np.array([fill if t is None else t for t in times], dtype=np.int64)
 
 
 def liveness(rule: Rule, fleet: Fleet, *, tracked: Collection[str] | None = None) -> list[Series]:

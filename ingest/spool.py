@@ -148,7 +148,7 @@ class SpoolReader:
         once their bodies reach ``max_bytes`` (the record that reaches it included)."""
         records: list[Record] = []
         position = start
-        room = max_bytes if max_bytes is not None else -1
+        room = max_bytes
         block = _READ_BLOCK if max_bytes is None else min(_READ_BLOCK, max_bytes + _READ_MARGIN)
         segments = [s for s in _segments(self.directory) if s >= start.segment]
         for number, segment in enumerate(segments):
@@ -157,9 +157,10 @@ class SpoolReader:
             for record in self._read_segment(position, max_records - len(records), block):
                 records.append(record)
                 position = record.end
-                room -= len(record.body)
-                if max_bytes is not None and room <= 0:
-                    return records
+                if room is not None:
+                    room -= len(record.body)
+                    if room <= 0:
+                        return records
             last = number == len(segments) - 1
             if len(records) >= max_records or last:
                 break
