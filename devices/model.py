@@ -9,6 +9,9 @@ from datetime import date, datetime
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}")
 STATUSES = ("active", "maintenance", "decommissioned")
 
+#: A device's QC threshold overrides, (metric, threshold, value), sorted (devices/qc.py).
+QcOverrides = tuple[tuple[str, str, float], ...]
+
 
 @dataclass(frozen=True, slots=True)
 class Device:
@@ -42,7 +45,7 @@ class Device:
     battery: float | None = None
     online: bool | None = None
     registered_at: datetime | None = None
-    qc: tuple[tuple[str, str, float], ...] = ()  # (metric, threshold, value) overrides
+    qc: QcOverrides = ()
 
     def qc_overrides(self) -> dict[str, dict[str, float]]:
         """The QC threshold overrides by metric: ``{"pm25": {"high": 500.0}}``."""

@@ -4,7 +4,7 @@ A device can replace its metrics' default QC thresholds (for a sensor whose rang
 noise or plausible rate differs from the catalogue's), e.g.
 ``{"pm25": {"high": 500, "max_rate_per_s": 2}}`` in JSON, or in a CSV cell
 ``pm25.high=500; pm25.max_rate_per_s=2``. The names are
-:data:`pantau.catalogue.QC_FIELDS`; the pipeline applies them to the device's readings
+:data:`pantau.catalogue.QC_THRESHOLDS`; the pipeline applies them to the device's readings
 from the next registry reload on (within seconds).
 """
 
@@ -14,16 +14,14 @@ import json
 import math
 from collections.abc import Mapping
 
-from pantau.catalogue import METRIC_INDEX, METRICS, QC_FIELDS
-
-#: (metric, threshold, value), sorted: how :class:`devices.model.Device` holds them.
-Overrides = tuple[tuple[str, str, float], ...]
+from devices.model import QcOverrides
+from pantau.catalogue import METRIC_INDEX, METRICS, QC_THRESHOLDS
 
 _POSITIVE = ("max_rate_per_s", "spike_sigma")
 _NOT_NEGATIVE = ("spike_min_delta", "flatline_count", "flatline_tolerance")
 
 
-def parse_qc(value: object, metrics: tuple[str, ...]) -> tuple[Overrides, list[str]]:
+def parse_qc(value: object, metrics: tuple[str, ...]) -> tuple[QcOverrides, list[str]]:
     """Overrides from a JSON object or CSV text, for a device reporting ``metrics``;
     or the problems, each saying what to do."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -80,8 +78,8 @@ def _check(
         reported = ", ".join(metrics)
         problems.append(f"the device does not report {metric} (it reports {reported})")
         return None
-    if name not in QC_FIELDS:
-        problems.append(f"unknown threshold {name!r}; known: {', '.join(QC_FIELDS)}")
+    if name not in QC_THRESHOLDS:
+        problems.append(f"unknown threshold {name!r}; known: {', '.join(QC_THRESHOLDS)}")
         return None
     number = _number(raw)
     if number is None:
@@ -110,6 +108,6 @@ def _number(raw: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def qc_text(overrides: Overrides) -> str:
+def qc_text(overrides: QcOverrides) -> str:
     """The CSV form: ``pm25.high=500; pm25.max_rate_per_s=2``."""
     return "; ".join(f"{metric}.{name}={value:.15g}" for metric, name, value in overrides)

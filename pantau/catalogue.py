@@ -49,7 +49,7 @@ RANGE_HIGH: NDArray[np.float64] = np.array([m.high for m in METRICS], dtype=np.f
 
 #: QC thresholds a device may override per metric (the registry's ``qc`` field; meaning
 #: in ``ingest.pipeline.config.MetricQC``).
-QC_FIELDS: tuple[str, ...] = (
+QC_THRESHOLDS: tuple[str, ...] = (
     "low",
     "high",
     "max_rate_per_s",

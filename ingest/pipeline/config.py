@@ -2,7 +2,7 @@
 
 Every threshold has a default; per-metric QC thresholds live in :class:`MetricQC`
 and can be overridden per device through :attr:`DeviceInfo.qc_overrides` (names in
-:data:`pantau.catalogue.QC_FIELDS`; the registry's ``qc`` field).
+:data:`pantau.catalogue.QC_THRESHOLDS`; the registry's ``qc`` field).
 """
 
 from __future__ import annotations

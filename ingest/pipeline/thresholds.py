@@ -10,11 +10,11 @@ from numpy.typing import NDArray
 
 from ingest.pipeline.config import DeviceInfo, PipelineConfig
 from pantau.batch import N_METRICS
-from pantau.catalogue import METRIC_INDEX, METRIC_NAMES, QC_FIELDS, RANGE_HIGH, RANGE_LOW
+from pantau.catalogue import METRIC_INDEX, METRIC_NAMES, QC_THRESHOLDS, RANGE_HIGH, RANGE_LOW
 
 
 def _defaults(config: PipelineConfig) -> dict[str, NDArray[np.float64]]:
-    table = {name: np.zeros(N_METRICS, np.float64) for name in QC_FIELDS}
+    table = {name: np.zeros(N_METRICS, np.float64) for name in QC_THRESHOLDS}
     for m, name in enumerate(METRIC_NAMES):
         qc = config.metric_qc(name)
         table["low"][m] = RANGE_LOW[m] if qc.low is None else qc.low
@@ -29,7 +29,7 @@ def _defaults(config: PipelineConfig) -> dict[str, NDArray[np.float64]]:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Thresholds of the rows of a batch, one array per :data:`QC_FIELDS` name."""
+    """Thresholds of the rows of a batch, one array per :data:`QC_THRESHOLDS` name."""
 
     low: NDArray[np.float64]
     high: NDArray[np.float64]
@@ -61,7 +61,7 @@ class ThresholdTable:
                     if key not in table:
                         raise ValueError(
                             f"device {info.device}: unknown QC threshold {key!r}; "
-                            f"known: {', '.join(QC_FIELDS)}"
+                            f"known: {', '.join(QC_THRESHOLDS)}"
                         )
                     table[key][info.device * N_METRICS + m] = float(val)
         self._per_series = table
@@ -71,7 +71,7 @@ class ThresholdTable:
         known = series < size
         idx = np.where(known, series, 0) if size else series * 0
         cols: dict[str, NDArray[np.float64]] = {}
-        for name in QC_FIELDS:
+        for name in QC_THRESHOLDS:
             default = self._defaults[name][metric]
             if size and known.all():
                 cols[name] = self._per_series[name][idx]
