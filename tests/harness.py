@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import orjson
 import paho.mqtt.client as paho
@@ -183,34 +184,12 @@ def device_record(
     )
 
 
-def register(
-    sql_url: str,
-    device_ids: Iterable[str],
-    *,
-    kind: str = "air_quality",
-    zone: str = "jababeka",
-    metrics: tuple[str, ...] = ("pm25", "pm10"),
-    siaga: tuple[float, float, float] | None = None,
-    interval_s: int = 60,
-    gateway: str | None = None,
-) -> None:
-    """Register devices directly in the registry (as `pantau devices import` would)."""
+def register(sql_url: str, device_ids: Iterable[str], **fields: Any) -> None:
+    """Register devices directly in the registry (as `pantau devices import` would);
+    ``fields`` are :func:`device_record`'s keywords, the same for every device."""
     from devices.registry import Registry
     from pantau.database import open_engine
 
     engine = open_engine(sql_url)
-    Registry(engine).add_many(
-        [
-            device_record(
-                device_id,
-                kind=kind,
-                zone=zone,
-                metrics=metrics,
-                siaga=siaga,
-                interval_s=interval_s,
-                gateway=gateway,
-            )
-            for device_id in device_ids
-        ]
-    )
+    Registry(engine).add_many([device_record(device_id, **fields) for device_id in device_ids])
     engine.dispose()

@@ -28,13 +28,18 @@ def points(store: InfluxStore) -> dict[str, float]:
 COMPRESS = pytest.mark.parametrize("compress", [None, True], ids=["plain", "gzip"])
 
 
+def store_like(influx: InfluxStore, *, batch_lines: int, compress: bool | None) -> InfluxStore:
+    """A store on the test's InfluxDB and database, with its own batching and compression."""
+    return InfluxStore(
+        url=influx.url, database=influx.database, batch_lines=batch_lines, compress_writes=compress
+    )
+
+
 @COMPRESS
 def test_writes_in_parallel_batches_and_reads_back_in_chunks(
     influx: InfluxStore, compress: bool | None
 ) -> None:
-    store = InfluxStore(
-        url=influx.url, database=influx.database, batch_lines=7, compress_writes=compress
-    )
+    store = store_like(influx, batch_lines=7, compress=compress)
     lines = [f"m,device=d{i:03d} v={i}.5 {1_763_800_000_000_000_000 + i}" for i in range(100)]
     result = store.write(lines)
     assert (result.written, result.rejected) == (100, [])
@@ -49,9 +54,7 @@ def test_writes_in_parallel_batches_and_reads_back_in_chunks(
 def test_bad_lines_are_isolated_and_the_rest_written(
     influx: InfluxStore, compress: bool | None
 ) -> None:
-    store = InfluxStore(
-        url=influx.url, database=influx.database, batch_lines=50, compress_writes=compress
-    )
+    store = store_like(influx, batch_lines=50, compress=compress)
     good = [f"m,device=g{i} v=1 {1_763_800_000_000_000_000 + i}" for i in range(20)]
     bad = ["m,device=x v=not-a-number 1763800000000000000", "garbage line"]
     result = store.write(good[:10] + bad[:1] + good[10:] + bad[1:])
