@@ -2,7 +2,8 @@
 
 A registered device publishes with its own credentials and its readings are stored; what
 it publishes on another device's topic never reaches the ingest; once decommissioned its
-credentials are refused. The ingest itself logs in with its service account.
+credentials are refused. The ingest itself logs in with its service account. A registry
+change (a QC override) reaches the running ingest.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from devices.credentials import issue_password, sync_broker
 from devices.model import Device
 from devices.registry import Registry
 from pantau.database import open_engine
+from pantau.flags import QC
 from pantau.services import Mosquitto, free_port
-from pantau.store import InfluxStore
+from pantau.store import InfluxStore, quote_string
 from tests.harness import IngestProcess, count_points, wait_for
 
 pytestmark = pytest.mark.integration
@@ -93,3 +95,38 @@ def test_device_credentials_end_to_end_through_ingest(
         f"sensors/{other}/readings", reading(4)
     )
     wait_for(lambda: count_points(influx, where=f"device = '{other}'") == 1, what="other")
+
+
+def test_a_qc_override_reaches_the_running_ingest(
+    chain: tuple[Registry, Mosquitto, dict[str, str]],
+    influx: InfluxStore,
+    mqtt_connect: Callable[..., Any],
+) -> None:
+    """A registry change made while ingest runs: the processing process's registry
+    thread loads it, and the override flags the device's next readings."""
+    registry, broker, passwords = chain
+    own = sorted(passwords)[0]
+    device = mqtt_connect(broker.port, own, passwords[own])
+    ts = int(time.time() * 1000) - 60_000
+    sent = 0
+
+    def publish(pm25: float) -> None:
+        nonlocal sent
+        sent += 1
+        body = f'{{"ts": {ts + sent * 1000}, "seq": {sent}, "values": {{"pm25": {pm25}}}}}'
+        device.publish(f"sensors/{own}/readings", body.encode())
+
+    def flags() -> list[int]:
+        query = f'SELECT "flags" FROM "readings" WHERE "device" = {quote_string(own)}'
+        return [int(row[1]) for s in influx.query(query) for row in s.values]
+
+    publish(150.0)
+    wait_for(lambda: len(flags()) == 1, what="the reading before the override")
+    assert not flags()[0] & QC.RANGE  # 150 µg/m³ is within pm25's own range
+    registry.update(own, {"qc": {"pm25": {"high": 100}}})
+
+    def flagged_by_override() -> bool:
+        publish(150.0)  # one more reading per poll until the new registry is in use
+        return any(f & QC.RANGE for f in flags())
+
+    wait_for(flagged_by_override, timeout=30, what="a reading flagged RANGE by the override")
