@@ -56,6 +56,7 @@ from ingest.record import encode_message
 from ingest.spool import Record
 from pantau import database
 from pantau.services import InfluxDB, Mosquitto, free_port
+from pantau.settings import Settings
 from pantau.store import InfluxStore, quote_string
 from tests.harness import IngestProcess, TestPublisher, count_points, register
 from tests.ingest.processors import new_processor
@@ -218,7 +219,7 @@ def pack_lines(env: Env, n: int, size: int, start_ms: int) -> list[str]:
         for i, (topic, payload) in enumerate(pack_messages(n, size, start_ms))
         for body in [encode_message(received, topic, payload)]
     ]
-    per_chunk = 2000  # messages per worker chunk (PANTAU_INGEST_BATCH_MESSAGES)
+    per_chunk = Settings.model_fields["ingest_batch_messages"].default  # as the worker's
     lines: list[str] = []
     for first in range(0, len(records), per_chunk):
         lines += processor.prepare(records[first : first + per_chunk], flush=False).lines
@@ -233,7 +234,7 @@ def run_influx_alone(env: Env, packs: int) -> dict[str, float]:
     store.ensure_database()
     pid = env.influxd.pid()
     assert pid is not None
-    chunk = 2000 * 100 // 10  # about what one worker chunk writes per request round
+    chunk = 20_000  # lines per store.write: about one worker chunk's share of a round
     cpu0, started = cpu_seconds(pid), time.perf_counter()
     for first in range(0, len(lines), chunk):
         result = store.write(lines[first : first + chunk])
