@@ -30,14 +30,14 @@ from bench.machine import machine_info
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
-ORDER = ("ingest", "pipeline", "api", "bridge", "nab", "memory", "fleet")
+ORDER = ("ingest", "hotpath", "pipeline", "api", "bridge", "nab", "memory", "fleet")
 #: leaves of a results file shown in the summary (by the end of their key)
 HEADLINE = (
     "messages_per_s", "readings_per_s", "frames_per_s", "requests_per_s", "rows_per_s",
     "ratio", "pantau_to_bare", "pantau_to_naive", "live_to_bare", "normalised", "lost",
     "median_ms", "p50_ms", "p95_ms", "p99_ms", "max_rss_mib", "peak_rss_mib_total",
     "bytes_per_series", "bytes_per_device", "kept_mib", "values_per_s", "speedup",
-    "devices_per_s", "snapshot_s", "liveness_check_s",
+    "devices_per_s", "snapshot_s", "liveness_check_s", "decode_us", "encode_us", "prepare_us",
 )  # fmt: skip
 MAX_ROWS_PER_BENCH = 14
 #: ``python -m bench.<name>``, with the project's packages that share a name with a bench

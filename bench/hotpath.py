@@ -1,0 +1,105 @@
+"""CPU per reading of the processing process's work on 100-reading packs, part by part.
+
+    python -m bench.hotpath
+
+The messages of ``bench.ingest``'s packs run (1 000 devices, 100 readings each) go
+through ingest's own code on one core, with no broker and no InfluxDB: ``decode``
+(JSON to columns), ``Processor.prepare`` (decode, pipeline, line protocol and
+aggregate lines: everything but the write and the alert hooks) and, on its output,
+``encode_readings`` alone. Best of 5 runs of CPU time, in µs per reading; the
+pipeline's share is what prepare takes beyond decode and encode. Alone on a core
+these are lower than inside a full ingest run, where InfluxDB shares the cores.
+Writes ``bench/results/hotpath.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.ingest import now_ms, pack_messages
+from bench.machine import machine_info
+from devices.cache import load_snapshot
+from devices.registry import Registry
+from ingest.decode import decode
+from ingest.directory import RegistryDirectory
+from ingest.readings import Columns
+from ingest.record import encode_message
+from ingest.spool import Record
+from pantau import database
+from pantau.lineprotocol import encode_readings
+from tests.harness import device_record
+from tests.ingest.processors import new_processor
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "hotpath.json"
+PACKS, SIZE, DEVICES = 1000, 100, 1000
+
+
+def best_us_per_reading(run: Callable[[], object], readings: int, repeat: int = 5) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.process_time()
+        run()
+        best = min(best, time.process_time() - started)
+    return best / readings * 1e6
+
+
+def main() -> None:
+    messages = list(pack_messages(PACKS, SIZE, now_ms() - 86_400_000))
+    readings = PACKS * SIZE
+    received = time.time_ns()
+    records = [
+        Record(body, 0, i, i + 1)
+        for i, (topic, payload) in enumerate(messages)
+        for body in [encode_message(received, topic, payload)]
+    ]
+    with tempfile.TemporaryDirectory(prefix="pantau-hotpath-") as tmp:
+        url = f"sqlite:///{tmp}/registry.db"
+        database.upgrade(url)
+        engine = database.open_engine(url)
+        Registry(engine).add_many([device_record(f"bench-{i:04d}") for i in range(DEVICES)])
+        directory = RegistryDirectory(load_snapshot(engine))
+
+        def decode_all() -> Columns:
+            out = Columns()
+            for topic, payload in messages:
+                decode(topic, payload, received_ns=received, directory=directory, out=out,
+                       max_payload=1 << 20)  # fmt: skip
+            return out
+
+        def prepare() -> None:  # a fresh pipeline each time: the same work every run
+            new_processor(engine, lambda: directory).prepare(records)
+
+        processor = new_processor(engine, lambda: directory)
+        result = processor.prepare(records).result
+        assert result.output is not None
+        batch = result.output.batch
+
+        def encode() -> list[str]:
+            return encode_readings(
+                batch, device_ids=result.device_ids, zones=result.zones, kinds=result.kinds
+            )
+
+        figures = {
+            "decode_us": best_us_per_reading(decode_all, readings),
+            "encode_us": best_us_per_reading(encode, readings),
+            "prepare_us": best_us_per_reading(prepare, readings),
+        }
+        engine.dispose()
+    figures["pipeline_and_rest_us"] = (
+        figures["prepare_us"] - figures["decode_us"] - figures["encode_us"]
+    )
+    print(f"CPU µs per reading, {PACKS} packs of {SIZE} readings, best of 5, one core:")
+    for name, value in figures.items():
+        print(f"  {name.removesuffix('_us'):22} {value:6.2f}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"machine": machine_info(), **figures}, indent=2))
+    print(f"saved {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
