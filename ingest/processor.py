@@ -156,7 +156,16 @@ class Processor:
 
     def commit(self, prepared: Prepared) -> None:
         """Write to InfluxDB (retrying while it is down), store dead letters, run the hooks."""
-        letters = prepared.letters + self._write(prepared.lines, prepared.result.now_ns)
+        self.after_write(prepared, self.write(prepared))
+
+    def write(self, prepared: Prepared) -> list[NewDeadLetter]:
+        """The first half of :meth:`commit`: write to InfluxDB, retrying while it is down;
+        return the chunk's dead letters (its own and the lines InfluxDB rejected)."""
+        return prepared.letters + self._write(prepared.lines, prepared.result.now_ns)
+
+    def after_write(self, prepared: Prepared, letters: list[NewDeadLetter]) -> None:
+        """The second half of :meth:`commit`: store the dead letters and run the hooks. The
+        worker runs it in its own thread, so the next chunk's write need not wait for it."""
         self.dead_letters.add(letters)
         for hook in self.hooks:
             try:

@@ -1,8 +1,8 @@
 """The processing side of ingest: spool → pipeline → InfluxDB → checkpoint → release.
 
 It runs in its own process (``pantau ingest`` starts it), so the receiving
-process's MQTT thread keeps a core to itself. Within it, one chunk is prepared
-(decode, pipeline, line protocol) while the previous one is being written. It
+process's MQTT thread keeps a core to itself. Within it, chunks are prepared
+(decode, pipeline, line protocol) while the previous ones are being written. It
 resumes from the checkpoint, which holds the spool cursor and the pipeline state
 together, so a replay after ``kill -9`` is deterministic.
 """
@@ -14,13 +14,15 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ingest import checkpoint, metrics
-from ingest.processor import Processor
+from ingest.processor import Prepared, Processor
 from ingest.spool import Cursor, SpoolReader
+from pantau.deadletters import NewDeadLetter
 from pantau.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ class Worker:
         chunk_bytes: int | None = None,
         checkpoint_seconds: float = 2.0,
         on_tick: Callable[[], None] | None = None,
+        writes_ahead: int = 2,
     ) -> None:
         self.reader = reader
         self.processor = processor
@@ -45,6 +48,7 @@ class Worker:
         self.chunk_bytes = chunk_bytes
         self.checkpoint_seconds = checkpoint_seconds
         self.on_tick = on_tick
+        self.writes_ahead = writes_ahead
         self.processed = 0
         self.cursor = self._restore()
         self._captured_at = time.monotonic()
@@ -66,8 +70,16 @@ class Worker:
         return max(saved.cursor, self.reader.first)
 
     def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
-        """Prepare chunk k+1 while chunk k is being written (``on_ready`` is called once
-        the loop starts: the receiving process subscribes after it).
+        """Prepare chunks in the main thread while earlier ones are written and their hooks
+        run (``on_ready`` is called once the loop starts: the receiving process
+        subscribes after it).
+
+        Three stages, each in order: the main thread prepares (decode, pipeline, line
+        protocol); one writer thread writes a chunk's lines to InfluxDB; one hooks
+        thread then stores its dead letters, runs its hooks (alerts, registry) and saves
+        the checkpoint that follows it. Up to ``writes_ahead`` chunks are in the last two
+        stages at once, so the next write starts while the hooks of the previous chunk
+        run and InfluxDB is kept busy. The main thread waits only when they fall behind.
 
         A checkpoint (spool cursor + pipeline state, taken between two chunks) is saved
         once the chunks before it are written, at most every ``checkpoint_seconds`` and
@@ -88,8 +100,11 @@ class Worker:
         parent = os.getppid()
         next_tick = last_report = time.monotonic()
         reported = 0
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-commit") as committer:
-            pending: tuple[Future[None], checkpoint.Checkpoint | None, int] | None = None
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write") as writer,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-hooks") as hooks,
+        ):
+            pending: deque[tuple[Future[None], checkpoint.Checkpoint | None, int]] = deque()
             while not stop.is_set():
                 if os.getppid() != parent:
                     log.error("the receiving process is gone; stopping")
@@ -104,9 +119,8 @@ class Worker:
                     last_report, reported = time.monotonic(), self.processed
                 records = self.reader.read(self.cursor, self.chunk_records, self.chunk_bytes)
                 if not records:
-                    if pending is not None:
-                        self._finish(*pending)
-                        pending = None
+                    while pending:
+                        self._finish(*pending.popleft())
                     self._drained()
                     stop.wait(0.02)
                     continue
@@ -114,13 +128,28 @@ class Worker:
                 prepared = self.processor.prepare(records, flush=due)
                 self.cursor = records[-1].end
                 state = self._capture() if due else None
-                if pending is not None:
-                    self._finish(*pending)
-                pending = (committer.submit(self.processor.commit, prepared), state, len(records))
-            if pending is not None:
-                self._finish(*pending)
+                while len(pending) >= self.writes_ahead:
+                    self._finish(*pending.popleft())
+                written = writer.submit(self.processor.write, prepared)
+                done = hooks.submit(self._after_write, prepared, written, state)
+                pending.append((done, state, len(records)))
+            while pending:
+                self._finish(*pending.popleft())
             if self._unsaved:
                 self._flush_and_save()
+
+    def _after_write(
+        self,
+        prepared: Prepared,
+        written: Future[list[NewDeadLetter]],
+        state: checkpoint.Checkpoint | None,
+    ) -> None:
+        """In the hooks thread, once the chunk is written (in order: one writer): its dead
+        letters and hooks, then the checkpoint taken after it, if any (the main thread
+        meanwhile prepares the next chunks; it releases the spool in :meth:`_finish`)."""
+        self.processor.after_write(prepared, written.result())
+        if state is not None:
+            self._store(state)
 
     def _checkpoint_due(self) -> bool:
         """``checkpoint_seconds`` since the last one, and twenty times as long as that one
@@ -161,6 +190,11 @@ class Worker:
 
     def _save(self, state: checkpoint.Checkpoint) -> None:
         """Save a checkpoint whose chunks are all written, and release the spool behind it."""
+        self._store(state)
+        self._release(state)
+
+    def _store(self, state: checkpoint.Checkpoint) -> None:
+        """Let the hooks settle, then save the checkpoint file (fsync'd)."""
         self.processor.settle()
         started = time.monotonic()
         checkpoint.save(self.checkpoint_path, state)
@@ -168,6 +202,10 @@ class Worker:
         metrics.CHECKPOINT_SECONDS.observe(self._checkpoint_cost)
         metrics.CHECKPOINT_BYTES.set(len(state.pipeline_state))
         self.saved_checkpoints += 1
+
+    def _release(self, state: checkpoint.Checkpoint) -> None:
+        """The checkpoint is saved: delete the spool segments behind it (main thread only,
+        as it reads the spool)."""
         self.reader.release(state.cursor)
         self._unsaved = False
         metrics.SPOOL_BACKLOG.set(self.reader.backlog_bytes(state.cursor))
@@ -175,7 +213,8 @@ class Worker:
     def _finish(
         self, commit: Future[None], state: checkpoint.Checkpoint | None, count: int
     ) -> None:
-        """Wait for a chunk's write, then save the checkpoint taken after it, if any.
+        """Wait for a chunk's write, hooks and the checkpoint taken after it, if any; then
+        release the spool behind that checkpoint.
 
         A failed write (other than InfluxDB being down, which is retried inside) ends
         the process: it restarts from the last checkpoint, so nothing is lost or
@@ -191,7 +230,7 @@ class Worker:
         self.processed += count
         self._unsaved = self._unflushed = True
         if state is not None:
-            self._save(state)
+            self._release(state)
 
     def _tick(self) -> None:
         if self.on_tick is None:
