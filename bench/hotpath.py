@@ -6,9 +6,11 @@ The messages of ``bench.ingest``'s packs run (1 000 devices, 100 readings each) 
 through ingest's own code on one core, with no broker and no InfluxDB: ``decode``
 (JSON to columns), ``Processor.prepare`` (decode, pipeline, line protocol and
 aggregate lines: everything but the write and the alert hooks) and, on its output,
-``encode_readings`` alone. Best of 5 runs of CPU time, in µs per reading; the
-pipeline's share is what prepare takes beyond decode and encode. Alone on a core
-these are lower than inside a full ingest run, where InfluxDB shares the cores.
+``encode_readings`` alone and ``alerts`` (the alert hook's work on the chunk: its
+observations, every default rule evaluated, rule state in SQLite). Best of 5 runs of
+CPU time, in µs per reading; the pipeline's share is what prepare takes beyond decode
+and encode. Alone on a core these are lower than inside a full ingest run, where
+InfluxDB shares the cores.
 Writes ``bench/results/hotpath.json``.
 """
 
@@ -20,10 +22,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from alerts.engine import AlertEngine
 from bench.ingest import now_ms, pack_messages
 from bench.machine import machine_info
 from devices.cache import load_snapshot
 from devices.registry import Registry
+from ingest.alerting import TagArrays, observations
 from ingest.decode import decode
 from ingest.directory import RegistryDirectory
 from ingest.readings import Columns
@@ -84,15 +88,23 @@ def main() -> None:
                 batch, device_ids=result.device_ids, zones=result.zones, kinds=result.kinds
             )
 
+        alerts = AlertEngine(engine=engine)
+        tags = TagArrays()
+
+        def evaluate() -> None:
+            alerts.evaluate(observations(result, tags), now_ns=received)
+
         figures = {
             "decode_us": best_us_per_reading(decode_all, readings),
             "encode_us": best_us_per_reading(encode, readings),
             "prepare_us": best_us_per_reading(prepare, readings),
+            "alerts_us": best_us_per_reading(evaluate, readings),
         }
         engine.dispose()
     figures["pipeline_and_rest_us"] = (
         figures["prepare_us"] - figures["decode_us"] - figures["encode_us"]
     )
+    figures["prepare_and_alerts_us"] = figures["prepare_us"] + figures["alerts_us"]
     print(f"CPU µs per reading, {PACKS} packs of {SIZE} readings, best of 5, one core:")
     for name, value in figures.items():
         print(f"  {name.removesuffix('_us'):22} {value:6.2f}")

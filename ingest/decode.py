@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from ingest.common_form import decode_common
 from ingest.readings import Columns, Rejection, StatusUpdate
 from ingest.senml import decode_senml, looks_like_senml
 from pantau.batch import NO_SEQ
@@ -63,12 +64,16 @@ def decode(
         or not DEVICE_ID.fullmatch(parts[1])
     ):
         return Decoded([Rejection("bad_topic", f"topic {topic[:120]!r} is not sensors/<id>/…")])
+    source, kind = parts[1], parts[2]
+    if parts[0] == "sensors" and kind == "readings" and directory.accepts(source) is None:
+        count = decode_common(source, payload, out, max_items=MAX_READINGS_PER_MESSAGE)
+        if count is not None:
+            return Decoded([], readings=count)
     try:
         document = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         reason = "invalid_utf8" if "utf-8" in str(exc).lower() else "invalid_json"
         return Decoded([Rejection(reason, str(exc)[:200], parts[1])])
-    source, kind = parts[1], parts[2]
     if parts[0] == "sensors" and kind == "status":
         return _status(source, document, received_ns)
     if kind != "readings":

@@ -300,3 +300,52 @@ def test_fast_path_decodes_arrays_as_the_careful_path_does(items: list[object]) 
     careful_problems = [p for item in items for p in _reading("aq-1", item, RECEIVED, careful)]
     assert fast_problems == careful_problems
     assert fast == careful
+
+
+_DOCUMENTS = st.one_of(
+    _ITEMS,
+    _ITEMS.filter(lambda items: len(items) == 1).map(lambda items: items[0]),
+    st.just([{"ts": 1763800000123, "seq": 2**63, "values": {"pm25": 1.0}}]),
+    st.just(
+        [
+            {"ts": 1763800000123, "values": {"pm25": 1.0, "pm10": 2}},
+            {"ts": 1763800000124, "values": {}},
+        ]
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(document=_DOCUMENTS)
+def test_common_form_decodes_as_the_careful_path_does(document: object) -> None:
+    """msgspec's one-pass decoding of the common form (ingest.common_form) gives what
+    parsing to dicts and checking them reading by reading gives; anything else it
+    leaves to that path."""
+    from ingest.common_form import decode_common
+    from ingest.decode import _device_document
+
+    try:
+        payload = orjson.dumps(document)
+    except orjson.JSONEncodeError:
+        return  # not JSON (an integer beyond 64 bits)
+    careful = Columns()
+    problems = _device_document("aq-017", orjson.loads(payload), RECEIVED, careful)
+    common = Columns()
+    count = decode_common("aq-017", payload, common, max_items=100_000)
+    if count is None:
+        assert common == Columns()  # nothing left behind
+    else:
+        assert problems == []
+        assert count == len(careful)
+        assert common == careful
+    out, reasons = run("sensors/aq-017/readings", payload)
+    assert out == careful
+    assert reasons == [p.reason for p in problems]
+
+
+def test_common_form_leaves_oversized_arrays_to_the_careful_path() -> None:
+    from ingest.common_form import decode_common
+
+    payload = orjson.dumps([{"ts": 1763800000123, "values": {"pm25": 1.0}}] * 3)
+    assert decode_common("aq-017", payload, Columns(), max_items=2) is None
+    assert decode_common("aq-017", payload, Columns(), max_items=3) == 3
