@@ -13,10 +13,12 @@ import pytest
 from devices.cache import load_snapshot
 from ingest import checkpoint
 from ingest.directory import RegistryDirectory
+from ingest.processor import ChunkResult, Prepared
 from ingest.record import encode_message
 from ingest.spool import Spool, SpoolReader
 from ingest.worker import Worker
 from pantau.database import open_engine
+from pantau.deadletters import NewDeadLetter
 from pantau.store import WriteResult
 from tests.harness import register, wait_for
 from tests.ingest.processors import new_processor
@@ -106,3 +108,80 @@ def test_slow_checkpoints_are_taken_less_often(
     # 0.2 s each: at most one every 4 s (5 % of the time), not one a second
     assert sent >= 5
     assert worker.saved_checkpoints <= elapsed / 4.0 + 2
+
+
+def test_the_next_write_starts_while_the_hooks_run_and_checkpoints_wait_for_both(
+    tmp_path: Path, sql_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three stages: the write of chunk k+1 need not wait for chunk k's (slow) hooks,
+    but writes, hooks and checkpoints stay in order, and a checkpoint is saved only
+    once every chunk before it is written and through its hooks."""
+    events: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def log(what: str, chunk: int) -> None:
+        with lock:
+            events.append((what, chunk))
+
+    engine = open_engine(sql_url)
+    register(sql_url, ["aq-001"])
+    directory = RegistryDirectory(load_snapshot(engine))
+    store = RecordingStore()
+    processor = new_processor(engine, lambda: directory, store=store)
+    write = processor.write
+
+    def logged_write(prepared: Prepared) -> list[NewDeadLetter]:
+        chunk = prepared.result.now_ns
+        log("write", chunk)
+        time.sleep(0.02)
+        letters = write(prepared)
+        log("written", chunk)
+        return letters
+
+    def slow_hook(result: ChunkResult) -> None:
+        log("hook", result.now_ns)
+        time.sleep(0.15)
+        log("hooked", result.now_ns)
+
+    monkeypatch.setattr(processor, "write", logged_write)
+    processor.hooks.append(slow_hook)
+    save = checkpoint.save
+
+    def logged_save(path: Path, state: checkpoint.Checkpoint) -> None:
+        log("save", state.cursor.offset)
+        save(path, state)
+
+    monkeypatch.setattr(checkpoint, "save", logged_save)
+    spool = Spool(tmp_path / "spool", max_bytes=64 * 2**20)
+    t0_ms = time.time_ns() // 1_000_000 - 3_600_000
+    for k in range(1, 7):  # received_ns k marks chunk k (one message per chunk)
+        body = orjson.dumps({"ts": t0_ms + k * 1000, "seq": k, "values": {"pm25": 1.0}})
+        spool.write_group([encode_message(k, "sensors/aq-001/readings", body)])
+    ends = [record.end.offset for record in SpoolReader(tmp_path / "spool").read(
+        SpoolReader(tmp_path / "spool").first, 100)]  # fmt: skip
+    worker = Worker(
+        reader=SpoolReader(tmp_path / "spool"),
+        processor=processor,
+        checkpoint_path=tmp_path / "spool" / "checkpoint.bin",
+        chunk_records=1,
+        checkpoint_seconds=0.0,  # a checkpoint after every chunk
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        wait_for(lambda: ("hooked", 6) in events, timeout=20, what="the last chunk's hooks")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        spool.close()
+    order = {event: i for i, event in enumerate(events)}
+    for k in range(1, 7):
+        assert order[("written", k)] < order[("hook", k)]  # hooks after the write
+        if k < 6:
+            assert order[("write", k)] < order[("write", k + 1)]  # in order
+            assert order[("hooked", k)] < order[("hook", k + 1)]
+            assert order[("write", k + 1)] < order[("hooked", k)]  # not waiting for hooks
+    for offset in (e[1] for e in events if e[0] == "save"):
+        done = [k for k in range(1, 7) if ends[k - 1] <= offset]
+        assert all(order[("hooked", k)] < order[("save", offset)] for k in done)
