@@ -26,7 +26,8 @@ subscribes once the processing process is ready, so start-up is excluded for bot
 Every run counts the points in InfluxDB at the end: the figures are
 only reported with zero loss, otherwise the run fails.
 
-Run: ``python -m bench.ingest`` (about 3 minutes; ``--quick`` for a smoke run).
+Run: ``python -m bench.ingest`` (about 3 minutes; ``--quick`` for a smoke run;
+``--packs-only`` for the packs run and InfluxDB alone, about a minute, nothing saved).
 Prints a table and writes ``bench/results/ingest.json``.
 """
 
@@ -454,6 +455,39 @@ def timed(name: str, run: Callable[[], dict[str, float]]) -> dict[str, float]:
     return result
 
 
+def report_packs(packs: dict[str, float], alone: dict[str, float]) -> None:
+    print(
+        "packs, cores busy while draining: "
+        + ", ".join(
+            f"{name.removeprefix('cores_')} {share:.2f}"
+            for name, share in packs.items()
+            if name.startswith("cores_")
+        )
+    )
+    print(
+        f"InfluxDB alone: {alone['points']:.0f} points (the packs' lines) in "
+        f"{alone['seconds']:.1f} s = {alone['readings_per_s']:.0f} readings/s, "
+        f"{alone['influxd_cpu_us_per_point']:.1f} µs influxd CPU per point, "
+        f"{alone['influxd_cores']:.2f} cores busy"
+    )
+
+
+def packs_only(packs: int) -> None:
+    """The packs run and InfluxDB alone, nothing else (about a minute; nothing saved):
+    for comparing two versions of the code by alternating runs."""
+    with environment() as env:
+        run = timed(
+            "pantau ingest, 100-reading packs",
+            lambda: run_pantau_backlog(
+                env, "packs", pack_messages(packs, 100, now_ms() - 86_400_000), packs * 100
+            ),
+        )
+        alone = timed("InfluxDB alone, the packs' lines", lambda: run_influx_alone(env, packs))
+    print(f"packs {run['readings_per_s']:.0f} readings/s (target ≥ 150000), "
+          f"{run['readings_per_s'] / alone['readings_per_s']:.2f} of InfluxDB alone")  # fmt: skip
+    report_packs(run, alone)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000, help="backlog size (one reading)")
@@ -462,7 +496,13 @@ def main() -> None:
     parser.add_argument("--outage-seconds", type=float, default=60.0)
     parser.add_argument("--outage-rate", type=float, default=5000.0)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--packs-only", action="store_true", help="only the packs run and InfluxDB alone"
+    )
     args = parser.parse_args()
+    if args.packs_only:
+        packs_only(args.packs)
+        return
     if args.quick:
         args.messages, args.packs, args.naive = 20_000, 1_000, 1_000
         args.outage_seconds, args.outage_rate = 5.0, 1000.0
@@ -515,21 +555,7 @@ def main() -> None:
             f"{r.get('readings_per_s', r['messages_per_s']):>11.0f} "
             f"{r['messages_per_s'] / bare:>7.2f}"
         )
-    print(
-        "packs, cores busy while draining: "
-        + ", ".join(
-            f"{name.removeprefix('cores_')} {share:.2f}"
-            for name, share in runs["pantau_packs"].items()
-            if name.startswith("cores_")
-        )
-    )
-    alone = runs["influx_alone"]
-    print(
-        f"InfluxDB alone: {alone['points']:.0f} points (the packs' lines) in "
-        f"{alone['seconds']:.1f} s = {alone['readings_per_s']:.0f} readings/s, "
-        f"{alone['influxd_cpu_us_per_point']:.1f} µs influxd CPU per point, "
-        f"{alone['influxd_cores']:.2f} cores busy"
-    )
+    report_packs(runs["pantau_packs"], runs["influx_alone"])
     o = runs["outage"]
     print(
         f"outage: {o['messages']:.0f} messages in {o['publish_seconds']:.0f} s with InfluxDB down, "
