@@ -105,6 +105,7 @@ class Worker:
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-hooks") as hooks,
         ):
             pending: deque[tuple[Future[None], checkpoint.Checkpoint | None, int]] = deque()
+            done: Future[None] | None = None  # the last chunk's
             while not stop.is_set():
                 if os.getppid() != parent:
                     log.error("the receiving process is gone; stopping")
@@ -131,7 +132,7 @@ class Worker:
                 while len(pending) >= self.writes_ahead:
                     self._finish(*pending.popleft())
                 written = writer.submit(self.processor.write, prepared)
-                done = hooks.submit(self._after_write, prepared, written, state)
+                done = hooks.submit(self._after_write, prepared, written, state, done)
                 pending.append((done, state, len(records)))
             while pending:
                 self._finish(*pending.popleft())
@@ -143,10 +144,16 @@ class Worker:
         prepared: Prepared,
         written: Future[list[NewDeadLetter]],
         state: checkpoint.Checkpoint | None,
+        previous: Future[None] | None,
     ) -> None:
         """In the hooks thread, once the chunk is written (in order: one writer): its dead
         letters and hooks, then the checkpoint taken after it, if any (the main thread
-        meanwhile prepares the next chunks; it releases the spool in :meth:`_finish`)."""
+        meanwhile prepares the next chunks; it releases the spool in :meth:`_finish`).
+
+        If an earlier chunk failed, this one fails too (``previous.result()`` raises):
+        a checkpoint after it would skip the failed chunk on restart."""
+        if previous is not None:
+            previous.result()  # done already: the hooks thread takes chunks in order
         self.processor.after_write(prepared, written.result())
         if state is not None:
             self._store(state)

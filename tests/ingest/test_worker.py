@@ -185,3 +185,43 @@ def test_the_next_write_starts_while_the_hooks_run_and_checkpoints_wait_for_both
     for offset in (e[1] for e in events if e[0] == "save"):
         done = [k for k in range(1, 7) if ends[k - 1] <= offset]
         assert all(order[("hooked", k)] < order[("save", offset)] for k in done)
+
+
+def test_no_checkpoint_is_saved_past_a_chunk_whose_write_failed(
+    tmp_path: Path, sql_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chunk after a failed write may already be written, but the worker stops
+    (to restart from the last checkpoint) without saving a checkpoint past the failure."""
+    engine = open_engine(sql_url)
+    register(sql_url, ["aq-001"])
+    directory = RegistryDirectory(load_snapshot(engine))
+    processor = new_processor(engine, lambda: directory, store=RecordingStore())
+    write = processor.write
+
+    def failing_write(prepared: Prepared) -> list[NewDeadLetter]:
+        if prepared.result.now_ns == 3:
+            raise RuntimeError("InfluxDB answered something unexpected")
+        time.sleep(0.05)
+        return write(prepared)
+
+    monkeypatch.setattr(processor, "write", failing_write)
+    spool = Spool(tmp_path / "spool", max_bytes=64 * 2**20)
+    t0_ms = time.time_ns() // 1_000_000 - 3_600_000
+    for k in range(1, 7):  # received_ns k marks chunk k (one message per chunk)
+        body = orjson.dumps({"ts": t0_ms + k * 1000, "seq": k, "values": {"pm25": 1.0}})
+        spool.write_group([encode_message(k, "sensors/aq-001/readings", body)])
+    spool.close()
+    reader = SpoolReader(tmp_path / "spool")
+    ends = [record.end for record in reader.read(reader.first, 100)]
+    worker = Worker(
+        reader=reader,
+        processor=processor,
+        checkpoint_path=tmp_path / "spool" / "checkpoint.bin",
+        chunk_records=1,
+    )
+    monkeypatch.setattr(worker, "_checkpoint_due", lambda: True)  # one after every chunk
+    with pytest.raises(SystemExit) as stopped:
+        worker.run(threading.Event())
+    assert stopped.value.code == 1
+    saved = checkpoint.load(tmp_path / "spool" / "checkpoint.bin")
+    assert saved is None or saved.cursor <= ends[1]  # at most up to chunk 2, never past 3
