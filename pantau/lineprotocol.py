@@ -9,6 +9,7 @@ import functools
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from pantau.batch import N_METRICS, Batch
 from pantau.catalogue import METRIC_NAMES
@@ -70,14 +71,15 @@ def encode_readings(
     if len(batch) == 0:
         return []
     value = np.where(np.isfinite(batch.value), batch.value, batch.raw)
-    # Column by column: each distinct series' tag set and each distinct score are
-    # formatted once, the value's text is the raw's unless calibration changed it.
+    # Column by column: each distinct series' tag set, each distinct (flags, score)
+    # pair and (when values repeat) each distinct raw value is formatted once; the
+    # value's text is the raw's unless calibration changed it.
     series, series_row = np.unique(batch.series, return_inverse=True)
-    names = [
-        "readings" + series_tags(device_ids[d], METRIC_NAMES[m], zones[d], kinds[d])
+    heads = [
+        "readings" + series_tags(device_ids[d], METRIC_NAMES[m], zones[d], kinds[d]) + " value="
         for d, m in zip((series // N_METRICS).tolist(), (series % N_METRICS).tolist(), strict=True)
     ]
-    raw_text = list(map(repr, batch.raw.tolist()))
+    raw_text = _float_texts(batch.raw)
     same = value == batch.raw
     value_text = (
         raw_text
@@ -87,17 +89,37 @@ def encode_readings(
             for r, kept, v in zip(raw_text, same.tolist(), value.tolist(), strict=True)
         ]
     )
+    # flags and score: few distinct pairs, each formatted once
     scores, score_row = np.unique(np.round(batch.score.astype(np.float64), 4), return_inverse=True)
-    score_names = list(map(repr, scores.tolist()))
+    flags, flag_row = np.unique(batch.flags, return_inverse=True)
+    pairs, pair_row = np.unique(flag_row * scores.shape[0] + score_row, return_inverse=True)
+    flag_of, score_of = np.divmod(pairs, scores.shape[0])
+    tails = [
+        f",flags={f}i,score={s!r} "
+        for f, s in zip(flags[flag_of].tolist(), scores[score_of].tolist(), strict=True)
+    ]
     return [
-        f"{names[p]} value={v},raw={r},flags={f}i,score={score_names[s]} {t}"
-        for p, v, r, f, s, t in zip(
+        f"{heads[p]}{v},raw={r}{tails[k]}{t}"
+        for p, v, r, k, t in zip(
             series_row.tolist(),
             value_text,
             raw_text,
-            batch.flags.tolist(),
-            score_row.tolist(),
+            pair_row.tolist(),
             batch.ts.tolist(),
             strict=True,
         )
     ]
+
+
+def _float_texts(values: NDArray[np.float64]) -> list[str]:
+    """``repr`` of each value; each distinct value formatted once when values repeat
+    (sensor readings usually do: a few decimals over a small range)."""
+    n = values.shape[0]
+    sample = values[:: max(n // 256, 1)]
+    if n < 64 or np.unique(sample).shape[0] * 10 > sample.shape[0] * 9:
+        return list(map(repr, values.tolist()))  # nearly all distinct: no use looking
+    distinct, row = np.unique(values, return_inverse=True)
+    if distinct.shape[0] * 4 > values.shape[0]:
+        return list(map(repr, values.tolist()))
+    texts = list(map(repr, distinct.tolist()))
+    return [texts[i] for i in row.tolist()]
