@@ -67,5 +67,5 @@ def decode_common(device: str, payload: bytes, out: Columns, *, max_items: int) 
             k = len(item.values)
             out.ts.extend([item.ts * 1_000_000] * k)
             out.seq.extend([item.seq] * k)
-    out.device.extend([device] * added)
+    out.extend_device(device, added)
     return added

@@ -153,10 +153,10 @@ def _readings(device: str, items: list[Any], received_ns: int, out: Columns) -> 
                         times.extend([ts * 1_000_000] * k)
                         seqs.extend([seq] * k)
                         continue
-        out.device.extend([device] * (len(times) - start))
+        out.extend_device(device, len(times) - start)
         problems += _reading(device, item, received_ns, out)
         start = len(times)
-    out.device.extend([device] * (len(times) - start))
+    out.extend_device(device, len(times) - start)
     return problems
 
 

@@ -196,10 +196,8 @@ class Processor:
             if decoded.status is not None:
                 result.statuses.append(decoded.status)
                 metrics.STATUS.inc()
-            if decoded.readings == 1:
-                result.last_seen_ns[columns.device[-1]] = message.received_ns
-            elif decoded.readings:
-                for device in set(columns.device[start:]):
+            if decoded.readings:
+                for device in columns.devices_since(start):
                     result.last_seen_ns[device] = message.received_ns
             if decoded.rejections:
                 result.rejected += [r.reason for r in decoded.rejections]
@@ -239,12 +237,8 @@ class Processor:
         if not len(columns):
             return Batch.empty()
         intern = self.devices.intern
-        cache: dict[str, int] = {}
-        device = np.fromiter(
-            (cache[d] if d in cache else cache.setdefault(d, intern(d)) for d in columns.device),
-            dtype=np.int32,
-            count=len(columns),
-        )
+        runs = np.fromiter(map(intern, columns.devices), dtype=np.int32, count=len(columns.devices))
+        device = np.repeat(runs, columns.run_lengths())
         return Batch.from_columns(
             device=device, metric=columns.metric, ts=columns.ts, raw=columns.raw, seq=columns.seq
         )

@@ -25,28 +25,53 @@ class StatusUpdate:
 
 @dataclass(slots=True)
 class Columns:
-    """Readings accumulated across messages, one list per column."""
+    """Readings accumulated across messages, one list per column; the device column is
+    kept as runs (most messages give many rows of one device): ``devices[i]`` for the
+    rows up to ``ends[i]``."""
 
-    device: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
     metric: list[int] = field(default_factory=list)
     ts: list[int] = field(default_factory=list)
     raw: list[float] = field(default_factory=list)
     seq: list[int] = field(default_factory=list)
 
     def add(self, device: str, metric: int, ts: int, raw: float, seq: int) -> None:
-        self.device.append(device)
         self.metric.append(metric)
         self.ts.append(ts)
         self.raw.append(raw)
         self.seq.append(seq)
+        self.extend_device(device, 1)
+
+    def extend_device(self, device: str, count: int) -> None:
+        """The last ``count`` rows (appended to the other columns) are ``device``'s."""
+        if count <= 0:
+            return
+        if self.devices and self.devices[-1] == device:
+            self.ends[-1] += count
+        else:
+            self.devices.append(device)
+            self.ends.append((self.ends[-1] if self.ends else 0) + count)
 
     def __len__(self) -> int:
         return len(self.ts)
 
-    def truncate(self, length: int) -> None:
-        """Drop rows added after ``length`` (used to undo a message's partial rows)."""
-        for column in (self.device, self.metric, self.ts, self.raw, self.seq):
-            del column[length:]
+    @property
+    def device(self) -> list[str]:
+        """The device of every row."""
+        return [d for d, n in zip(self.devices, self.run_lengths(), strict=True) for _ in range(n)]
+
+    def run_lengths(self) -> list[int]:
+        return [end - start for start, end in zip([0, *self.ends], self.ends, strict=False)]
+
+    def devices_since(self, row: int) -> set[str]:
+        """The devices of the rows from ``row`` on (the last runs: a message's rows)."""
+        found = set()
+        for i in range(len(self.ends) - 1, -1, -1):
+            if self.ends[i] <= row:
+                break
+            found.add(self.devices[i])
+        return found
 
 
 REASONS = (

@@ -349,3 +349,22 @@ def test_common_form_leaves_oversized_arrays_to_the_careful_path() -> None:
     payload = orjson.dumps([{"ts": 1763800000123, "values": {"pm25": 1.0}}] * 3)
     assert decode_common("aq-017", payload, Columns(), max_items=2) is None
     assert decode_common("aq-017", payload, Columns(), max_items=3) == 3
+
+
+def test_columns_keep_the_device_column_as_runs() -> None:
+    out = Columns()
+    out.add("aq-1", 0, 1, 1.0, -1)
+    out.add("aq-1", 1, 1, 2.0, -1)
+    out.metric += [0, 0]
+    out.ts += [2, 3]
+    out.raw += [3.0, 4.0]
+    out.seq += [-1, -1]
+    out.extend_device("aq-2", 2)
+    out.extend_device("aq-3", 0)  # no rows: no run
+    out.add("aq-1", 0, 4, 5.0, -1)
+    assert (out.devices, out.ends) == (["aq-1", "aq-2", "aq-1"], [2, 4, 5])
+    assert out.device == ["aq-1", "aq-1", "aq-2", "aq-2", "aq-1"]
+    assert out.run_lengths() == [2, 2, 1]
+    assert out.devices_since(3) == {"aq-2", "aq-1"}
+    assert out.devices_since(4) == {"aq-1"}
+    assert out.devices_since(5) == set()
