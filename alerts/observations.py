@@ -7,7 +7,7 @@ reading, plus derived ISPU and flood observations) and its registry view into
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,6 +52,9 @@ class Observations:
     score: Sequence[float] | NDArray[np.float32] = ()
     ispu: Sequence[IspuObservation] = field(default_factory=tuple)
     flood: Sequence[FloodObservation] = field(default_factory=tuple)
+    # Optional: an integer per reading that orders rows as ``device`` does (e.g. the rank
+    # of the device's id among all ids), so that rules sort integers, not strings.
+    device_order: Sequence[int] | NDArray[np.int64] = ()
 
     def __len__(self) -> int:
         return len(self.ts_ns)
@@ -59,7 +62,7 @@ class Observations:
     def columns(self) -> Readings:
         """The readings as NumPy arrays of fixed dtypes; checks that lengths agree."""
         n = len(self.ts_ns)
-        named = {
+        named: dict[str, Sized] = {
             "device": self.device,
             "zone": self.zone,
             "kind": self.kind,
@@ -68,6 +71,8 @@ class Observations:
             "flags": self.flags,
             "score": self.score,
         }
+        if len(self.device_order):
+            named["device_order"] = self.device_order
         for name, column in named.items():
             if len(column) != n:
                 raise ValueError(f"Observations.{name} has {len(column)} rows, ts_ns has {n}")
@@ -80,6 +85,7 @@ class Observations:
             value=np.asarray(self.value, dtype=np.float64),
             flags=np.asarray(self.flags, dtype=np.int64),
             score=np.asarray(self.score, dtype=np.float64),
+            device_order=np.asarray(self.device_order, dtype=np.int64),
         )
 
 
@@ -95,6 +101,7 @@ class Readings:
     value: NDArray[np.float64]
     flags: NDArray[np.int64]
     score: NDArray[np.float64]
+    device_order: NDArray[np.int64]  # empty, or one per reading (see Observations)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
@@ -26,22 +26,36 @@ def load_states(conn: Connection, keys: Iterable[Key]) -> dict[Key, RuleState]:
     wanted = set(keys)
     devices = sorted({device for _, device in wanted})
     out: dict[Key, RuleState] = {}
+    c = rule_state.c
+    columns = [c.rule_id, c.device, c.active, c.level, c.pending_since_ns, c.clearing_since_ns]
+    columns += [c.last_ts_ns, c.alert_id, c.flapping, c.opens, c.tail]
     for start in range(0, len(devices), 500):
         chunk = devices[start : start + 500]
-        rows = conn.execute(sa.select(rule_state).where(rule_state.c.device.in_(chunk))).mappings()
-        for m in rows:
-            key = (m["rule_id"], m["device"])
-            if key in wanted:
-                out[key] = RuleState(
-                    active=bool(m["active"]),
-                    level=int(m["level"]),
-                    pending_since_ns=m["pending_since_ns"],
-                    clearing_since_ns=m["clearing_since_ns"],
-                    last_ts_ns=m["last_ts_ns"],
-                    alert_id=m["alert_id"],
-                    flapping=bool(m["flapping"]),
-                    opens=tuple(json.loads(m["opens"])),
-                    tail=tuple(json.loads(m["tail"])),
+        rows = conn.execute(sa.select(*columns).where(c.device.in_(chunk)))
+        for (
+            rule_id,
+            device,
+            active,
+            level,
+            pending,
+            clearing,
+            last,
+            alert,
+            flap,
+            opens,
+            tail,
+        ) in rows:
+            if (rule_id, device) in wanted:
+                out[rule_id, device] = RuleState(
+                    active=bool(active),
+                    level=int(level),
+                    pending_since_ns=pending,
+                    clearing_since_ns=clearing,
+                    last_ts_ns=last,
+                    alert_id=alert,
+                    flapping=bool(flap),
+                    opens=tuple(orjson.loads(opens)),
+                    tail=tuple(orjson.loads(tail)),
                 )
     return out
 
@@ -61,8 +75,8 @@ def save_states(conn: Connection, changed: dict[Key, RuleState], existing: set[K
     updates, inserts = [], []
     for (rule_id, device), state in changed.items():
         values = asdict(state)
-        values["opens"] = json.dumps(list(state.opens))
-        values["tail"] = json.dumps(list(state.tail))
+        values["opens"] = orjson.dumps(list(state.opens)).decode()
+        values["tail"] = orjson.dumps(list(state.tail)).decode()
         if (rule_id, device) in existing:
             updates.append({**values, "k_rule": rule_id, "k_device": device})
         else:

@@ -92,7 +92,7 @@ def main() -> None:
         tags = TagArrays()
 
         def evaluate() -> None:
-            alerts.evaluate(observations(result, tags), now_ns=received)
+            alerts.evaluate(observations([result], tags), now_ns=received)
 
         figures = {
             "decode_us": best_us_per_reading(decode_all, readings),

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,78 +15,93 @@ from numpy.typing import NDArray
 
 from alerts.engine import AlertEngine
 from alerts.observations import DeviceState, FloodObservation, IspuObservation, Observations
-from ingest.pipeline import FLOOD_STATUS, ISPU_CATEGORIES, PipelineOutput
+from ingest.pipeline import FLOOD_STATUS, ISPU_CATEGORIES
 from ingest.processor import ChunkResult
+from pantau.batch import Batch
 from pantau.catalogue import METRIC_NAMES
 
 log = logging.getLogger(__name__)
 _METRIC_NAMES = np.array(METRIC_NAMES, dtype=np.str_)
 
 
+@dataclass(frozen=True, slots=True)
+class Tags:
+    """By device index: id, zone and kind as fixed-width strings, and the rank of the id
+    among all ids (sorting by it orders devices as sorting their ids would)."""
+
+    ids: NDArray[np.str_]
+    zones: NDArray[np.str_]
+    kinds: NDArray[np.str_]
+    rank: NDArray[np.int64]
+
+
 class TagArrays:
-    """Device ids, zones and kinds by device index as fixed-width string arrays, so that a
-    chunk's columns are gathers (rather than a conversion of every reading's strings).
-    Rebuilt only when the device index grows or the registry's tag lists change."""
+    """:class:`Tags` of the device index, so that a chunk's columns are gathers (rather
+    than a conversion of every reading's strings). Rebuilt only when the device index
+    grows or the registry's tag lists change."""
 
     def __init__(self) -> None:
         self._source: tuple[int, object, object] = (-1, None, None)
-        self._arrays = (np.zeros(0, np.str_),) * 3
+        self._tags = Tags(*(np.zeros(0, np.str_),) * 3, rank=np.zeros(0, np.int64))
 
-    def __call__(
-        self, ids: Sequence[str], zones: Sequence[str], kinds: Sequence[str]
-    ) -> tuple[NDArray[np.str_], NDArray[np.str_], NDArray[np.str_]]:
+    def __call__(self, ids: Sequence[str], zones: Sequence[str], kinds: Sequence[str]) -> Tags:
         size, known_zones, known_kinds = self._source
         if size != len(ids) or known_zones is not zones or known_kinds is not kinds:
             # The index only grows, so its length identifies it; the tag lists are kept
             # (held here, so an identity check cannot be fooled by a reused id).
             self._source = (len(ids), zones, kinds)
-            self._arrays = (
-                np.array(ids, dtype=np.str_),
-                np.array(zones, dtype=np.str_),
-                np.array(kinds, dtype=np.str_),
+            id_array = np.array(ids, dtype=np.str_)
+            rank = np.empty(len(ids), np.int64)
+            rank[np.argsort(id_array, kind="stable")] = np.arange(len(ids))
+            self._tags = Tags(
+                id_array, np.array(zones, dtype=np.str_), np.array(kinds, dtype=np.str_), rank
             )
-        return self._arrays
+        return self._tags
 
 
-def observations(result: ChunkResult, tags: TagArrays | None = None) -> Observations:
-    """The chunk's pipeline output as the alerts engine's columns (names, not indices)."""
-    output: PipelineOutput | None = result.output
-    if output is None:
+def observations(results: Sequence[ChunkResult], tags: TagArrays | None = None) -> Observations:
+    """The chunks' pipeline output, in order, as the alerts engine's columns (names, not
+    indices). The device index only grows, so the last chunk's tag lists cover every
+    chunk's devices."""
+    outputs = [r.output for r in results if r.output is not None]
+    if not outputs:
         return Observations()
-    ids, zones, kinds = (tags or TagArrays())(result.device_ids, result.zones, result.kinds)
-    batch = output.batch
-    ispu = output.ispu
-    flood = output.flood
+    last = results[-1]
+    t = (tags or TagArrays())(last.device_ids, last.zones, last.kinds)
+    batch = Batch.concat([output.batch for output in outputs])
     return Observations(
-        device=ids[batch.device],
-        zone=zones[batch.device],
-        kind=kinds[batch.device],
+        device=t.ids[batch.device],
+        zone=t.zones[batch.device],
+        kind=t.kinds[batch.device],
         metric=_METRIC_NAMES[batch.metric],
         ts_ns=batch.ts,
         value=batch.value,
         flags=batch.flags,
         score=batch.score,
+        device_order=t.rank[batch.device],
         ispu=[
             IspuObservation(
-                device=str(ids[d]),
-                zone=str(zones[d]),
+                device=str(t.ids[d]),
+                zone=str(t.zones[d]),
                 ts_ns=int(ts),
                 index=int(index),
                 category=ISPU_CATEGORIES[int(category)],
             )
+            for ispu in (output.ispu for output in outputs)
             for d, ts, index, category in zip(
                 ispu.device, ispu.ts_ns, ispu.index, ispu.category, strict=True
             )
         ],
         flood=[
             FloodObservation(
-                device=str(ids[d]),
-                zone=str(zones[d]),
+                device=str(t.ids[d]),
+                zone=str(t.zones[d]),
                 ts_ns=int(ts),
                 level_cm=float(level),
                 status=FLOOD_STATUS[int(status)],
                 rise_cm_per_h=float(rise) if np.isfinite(rise) else 0.0,
             )
+            for flood in (output.flood for output in outputs)
             for d, ts, level, status, rise in zip(
                 flood.device,
                 flood.ts_ns,
@@ -95,21 +111,6 @@ def observations(result: ChunkResult, tags: TagArrays | None = None) -> Observat
                 strict=True,
             )
         ],
-    )
-
-
-def merge(parts: Sequence[Observations]) -> Observations:
-    """Several chunks' observations as one, in order."""
-    if len(parts) == 1:
-        return parts[0]
-    columns = ("device", "zone", "kind", "metric", "ts_ns", "value", "flags", "score")
-    joined = {
-        name: np.concatenate([np.asarray(getattr(p, name)) for p in parts]) for name in columns
-    }
-    return Observations(
-        **joined,
-        ispu=[x for p in parts for x in p.ispu],
-        flood=[x for p in parts for x in p.flood],
     )
 
 
@@ -134,7 +135,7 @@ class Alerting:
         self.snapshot = snapshot
         self.check_seconds = check_seconds
         self.evaluate_seconds = evaluate_seconds
-        self._held: list[Observations] = []
+        self._held: list[ChunkResult] = []
         self._held_now_ns = 0
         self._evaluated_at = time.monotonic()
         self._newest_reading: dict[str, int] = {}
@@ -159,7 +160,7 @@ class Alerting:
                     device = result.device_ids[d]
                     self._newest_reading[device] = max(ts, self._newest_reading.get(device, ts))
         with self._lock:
-            self._held.append(observations(result, self._tags))
+            self._held.append(result)
             self._held_now_ns = max(self._held_now_ns, result.now_ns)
         if time.monotonic() - self._evaluated_at >= self.evaluate_seconds:
             self.flush()
@@ -172,7 +173,7 @@ class Alerting:
             self._evaluated_at = time.monotonic()
         if not held:
             return
-        transitions = self.engine.evaluate(merge(held), now_ns=now_ns)
+        transitions = self.engine.evaluate(observations(held, self._tags), now_ns=now_ns)
         if transitions:
             log.info("alerts: %d transitions from %d chunks", len(transitions), len(held))
 
