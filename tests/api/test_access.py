@@ -36,7 +36,7 @@ def test_readings_need_a_key_with_a_data_role(api: Api) -> None:
     for token in (api.researcher, api.operator, api.technician, api.admin):
         assert api.client.get("/api/v1/readings", params=WINDOW, headers=api.auth(token)).is_success
     cookie = api.client.get(
-        "/api/v1/readings", params=WINDOW, cookies={"pantau_key": api.researcher}
+        "/api/v1/readings", params=WINDOW, headers={"Cookie": f"pantau_key={api.researcher}"}
     )
     assert cookie.status_code == 200
 
