@@ -146,11 +146,13 @@ class Last:
 
 
 def wait_points(store: InfluxStore, expected: int, last: Last, timeout: float) -> float:
-    """perf_counter time when the last reading is in InfluxDB; then checks every reading is.
+    """perf_counter time when every reading is in InfluxDB (checked by counting them).
 
     Polling for the last point is cheap, where counting everything would load
-    InfluxDB while it is being measured. The full count afterwards proves no loss
-    and no duplicates.
+    InfluxDB while it is being measured; the count follows once the last point is
+    there. A chunk is written in several requests at once, so the last point can
+    arrive a moment before the others of its chunk: the count is repeated until it
+    is complete (more than expected, or still short after 30 s, fails the run).
     """
     deadline = time.perf_counter() + timeout
     query = (
@@ -162,7 +164,10 @@ def wait_points(store: InfluxStore, expected: int, last: Last, timeout: float) -
             raise RuntimeError(f"the last reading did not reach InfluxDB in {timeout:.0f} s")
         time.sleep(0.05)
     finished = time.perf_counter()
-    got = count_points(store)
+    complete_by = finished + 30
+    while (got := count_points(store)) < expected and time.perf_counter() < complete_by:
+        time.sleep(0.05)
+        finished = time.perf_counter()  # (a count's own time is counted: rare, conservative)
     if got != expected:
         raise RuntimeError(f"{got} readings in InfluxDB where {expected} were sent")
     return finished
