@@ -33,7 +33,7 @@ from devices.qc import qc_text
 from devices.registry import Registry
 from devices.status import is_reporting
 from devices.zones import BOUNDS, ZONE_INDEX, ZONES
-from pantau.catalogue import METRIC_INDEX, METRICS
+from pantau.catalogue import METRIC_INDEX, METRICS, QC_THRESHOLDS
 from pantau.errors import NotFound, PantauError, Unauthenticated
 from pantau.store import InfluxStore, quote_string
 
@@ -335,4 +335,6 @@ def register_page(request: Request, ctx: Ctx) -> Response:
     if key is None:
         return _to_login(request)
     kinds = [k for k in KINDS if k.id != "gateway"]
-    return render(request, "register.html", key=key, kinds=kinds, zones=ZONES)
+    return render(
+        request, "register.html", key=key, kinds=kinds, zones=ZONES, qc_thresholds=QC_THRESHOLDS
+    )

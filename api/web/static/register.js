@@ -10,7 +10,7 @@
   const lat = document.getElementById("f-lat");
   const lon = document.getElementById("f-lon");
   const FIELD_INPUT = { id: "f-id", kind: "f-kind", zone: "f-zone", latitude: "f-lat", longitude: "f-lon",
-    model: "f-model", address: "f-address", siaga: "f-s3", notes: "f-notes" };
+    model: "f-model", address: "f-address", siaga: "f-s3", qc: "f-qc", notes: "f-notes" };
 
   function showSiaga() {
     document.getElementById("siaga").hidden = kind.value !== "water_level";
@@ -54,6 +54,25 @@
     }
     const siaga = ["siaga3", "siaga2", "siaga1"].map((n) => String(data.get(n) || "").trim());
     if (kind.value === "water_level" && siaga.some((v) => v)) out.siaga = siaga.map(Number);
+    const qc = String(data.get("qc") || "").trim();
+    if (qc) out.qc = parseQc(qc);
+    return out;
+  }
+
+  // "pm25.high=500; pm25.max_rate_per_s=2" -> {pm25: {high: 500, max_rate_per_s: 2}}; the
+  // API checks the metrics and threshold names and says what is wrong with them.
+  function parseQc(text) {
+    const out = {};
+    for (const part of text.split(";").map((p) => p.trim()).filter(Boolean)) {
+      const match = /^([a-z0-9_]+)\.([a-z_]+)\s*=\s*(\S+)$/.exec(part);
+      const value = match ? Number(match[3]) : NaN;
+      if (!match || !Number.isFinite(value)) {
+        const problem = new Error(t("reg.qc_syntax") + ": " + part);
+        problem.field = "qc";
+        throw problem;
+      }
+      (out[match[1]] = out[match[1]] || {})[match[2]] = value;
+    }
     return out;
   }
 

@@ -288,6 +288,12 @@ def test_technician_registers_a_device_on_a_phone(
     ]
     w.errors.clear()
     page.fill("#f-lat", "-6.262")
+    # a QC override that is not metric.threshold=number is caught before sending
+    page.fill("#f-qc", "water_level.high=lots")
+    page.click("#register button[type=submit]")
+    assert "water_level.high=lots" in error.inner_text()  # the part it could not read
+    assert page.locator("#f-qc").get_attribute("aria-invalid") == "true"
+    page.fill("#f-qc", "water_level.high=500; water_level.max_rate_per_s=0.5")
     page.click("#register button[type=submit]")
     page.locator("#created").wait_for()
     assert not page.locator("#register").is_visible()
@@ -298,6 +304,7 @@ def test_technician_registers_a_device_on_a_phone(
     screenshot(w, "register-done-phone")
     device: Any = known.get(f"/api/v1/devices/{new_id}")
     assert device["siaga"] == [80.0, 150.0, 200.0]
+    assert device["qc"] == {"water_level": {"high": 500.0, "max_rate_per_s": 0.5}}
     assert device["address"] == "Jembatan Kali Cikarang"
 
 
