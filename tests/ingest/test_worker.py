@@ -15,7 +15,7 @@ from ingest import checkpoint
 from ingest.directory import RegistryDirectory
 from ingest.processor import ChunkResult, Prepared
 from ingest.record import encode_message
-from ingest.spool import Spool, SpoolReader
+from ingest.spool import Cursor, Spool, SpoolReader
 from ingest.worker import Worker
 from pantau.database import open_engine
 from pantau.deadletters import NewDeadLetter
@@ -110,6 +110,19 @@ def test_slow_checkpoints_are_taken_less_often(
     assert worker.saved_checkpoints <= elapsed / 4.0 + 2
 
 
+def spool_six_chunks(directory: Path) -> list[Cursor]:
+    """Six one-reading messages, received_ns k marking the k-th (one chunk each with
+    ``chunk_records=1``); returns where each ends in the spool."""
+    spool = Spool(directory, max_bytes=64 * 2**20)
+    t0_ms = time.time_ns() // 1_000_000 - 3_600_000
+    for k in range(1, 7):
+        body = orjson.dumps({"ts": t0_ms + k * 1000, "seq": k, "values": {"pm25": 1.0}})
+        spool.write_group([encode_message(k, "sensors/aq-001/readings", body)])
+    spool.close()
+    reader = SpoolReader(directory)
+    return [record.end for record in reader.read(reader.first, 100)]
+
+
 def test_the_next_write_starts_while_the_hooks_run_and_checkpoints_wait_for_both(
     tmp_path: Path, sql_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -152,13 +165,7 @@ def test_the_next_write_starts_while_the_hooks_run_and_checkpoints_wait_for_both
         save(path, state)
 
     monkeypatch.setattr(checkpoint, "save", logged_save)
-    spool = Spool(tmp_path / "spool", max_bytes=64 * 2**20)
-    t0_ms = time.time_ns() // 1_000_000 - 3_600_000
-    for k in range(1, 7):  # received_ns k marks chunk k (one message per chunk)
-        body = orjson.dumps({"ts": t0_ms + k * 1000, "seq": k, "values": {"pm25": 1.0}})
-        spool.write_group([encode_message(k, "sensors/aq-001/readings", body)])
-    ends = [record.end.offset for record in SpoolReader(tmp_path / "spool").read(
-        SpoolReader(tmp_path / "spool").first, 100)]  # fmt: skip
+    ends = [end.offset for end in spool_six_chunks(tmp_path / "spool")]
     worker = Worker(
         reader=SpoolReader(tmp_path / "spool"),
         processor=processor,
@@ -174,7 +181,6 @@ def test_the_next_write_starts_while_the_hooks_run_and_checkpoints_wait_for_both
     finally:
         stop.set()
         thread.join(timeout=30)
-        spool.close()
     order = {event: i for i, event in enumerate(events)}
     for k in range(1, 7):
         assert order[("written", k)] < order[("hook", k)]  # hooks after the write
@@ -205,16 +211,9 @@ def test_no_checkpoint_is_saved_past_a_chunk_whose_write_failed(
         return write(prepared)
 
     monkeypatch.setattr(processor, "write", failing_write)
-    spool = Spool(tmp_path / "spool", max_bytes=64 * 2**20)
-    t0_ms = time.time_ns() // 1_000_000 - 3_600_000
-    for k in range(1, 7):  # received_ns k marks chunk k (one message per chunk)
-        body = orjson.dumps({"ts": t0_ms + k * 1000, "seq": k, "values": {"pm25": 1.0}})
-        spool.write_group([encode_message(k, "sensors/aq-001/readings", body)])
-    spool.close()
-    reader = SpoolReader(tmp_path / "spool")
-    ends = [record.end for record in reader.read(reader.first, 100)]
+    ends = spool_six_chunks(tmp_path / "spool")
     worker = Worker(
-        reader=reader,
+        reader=SpoolReader(tmp_path / "spool"),
         processor=processor,
         checkpoint_path=tmp_path / "spool" / "checkpoint.bin",
         chunk_records=1,
