@@ -26,36 +26,21 @@ def load_states(conn: Connection, keys: Iterable[Key]) -> dict[Key, RuleState]:
     wanted = set(keys)
     devices = sorted({device for _, device in wanted})
     out: dict[Key, RuleState] = {}
-    c = rule_state.c
-    columns = [c.rule_id, c.device, c.active, c.level, c.pending_since_ns, c.clearing_since_ns]
-    columns += [c.last_ts_ns, c.alert_id, c.flapping, c.opens, c.tail]
     for start in range(0, len(devices), 500):
         chunk = devices[start : start + 500]
-        rows = conn.execute(sa.select(*columns).where(c.device.in_(chunk)))
-        for (
-            rule_id,
-            device,
-            active,
-            level,
-            pending,
-            clearing,
-            last,
-            alert,
-            flap,
-            opens,
-            tail,
-        ) in rows:
-            if (rule_id, device) in wanted:
-                out[rule_id, device] = RuleState(
-                    active=bool(active),
-                    level=int(level),
-                    pending_since_ns=pending,
-                    clearing_since_ns=clearing,
-                    last_ts_ns=last,
-                    alert_id=alert,
-                    flapping=bool(flap),
-                    opens=tuple(orjson.loads(opens)),
-                    tail=tuple(orjson.loads(tail)),
+        for row in conn.execute(sa.select(rule_state).where(rule_state.c.device.in_(chunk))):
+            key = (row.rule_id, row.device)
+            if key in wanted:
+                out[key] = RuleState(
+                    active=bool(row.active),
+                    level=int(row.level),
+                    pending_since_ns=row.pending_since_ns,
+                    clearing_since_ns=row.clearing_since_ns,
+                    last_ts_ns=row.last_ts_ns,
+                    alert_id=row.alert_id,
+                    flapping=bool(row.flapping),
+                    opens=tuple(orjson.loads(row.opens)),
+                    tail=tuple(orjson.loads(row.tail)),
                 )
     return out
 
