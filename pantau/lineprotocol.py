@@ -80,7 +80,7 @@ def encode_readings(
         for d, m in zip((series // N_METRICS).tolist(), (series % N_METRICS).tolist(), strict=True)
     ]
     raw_text = _float_texts(batch.raw)
-    same = value == batch.raw
+    same = value.view(np.int64) == batch.raw.view(np.int64)  # bit for bit: -0.0 is not 0.0
     value_text = (
         raw_text
         if same.all()
@@ -118,8 +118,9 @@ def _float_texts(values: NDArray[np.float64]) -> list[str]:
     sample = values[:: max(n // 256, 1)]
     if n < 64 or np.unique(sample).shape[0] * 10 > sample.shape[0] * 9:
         return list(map(repr, values.tolist()))  # nearly all distinct: no use looking
-    distinct, row = np.unique(values, return_inverse=True)
+    # distinct bit patterns, not values: -0.0 and 0.0 are equal but print differently
+    distinct, row = np.unique(values.view(np.int64), return_inverse=True)
     if distinct.shape[0] * 4 > values.shape[0]:
         return list(map(repr, values.tolist()))
-    texts = list(map(repr, distinct.tolist()))
+    texts = list(map(repr, distinct.view(np.float64).tolist()))
     return [texts[i] for i in row.tolist()]

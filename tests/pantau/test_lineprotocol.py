@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pantau.batch import Batch
@@ -64,6 +64,7 @@ Row = tuple[int, int, int, float, float | None, int, float]
         max_size=300,
     )
 )
+@example(rows=[(0, 0, 1_700_000_000_000_000_000, -0.0, 0.0, 0, 0.0)])  # value 0.0, raw -0.0
 def test_readings_lines_are_those_of_the_row_by_row_encoder(rows: list[Row]) -> None:
     """Column-wise encoding (tag sets, flag/score pairs and repeated values formatted
     once) gives exactly the lines of the obvious row-by-row encoder."""
@@ -87,6 +88,8 @@ def test_many_repeated_values_are_encoded_like_distinct_ones() -> None:
     rng = np.random.default_rng(3)
     n = 5000
     raw = np.round(rng.gamma(2.0, 10.0, n), 1)
+    raw[::7] = -0.0  # equal to 0.0, printed differently
+    raw[1::7] = 0.0
     batch = Batch.from_columns(
         device=np.zeros(n, np.int32),
         metric=np.zeros(n, np.int16),
