@@ -153,7 +153,7 @@ def test_the_next_write_starts_while_the_hooks_run_and_checkpoints_wait_for_both
 
     def slow_hook(result: ChunkResult) -> None:
         log("hook", result.now_ns)
-        time.sleep(0.15)
+        time.sleep(0.3)  # long enough that the next write surely starts meanwhile
         log("hooked", result.now_ns)
 
     monkeypatch.setattr(processor, "write", logged_write)
