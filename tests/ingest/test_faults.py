@@ -51,6 +51,20 @@ def expected_values(n: int) -> dict[tuple[str, int], float]:
     }
 
 
+def assert_exactly_stored(store: InfluxStore, total: int, timeout: float) -> None:
+    """Once ``total`` readings are in InfluxDB (and a moment later, for any extra one),
+    they are exactly the ``total`` published: count and values."""
+    wait_for(lambda: count_points(store) >= total, timeout=timeout, what=f"all {total} readings")
+    time.sleep(0.5)
+    assert stored_values(store) == expected_values(total)
+
+
+def assert_spooled(tmp_path: Path) -> None:
+    """The ingest under ``tmp_path/home`` holds messages in its spool on disk."""
+    spool = tmp_path / "home" / "spool"
+    assert sum(p.stat().st_size for p in spool.glob("*.seg")) > 0
+
+
 def make_ingest(
     tmp_path: Path, broker: Mosquitto, influx: InfluxStore, sql_url: str
 ) -> IngestProcess:
@@ -112,9 +126,7 @@ def test_kill_9_mid_stream_loses_nothing(
         os.kill(worker, signal.SIGKILL)
     sender.join()
     publisher.close()
-    wait_for(lambda: count_points(influx) >= total, timeout=60, what="all readings")
-    time.sleep(0.5)
-    assert stored_values(influx) == expected_values(total)
+    assert_exactly_stored(influx, total, timeout=60)
     if victim == "the processing process":
         assert "restarting it" in ingest.log() and worker_pid(ingest) != worker
     ingest.stop()
@@ -135,14 +147,12 @@ def test_influxdb_down_under_load(
     wait_for(lambda: count_points(store) == 1000, what="first 1000")
     server.stop()
     publisher.publish_many(messages(3000, start=1000))  # acknowledged while InfluxDB is down
-    spool = tmp_path / "home" / "spool"
-    assert sum(p.stat().st_size for p in spool.glob("*.seg")) > 0
+    assert_spooled(tmp_path)
     time.sleep(2)
     server.start()
     publisher.publish_many(messages(1000, start=4000))
     publisher.close()
-    wait_for(lambda: count_points(store) >= 5000, timeout=90, what="spool drained")
-    assert stored_values(store) == expected_values(5000)
+    assert_exactly_stored(store, 5000, timeout=90)
     ingest.stop()
 
 
@@ -162,11 +172,9 @@ def test_started_while_influxdb_is_down(
     publisher = TestPublisher(ingest.env["PANTAU_MQTT_URL"])
     publisher.publish_many(messages(1000))  # acknowledged: in the spool
     publisher.close()
-    spool = tmp_path / "home" / "spool"
-    assert sum(p.stat().st_size for p in spool.glob("*.seg")) > 0
+    assert_spooled(tmp_path)
     server.start()
-    wait_for(lambda: count_points(store) >= 1000, timeout=90, what="spool drained")
-    assert stored_values(store) == expected_values(1000)
+    assert_exactly_stored(store, 1000, timeout=90)
     ingest.stop()
 
 
@@ -189,9 +197,7 @@ def test_mosquitto_restart(
     publisher = TestPublisher(broker.url)
     publisher.publish_many(messages(1500, start=1500))
     publisher.close()
-    wait_for(lambda: count_points(influx) >= 3000, timeout=60, what="all readings")
-    time.sleep(0.5)
-    assert stored_values(influx) == expected_values(3000)
+    assert_exactly_stored(influx, 3000, timeout=60)
     assert "reconnecting" in ingest.log()
     ingest.stop()
 
@@ -215,7 +221,5 @@ def test_full_spool_leaves_messages_at_the_broker(
     warnings = [int(x) for x in re.findall(r"SPOOL (\d+)% FULL", ingest.log())]
     assert len(warnings) >= 2 and warnings[-1] >= 90, warnings  # warned as it filled
     server.start()
-    wait_for(lambda: count_points(store) >= total, timeout=120, what="every reading")
-    time.sleep(0.5)
-    assert stored_values(store) == expected_values(total)
+    assert_exactly_stored(store, total, timeout=120)
     ingest.stop()
