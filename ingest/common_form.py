@@ -17,16 +17,15 @@ from typing import Annotated
 
 import msgspec
 
-from ingest.readings import Columns
+from ingest.readings import MAX_TS_NS, MIN_TS_NS, Columns
 from pantau.batch import NO_SEQ
 from pantau.catalogue import METRIC_INDEX
 
-MIN_MS = 946_684_800_000  # 2000-01-01
-MAX_MS = 4_102_444_800_000  # 2100-01-01
+_MS = 1_000_000  # ns
 
 
 class _Reading(msgspec.Struct, gc=False):
-    ts: Annotated[int, msgspec.Meta(ge=MIN_MS, lt=MAX_MS)]
+    ts: Annotated[int, msgspec.Meta(ge=MIN_TS_NS // _MS, lt=MAX_TS_NS // _MS)]  # epoch ms
     values: dict[str, float]
     seq: Annotated[int, msgspec.Meta(ge=NO_SEQ, le=2**63 - 1)] = NO_SEQ
 
@@ -60,12 +59,12 @@ def decode_common(device: str, payload: bytes, out: Columns, *, max_items: int) 
         del metrics[start:], raws[start:]
         return None
     if one_each:
-        out.ts.extend([item.ts * 1_000_000 for item in items])
+        out.ts.extend([item.ts * _MS for item in items])
         out.seq.extend([item.seq for item in items])
     else:
         for item in items:
             k = len(item.values)
-            out.ts.extend([item.ts * 1_000_000] * k)
+            out.ts.extend([item.ts * _MS] * k)
             out.seq.extend([item.seq] * k)
     out.extend_device(device, added)
     return added

@@ -16,16 +16,12 @@ from typing import Any, Protocol
 import orjson
 
 from ingest.common_form import decode_common
-from ingest.readings import Columns, Rejection, StatusUpdate
+from ingest.readings import MAX_TS_NS, MIN_TS_NS, Columns, Rejection, StatusUpdate
 from ingest.senml import decode_senml, looks_like_senml
 from pantau.batch import NO_SEQ
 from pantau.catalogue import METRIC_INDEX
 
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}")
-_MIN_TS = 946_684_800_000_000_000  # 2000-01-01
-_MAX_TS = 4_102_444_800_000_000_000  # 2100-01-01
-_MIN_MS, _MAX_MS = _MIN_TS // 1_000_000, _MAX_TS // 1_000_000
-_SEQ_END = 2**63
 MAX_READINGS_PER_MESSAGE = 100_000
 
 
@@ -104,59 +100,12 @@ def _device_document(device: str, document: Any, received_ns: int, out: Columns)
 
 
 def _readings(device: str, items: list[Any], received_ns: int, out: Columns) -> list[Rejection]:
-    """Reading objects of one device. The common form (epoch-ms ``ts``, integer or no
-    ``seq``, known metrics with finite numbers) is taken on a fast path (about 0.7 µs a
-    reading: it is most of the CPU time of a backlog of packs); anything else goes
-    through :func:`_reading`, which accepts what it can and says what it cannot."""
+    """Reading objects of one device, one at a time: what it can, it accepts; what it
+    cannot, it says. (A message entirely in the common form never gets here: see
+    :mod:`ingest.common_form`.)"""
     problems: list[Rejection] = []
-    metrics, times, raws, seqs = out.metric, out.ts, out.raw, out.seq
-    index_of, isfinite = METRIC_INDEX.get, math.isfinite
-    start = len(times)  # rows from here on get ``device`` (added once per run of rows)
     for item in items:
-        if type(item) is dict:
-            values, ts, seq = item.get("values"), item.get("ts"), item.get("seq", NO_SEQ)
-            if (
-                type(values) is dict
-                and type(ts) is int
-                and type(seq) is int
-                and _MIN_MS <= ts < _MAX_MS
-                and -1 <= seq < _SEQ_END
-            ):
-                if len(values) == 1:  # the most common reading: one metric
-                    ((name, value),) = values.items()
-                    index = index_of(name)
-                    if (
-                        index is not None
-                        and (type(value) is float or type(value) is int)
-                        and isfinite(value)
-                    ):
-                        metrics.append(index)
-                        raws.append(value)  # an int is converted when the Batch is built
-                        times.append(ts * 1_000_000)
-                        seqs.append(seq)
-                        continue
-                elif values:
-                    n = len(raws)
-                    for name, value in values.items():
-                        index = index_of(name)
-                        if (
-                            index is None
-                            or not (type(value) is float or type(value) is int)
-                            or not isfinite(value)
-                        ):
-                            del metrics[n:], raws[n:]  # this item takes the slow path
-                            break
-                        metrics.append(index)
-                        raws.append(value)
-                    else:
-                        k = len(raws) - n
-                        times.extend([ts * 1_000_000] * k)
-                        seqs.extend([seq] * k)
-                        continue
-        out.extend_device(device, len(times) - start)
         problems += _reading(device, item, received_ns, out)
-        start = len(times)
-    out.extend_device(device, len(times) - start)
     return problems
 
 
@@ -234,7 +183,7 @@ def _timestamp(value: Any, received_ns: int) -> tuple[int, str | None]:
 
 
 def _time_problem(ts: int) -> str | None:
-    if not _MIN_TS <= ts < _MAX_TS:
+    if not MIN_TS_NS <= ts < MAX_TS_NS:
         return f"ts {ts // 1_000_000} ms is outside 2000–2100 (ts is epoch milliseconds)"
     return None
 

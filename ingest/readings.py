@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Timestamps accepted from devices: 2000-01-01 to 2100-01-01 (an epoch-ms value read
+# as seconds or nanoseconds falls outside).
+MIN_TS_NS = 946_684_800_000_000_000
+MAX_TS_NS = 4_102_444_800_000_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
