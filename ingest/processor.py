@@ -1,9 +1,10 @@
 """From spooled messages to InfluxDB: decode, pipeline, write, dead-letter, checkpoint.
 
 A chunk of spool records is first *prepared* (decoded, run through the pipeline,
-encoded as line protocol) and then *committed*: :meth:`Processor.commit` returns
-only when InfluxDB has accepted it (retrying while InfluxDB is down), so the
-caller can checkpoint and release the spool behind it.
+encoded as line protocol), then *written*: :meth:`Processor.write` returns only
+when InfluxDB has accepted it (retrying while InfluxDB is down), and then its dead
+letters and hooks are handled (:meth:`Processor.after_write`), so the caller can
+checkpoint and release the spool behind it.
 """
 
 from __future__ import annotations
@@ -89,10 +90,6 @@ class Processor:
         self._derived: dict[str, str] = {}  # coalescing key -> latest line
         self._last_forced_refresh = 0.0
 
-    def process(self, records: Sequence[Record]) -> None:
-        """Handle one chunk completely: :meth:`prepare`, then :meth:`commit`."""
-        self.commit(self.prepare(records))
-
     def prepare(self, records: Sequence[Record], *, flush: bool = True) -> Prepared:
         """Decode, run the pipeline and encode: CPU work, no InfluxDB yet.
 
@@ -154,18 +151,14 @@ class Processor:
         self._derived.clear()
         return lines
 
-    def commit(self, prepared: Prepared) -> None:
-        """Write to InfluxDB (retrying while it is down), store dead letters, run the hooks."""
-        self.after_write(prepared, self.write(prepared))
-
     def write(self, prepared: Prepared) -> list[NewDeadLetter]:
-        """The first half of :meth:`commit`: write to InfluxDB, retrying while it is down;
-        return the chunk's dead letters (its own and the lines InfluxDB rejected)."""
+        """Write a prepared chunk to InfluxDB, retrying while it is down; return the chunk's
+        dead letters (its own and the lines InfluxDB rejected)."""
         return prepared.letters + self._write(prepared.lines, prepared.result.now_ns)
 
     def after_write(self, prepared: Prepared, letters: list[NewDeadLetter]) -> None:
-        """The second half of :meth:`commit`: store the dead letters and run the hooks. The
-        worker runs it in its own thread, so the next chunk's write need not wait for it."""
+        """After :meth:`write`: store the dead letters and run the hooks. The worker runs it
+        in its own thread, so the next chunk's write need not wait for it."""
         self.dead_letters.add(letters)
         for hook in self.hooks:
             try:

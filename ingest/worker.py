@@ -217,9 +217,7 @@ class Worker:
         self._unsaved = False
         metrics.SPOOL_BACKLOG.set(self.reader.backlog_bytes(state.cursor))
 
-    def _finish(
-        self, commit: Future[None], state: checkpoint.Checkpoint | None, count: int
-    ) -> None:
+    def _finish(self, done: Future[None], state: checkpoint.Checkpoint | None, count: int) -> None:
         """Wait for a chunk's write, hooks and the checkpoint taken after it, if any; then
         release the spool behind that checkpoint.
 
@@ -228,7 +226,7 @@ class Worker:
         applied twice to the pipeline state.
         """
         try:
-            commit.result()
+            done.result()
         except StoreUnavailable:
             raise SystemExit(0) from None  # asked to stop while InfluxDB is down
         except Exception:
