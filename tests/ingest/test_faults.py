@@ -77,12 +77,16 @@ def make_ingest(
     )
 
 
-def own_influxdb_setup(
+OwnInfluxDB = tuple[InfluxDB, InfluxStore, IngestProcess]
+
+
+@pytest.fixture
+def own_influxdb(
     tmp_path: Path,
     make_mosquitto: Callable[..., Mosquitto],
     make_influxdb: Callable[[], InfluxDB],
     sql_url: str,
-) -> tuple[InfluxDB, InfluxStore, IngestProcess]:
+) -> OwnInfluxDB:
     """Registered devices, a broker and an InfluxDB of the test's own (to stop at will)."""
     register(sql_url, DEVICES)
     broker = make_mosquitto()
@@ -132,13 +136,8 @@ def test_kill_9_mid_stream_loses_nothing(
     ingest.stop()
 
 
-def test_influxdb_down_under_load(
-    tmp_path: Path,
-    make_mosquitto: Callable[..., Mosquitto],
-    make_influxdb: Callable[[], InfluxDB],
-    sql_url: str,
-) -> None:
-    server, store, ingest = own_influxdb_setup(tmp_path, make_mosquitto, make_influxdb, sql_url)
+def test_influxdb_down_under_load(tmp_path: Path, own_influxdb: OwnInfluxDB) -> None:
+    server, store, ingest = own_influxdb
     ingest.start()
     log = ingest.log()  # the subscription waited for the processing process
     assert log.index("processing from spool position") < log.index("subscribed to")
@@ -156,15 +155,10 @@ def test_influxdb_down_under_load(
     ingest.stop()
 
 
-def test_started_while_influxdb_is_down(
-    tmp_path: Path,
-    make_mosquitto: Callable[..., Mosquitto],
-    make_influxdb: Callable[[], InfluxDB],
-    sql_url: str,
-) -> None:
+def test_started_while_influxdb_is_down(tmp_path: Path, own_influxdb: OwnInfluxDB) -> None:
     """The processing process waits for InfluxDB; the receiving one stops waiting for it
     after PANTAU_INGEST_READY_WAIT_S, subscribes and spools; all is written later."""
-    server, store, ingest = own_influxdb_setup(tmp_path, make_mosquitto, make_influxdb, sql_url)
+    server, store, ingest = own_influxdb
     server.stop()
     ingest.env["PANTAU_INGEST_READY_WAIT_S"] = "1"
     ingest.start()
@@ -203,13 +197,10 @@ def test_mosquitto_restart(
 
 
 def test_full_spool_leaves_messages_at_the_broker(
-    tmp_path: Path,
-    make_mosquitto: Callable[..., Mosquitto],
-    make_influxdb: Callable[[], InfluxDB],
-    sql_url: str,
+    tmp_path: Path, own_influxdb: OwnInfluxDB
 ) -> None:
     """InfluxDB down long enough to fill a 1 MB spool: the rest waits, unacknowledged."""
-    server, store, ingest = own_influxdb_setup(tmp_path, make_mosquitto, make_influxdb, sql_url)
+    server, store, ingest = own_influxdb
     ingest.env["PANTAU_SPOOL_MAX_BYTES"] = str(1024 * 1024)
     ingest.start()
     server.stop()
