@@ -9,11 +9,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from devices.model import CalibrationRecord, Device, MaintenanceEntry
 from devices.status import DeviceStatus
 from devices.zones import Zone
+from pantau.catalogue import QC_THRESHOLDS
 
-QC_HELP = (
-    "QC threshold overrides per metric: low, high, max_rate_per_s, spike_sigma, "
-    "spike_min_delta, flatline_count, flatline_tolerance"
-)
+QC_HELP = "QC threshold overrides per metric: " + ", ".join(QC_THRESHOLDS)
 QC_EXAMPLE = {"pm25": {"high": 500.0, "max_rate_per_s": 2.0}}
 
 
