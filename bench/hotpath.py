@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from alerts.engine import AlertEngine
-from bench.ingest import now_ms, pack_messages
+from bench.ingest import now_ms, pack_messages, spooled
 from bench.machine import machine_info
 from devices.cache import load_snapshot
 from devices.registry import Registry
@@ -31,8 +31,6 @@ from ingest.alerting import TagArrays, observations
 from ingest.decode import decode
 from ingest.directory import RegistryDirectory
 from ingest.readings import Columns
-from ingest.record import encode_message
-from ingest.spool import Record
 from pantau import database
 from pantau.lineprotocol import encode_readings
 from tests.harness import device_record
@@ -56,11 +54,7 @@ def main() -> None:
     messages = list(pack_messages(PACKS, SIZE, now_ms() - 86_400_000))
     readings = PACKS * SIZE
     received = time.time_ns()
-    records = [
-        Record(body, 0, i, i + 1)
-        for i, (topic, payload) in enumerate(messages)
-        for body in [encode_message(received, topic, payload)]
-    ]
+    records = spooled(messages, received)
     with tempfile.TemporaryDirectory(prefix="pantau-hotpath-") as tmp:
         url = f"sqlite:///{tmp}/registry.db"
         database.upgrade(url)

@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +100,14 @@ def pack_messages(n: int, size: int, start_ms: int) -> Iterator[tuple[str, bytes
             for k in range(size)
         ]
         yield TOPIC.format(device(i)), orjson.dumps(pack)
+
+
+def spooled(messages: Iterable[tuple[str, bytes]], received_ns: int) -> list[Record]:
+    """The messages as the receiving process spools them, one record each."""
+    return [
+        Record(encode_message(received_ns, topic, payload), 0, i, i + 1)
+        for i, (topic, payload) in enumerate(messages)
+    ]
 
 
 def make_session(url: str, client_id: str, topic: str) -> None:
@@ -219,12 +227,7 @@ def pack_lines(env: Env, n: int, size: int, start_ms: int) -> list[str]:
     engine = database.open_engine(env.sql_url)
     directory = RegistryDirectory(load_snapshot(engine))
     processor = new_processor(engine, lambda: directory)
-    received = time.time_ns()
-    records = [
-        Record(body, 0, i, i + 1)
-        for i, (topic, payload) in enumerate(pack_messages(n, size, start_ms))
-        for body in [encode_message(received, topic, payload)]
-    ]
+    records = spooled(pack_messages(n, size, start_ms), time.time_ns())
     per_chunk = Settings.model_fields["ingest_batch_messages"].default  # as the worker's
     lines: list[str] = []
     for first in range(0, len(records), per_chunk):
