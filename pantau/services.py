@@ -41,6 +41,11 @@ def find_binary(name: str) -> str:
     raise ServiceUnavailable(f"'{name}' is not installed; {INSTALL_HINT.get(name, '')}")
 
 
+def memory_bytes() -> int:
+    """The machine's physical memory."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):
@@ -57,6 +62,10 @@ class ManagedProcess:
     directory: Path
     port: int
     command: list[str]
+
+    def environment(self) -> dict[str, str]:
+        """The process's environment: Pantau's own by default."""
+        return dict(os.environ)
 
     @property
     def pid_file(self) -> Path:
@@ -97,6 +106,7 @@ class ManagedProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                env=self.environment(),
             )
         self.pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + timeout
@@ -224,6 +234,19 @@ class InfluxDB(ManagedProcess):
         command = [find_binary("influxd"), "-config", str(config)]
         super().__init__("influxdb", directory, port, command)
         config.write_text(self.config_text())
+
+    def environment(self) -> dict[str, str]:
+        """Go's collector tuned for a write-heavy server, unless the operator sets it.
+
+        ``GOGC=400`` collects at five times the live heap instead of twice: InfluxDB
+        spends 13–20 % less CPU per written point (docs/scale.md) for about twice the
+        peak memory. ``GOMEMLIMIT`` (a quarter of the machine's memory) makes the
+        collector work harder before the heap grows past it.
+        """
+        env = super().environment()
+        env.setdefault("GOGC", "400")
+        env.setdefault("GOMEMLIMIT", f"{memory_bytes() // 4 // 2**20}MiB")
+        return env
 
     def config_text(self) -> str:
         d = self.directory

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pantau.errors import ServiceUnavailable
-from pantau.services import find_binary, free_port
+from pantau.services import InfluxDB, find_binary, free_port, memory_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -52,3 +52,18 @@ def test_a_missing_binary_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch
     for name in ("mosquitto", "influxd"):
         with pytest.raises(ServiceUnavailable, match="apt-get install -y"):
             find_binary(name)
+
+
+def test_influxdb_runs_with_a_tuned_go_collector(influxdb: InfluxDB) -> None:
+    pid = influxdb.pid()
+    assert pid is not None
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert b"GOGC=400" in environ
+    assert f"GOMEMLIMIT={memory_bytes() // 4 // 2**20}MiB".encode() in environ
+
+
+def test_the_operators_go_settings_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOGC", "150")
+    monkeypatch.setenv("GOMEMLIMIT", "2GiB")
+    environment = InfluxDB(tmp_path, free_port()).environment()
+    assert environment["GOGC"] == "150" and environment["GOMEMLIMIT"] == "2GiB"
