@@ -4,8 +4,12 @@ Used to drop exact redeliveries and to flag repeated seqs. Entries are kept sort
 ``seq_key`` in two levels: a large *base* and a small *delta* that new readings are
 inserted into; the delta is merged into the base when it grows past a quarter of it,
 so a batch costs O(delta) instead of O(everything remembered). Lookups are vectorised
-``searchsorted`` calls on both levels. Pruning is lazy and never changes results: every
-lookup applies the horizon itself.
+``searchsorted`` calls on both levels, for the rows that a *key filter* lets through:
+one byte per slot, set for the low bits of every remembered key (keys are hashes),
+with at least four slots per entry. A row whose slot is clear has nothing
+remembered, which is most rows (a few binary searches into a large sorted array
+cost more than the rest of the lookup). Pruning is lazy and never changes results:
+every lookup applies the horizon itself.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from ingest.pipeline.insertion import Insertion
 INT64_MIN = np.iinfo(np.int64).min
 COLUMNS = ("key", "ident", "ts", "series")
 _MIN_DELTA = 4096
+_MIN_SLOTS = 1 << 16
 
 
 @dataclass
@@ -79,11 +84,34 @@ class _Level:
             seq_ts[rows] = np.maximum(seq_ts[rows], np.maximum.reduceat(self.ts[ent], starts))
 
 
+class _KeyFilter:
+    """Which keys may be remembered: no false "no", some false "maybe" (a slot per
+    key's low bits; 12–22 % of absent keys share a slot with a remembered one)."""
+
+    def __init__(self, *levels: _Level) -> None:
+        entries = sum(len(level) for level in levels)
+        slots = max(_MIN_SLOTS, 1 << (8 * entries).bit_length())  # 8–16 per entry
+        self._mask = np.int64(slots - 1)
+        self._slots = np.zeros(slots, np.bool_)
+        for level in levels:
+            self.add(level.key)
+
+    def has_room(self, entries: int) -> bool:
+        return entries * 4 <= self._slots.shape[0]
+
+    def add(self, key: NDArray[np.int64]) -> None:
+        self._slots[key & self._mask] = True
+
+    def may_hold(self, key: NDArray[np.int64]) -> NDArray[np.bool_]:
+        return self._slots[key & self._mask]
+
+
 class RecentReadings:
     def __init__(self) -> None:
         self._base = _Level.empty()
         self._delta = _Level.empty()
         self._pruned_size = 0
+        self._filter = _KeyFilter()
 
     def __len__(self) -> int:
         return len(self._base) + len(self._delta)
@@ -103,8 +131,14 @@ class RecentReadings:
         n = key.shape[0]
         found = np.zeros(n, np.bool_)
         seq_ts = np.full(n, INT64_MIN, np.int64)
-        self._base.lookup(key, ident, order, found, seq_ts)
-        self._delta.lookup(key, ident, order, found, seq_ts)
+        rows = order[self._filter.may_hold(key)[order]]  # the candidates, by key
+        if rows.shape[0] == 0:
+            return found, seq_ts
+        by_key = np.arange(rows.shape[0])
+        found_c, seq_ts_c = found[rows], seq_ts[rows]
+        for level in (self._base, self._delta):
+            level.lookup(key[rows], ident[rows], by_key, found_c, seq_ts_c)
+        found[rows], seq_ts[rows] = found_c, seq_ts_c
         seq_ts[~seq_rows] = INT64_MIN
         return found, seq_ts
 
@@ -121,6 +155,10 @@ class RecentReadings:
             return
         new = _Level(key[order], ident[order], ts[order], series[order])
         self._delta = self._delta.insert(new)
+        if self._filter.has_room(len(self)):
+            self._filter.add(new.key)
+        else:
+            self._filter = _KeyFilter(self._base, self._delta)
         if len(self._delta) > max(len(self._base) // 4, _MIN_DELTA):
             self._merge()
 
@@ -140,6 +178,7 @@ class RecentReadings:
         self._merge()
         self._base = self._base.filter(self._base.ts >= horizon[self._base.series])
         self._pruned_size = len(self)
+        self._filter = _KeyFilter(self._base)
 
     def to_arrays(self, prefix: str) -> dict[str, NDArray[np.int64]]:
         self._merge()
@@ -151,3 +190,4 @@ class RecentReadings:
         self._base = _Level(*(arrays[prefix + c] for c in COLUMNS))
         self._delta = _Level.empty()
         self._pruned_size = int(arrays[f"{prefix}pruned"][0])
+        self._filter = _KeyFilter(self._base)
