@@ -103,7 +103,8 @@ class _KeyFilter:
         self._slots[key & self._mask] = True
 
     def may_hold(self, key: NDArray[np.int64]) -> NDArray[np.bool_]:
-        return self._slots[key & self._mask]
+        held: NDArray[np.bool_] = self._slots[key & self._mask]
+        return held
 
 
 class RecentReadings:

@@ -40,17 +40,17 @@ def test_lookups_match_the_model_as_the_memory_grows() -> None:
     remembered = np.zeros(0, np.int64)
     for batch in range(12):
         n = 6000  # twelve batches: past the filter's first size (16 384 entries)
-        fresh = rng.integers(INT64_MIN, 2**63 - 1, n, dtype=np.int64)
+        fresh = rng.integers(INT64_MIN, 2**63 - 1, size=n, dtype=np.int64)
         again = rng.choice(remembered, n // 4) if remembered.shape[0] else fresh[: n // 4]
         key = np.concatenate([fresh, again])
         ident = np.where(rng.random(key.shape[0]) < 0.5, key, key ^ 1)  # half exact repeats
-        ts = rng.integers(0, 10**12, key.shape[0], dtype=np.int64)
+        ts = rng.permutation(key.shape[0]).astype(np.int64) * 1000 + batch
         assert lookup(memory, key, ident) == model.lookup(key.tolist(), ident.tolist()), batch
         order = np.argsort(key)
         memory.add(key, ident, ts, np.zeros(key.shape[0], np.int64), order)
         model.add(key.tolist(), ident.tolist(), ts.tolist())
         remembered = np.concatenate([remembered, fresh])
-    probe = np.concatenate([remembered[::7], rng.integers(0, 2**62, 5000, dtype=np.int64)])
+    probe = np.concatenate([remembered[::7], rng.integers(0, 2**62, size=5000, dtype=np.int64)])
     expected = model.lookup(probe.tolist(), probe.tolist())
     assert lookup(memory, probe, probe) == expected
     saved = RecentReadings()
