@@ -1,0 +1,120 @@
+"""InfluxDB's CPU per written point with Go's default collector and with Pantau's setting.
+
+    python -m bench.influxgc [--packs 10000] [--quick]
+
+``pantau services up`` starts InfluxDB with ``GOGC=400`` and ``GOMEMLIMIT`` at a
+quarter of the machine's memory (``pantau.services.InfluxDB.environment``). This
+bench starts two InfluxDB servers side by side, one with Go's defaults
+(``GOGC=100``, no memory limit) and one as Pantau starts it, and feeds both the
+lines ``pantau ingest`` writes for ``bench.ingest``'s 100-reading packs, 20 000
+lines at a time, alternating which server goes first. Interleaving puts both under
+the same load from the machine's neighbours, so their CPU per point compares even
+when absolute figures drift. Prints CPU µs per point, points/s and peak RSS of
+each; writes ``bench/results/influxgc.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+from bench.ingest import ROOT, environment, now_ms, pack_lines
+from bench.machine import machine_info
+from bench.proc import cpu_seconds, memory_kib
+from pantau.services import InfluxDB, free_port
+from pantau.store import InfluxStore
+
+RESULTS = ROOT / "bench" / "results" / "influxgc.json"
+CHUNK = 20_000  # lines per write, about one worker chunk's share of a round
+GO_DEFAULTS = {"GOGC": "100", "GOMEMLIMIT": "off"}
+
+
+def start(directory: Path, overrides: dict[str, str]) -> InfluxDB:
+    saved = dict(os.environ)
+    os.environ.update(overrides)
+    try:
+        server = InfluxDB(directory, free_port())
+        server.start()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--packs", type=int, default=10_000, help="100-reading packs")
+    parser.add_argument("--quick", action="store_true", help="1 000 packs, for a smoke run")
+    args = parser.parse_args()
+    if args.quick:
+        args.packs = 1_000
+    with environment() as env:
+        print(f"preparing the lines of {args.packs} packs …", flush=True)
+        lines = pack_lines(env, args.packs, 100, now_ms() - 2 * 86_400_000)
+        variants = {"go_default": GO_DEFAULTS, "pantau": {}}
+        servers = {name: start(env.tmp / f"gc_{name}", o) for name, o in variants.items()}
+        stores = {
+            name: InfluxStore(url=s.url, database=f"gc_{uuid.uuid4().hex[:6]}", timeout=120)
+            for name, s in servers.items()
+        }
+        cpu = dict.fromkeys(servers, 0.0)
+        wall = dict.fromkeys(servers, 0.0)
+        try:
+            for store in stores.values():
+                store.ensure_database()
+            names = list(servers)
+            for round_, first in enumerate(range(0, len(lines), CHUNK)):
+                if first % (10 * CHUNK) == 0:
+                    print(f"  {first:,} of {len(lines):,} lines to each", flush=True)
+                for name in names if round_ % 2 == 0 else names[::-1]:
+                    pid = servers[name].pid()
+                    assert pid is not None
+                    cpu0, started = cpu_seconds(pid), time.perf_counter()
+                    result = stores[name].write(lines[first : first + CHUNK])
+                    if result.rejected:
+                        raise RuntimeError(f"{name}: {len(result.rejected)} lines rejected")
+                    wall[name] += time.perf_counter() - started
+                    cpu[name] += cpu_seconds(pid) - cpu0
+            peak = {n: memory_kib(s.pid() or 0).get("VmHWM", 0) / 1024 for n, s in servers.items()}
+        finally:
+            for store in stores.values():
+                store.close()
+            for server in servers.values():
+                server.stop()
+    runs = {
+        name: {
+            "cpu_us_per_point": cpu[name] / len(lines) * 1e6,
+            "points_per_s": len(lines) / wall[name],
+            "peak_rss_mib": peak[name],
+        }
+        for name in servers
+    }
+    ratio = runs["pantau"]["cpu_us_per_point"] / runs["go_default"]["cpu_us_per_point"]
+    for name, run in runs.items():
+        print(
+            f"{name:12} {run['cpu_us_per_point']:5.2f} µs CPU per point  "
+            f"{run['points_per_s']:9,.0f} points/s  peak RSS {run['peak_rss_mib']:4.0f} MiB"
+        )
+    print(f"pantau / go_default CPU per point: {ratio:.2f}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "machine": machine_info(),
+                "points": len(lines),
+                "go_default_environment": GO_DEFAULTS,
+                "runs": runs,
+                "cpu_ratio": ratio,
+            },
+            indent=2,
+        )
+    )
+    print(f"saved {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
