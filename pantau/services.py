@@ -239,7 +239,7 @@ class InfluxDB(ManagedProcess):
         """Go's collector tuned for a write-heavy server, unless the operator sets it.
 
         ``GOGC=400`` collects at five times the live heap instead of twice: InfluxDB
-        spends 13–20 % less CPU per written point (docs/scale.md) for about twice the
+        spends 11–20 % less CPU per written point (docs/scale.md) for about twice the
         peak memory. ``GOMEMLIMIT`` (a quarter of the machine's memory) makes the
         collector work harder before the heap grows past it.
         """

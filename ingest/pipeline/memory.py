@@ -86,7 +86,8 @@ class _Level:
 
 class _KeyFilter:
     """Which keys may be remembered: no false "no", some false "maybe" (a slot per
-    key's low bits; 12–22 % of absent keys share a slot with a remembered one)."""
+    key's low bits, 4–16 per entry: 6–22 % of absent keys share a slot with a
+    remembered one)."""
 
     def __init__(self, *levels: _Level) -> None:
         entries = sum(len(level) for level in levels)
