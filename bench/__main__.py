@@ -7,7 +7,8 @@ The run keeps within ``--budget`` seconds (default 570): a bench that would star
 after that is skipped, and each is stopped after ``--per-bench`` seconds. Then one
 table is printed from ``bench/results/*.json``, and ``bench/results/summary.json`` is
 written with the machine (``bench/machine.py``), each bench's status, time and
-headline figures.
+headline figures. With ``--only``, the benches not run keep their entries from the
+previous summary (each entry says when its results file was written).
 
     python -m bench [--only ingest,api] [--quick] [--budget 570]
 """
@@ -137,6 +138,23 @@ def summary_table(statuses: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def previous_benches(path: Path) -> dict[str, dict[str, Any]]:
+    """The benches of an earlier summary (none if there is no readable one)."""
+    try:
+        benches = json.loads(path.read_text()).get("benches", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return benches if isinstance(benches, dict) else {}
+
+
+def merged(
+    previous: dict[str, dict[str, Any]], current: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """This run's entries, and the earlier ones of benches it did not run, in bench order."""
+    entries = {**previous, **current}
+    return {name: entries[name] for name in [*ORDER, *entries] if name in entries}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="", help="comma-separated bench names")
@@ -186,8 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     total = time.monotonic() - began
     print(f"\nall benches in {total:.0f} s on {machine['cpu_model']} ({machine['cores']} cores)\n")
     print(summary_table(statuses))
+    path = RESULTS / "summary.json"
+    if args.only:  # the benches not run keep their entries from the last summary
+        statuses = merged(previous_benches(path), statuses)
     summary = {"machine": machine, "total_seconds": round(total, 1), "benches": statuses}
-    (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    path.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"\nwritten {RESULTS.relative_to(ROOT) / 'summary.json'}")
     return 0 if all(s["status"] in ("ok", "missing") for s in statuses.values()) else 1
 

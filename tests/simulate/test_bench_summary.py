@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 bench = importlib.import_module("bench.__main__")
 machine = importlib.import_module("bench.machine")
@@ -44,3 +45,18 @@ def test_machine_info_names_cores_cpu_and_versions() -> None:
     assert info["cores"] >= 1 and info["cpu_model"]
     assert info["python"].count(".") == 2 and info["numpy"]
     assert info["date"].endswith("+00:00")
+
+
+def test_a_partial_run_keeps_the_other_benches_of_the_last_summary() -> None:
+    previous = {"ingest": {"status": "ok", "seconds": 200.0}, "fleet": {"status": "ok"}}
+    current = {"influxgc": {"status": "ok", "seconds": 15.0}, "ingest": {"status": "failed"}}
+    merged = bench.merged(previous, current)
+    assert list(merged) == ["ingest", "fleet", "influxgc"]  # bench order
+    assert merged["ingest"] == {"status": "failed"}  # this run's entry wins
+    assert merged["fleet"] == {"status": "ok"}
+
+
+def test_no_or_an_unreadable_last_summary_gives_no_entries(tmp_path: Path) -> None:
+    assert bench.previous_benches(tmp_path / "summary.json") == {}
+    (tmp_path / "summary.json").write_text("not json")
+    assert bench.previous_benches(tmp_path / "summary.json") == {}
