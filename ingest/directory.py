@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.pipeline import Calibration, DeviceInfo
+from ingest.pipeline.config import NO_OVERRIDES
 from pantau.batch import DeviceIndex
 from pantau.catalogue import METRIC_INDEX
 
@@ -47,18 +48,18 @@ class RegistryDirectory:
 
     def pipeline_inputs(self, index: DeviceIndex) -> tuple[list[DeviceInfo], list[Calibration]]:
         """Every registered device interned, with its thresholds and calibrations."""
-        infos = []
-        for device in self.snapshot.devices.values():
-            infos.append(
-                DeviceInfo(
-                    device=index.intern(device.id),
-                    kind=device.kind,
-                    zone=device.zone,
-                    siaga=tuple(device.siaga) if device.siaga else None,
-                    requires_calibration=bool(device.requires_calibration),
-                    qc_overrides=device.qc_overrides(),
-                )
+        intern = index.intern
+        infos = [
+            DeviceInfo(
+                intern(device.id),
+                device.kind,
+                device.zone,
+                tuple(device.siaga) if device.siaga else None,
+                bool(device.requires_calibration),
+                device.qc_overrides() if device.qc else NO_OVERRIDES,
             )
+            for device in self.snapshot.devices.values()
+        ]
         calibrations: list[Calibration] = []
         for record in self.snapshot.calibrations:
             metric = METRIC_INDEX.get(record.metric)
