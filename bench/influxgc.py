@@ -4,7 +4,7 @@
 
 ``pantau services up`` starts InfluxDB with ``GOGC=400`` and ``GOMEMLIMIT`` at a
 quarter of the machine's memory (``pantau.services.InfluxDB.environment``). This
-bench starts two InfluxDB servers side by side, one with Go's defaults
+bench runs two InfluxDB servers side by side, one with Go's defaults
 (``GOGC=100``, no memory limit) and one as Pantau starts it, and feeds both the
 lines ``pantau ingest`` writes for ``bench.ingest``'s 100-reading packs, 20 000
 lines at a time, alternating which server goes first. Interleaving puts both under
@@ -17,32 +17,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import time
 import uuid
-from pathlib import Path
 
-from bench.ingest import ROOT, environment, now_ms, pack_lines
+from bench.ingest import ROOT, WRITE_CHUNK, environment, measured_write, now_ms, pack_lines
 from bench.machine import machine_info
-from bench.proc import cpu_seconds, memory_kib
+from bench.proc import memory_kib
 from pantau.services import InfluxDB, free_port
 from pantau.store import InfluxStore
 
 RESULTS = ROOT / "bench" / "results" / "influxgc.json"
-CHUNK = 20_000  # lines per write, about one worker chunk's share of a round
 GO_DEFAULTS = {"GOGC": "100", "GOMEMLIMIT": "off"}
 
 
-def start(directory: Path, overrides: dict[str, str]) -> InfluxDB:
-    saved = dict(os.environ)
-    os.environ.update(overrides)
-    try:
-        server = InfluxDB(directory, free_port())
-        server.start()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    return server
+class GoDefaultsInfluxDB(InfluxDB):
+    """InfluxDB with Go's own collector settings, not the ones Pantau starts it with."""
+
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(), **GO_DEFAULTS}
 
 
 def main() -> None:
@@ -52,11 +43,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.packs = 1_000
-    with environment() as env:
+    with environment() as env:  # its InfluxDB runs as Pantau starts it
         print(f"preparing the lines of {args.packs} packs …", flush=True)
         lines = pack_lines(env, args.packs, 100, now_ms() - 2 * 86_400_000)
-        variants = {"go_default": GO_DEFAULTS, "pantau": {}}
-        servers = {name: start(env.tmp / f"gc_{name}", o) for name, o in variants.items()}
+        go_default = GoDefaultsInfluxDB(env.tmp / "influxdb_go_default", free_port())
+        go_default.start()
+        servers = {"go_default": go_default, "pantau": env.influxd}
         stores = {
             name: InfluxStore(url=s.url, database=f"gc_{uuid.uuid4().hex[:6]}", timeout=120)
             for name, s in servers.items()
@@ -67,24 +59,21 @@ def main() -> None:
             for store in stores.values():
                 store.ensure_database()
             names = list(servers)
-            for round_, first in enumerate(range(0, len(lines), CHUNK)):
-                if first % (10 * CHUNK) == 0:
+            for round_, first in enumerate(range(0, len(lines), WRITE_CHUNK)):
+                if first % (10 * WRITE_CHUNK) == 0:
                     print(f"  {first:,} of {len(lines):,} lines to each", flush=True)
                 for name in names if round_ % 2 == 0 else names[::-1]:
                     pid = servers[name].pid()
                     assert pid is not None
-                    cpu0, started = cpu_seconds(pid), time.perf_counter()
-                    result = stores[name].write(lines[first : first + CHUNK])
-                    if result.rejected:
-                        raise RuntimeError(f"{name}: {len(result.rejected)} lines rejected")
-                    wall[name] += time.perf_counter() - started
-                    cpu[name] += cpu_seconds(pid) - cpu0
+                    chunk = lines[first : first + WRITE_CHUNK]
+                    chunk_cpu, chunk_seconds = measured_write(stores[name], pid, chunk)
+                    cpu[name] += chunk_cpu
+                    wall[name] += chunk_seconds
             peak = {n: memory_kib(s.pid() or 0).get("VmHWM", 0) / 1024 for n, s in servers.items()}
         finally:
             for store in stores.values():
                 store.close()
-            for server in servers.values():
-                server.stop()
+            go_default.stop()
     runs = {
         name: {
             "cpu_us_per_point": cpu[name] / len(lines) * 1e6,

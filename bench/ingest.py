@@ -70,6 +70,7 @@ from tests.ingest.processors import new_processor
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "ingest.json"
 DEVICES = 1000
+WRITE_CHUNK = 20_000  # lines per write of InfluxDB alone: about a worker chunk's share of a round
 TOPIC = "sensors/{}/readings"
 
 
@@ -241,6 +242,16 @@ def pack_lines(env: Env, n: int, size: int, start_ms: int) -> list[str]:
     return lines + processor.take_derived()
 
 
+def measured_write(store: InfluxStore, pid: int, lines: list[str]) -> tuple[float, float]:
+    """Write ``lines`` (every one must be accepted): the CPU seconds InfluxDB (``pid``)
+    spent meanwhile, and the seconds it took."""
+    cpu0, started = cpu_seconds(pid), time.perf_counter()
+    result = store.write(lines)
+    if result.rejected:
+        raise RuntimeError(f"InfluxDB rejected {len(result.rejected)} lines")
+    return cpu_seconds(pid) - cpu0, time.perf_counter() - started
+
+
 def run_influx_alone(env: Env, packs: int) -> dict[str, float]:
     """The packs' lines written straight to InfluxDB: the ceiling for the packs run."""
     lines = pack_lines(env, packs, 100, now_ms() - 2 * 86_400_000)
@@ -248,13 +259,10 @@ def run_influx_alone(env: Env, packs: int) -> dict[str, float]:
     store.ensure_database()
     pid = env.influxd.pid()
     assert pid is not None
-    chunk = 20_000  # lines per store.write: about one worker chunk's share of a round
-    cpu0, started = cpu_seconds(pid), time.perf_counter()
-    for first in range(0, len(lines), chunk):
-        result = store.write(lines[first : first + chunk])
-        if result.rejected:
-            raise RuntimeError(f"InfluxDB rejected {len(result.rejected)} lines")
-    elapsed, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu0
+    cpu = elapsed = 0.0
+    for first in range(0, len(lines), WRITE_CHUNK):
+        chunk_cpu, chunk_seconds = measured_write(store, pid, lines[first : first + WRITE_CHUNK])
+        cpu, elapsed = cpu + chunk_cpu, elapsed + chunk_seconds
     store.close()
     return {
         "points": len(lines),
