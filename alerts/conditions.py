@@ -62,16 +62,9 @@ class Table:
 
 
 def sort_readings(r: Readings) -> Readings:
-    """By device, then time (stable). Sorting by ``device_order``, when given, is the
-    same order without comparing strings."""
-    by_device = r.device_order if len(r.device_order) == len(r.ts_ns) else r.device
-    order = np.lexsort((r.ts_ns, by_device))
-    return Readings(
-        *(
-            column[order] if len(column) == len(order) else column
-            for column in (getattr(r, name) for name in Readings.__slots__)
-        )
-    )
+    """By device (``device_order`` sorts as the ids do), then time (stable)."""
+    order = np.lexsort((r.ts_ns, r.device_order))
+    return Readings(*(getattr(r, name)[order] for name in Readings.__slots__))
 
 
 def table_of(r: Readings) -> Table:

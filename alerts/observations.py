@@ -53,7 +53,8 @@ class Observations:
     ispu: Sequence[IspuObservation] = field(default_factory=tuple)
     flood: Sequence[FloodObservation] = field(default_factory=tuple)
     # Optional: an integer per reading that orders rows as ``device`` does (e.g. the rank
-    # of the device's id among all ids), so that rules sort integers, not strings.
+    # of the device's id among all ids), so that rules sort integers, not strings; when
+    # it is not given, :meth:`columns` ranks the ids itself.
     device_order: Sequence[int] | NDArray[np.int64] = ()
 
     def __len__(self) -> int:
@@ -76,8 +77,9 @@ class Observations:
         for name, column in named.items():
             if len(column) != n:
                 raise ValueError(f"Observations.{name} has {len(column)} rows, ts_ns has {n}")
+        device = np.asarray(self.device, dtype=np.str_)
         return Readings(
-            device=np.asarray(self.device, dtype=np.str_),
+            device=device,
             zone=np.asarray(self.zone, dtype=np.str_),
             kind=np.asarray(self.kind, dtype=np.str_),
             metric=np.asarray(self.metric, dtype=np.str_),
@@ -85,7 +87,11 @@ class Observations:
             value=np.asarray(self.value, dtype=np.float64),
             flags=np.asarray(self.flags, dtype=np.int64),
             score=np.asarray(self.score, dtype=np.float64),
-            device_order=np.asarray(self.device_order, dtype=np.int64),
+            device_order=(
+                np.asarray(self.device_order, dtype=np.int64)
+                if len(self.device_order)
+                else np.unique(device, return_inverse=True)[1].astype(np.int64)
+            ),
         )
 
 
@@ -101,7 +107,7 @@ class Readings:
     value: NDArray[np.float64]
     flags: NDArray[np.int64]
     score: NDArray[np.float64]
-    device_order: NDArray[np.int64]  # empty, or one per reading (see Observations)
+    device_order: NDArray[np.int64]  # sorts as ``device`` does (see Observations)
 
 
 @dataclass(frozen=True, slots=True)
