@@ -10,7 +10,8 @@ loopback ports, so the ratios compare like with like on the same (noisy) machine
 - **pantau, packs**: the same with 100-reading arrays per message (readings/s),
   in ``--rounds`` rounds (default 3) alternating with *InfluxDB alone*; the median
   round of each is reported, with every round's figure (one round moves with the
-  load the machine's neighbours put on it, by up to 1.5× and more);
+  load the machine's neighbours put on it, by up to 1.5× and more: the cores the
+  hypervisor stole meanwhile, from /proc/stat, are reported with each run);
 - **naive**: one InfluxDB ``/write`` per message, the way small MQTT→InfluxDB
   bridges do it;
 - **InfluxDB alone**: the lines ``pantau ingest`` writes for the packs (readings,
@@ -55,7 +56,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.machine import machine_info
-from bench.proc import cpu_seconds, memory_kib
+from bench.proc import cpu_seconds, host_cpu_seconds, memory_kib
 from devices.cache import load_snapshot
 from ingest.directory import RegistryDirectory
 from ingest.record import encode_message
@@ -260,9 +261,11 @@ def run_influx_alone(env: Env, packs: int) -> dict[str, float]:
     pid = env.influxd.pid()
     assert pid is not None
     cpu = elapsed = 0.0
+    host_before = host_cpu_seconds()
     for first in range(0, len(lines), WRITE_CHUNK):
         chunk_cpu, chunk_seconds = measured_write(store, pid, lines[first : first + WRITE_CHUNK])
         cpu, elapsed = cpu + chunk_cpu, elapsed + chunk_seconds
+    host = host_cores(host_before, host_cpu_seconds(), elapsed)
     store.close()
     return {
         "points": len(lines),
@@ -272,6 +275,7 @@ def run_influx_alone(env: Env, packs: int) -> dict[str, float]:
         "readings_per_s": packs * 100 / elapsed,
         "influxd_cpu_us_per_point": cpu / len(lines) * 1e6,
         "influxd_cores": cpu / elapsed,
+        **host,
     }
 
 
@@ -305,11 +309,11 @@ def run_pantau_backlog(
     progress(f"{name}: {sent} messages preloaded in {publish_s:.1f} s; draining")
     process.start(timeout=60)  # returns once subscribed: start-up excluded, as for bare
     assert process.process is not None
-    cpu_before = cpu_by_process(env, process.process.pid)
+    cpu_before, host_before = cpu_by_process(env, process.process.pid), host_cpu_seconds()
     started = time.perf_counter()
     finished = wait_points(store, readings, last, timeout=600)
     elapsed = finished - started
-    cpu_after = cpu_by_process(env, process.process.pid)
+    cpu_after, host_after = cpu_by_process(env, process.process.pid), host_cpu_seconds()
     process.stop()
     return {
         "messages": sent,
@@ -323,6 +327,17 @@ def run_pantau_backlog(
             f"cores_{name}": (cpu - cpu_before.get(name, 0.0)) / elapsed
             for name, cpu in cpu_after.items()
         },
+        **host_cores(host_before, host_after, elapsed),
+    }
+
+
+def host_cores(
+    before: dict[str, float], after: dict[str, float], elapsed: float
+) -> dict[str, float]:
+    """The machine's cores idle and stolen by the hypervisor over ``elapsed`` seconds
+    (``cores_host_steal`` tells a run slowed by a busy host from one slowed by the code)."""
+    return {
+        f"cores_host_{kind}": (after[kind] - before[kind]) / elapsed for kind in ("idle", "steal")
     }
 
 
@@ -489,7 +504,8 @@ def report_packs(packs: dict[str, float], alone: dict[str, float]) -> None:
         f"InfluxDB alone: {alone['points']:.0f} points (the packs' lines) in "
         f"{alone['seconds']:.1f} s = {alone['readings_per_s']:.0f} readings/s, "
         f"{alone['influxd_cpu_us_per_point']:.1f} µs influxd CPU per point, "
-        f"{alone['influxd_cores']:.2f} cores busy"
+        f"{alone['influxd_cores']:.2f} cores busy, "
+        f"{alone['cores_host_steal']:.2f} stolen by the host"
     )
 
 
@@ -518,6 +534,7 @@ def packs_rounds(env: Env, packs: int, rounds: int) -> dict[str, Any]:
             "pantau_packs_readings_per_s_each": [r["readings_per_s"] for r in drains],
             "influx_alone_readings_per_s_each": [r["readings_per_s"] for r in alones],
             "influxd_cpu_us_per_point_each": [r["influxd_cpu_us_per_point"] for r in alones],
+            "pantau_packs_cores_host_steal_each": [r["cores_host_steal"] for r in drains],
         },
     }
 
@@ -536,7 +553,8 @@ def report_rounds(result: dict[str, Any]) -> None:
         f"packs {packs:.0f} readings/s, median of {len(each)} rounds "
         f"({', '.join(f'{x:.0f}' for x in each)}; target ≥ 150000), "
         f"{packs / result['influx_alone']['readings_per_s']:.2f} of InfluxDB alone "
-        f"({', '.join(f'{x:.0f}' for x in alone)})"
+        f"({', '.join(f'{x:.0f}' for x in alone)}); cores stolen by the host while draining: "
+        f"{', '.join(f'{x:.2f}' for x in result['rounds']['pantau_packs_cores_host_steal_each'])}"
     )
     report_packs(result["pantau_packs"], result["influx_alone"])
 

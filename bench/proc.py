@@ -20,3 +20,18 @@ def memory_kib(pid: int) -> dict[str, int]:
         if name in ("VmRSS", "VmHWM"):
             out[name] = int(rest.split()[0])
     return out
+
+
+def host_cpu_seconds() -> dict[str, float]:
+    """The whole machine's CPU time so far, summed over its cores (/proc/stat):
+    ``busy`` (user, system, interrupts), ``idle`` (idle and waiting for I/O) and
+    ``steal`` (time the hypervisor gave this machine's cores to someone else: on a
+    shared host it is what makes one run slower than the next)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = ticks
+    hz = os.sysconf("SC_CLK_TCK")
+    return {
+        "busy": (user + nice + system + irq + softirq) / hz,
+        "idle": (idle + iowait) / hz,
+        "steal": steal / hz,
+    }
