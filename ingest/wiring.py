@@ -10,7 +10,7 @@ from prometheus_client import start_http_server
 from alerts.engine import AlertEngine
 from devices.cache import RegistryCache
 from ingest.alerting import Alerting
-from ingest.directory import RegistryDirectory
+from ingest.directory import CurrentDirectory
 from ingest.hooks import RegistryRecorder, replay_hook
 from ingest.partition import Partition
 from ingest.pipeline import Pipeline, PipelineConfig
@@ -96,15 +96,7 @@ def build_worker(
     registry = RegistryCache(engine, refresh_seconds=2.0)
     registry.start()  # a large registry loads in its own thread: chunks keep flowing
     dead_letters = DeadLetterStore(engine)
-    current = RegistryDirectory(registry.snapshot())
-
-    def directory() -> RegistryDirectory:
-        nonlocal current
-        snapshot = registry.snapshot()
-        if snapshot is not current.snapshot:
-            current = RegistryDirectory(snapshot)
-        return current
-
+    directory = CurrentDirectory(registry.snapshot)
     alerting = Alerting(AlertEngine(engine=engine), registry.snapshot)
     recorder = RegistryRecorder(engine)
     processor = Processor(
