@@ -18,15 +18,7 @@ def build_context(settings: Settings, *, migrate: bool = True) -> AppContext:
     if migrate:
         database.upgrade(settings.sql_url)
     engine = database.open_engine(settings.sql_url)
-    store = InfluxStore(
-        url=settings.influx_url,
-        database=settings.influx_db,
-        token=settings.influx_token,
-        username=settings.influx_user,
-        password=settings.influx_password,
-        timeout=settings.influx_timeout,
-        batch_lines=settings.influx_batch_lines,
-    )
+    store = InfluxStore.from_settings(settings)
     return AppContext(
         store=store,
         engine=engine,

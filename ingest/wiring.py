@@ -82,15 +82,7 @@ def build_worker(
 ) -> Worker:
     """The processing process: spool reader, pipeline, InfluxDB, registry, alerts."""
     engine = database.open_engine(settings.sql_url)
-    store = InfluxStore(
-        url=settings.influx_url,
-        database=settings.influx_db,
-        token=settings.influx_token,
-        username=settings.influx_user,
-        password=settings.influx_password,
-        timeout=settings.influx_timeout,
-        batch_lines=settings.influx_batch_lines,
-    )
+    store = InfluxStore.from_settings(settings)
     store.wait_ready(timeout=60)
     store.ensure_database()
     registry = RegistryCache(engine, refresh_seconds=2.0)

@@ -17,13 +17,16 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
 from pantau.errors import StoreRejected, StoreUnavailable
+
+if TYPE_CHECKING:
+    from pantau.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,7 @@ class InfluxStore:
         self.url = url.rstrip("/")
         self.database = database
         self.batch_lines = batch_lines
+        self.parallel_writes = parallel_writes
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -113,6 +117,20 @@ class InfluxStore:
             headers=headers,
             auth=auth,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> InfluxStore:
+        """The store the ``PANTAU_INFLUX_*`` settings describe."""
+        return cls(
+            url=settings.influx_url,
+            database=settings.influx_db,
+            token=settings.influx_token,
+            username=settings.influx_user,
+            password=settings.influx_password,
+            timeout=settings.influx_timeout,
+            batch_lines=settings.influx_batch_lines,
+            parallel_writes=settings.influx_parallel_writes,
         )
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from pantau.errors import ConfigError
 from pantau.settings import load_settings
+from pantau.store import InfluxStore
 
 
 def test_environment_and_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,6 +29,7 @@ def test_environment_and_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ("PANTAU_LOG_LEVEL", "LOUD"),
         ("PANTAU_INGEST_PARTITION", "2/2"),
         ("PANTAU_SPOOL_MAX_BYTES", "10"),
+        ("PANTAU_INFLUX_PARALLEL_WRITES", "0"),
     ],
 )
 def test_a_bad_value_names_its_variable(
@@ -46,3 +48,16 @@ def test_scaled_out_ingest_gets_its_own_session_and_spool(monkeypatch: pytest.Mo
     part = load_settings()
     assert part.ingest_client_id == "pantau-ingest-p1of3"
     assert part.spool_dir == Path("/srv/pantau/spool/pantau-ingest-p1of3")
+
+
+def test_the_influx_store_follows_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PANTAU_INFLUX_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("PANTAU_INFLUX_DB", "elsewhere")
+    monkeypatch.setenv("PANTAU_INFLUX_BATCH_LINES", "1234")
+    monkeypatch.setenv("PANTAU_INFLUX_PARALLEL_WRITES", "4")
+    store = InfluxStore.from_settings(load_settings())
+    try:
+        assert (store.url, store.database) == ("http://127.0.0.1:1", "elsewhere")
+        assert (store.batch_lines, store.parallel_writes) == (1234, 4)
+    finally:
+        store.close()
