@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     influx_timeout: float = Field(10.0, gt=0)
     influx_batch_lines: int = Field(5000, ge=1, le=100_000)
     influx_parallel_writes: int = Field(
-        2, ge=1, le=16, description="InfluxDB write requests in flight at once, per writer"
+        2, ge=1, le=16, description="InfluxDB write requests in flight at once (per process)"
     )
 
     # SQL (registry, alerts, dead letters, keys)
