@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import statistics
 import tempfile
 import time
@@ -38,7 +37,7 @@ from sqlalchemy import Engine
 
 from alerts.board import AlertBoard, Filter
 from alerts.engine import AlertEngine
-from bench.machine import machine_info
+from bench.machine import save_results
 from devices.cache import RegistryCache, RegistrySnapshot, load_snapshot
 from devices.model import Device
 from devices.registry import Registry
@@ -174,9 +173,7 @@ def main() -> None:
         "snapshot and directory run once per registry change; 'stall' = longest pause of "
         "the worker's main thread while the snapshot loads in the background"
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"machine": machine_info(), "runs": runs}, indent=2))
-    print(f"saved {RESULTS.relative_to(ROOT)}")
+    save_results(RESULTS, {"runs": runs})
 
 
 if __name__ == "__main__":

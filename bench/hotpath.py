@@ -16,7 +16,6 @@ Writes ``bench/results/hotpath.json``.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from pathlib import Path
 
 from alerts.engine import AlertEngine
 from bench.ingest import now_ms, pack_messages, spooled
-from bench.machine import machine_info
+from bench.machine import save_results
 from devices.cache import load_snapshot
 from devices.registry import Registry
 from ingest.alerting import TagArrays, observations
@@ -102,9 +101,7 @@ def main() -> None:
     print(f"CPU µs per reading, {PACKS} packs of {SIZE} readings, best of 5, one core:")
     for name, value in figures.items():
         print(f"  {name.removesuffix('_us'):22} {value:6.2f}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"machine": machine_info(), **figures}, indent=2))
-    print(f"saved {RESULTS.relative_to(ROOT)}")
+    save_results(RESULTS, figures)
 
 
 if __name__ == "__main__":

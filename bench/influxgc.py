@@ -16,11 +16,10 @@ each; writes ``bench/results/influxgc.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import uuid
 
 from bench.ingest import ROOT, WRITE_CHUNK, environment, measured_write, now_ms, pack_lines
-from bench.machine import machine_info
+from bench.machine import save_results
 from bench.proc import memory_kib
 from pantau.services import InfluxDB, free_port
 from pantau.store import InfluxStore
@@ -89,20 +88,15 @@ def main() -> None:
             f"{run['points_per_s']:9,.0f} points/s  peak RSS {run['peak_rss_mib']:4.0f} MiB"
         )
     print(f"pantau / go_default CPU per point: {ratio:.2f}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "machine": machine_info(),
-                "points": len(lines),
-                "go_default_environment": GO_DEFAULTS,
-                "runs": runs,
-                "cpu_ratio": ratio,
-            },
-            indent=2,
-        )
+    save_results(
+        RESULTS,
+        {
+            "points": len(lines),
+            "go_default_environment": GO_DEFAULTS,
+            "runs": runs,
+            "cpu_ratio": ratio,
+        },
     )
-    print(f"saved {RESULTS.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,6 @@ Prints a table and writes ``bench/results/ingest.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import threading
 import time
@@ -55,7 +54,7 @@ import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.machine import machine_info
+from bench.machine import save_results
 from bench.proc import cpu_seconds, host_cpu_seconds, memory_kib
 from devices.cache import load_snapshot
 from ingest.directory import RegistryDirectory
@@ -637,14 +636,7 @@ def main() -> None:
         f"{ratios['packs_to_influx_alone']:.2f} of InfluxDB alone; "
         f"pantau/naive {ratios['pantau_to_naive']:.1f}×"
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {"machine": machine_info(), "args": vars(args), "runs": runs, "ratios": ratios},
-            indent=2,
-        )
-    )
-    print(f"saved {RESULTS.relative_to(ROOT)}")
+    save_results(RESULTS, {"args": vars(args), "runs": runs, "ratios": ratios})
 
 
 if __name__ == "__main__":

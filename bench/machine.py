@@ -2,8 +2,8 @@
 
     python bench/machine.py        # prints it as JSON
 
-Imported by ``bench/__main__.py`` for ``bench/results/summary.json``; other benches
-may call :func:`machine_info` to record the same fields.
+Imported by ``bench/__main__.py`` for ``bench/results/summary.json``; the benches
+save their results with :func:`save_results`, which records the same fields.
 """
 
 from __future__ import annotations
@@ -83,6 +83,13 @@ def machine_info() -> dict[str, Any]:
         "numpy": numpy_version,
         "commit": _commit(),
     }
+
+
+def save_results(path: Path, results: dict[str, Any]) -> None:
+    """Write a bench's results as JSON, with the machine they were measured on first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"machine": machine_info(), **results}, indent=2) + "\n")
+    print(f"saved {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import time
 import tracemalloc
@@ -29,7 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from bench.machine import machine_info
+from bench.machine import save_results
 from ingest.pipeline import DeviceInfo, Pipeline, PipelineConfig
 from pantau.batch import Batch
 from pantau.catalogue import METRIC_INDEX
@@ -142,15 +141,7 @@ def main() -> None:
             f"{r['checkpoint_mib']:>9.1f} {r['pipeline_readings_per_s']:>10.0f} "
             f"{r['simulator_values_per_s']:>10.0f} {r['simulator_json_messages_per_s']:>10.0f}"
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {"machine": machine_info(), "hours": HOURS, "step_s": STEP_MS / 1000, "runs": runs},
-            indent=2,
-        )
-        + "\n"
-    )
-    print(f"written {RESULTS.relative_to(ROOT)}")
+    save_results(RESULTS, {"hours": HOURS, "step_s": STEP_MS / 1000, "runs": runs})
 
 
 if __name__ == "__main__":
