@@ -31,7 +31,10 @@ Every run counts the points in InfluxDB at the end: the figures are
 only reported with zero loss, otherwise the run fails.
 
 Run: ``python -m bench.ingest`` (about 4 minutes; ``--quick`` for a smoke run;
-``--packs-only`` for the packs rounds and InfluxDB alone, nothing saved).
+``--packs-only`` for the packs rounds and InfluxDB alone, nothing saved;
+``--against PANTAU_NAME=value[,…]`` for packs drains alternating the default
+settings and those, e.g. ``--against PANTAU_INFLUX_PARALLEL_WRITES=4 --rounds 4``,
+nothing saved).
 Prints a table and writes ``bench/results/ingest.json``.
 """
 
@@ -42,11 +45,12 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -72,6 +76,7 @@ RESULTS = ROOT / "bench" / "results" / "ingest.json"
 DEVICES = 1000
 WRITE_CHUNK = 20_000  # lines per write of InfluxDB alone: about a worker chunk's share of a round
 TOPIC = "sensors/{}/readings"
+NO_SETTINGS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass
@@ -283,7 +288,9 @@ def run_bare(env: Env, n: int) -> dict[str, float]:
     return drain_with_paho(env, "bare", n, lambda _msg: None)
 
 
-def ingest_process(env: Env, name: str) -> tuple[IngestProcess, InfluxStore]:
+def ingest_process(
+    env: Env, name: str, settings: Mapping[str, str] = NO_SETTINGS
+) -> tuple[IngestProcess, InfluxStore]:
     db = f"bench_{name}_{uuid.uuid4().hex[:6]}"
     store = env.store(db)
     store.ensure_database()
@@ -292,16 +299,21 @@ def ingest_process(env: Env, name: str) -> tuple[IngestProcess, InfluxStore]:
         mqtt_url=env.broker.url,
         influx=store,
         sql_url=env.sql_url,
-        extra_env={"PANTAU_INGEST_FLUSH_MS": "20"},
+        extra_env={"PANTAU_INGEST_FLUSH_MS": "20", **settings},
     )
     return process, store
 
 
 def run_pantau_backlog(
-    env: Env, name: str, messages: Iterator[tuple[str, bytes]], readings: int
+    env: Env,
+    name: str,
+    messages: Iterator[tuple[str, bytes]],
+    readings: int,
+    settings: Mapping[str, str] = NO_SETTINGS,
 ) -> dict[str, float]:
-    """``pantau ingest`` drains a preloaded backlog into InfluxDB."""
-    process, store = ingest_process(env, name)
+    """``pantau ingest`` (with ``settings``, ``PANTAU_*`` variables) drains a preloaded
+    backlog into InfluxDB."""
+    process, store = ingest_process(env, name, settings)
     process.start()  # creates the persistent session
     process.stop()
     sent, publish_s, last = preload(env.broker.url, messages)
@@ -565,6 +577,44 @@ def packs_only(packs: int, rounds: int) -> None:
         report_rounds(packs_rounds(env, packs, rounds))
 
 
+def parse_settings(text: str) -> dict[str, str]:
+    """``"PANTAU_A=1,PANTAU_B=x"`` as a dict; anything else is an error that says so."""
+    settings: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.startswith("PANTAU_"):
+            raise ValueError(f"{item!r}: expected PANTAU_NAME=value")
+        settings[name] = value
+    if not settings:
+        raise ValueError("no setting given: expected PANTAU_NAME=value[,…]")
+    return settings
+
+
+def compare_settings(packs: int, rounds: int, variant: Mapping[str, str]) -> None:
+    """The packs drain with the default settings and with ``variant``, alternating (each
+    goes first in every other round, so both see the same drift of a shared machine):
+    the median and every round of each (nothing saved)."""
+    sides: dict[str, Mapping[str, str]] = {"default": NO_SETTINGS, "variant": variant}
+    drains: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
+    with environment() as env:
+        for n in range(rounds):
+            for side in list(sides) if n % 2 == 0 else list(sides)[::-1]:
+                messages = pack_messages(packs, 100, now_ms() - 86_400_000)
+                drain = partial(
+                    run_pantau_backlog, env, f"{side}{n}", messages, packs * 100, sides[side]
+                )
+                label = f"packs, {side} settings (round {n + 1} of {rounds})"
+                drains[side].append(timed(label, drain))
+    for side, runs in drains.items():
+        each = ", ".join(f"{r['readings_per_s']:.0f}" for r in runs)
+        steal = ", ".join(f"{r['cores_host_steal']:.2f}" for r in runs)
+        settings = f" {dict(sides[side])}" if sides[side] else ""
+        print(
+            f"{side}{settings}: median {median_round(runs)['readings_per_s']:.0f} readings/s"
+            f" ({each}); cores stolen by the host: {steal}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000, help="backlog size (one reading)")
@@ -577,10 +627,22 @@ def main() -> None:
     parser.add_argument(
         "--packs-only", action="store_true", help="only the packs run and InfluxDB alone"
     )
+    parser.add_argument(
+        "--against",
+        metavar="PANTAU_NAME=value[,…]",
+        help="only the packs run, in rounds alternating the default settings and these",
+    )
     args = parser.parse_args()
     if args.quick:
         args.messages, args.packs, args.naive, args.rounds = 20_000, 1_000, 1_000, 1
         args.outage_seconds, args.outage_rate = 5.0, 1000.0
+    if args.against:
+        try:
+            variant = parse_settings(args.against)
+        except ValueError as exc:
+            parser.error(f"--against {exc}")
+        compare_settings(args.packs, args.rounds, variant)
+        return
     if args.packs_only:
         packs_only(args.packs, args.rounds)
         return
