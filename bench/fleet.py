@@ -46,7 +46,7 @@ from ingest.directory import RegistryDirectory
 from ingest.processor import ChunkResult
 from pantau import database
 from pantau.batch import DeviceIndex
-from pantau.simulate.fleet import plan_fleet
+from sandbox.simulate.fleet import plan_fleet
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "fleet.json"

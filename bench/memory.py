@@ -32,10 +32,10 @@ from bench.machine import save_results
 from ingest.pipeline import DeviceInfo, Pipeline, PipelineConfig
 from pantau.batch import Batch
 from pantau.catalogue import METRIC_INDEX
-from pantau.simulate.fleet import DeviceSpec, plan_fleet
-from pantau.simulate.payloads import encode
-from pantau.simulate.scenario import Scenario
-from pantau.simulate.signals import SIM_METRICS, Readings, Signals
+from sandbox.simulate.fleet import DeviceSpec, plan_fleet
+from sandbox.simulate.payloads import encode
+from sandbox.simulate.scenario import Scenario
+from sandbox.simulate.signals import SIM_METRICS, Readings, Signals
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "memory.json"

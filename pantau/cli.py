@@ -26,8 +26,8 @@ COMMAND_MODULES = (
     "devices.commands",
     "alerts.commands",
     "firmware_bridge.commands",
-    "pantau.simulate.commands",
-    "pantau.democmd",
+    "sandbox.simulate.commands",
+    "sandbox.demo",
 )
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

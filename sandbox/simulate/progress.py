@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from pantau.simulate.pool import Counters
+from sandbox.simulate.pool import Counters
 
 
 class Progress:

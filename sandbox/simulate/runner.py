@@ -21,11 +21,11 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from pantau.simulate import noise
-from pantau.simulate.fleet import DeviceSpec
-from pantau.simulate.payloads import Message, encode
-from pantau.simulate.progress import Progress
-from pantau.simulate.signals import Signals
+from sandbox.simulate import noise
+from sandbox.simulate.fleet import DeviceSpec
+from sandbox.simulate.payloads import Message, encode
+from sandbox.simulate.progress import Progress
+from sandbox.simulate.signals import Signals
 
 TICK_S = 0.1
 BACKFILL_CHUNK_ROWS = 20_000

@@ -14,13 +14,13 @@ from typing import Any
 
 from pantau.errors import InvalidRequest
 from pantau.settings import Settings, load_settings
-from pantau.simulate.fleet import DeviceSpec, plan_fleet, with_interval
-from pantau.simulate.payloads import FORMS, Message
-from pantau.simulate.pool import PublisherPool
-from pantau.simulate.progress import Progress
-from pantau.simulate.runner import ListSink, Simulator
-from pantau.simulate.scenario import Scenario
-from pantau.simulate.signals import Signals
+from sandbox.simulate.fleet import DeviceSpec, plan_fleet, with_interval
+from sandbox.simulate.payloads import FORMS, Message
+from sandbox.simulate.pool import PublisherPool
+from sandbox.simulate.progress import Progress
+from sandbox.simulate.runner import ListSink, Simulator
+from sandbox.simulate.scenario import Scenario
+from sandbox.simulate.signals import Signals
 
 MAX_DEVICE_CONNECTIONS = 300
 
@@ -98,9 +98,9 @@ def _sync(settings: Settings) -> Any:
 def register_fleet(
     settings: Settings, fleet: list[DeviceSpec], signals: Signals, *, sync: bool
 ) -> dict[str, str]:
-    """Register the fleet (see :mod:`pantau.simulate.enrolment`); return the passwords."""
+    """Register the fleet (see :mod:`sandbox.simulate.enrolment`); return the passwords."""
     from pantau import database
-    from pantau.simulate.enrolment import enrol
+    from sandbox.simulate.enrolment import enrol
 
     database.upgrade(settings.sql_url)
     engine = database.open_engine(settings.sql_url)
@@ -129,7 +129,7 @@ def pool_from(
     args: argparse.Namespace, settings: Settings, fleet: list[DeviceSpec]
 ) -> PublisherPool:
     from pantau.secrets import service_credentials
-    from pantau.simulate.enrolment import load_credentials
+    from sandbox.simulate.enrolment import load_credentials
 
     url = args.url or settings.mqtt_url
     mode = args.credentials

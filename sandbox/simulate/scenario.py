@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pantau.simulate.fleet import DeviceSpec
+from sandbox.simulate.fleet import DeviceSpec
 
 
 @dataclass(frozen=True)

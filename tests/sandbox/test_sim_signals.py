@@ -10,12 +10,12 @@ import pytest
 from devices.zones import BOUNDS
 from ingest.decode import decode
 from ingest.readings import Columns
-from pantau.simulate.fleet import DeviceSpec, plan_fleet
-from pantau.simulate.payloads import FORMS, Message
-from pantau.simulate.replay import Pm25Replay, hourly_pm25, rolling_mean
-from pantau.simulate.runner import ListSink, Simulator
-from pantau.simulate.scenario import Scenario
-from pantau.simulate.signals import COLUMN, Signals
+from sandbox.simulate.fleet import DeviceSpec, plan_fleet
+from sandbox.simulate.payloads import FORMS, Message
+from sandbox.simulate.replay import Pm25Replay, hourly_pm25, rolling_mean
+from sandbox.simulate.runner import ListSink, Simulator
+from sandbox.simulate.scenario import Scenario
+from sandbox.simulate.signals import COLUMN, Signals
 
 START_MS = 1_795_309_200_000  # 2026-11-22T08:00+07:00
 ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}")

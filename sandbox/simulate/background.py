@@ -21,8 +21,8 @@ class BackgroundSimulation(threading.Thread):
 
     def __init__(self, settings: Settings, argv: list[str], log: Path, *, url: str) -> None:
         super().__init__(name="simulate", daemon=True)
-        from pantau.simulate import commands as sim
-        from pantau.simulate.signals import Signals
+        from sandbox.simulate import commands as sim
+        from sandbox.simulate.signals import Signals
 
         parser = argparse.ArgumentParser()
         sim.register(parser.add_subparsers())
@@ -40,9 +40,9 @@ class BackgroundSimulation(threading.Thread):
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        from pantau.simulate.commands import PoolSink, pool_from
-        from pantau.simulate.progress import Progress
-        from pantau.simulate.runner import Simulator
+        from sandbox.simulate.commands import PoolSink, pool_from
+        from sandbox.simulate.progress import Progress
+        from sandbox.simulate.runner import Simulator
 
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("a") as out:

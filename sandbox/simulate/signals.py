@@ -3,7 +3,7 @@
 :meth:`Signals.generate` takes arrays of (device, timestamp, span) and returns one
 row per reading with a column per metric (NaN where the device's kind does not
 report it) and whether the reading is sent (dropouts and offline sensors are not).
-Every value is a pure function of (seed, device, time): see :mod:`pantau.simulate.noise`.
+Every value is a pure function of (seed, device, time): see :mod:`sandbox.simulate.noise`.
 
 Patterns (times in WIB, UTC+7): PM2.5 replays real episodes (:mod:`.replay`); PM10,
 CO, NO2 and SO2 follow it plus rush hours (07:30, 17:30) and industry; O3 peaks in the
@@ -24,10 +24,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from devices.zones import ZONES
-from pantau.simulate import noise
-from pantau.simulate.fleet import DeviceSpec
-from pantau.simulate.replay import Pm25Replay
-from pantau.simulate.scenario import Scenario
+from sandbox.simulate import noise
+from sandbox.simulate.fleet import DeviceSpec
+from sandbox.simulate.replay import Pm25Replay
+from sandbox.simulate.scenario import Scenario
 
 SIM_METRICS: tuple[str, ...] = (
     "pm25", "pm10", "o3", "co", "no2", "so2", "temperature", "humidity",

@@ -18,8 +18,8 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from pantau.simulate.fleet import DeviceSpec
-from pantau.simulate.signals import SIM_METRICS, Readings
+from sandbox.simulate.fleet import DeviceSpec
+from sandbox.simulate.signals import SIM_METRICS, Readings
 
 FORMS = ("object", "array", "senml", "gateway")
 SENML_UNIT = {

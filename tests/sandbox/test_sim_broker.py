@@ -17,12 +17,12 @@ from devices.credentials import service_password, sync_broker
 from devices.registry import Registry
 from pantau.database import open_engine
 from pantau.services import Mosquitto, free_port
-from pantau.simulate.enrolment import enrol, load_credentials
-from pantau.simulate.fleet import plan_fleet
-from pantau.simulate.pool import PublisherPool
-from pantau.simulate.runner import Simulator
-from pantau.simulate.scenario import Scenario
-from pantau.simulate.signals import Signals
+from sandbox.simulate.enrolment import enrol, load_credentials
+from sandbox.simulate.fleet import plan_fleet
+from sandbox.simulate.pool import PublisherPool
+from sandbox.simulate.runner import Simulator
+from sandbox.simulate.scenario import Scenario
+from sandbox.simulate.signals import Signals
 from tests.harness import wait_for
 
 pytestmark = pytest.mark.integration

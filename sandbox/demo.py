@@ -34,7 +34,7 @@ import httpx
 
 from pantau.errors import PantauError
 from pantau.settings import Settings, load_settings
-from pantau.simulate.background import BackgroundSimulation
+from sandbox.simulate.background import BackgroundSimulation
 
 CHILD_STOP_S = 15.0
 
@@ -248,7 +248,7 @@ def _run(
 ) -> int:
     from pantau.secrets import read_secret
     from pantau.servicecmd import local_services
-    from pantau.simulate.commands import register_fleet
+    from sandbox.simulate.commands import register_fleet
 
     watch = Watch()
     _broker_files(settings, home)

@@ -16,11 +16,13 @@ from datetime import date
 import numpy as np
 
 from devices.kinds import KIND_INDEX
+from devices.kinds import KINDS as DEVICE_KINDS
 from devices.model import Device
 from devices.zones import ZONES, Zone
 from pantau.catalogue import METRIC_INDEX, METRICS
 
-KINDS = ("air_quality", "water_level", "rain", "traffic", "weather")
+#: The kinds that measure (every registry kind but the gateway), from :mod:`devices.kinds`.
+KINDS = tuple(kind.id for kind in DEVICE_KINDS if kind.id != "gateway")
 ABBREVIATION = {
     "air_quality": "aq",
     "water_level": "wl",

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from devices.credentials import hash_password, issue_password, new_password
 from devices.model import CalibrationRecord
 from devices.registry import Registry
-from pantau.simulate.fleet import DeviceSpec
+from sandbox.simulate.fleet import DeviceSpec
 
 log = logging.getLogger(__name__)
 CALIBRATED = ("pm25", "pm10", "o3", "co", "no2", "so2", "temperature", "humidity")
