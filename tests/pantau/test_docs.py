@@ -72,3 +72,64 @@ def test_every_variable_the_docs_name_is_a_setting() -> None:
             if name not in fields and name not in NOT_SETTINGS:
                 found.append(f"{doc.relative_to(ROOT)}: {name}")
     assert sorted(found) == []
+
+
+#: placeholders of the README's commands table, as a user would fill them in
+PLACEHOLDERS = {"FILE": "bridge.toml", "FILE.csv": "devices.csv", "ROLE": "researcher"}
+
+
+def readme_commands() -> list[list[str]]:
+    """Each README command line, alternatives (``a|b``) expanded, ``[--flag]`` as given."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    lines = []
+    for row in table_rows(text, "| command | does |"):
+        words = row[0].strip("`").replace("\\|", "|").split()
+        assert words[0] == "pantau", row
+        words = [PLACEHOLDERS.get(w, w).strip("[]") for w in words[1:] if w != "…"]
+        alternatives = [w.split("|") for w in words]
+        for i, choice in enumerate(alternatives):
+            if len(choice) > 1:
+                lines += [[*words[:i], c, *words[i + 1 :]] for c in choice]
+                break
+        else:
+            lines.append(words)
+    return lines
+
+
+def test_the_readme_names_every_command_and_each_parses() -> None:
+    from pantau.cli import COMMANDS, build_parser
+
+    commands = readme_commands()
+    assert {line[0] for line in commands} == set(COMMANDS)
+    parser = build_parser([], load_all=True)
+    for line in commands:
+        try:
+            parser.parse_args(line)
+        except SystemExit:
+            pytest.fail(f"README command does not parse: pantau {' '.join(line)}")
+
+
+def test_the_api_route_list_is_the_apps() -> None:
+    from api.app import create_app
+    from api.context import AppContext
+
+    spec = create_app(AppContext.__new__(AppContext)).openapi()
+    routes = {(m.upper(), path) for path, ops in spec["paths"].items() for m in ops}
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    documented = {
+        (row[0], row[1].strip("`")) for row in table_rows(text, "| method | path | does |")
+    }
+    assert sorted(routes - documented) == [], "routes missing from docs/api.md's route list"
+    assert sorted(documented - routes) == [], "docs/api.md lists routes the app does not have"
+
+
+def test_the_metric_catalogue_is_the_kernels() -> None:
+    from pantau.catalogue import METRICS
+
+    text = (ROOT / "docs" / "ingest.md").read_text(encoding="utf-8")
+    rows = table_rows(text, "| metric | unit | low | high |")
+    documented = [
+        (name.strip("`"), unit, float(low.replace(" ", "")), float(high.replace(" ", "")))
+        for name, unit, low, high in rows
+    ]
+    assert documented == [(m.name, m.unit, m.low, m.high) for m in METRICS]
