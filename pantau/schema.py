@@ -6,6 +6,8 @@ a change of one line here. Data already stored keeps its old name: a rename need
 a data migration note (InfluxDB: ``SELECT … INTO`` the new name, or keep reading
 both; stored alert rules name ISPU categories and Siaga statuses in ``level``).
 ``tests/pantau/test_schema.py`` fails when one of these words is written elsewhere.
+The dashboard's translations (``api/web/i18n/*.json``) and badge styles are keyed
+by category and status, so a rename renames those keys too (the test lists them).
 """
 
 from __future__ import annotations
