@@ -28,6 +28,7 @@ from api import derived, i18n
 from api.auth import context, require
 from api.context import AppContext
 from api.keys import ApiKey
+from api.routes import apidocs
 from devices.kinds import KINDS
 from devices.qc import qc_text
 from devices.registry import Registry
@@ -39,6 +40,7 @@ from pantau.store import InfluxStore, quote_string
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
+router.include_router(apidocs.router)
 Ctx = Annotated[AppContext, Depends(context)]
 ANY_KEY = Depends(require("researcher", "operator", "technician"))
 
@@ -72,7 +74,7 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={_fingerprint(name)}"
 
 
-@router.get("/static/{name:path}")
+@router.api_route("/static/{name:path}", methods=["GET", "HEAD"])
 def static_file(name: str, v: str = "") -> Response:
     path = (STATIC / name).resolve()
     if not path.is_file() or STATIC.resolve() not in path.parents:
@@ -173,7 +175,7 @@ def _moment(t: i18n.Translator, value: str | None) -> str:
 # ── public ───────────────────────────────────────────────────────────────────
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def public_page(request: Request, ctx: Ctx) -> HTMLResponse:
     try:
         view: dict[str, Any] | None = public_view(ctx.store)
@@ -187,7 +189,7 @@ def public_page(request: Request, ctx: Ctx) -> HTMLResponse:
 # ── login ────────────────────────────────────────────────────────────────────
 
 
-@router.get("/login", response_class=HTMLResponse)
+@router.api_route("/login", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/dashboard") -> HTMLResponse:
     return render(request, "login.html", next=_safe_next(next), error=False)
 
@@ -231,7 +233,7 @@ def _map_config(ctx: AppContext) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.get("/dashboard", response_model=None)
+@router.api_route("/dashboard", methods=["GET", "HEAD"], response_model=None)
 def dashboard(request: Request, ctx: Ctx) -> Response:
     key = _operator(request)
     if key is None:
@@ -269,7 +271,7 @@ def map_data(ctx: Ctx) -> dict[str, Any]:
     return {"devices": devices}
 
 
-@router.get("/dashboard/devices/{device_id}", response_model=None)
+@router.api_route("/dashboard/devices/{device_id}", methods=["GET", "HEAD"], response_model=None)
 def device_page(request: Request, device_id: str, ctx: Ctx) -> Response:
     key = _operator(request)
     if key is None:
@@ -280,7 +282,26 @@ def device_page(request: Request, device_id: str, ctx: Ctx) -> Response:
         return render(request, "notfound.html", status=404, what=device_id)
     zone = ZONE_INDEX.get(device.zone)
     return render(request, "device.html", key=key, device=device, qc_text=qc_text(device.qc),
-                  zone_name=zone.name if zone else device.zone)  # fmt: skip
+                  zone_name=zone.name if zone else device.zone,
+                  siaga=list(device.siaga) if device.siaga else [])  # fmt: skip
+
+
+def not_found_page(request: Request) -> HTMLResponse:
+    """The page a person sees at an unknown address (programs asking for JSON get JSON)."""
+    return render(request, "notfound.html", status=404, what=request.url.path)
+
+
+@router.api_route("/dashboard/data", methods=["GET", "HEAD"], response_model=None)
+def data_page(request: Request, ctx: Ctx) -> Response:
+    """A zone or selection of devices: its readings over a range, shown and downloadable."""
+    key = _operator(request)
+    if key is None:
+        return _to_login(request)
+    devices = [d for d in Registry(ctx.engine).list() if d.status != "decommissioned"]
+    listed = [{"id": d.id, "zone": d.zone, "kind": d.kind, "metrics": list(d.metrics)}
+              for d in devices]  # fmt: skip
+    metrics = sorted({m for d in devices for m in d.metrics})
+    return render(request, "data.html", key=key, zones=ZONES, devices=listed, metrics=metrics)
 
 
 @router.get("/dashboard/devices/{device_id}/series.json", dependencies=[ANY_KEY])
@@ -329,7 +350,7 @@ def device_series(
     }
 
 
-@router.get("/dashboard/register", response_model=None)
+@router.api_route("/dashboard/register", methods=["GET", "HEAD"], response_model=None)
 def register_page(request: Request, ctx: Ctx) -> Response:
     key = _operator(request)
     if key is None:
