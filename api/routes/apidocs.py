@@ -74,6 +74,4 @@ def redoc() -> HTMLResponse:
 def asset(name: str) -> FileResponse:
     if name not in ASSETS:
         raise NotFound(f"no documentation asset {name!r}")
-    return FileResponse(
-        assets_dir() / name, headers={"Cache-Control": "public, max-age=86400"}
-    )
+    return FileResponse(assets_dir() / name, headers={"Cache-Control": "public, max-age=86400"})

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import time
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -172,6 +172,15 @@ def _moment(t: i18n.Translator, value: str | None) -> str:
     return t.moment(datetime.fromisoformat(value)) if value else ""
 
 
+def _hour(t: i18n.Translator, value: str | None) -> str:
+    """An hourly ISPU's hour as the span it covers, ``22 Nov 2026 20.00–21.00 WIB``."""
+    if not value:
+        return ""
+    start = datetime.fromisoformat(value)
+    end = t.moment(start + timedelta(hours=1))
+    return t.moment(start).removesuffix(" WIB") + "–" + end.split(" ")[-2] + " WIB"
+
+
 # ── public ───────────────────────────────────────────────────────────────────
 
 
@@ -183,7 +192,7 @@ def public_page(request: Request, ctx: Ctx) -> HTMLResponse:
         log.exception("public page: cannot read the current ISPU and flood status")
         view = None
     names = {z.id: z.name for z in ZONES}
-    return render(request, "public.html", view=view, moment=_moment, zone_names=names)
+    return render(request, "public.html", view=view, moment=_moment, hour=_hour, zone_names=names)
 
 
 # ── login ────────────────────────────────────────────────────────────────────
@@ -266,6 +275,7 @@ def map_data(ctx: Ctx) -> dict[str, Any]:
         devices.append({
             "id": d.id, "kind": d.kind, "zone": d.zone, "lat": d.latitude, "lon": d.longitude,
             "status": d.status, "reporting": is_reporting(d, now), "level": level,
+            "siaga": list(d.siaga) if d.siaga else None,
             "last_seen": d.last_seen.isoformat() if d.last_seen else None,
         })  # fmt: skip
     return {"devices": devices}

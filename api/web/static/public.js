@@ -13,16 +13,16 @@
       el("p", { class: "reading" }, P.ispuBadge(z.category, z.index)),
       el("p", { class: "advice", text: t("advice." + z.category) }),
       el("p", { class: "meta" }, t("public.dominant") + ": ", el("b", { text: z.dominant === "pm25" ? "PM2.5" : String(z.dominant).toUpperCase() }),
-        " · ", el("time", { datetime: z.time, text: P.when(z.time) })));
+        " · " + t("public.hour") + " ", el("time", { class: "hour", datetime: z.time, text: P.hourRange(z.time) })));
   }
 
   function stationRow(s) {
     return el("tr", { "data-device": s.device, "data-status": s.status },
       el("th", { scope: "row" }, s.device, el("br"), el("small", { text: name(s.zone) })),
-      el("td", {}, P.floodBadge(s.status),
+      el("td", { "data-label": t("dash.status") }, P.floodBadge(s.status),
         s.rise_cm_per_h > 0 ? el("span", { class: "rise", text: " ↑ " + P.num(s.rise_cm_per_h, 0) + " " + t("unit.cm_per_h") }) : null),
-      el("td", { class: "n", text: P.num(s.level_cm, 0) + " " + t("unit.cm") }),
-      el("td", {}, el("time", { datetime: s.time, text: P.when(s.time) })));
+      el("td", { class: "n", "data-label": t("public.level"), text: P.num(s.level_cm, 0) + " " + t("unit.cm") }),
+      el("td", { "data-label": t("public.updated") }, el("time", { datetime: s.time, text: P.when(s.time) })));
   }
 
   // The open API's answers, shaped as the server-rendered page: worst zones first, Siaga 1 first.
