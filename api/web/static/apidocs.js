@@ -14,6 +14,20 @@
   }
   const redoc = document.getElementById("redoc");
   if (redoc && window.Redoc) {
+    // ReDoc's sidebar shows its maker's logo from a CDN; offline it would be a failed
+    // request, so that one image gets an empty source (ReDoc then hides it by itself).
+    const outside = (value) => /^https?:\/\//.test(String(value)) && !String(value).startsWith(location.origin);
+    const setAttribute = Element.prototype.setAttribute;
+    Element.prototype.setAttribute = function (name, value) {
+      if (this.tagName === "IMG" && name === "src" && outside(value)) value = "data:,";
+      return setAttribute.call(this, name, value);
+    };
+    const src = Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, "src");
+    Object.defineProperty(HTMLImageElement.prototype, "src", {
+      get: src.get,
+      set: function (value) { src.set.call(this, outside(value) ? "data:," : value); },
+      configurable: true,
+    });
     window.Redoc.init(redoc.dataset.openapi, { hideDownloadButton: false }, redoc);
   }
 })();
