@@ -1,4 +1,3 @@
-// WCAG 2.x contrast of every visible text against the background behind it; the failures.
 () => {
   const parse = (c) => (c.match(/[\d.]+/g) || []).map(Number);
   const lum = ([r, g, b]) => {
