@@ -192,7 +192,18 @@ def public_page(request: Request, ctx: Ctx) -> HTMLResponse:
         log.exception("public page: cannot read the current ISPU and flood status")
         view = None
     names = {z.id: z.name for z in ZONES}
-    return render(request, "public.html", view=view, moment=_moment, hour=_hour, zone_names=names)
+    try:  # a station is known by its place (the registry's address), its id below it
+        places = {d.id: d.address for d in Registry(ctx.engine).list(kind="water_level")}
+    except PantauError:
+        places = {}
+    if view is not None:
+        for station in view["stations"]:
+            station["place"] = places.get(station["device"]) or ""
+        view["stations"].sort(key=lambda s: (s["siaga"] or 5, s["place"] or s["device"]))
+    return render(
+        request, "public.html", view=view, moment=_moment, hour=_hour, zone_names=names,
+        places={k: v for k, v in places.items() if v},
+    )  # fmt: skip
 
 
 # ── login ────────────────────────────────────────────────────────────────────

@@ -43,6 +43,13 @@
     thresholds.forEach((limit, i) => { if (cm >= limit) level = 3 - i; });
     return level;
   }
+  // seconds as the unit a person reads: 45 detik, 12 menit, 3 jam, 2 hari
+  function duration(seconds) {
+    if (seconds < 120) return P.num(seconds, 0) + " " + t("unit.seconds");
+    if (seconds < 7200) return P.num(seconds / 60, 0) + " " + t("unit.minutes");
+    if (seconds < 172800) return P.num(seconds / 3600, 0) + " " + t("unit.hours");
+    return P.num(seconds / 86400, 0) + " " + t("unit.days");
+  }
   function zoneName(zone) { return (P.zoneNames && P.zoneNames[zone]) || zone; }
   function metricLabel(metric) {
     const key = "metric." + metric;
@@ -81,6 +88,7 @@
       const current = device && device.level && device.level.type === "ispu" ? device.level : null;
       if (current) now = t("ispu.index") + " " + current.index + " (" + t("ispu." + current.category) + ")";
     } else if (a.rule_kind === "offline" || a.rule_kind === "stale") {
+      if (a.value !== null && a.value !== undefined) opened = t("dash.silent_for") + " " + duration(a.value);
       if (device) now = device.reporting ? t("device.reporting") : t("device.not_reporting");
     } else if (a.value !== null && a.value !== undefined) {
       opened = (a.metric ? metricLabel(a.metric) + " " : "") + P.num(a.value, 1) + unitOf(a.metric);

@@ -61,6 +61,14 @@
     return [lo - pad, hi + pad];
   }
 
+  const hourTick = new Intl.DateTimeFormat(P.locale, { timeZone: "Asia/Jakarta", hour: "2-digit", minute: "2-digit", hour12: false });
+  const dayTick = new Intl.DateTimeFormat(P.locale, { timeZone: "Asia/Jakarta", day: "numeric", month: "short" });
+  // time axis labels in WIB: hours within a day (the date at midnight), days over a week
+  function tick(ms) {
+    const wibHour = new Date(ms + 7 * 3600000).getUTCHours();
+    return hours > 24 || wibHour === 0 ? dayTick.format(ms) : hourTick.format(ms);
+  }
+
   function frame(box, lo, hi, label) {
     const W = Math.max(300, Math.round(box.clientWidth || 700) - 16);
     const x = (ms) => L + (ms - range.start) / (range.end - range.start) * (W - L - R);
@@ -70,11 +78,12 @@
       g.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: y(v), y2: y(v) }),
         svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", text: P.num(v, Math.abs(hi - lo) < 10 ? 1 : 0) }));
     }
-    const stepH = hours <= 6 ? 1 : hours <= 24 ? (W < 500 ? 6 : 4) : (W < 500 ? 48 : 24);
-    const first = Math.ceil(range.start / 3600000 / stepH) * stepH * 3600000;
+    const stepH = hours <= 6 ? (W < 500 ? 2 : 1) : hours <= 24 ? (W < 500 ? 6 : 3) : (W < 500 ? 48 : 24);
+    const WIB = 7 * 3600000; // ticks on WIB hours (00, 06, 12, 18 …)
+    const first = Math.ceil((range.start + WIB) / 3600000 / stepH) * stepH * 3600000 - WIB;
     for (let ms = first; ms <= range.end; ms += stepH * 3600000) {
       g.append(svg("line", { class: "grid", x1: x(ms), x2: x(ms), y1: T, y2: H - B }),
-        svg("text", { x: x(ms), y: H - B + 18, "text-anchor": "middle", text: P.shortWhen(ms) }));
+        svg("text", { x: x(ms), y: H - B + 18, "text-anchor": "middle", text: tick(ms) }));
     }
     g.append(svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }),
       svg("line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }));

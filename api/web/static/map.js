@@ -11,6 +11,9 @@
   const LABEL_ZOOM = 14;
   const zoneNames = Object.fromEntries(config.zones.map((z) => [z.id, z.name.split(" (")[0]]));
   P.zoneNames = zoneNames;
+  // on the map, the shortest name people use: "Jababeka", "MM2100", "Kali Bekasi"
+  const shortName = (name) => name.split(" (")[0].split(" / ")[0].replace(/^Kawasan Industri /, "")
+    .replace(/ Industrial (Town|Park)$/, "");
   const box = document.getElementById("map");
   const b = config.bounds;
 
@@ -65,7 +68,7 @@
       marker.addTo(zoneLayer);
       const node = marker.getElement();
       node.dataset.zone = z.id;
-      node.querySelector(".zone-name").textContent = zoneNames[z.id];
+      node.querySelector(".zone-name").textContent = shortName(z.name);
       if (w) {
         node.querySelector(".num").textContent = t("ispu.index") + " " + w.index;
         node.querySelector(".badge").title = t("ispu." + w.category);

@@ -115,18 +115,19 @@ CONTRAST_JS = (Path(__file__).parent / "contrast.js").read_text(encoding="utf-8"
 
 
 def check_page(w: Watched, name: str, size: str) -> None:
-    """A screenshot, no horizontal overflow on a phone, and WCAG AA text contrast."""
+    """A screenshot, no horizontal overflow (nothing past the right edge), WCAG AA contrast."""
     page = w.page
-    if size == "phone":
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"{name}: {width} px wide on a 390 px screen"
-        wide = page.evaluate(
-            "Array.from(document.querySelectorAll('body *')).filter(e => {"
-            " const r = e.getBoundingClientRect(); return r.width && r.right > 391"
-            " && !e.closest('.leaflet-pane, .table-wrap, .leaflet-control-container'); })"
-            ".map(e => e.tagName + '.' + e.className).slice(0, 5)"
-        )
-        assert not wide, f"{name}: elements past the right edge: {wide}"
+    screen = page.viewport_size["width"]
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= screen, f"{name}: {width} px wide on a {screen} px screen"
+    wide = page.evaluate(
+        "(screen) => Array.from(document.querySelectorAll('body *')).filter(e => {"
+        " const r = e.getBoundingClientRect(); return r.width && r.right > screen + 1"
+        " && !e.closest('.leaflet-pane, .leaflet-control-container'); })"
+        ".map(e => e.tagName + '.' + e.className).slice(0, 5)",
+        screen,
+    )
+    assert not wide, f"{name}: elements past the right edge: {wide}"
     failures = page.evaluate(CONTRAST_JS)
     assert not failures, f"{name} ({size}): low contrast: {failures}"
     screenshot(w, f"{name}-{size}")
