@@ -21,7 +21,9 @@
   }
 
   async function act(alert, action, button) {
-    button.disabled = true;
+    // busy, but still focused: a disabled button would drop the focus to the page
+    if (button.getAttribute("aria-disabled") === "true") return;
+    button.setAttribute("aria-disabled", "true");
     fail("");
     try {
       // the answer is the transition; the alert itself (with its new status) is read back
@@ -30,7 +32,7 @@
       render({ alert: alert.id, action: action });
     } catch (e) {
       fail(e.message);
-      button.disabled = false;
+      button.removeAttribute("aria-disabled");
     }
   }
 
@@ -147,15 +149,20 @@
       target = item.querySelector('button[data-action="' + (action === "ack" ? "resolve" : state.action) + '"]') ||
         item.querySelector("button, a");
     } else {
-      const next = list.children[Math.min(state.index, list.children.length - 1)];
+      const next = list.children[Math.max(0, Math.min(state.index, list.children.length - 1))];
       target = next ? next.querySelector("button") : document.getElementById("alerts-h");
     }
-    if (target) target.focus({ preventScroll: false });
+    if (target && target !== document.activeElement) target.focus({ preventScroll: false });
   }
 
   function render(after) {
-    const state = after ? { alert: after.alert, action: after.action, index: Array.from(list.children)
-      .findIndex((li) => Number(li.dataset.alert) === after.alert) } : focusState();
+    let state = focusState();
+    if (after && (!state || state.alert === after.alert)) {
+      const index = Array.from(list.children).findIndex((li) => Number(li.dataset.alert) === after.alert);
+      state = { alert: after.alert, action: after.action, index: index >= 0 ? index : (state ? state.index : 0) };
+    } else if (after) {
+      after = null; // the focus already moved on (a live update came first): keep it there
+    }
     const order = { critical: 0, major: 1, warning: 2, info: 3 };
     const items = Array.from(alerts.values()).sort((x, y) =>
       (x.status === "open" ? 0 : 1) - (y.status === "open" ? 0 : 1) ||

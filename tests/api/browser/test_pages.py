@@ -149,6 +149,11 @@ def test_office_acknowledges_and_resolves_from_the_keyboard_only(
     assert page.evaluate("document.activeElement.className") == "skip"
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "alerts-h"
+    page.keyboard.press("Tab")  # the first alert's title (a link to its device)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.action") == "ack"  # the first Akui
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
     presses = 0
     ack = card.locator('button[data-action="ack"]')
     while not ack.evaluate("b => b === document.activeElement"):
@@ -174,7 +179,8 @@ def test_office_acknowledges_and_resolves_from_the_keyboard_only(
     ]
     page.keyboard.press("Enter")
     acked.wait_for(state="detached")
-    assert page.evaluate("document.activeElement !== document.body")
+    moved = 'document.activeElement.closest(".alerts-panel") !== null'
+    wait_until(lambda: bool(page.evaluate(moved)), 5, "the focus to stay in the alerts")
     assert [a["status"] for a in known.get(f"/api/v1/alerts?device={device.id}")] == ["resolved"]
 
     # the map: markers with their level in words, shapes by kind, colours by scale
