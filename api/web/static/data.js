@@ -44,9 +44,13 @@
 
   function show(page, q) {
     const table = document.getElementById("d-rows");
-    table.tHead.rows[0].replaceChildren(...page.columns.map((c) => el("th", { scope: "col", text: c })));
+    // column headers in the reader's language (the files keep the API's column names)
+    const head = (c) => (t("col." + c) !== "col." + c ? t("col." + c) : c);
+    const cell = (c, v) => (v === null || v === undefined ? "" : c === "time" ? P.when(v)
+      : typeof v === "number" && c !== "flags" ? P.num(v, Number.isInteger(v) ? 0 : 2) : String(v));
+    table.tHead.rows[0].replaceChildren(...page.columns.map((c) => el("th", { scope: "col", text: head(c) })));
     table.tBodies[0].replaceChildren(...page.data.map((row) => el("tr", {},
-      ...page.columns.map((c) => el("td", { "data-label": c, text: row[c] === null ? "" : String(row[c]) })))));
+      ...page.columns.map((c) => el("td", { "data-label": head(c), text: cell(c, row[c]) })))));
     document.getElementById("d-count").textContent = page.next_cursor
       ? t("data.preview").replace("{n}", String(page.rows)) : t("data.all_rows").replace("{n}", String(page.rows));
     for (const link of document.querySelectorAll("#result a[data-format]")) {
