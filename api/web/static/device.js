@@ -177,7 +177,8 @@
     let d = "";
     for (const p of points) {
       const ms = Date.parse(p.time);
-      d += (d ? "L" : "M") + x(ms).toFixed(1) + " " + y(p.index).toFixed(1) + "L" + x(ms + 3600000).toFixed(1) + " " + y(p.index).toFixed(1);
+      const x0 = x(Math.max(ms, range.start)), x1 = x(Math.min(ms + 3600000, range.end));
+      d += (d ? "L" : "M") + x0.toFixed(1) + " " + y(p.index).toFixed(1) + "L" + x1.toFixed(1) + " " + y(p.index).toFixed(1);
     }
     g.append(svg("path", { class: "ispu-line", d }));
     box.append(g, el("p", { class: "meta" }, t("ispu.index") + " " + latest.index + " ", P.ispuBadge(latest.category, latest.index),
