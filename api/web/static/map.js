@@ -62,7 +62,8 @@
     const ordered = config.zones.slice().sort((a, c) => ((worst[c.id] || {}).index || -1) - ((worst[a.id] || {}).index || -1));
     for (const z of ordered) {
       const w = worst[z.id];
-      const html = '<span class="zone-name"></span>' + (w ? ' <span class="badge ' + P.ispuClass(w.category) + '"><span class="num"></span></span>' : "");
+      const html = '<span class="zone-inner"><span class="zone-name"></span>' +
+        (w ? ' <span class="badge ' + P.ispuClass(w.category) + '"><span class="num"></span></span>' : "") + "</span>";
       const icon = L.divIcon({ className: "zone-label", html, iconSize: null });
       const marker = L.marker([z.lat, z.lon], { icon, interactive: false, keyboard: false, zIndexOffset: -1000 });
       marker.addTo(zoneLayer);
@@ -87,7 +88,7 @@
     const all = labels.concat(stationLabels ? Array.from(box.querySelectorAll(".dev-label")) : []);
     for (const node of all) {
       node.classList.remove("collides");
-      const r = node.getBoundingClientRect();
+      const r = (node.querySelector(".zone-inner") || node).getBoundingClientRect();
       if (!r.width) continue;
       const hit = placed.some((p) => r.left < p.right && r.right > p.left && r.top < p.bottom && r.bottom > p.top);
       if (hit) node.classList.add("collides");

@@ -206,7 +206,7 @@ def test_office_acknowledges_and_resolves_from_the_keyboard_only(
     zoom = page.evaluate("() => document.querySelector('#map').className")
     assert "leaflet-container" in zoom
     labels_overlap = """() => {
-      const r = Array.from(document.querySelectorAll('#map .zone-label:not(.collides)'))
+      const r = Array.from(document.querySelectorAll('#map .zone-label:not(.collides) .zone-inner'))
         .map(e => e.getBoundingClientRect());
       return r.some((a, i) => r.some((b, j) => i < j && a.left < b.right && a.right > b.left
         && a.top < b.bottom && a.bottom > b.top));
@@ -218,6 +218,16 @@ def test_office_acknowledges_and_resolves_from_the_keyboard_only(
     page.wait_for_timeout(400)
     assert page.locator(".leaflet-proxy").get_attribute("style") != before
     assert page.evaluate(labels_overlap) is False
+    pane = page.locator(".leaflet-map-pane")
+    before = pane.get_attribute("style")
+    page.keyboard.press("ArrowRight")  # pans
+    wait_until(lambda: pane.get_attribute("style") != before, 3, "the map to pan")
+    for _ in range(6):  # station labels from zoom 14 on
+        if "show-station-labels" in (page.locator("#map").get_attribute("class") or ""):
+            break
+        page.keyboard.press("Equal")
+        page.wait_for_timeout(300)
+    assert page.locator("#map .dev-label").first.is_visible()
     page.locator("#map").screenshot(path=str(ARTIFACTS / "dashboard-map-desktop.png"))
 
     phone = open_page(**PHONE)
