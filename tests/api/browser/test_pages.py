@@ -437,11 +437,11 @@ def test_api_docs_work_with_the_network_blocked(known: Stack, open_page: Opener,
     page.locator(".opblock").first.wait_for()
     assert page.locator(".opblock").count() > 10
     assert "/api/v1/readings" in page.locator("#swagger-ui").inner_text()
-    screenshot(w, f"docs-{size}")
+    screenshot(w, f"docs-{size}", full_page=False)
     page.goto("/redoc")
     page.locator("h1", has_text="Pantau API").wait_for()
     assert page.locator("h2", has_text="Readings of devices, zones and metrics").count() == 1
-    screenshot(w, f"redoc-{size}")
+    screenshot(w, f"redoc-{size}", full_page=False)
     assert not w.blocked
 
 
