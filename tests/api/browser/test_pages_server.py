@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from api import i18n
+from api import errors, i18n
 from api.routes.pages import MAX_RAW_POINTS, static_url
 from devices.registry import Registry
 from tests.api.conftest import Api, reading
@@ -193,8 +193,13 @@ def test_validation_errors_carry_codes_the_pages_translate(api: Api) -> None:
     assert error["code"] == "invalid_request"
     problem = error["problems"][0] if "problems" in error else error
     assert problem["field"].endswith("latitude")
-    used = {"error.code." + code for code in ("invalid_request", "not_found", "conflict")}
-    assert used <= set(i18n.strings("id")) and used <= set(i18n.strings("en"))
+    # every code the API answers with has words in both languages
+    codes = {code for _, _, code in errors._STATUS}
+    codes |= {"internal", "method_not_allowed", "rate_limited", "http_error", "import_rejected"}
+    used = {"error.code." + code for code in codes}
+    for lang in i18n.LANGUAGES:
+        table = json.loads((i18n.I18N_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+        assert used <= set(table), used - set(table)
     if "problems" in error:
         assert f"error.type.{problem['type']}" in i18n.strings("id")
 
