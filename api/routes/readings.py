@@ -19,6 +19,7 @@ from api.context import AppContext
 from api.cursor import Cursor
 from api.export import FORMATS, encoder
 from api.influxql import ReadingsQuery
+from api.precision import measured_positions, tidy_block, tidy_rows
 from api.query import parse_readings_query
 from api.rowstream import Block, blocks, estimate_rows, page
 from api.streaming import EXPORT_ROWS, ExportResponse
@@ -182,6 +183,7 @@ def get_readings(
 def _page(ctx: AppContext, q: ReadingsQuery, limit: int, after: Cursor | None) -> JSONResponse:
     rows, following = page(ctx.store, q, limit=limit, after=after)
     names = q.columns()
+    rows = tidy_rows(rows, measured_positions(names))
     times = iso_list([r[0] for r in rows])
     data = [
         {"time": t, **dict(zip(names[1:], r[1:], strict=True))}
@@ -205,7 +207,7 @@ def _encode(
         yield enc.begin()
         for part in parts:
             counter.inc(len(part.rows))
-            yield enc.block(part)
+            yield enc.block(tidy_block(part, q.columns()))
         yield enc.end()
     finally:
         source.close()
