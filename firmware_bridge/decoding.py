@@ -3,9 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 Values = Mapping[str, float]
 """Canonical metric name → value. Empty means a control reply (acknowledgement, banner)."""
+
+BOUND = 512
+"""QC flag a gateway sets on a reading whose value is a bound, not a measurement: the true
+value is at least this far (a water level inside a ranger's blanking distance: the water
+is at least that high). Same bit as :data:`pantau.flags.QC.BOUND`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Flagged:
+    """Values with reading-level QC flags (published as the reading's ``flags``)."""
+
+    values: Values
+    flags: int
+
+
+Decoded = Values | Flagged
+
+
+def split(decoded: Decoded) -> tuple[Values, int]:
+    if isinstance(decoded, Flagged):
+        return decoded.values, decoded.flags
+    return decoded, 0
 
 
 class DecodeError(ValueError):

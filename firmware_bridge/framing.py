@@ -8,6 +8,7 @@ bounded by the protocol's maximum frame length.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -128,11 +129,34 @@ class BinaryFramer:
 
 
 class LineFramer:
-    """ASCII lines ended by ``terminator``; ``\\r``/``\\n`` around a line are stripped."""
+    """ASCII lines ended by ``terminator``; ``\\r``/``\\n`` around a line are stripped.
 
-    def __init__(self, *, terminator: bytes = b"\n", max_length: int = 256) -> None:
+    With ``start`` (a pattern for where a frame begins, e.g. ``R\\d{4}\\Z`` for a MaxBotix
+    range) a line is resynchronised: a frame is searched at every position where
+    ``start`` matches, the first one that ``check`` accepts (when given; it raises
+    :class:`DecodeError` for a bad candidate) wins, and what came before it in the line —
+    line noise, or a frame cut short by a glitch and run into the next — is rejected as
+    ``truncated`` when it begins with ``marker`` and as ``garbage`` otherwise. A line
+    where no candidate passes is handed on whole, and the decoder says why it is bad.
+    ``prepare`` may rewrite a line first (drop a command echo).
+    """
+
+    def __init__(
+        self,
+        *,
+        terminator: bytes = b"\n",
+        max_length: int = 256,
+        start: re.Pattern[bytes] | None = None,
+        check: Callable[[bytes], object] | None = None,
+        marker: bytes = b"",
+        prepare: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         self._terminator = terminator
         self._max = max_length
+        self._start = start
+        self._check = check
+        self._marker = marker
+        self._prepare = prepare
         self._buffer = bytearray()
         self._overflowing = False
 
@@ -156,8 +180,32 @@ class LineFramer:
             if len(line) > self._max:
                 events.append(Rejected(TOO_LONG, line[:64]))
             elif line:
-                events.append(Frame(line))
+                self._line(line, events)
         return events
+
+    def _line(self, line: bytes, events: list[Event]) -> None:
+        if self._prepare is not None:
+            line = self._prepare(line)
+        if self._start is None or not line:
+            if line:
+                events.append(Frame(line))
+            return
+        for at in range(len(line)):
+            if not self._start.match(line, at):
+                continue
+            candidate = line[at:]
+            if self._check is not None:
+                try:
+                    self._check(candidate)
+                except DecodeError:
+                    continue
+            if at:
+                prefix = line[:at]
+                marked = bool(self._marker) and prefix.startswith(self._marker)
+                events.append(Rejected(TRUNCATED if marked else GARBAGE, prefix[:64]))
+            events.append(Frame(candidate))
+            return
+        events.append(Frame(line))
 
     def reset(self) -> list[Event]:
         events: list[Event] = []

@@ -67,7 +67,9 @@ def test_good_config(tmp_path: Path) -> None:
     assert (wl.password, wl.average_seconds, wl.serial.baudrate) == ("from-file", 0.0, 9600)
     assert wl.driver.decode(b"R2000") == {"water_level": 250.0}
     assert mb.serial.baudrate == 19200
-    assert mb.driver.poll_commands[0][0] == modbus.read_request(3, 4, 1)
+    assert mb.modbus_unit is not None
+    assert mb.modbus_unit.registers[0].request(3) == modbus.read_request(3, 4, 1)
+    assert [p.device_ids for p in cfg.ports] == [("aq-017",), ("wl-katulampa",), ("wl-modbus-1",)]
 
 
 @pytest.mark.parametrize(

@@ -124,7 +124,8 @@ def test_mcu680_round_trip(temp: int, rhum: int, pres: int, iaq: int, gas: int, 
 @given(raw=st.integers(301, 9998))
 def test_maxbotix_round_trip(raw: int) -> None:
     line = maxbotix.encode(raw)
-    assert maxbotix.water_level(line, mounting_height_cm=1000.0) == round(1000.0 - raw / 10, 3)
+    level = maxbotix.water_level(line, mounting_height_cm=1000.0)
+    assert level == {"water_level": round(1000.0 - raw / 10, 3)}
 
 
 @given(
