@@ -96,6 +96,10 @@ class BinaryFramer:
                 del buf[:1]
                 continue
             if size is None or len(buf) < size:
+                # the candidate may be the head of a frame cut short, with a whole
+                # frame already behind it: do not wait for bytes that may never come
+                if self._whole_frame_later(events):
+                    continue
                 break
             candidate = bytes(buf[:size])
             try:
@@ -109,6 +113,28 @@ class BinaryFramer:
             self._quiet = 0
             del buf[:size]
         return events
+
+    def _whole_frame_later(self, events: list[Event]) -> bool:
+        buf = self._buffer
+        at = buf.find(self._header, 1)
+        while at > 0:
+            try:
+                size = self._length(bytes(buf[at : at + 64]))
+            except DecodeError:
+                size = None
+            if size is not None and len(buf) - at >= size:
+                candidate = bytes(buf[at : at + size])
+                try:
+                    self._check(candidate)
+                except DecodeError:
+                    pass
+                else:
+                    events.append(Rejected(TRUNCATED, bytes(buf[:at])))
+                    self._quiet = 0
+                    del buf[:at]
+                    return True
+            at = buf.find(self._header, at + 1)
+        return False
 
     def _skip(self, count: int, events: list[Event]) -> None:
         if count <= 0:
@@ -170,20 +196,24 @@ class LineFramer:
                     if not self._overflowing:
                         events.append(Rejected(TOO_LONG, bytes(self._buffer[:64])))
                     self._overflowing = True
-                    self._buffer.clear()
+                    if self._start is None:
+                        self._buffer.clear()
+                    else:  # a frame may still start in what comes last
+                        del self._buffer[: len(self._buffer) - self._max]
                 break
             line = bytes(self._buffer[:end]).strip(b"\r\n")
             del self._buffer[: end + len(self._terminator)]
-            if self._overflowing:
-                self._overflowing = False  # the tail of an over-long line
-                continue
+            overflowed, self._overflowing = self._overflowing, False
             if len(line) > self._max:
                 events.append(Rejected(TOO_LONG, line[:64]))
-            elif line:
-                self._line(line, events)
+                overflowed, line = True, line[-self._max :]
+            if overflowed and self._start is None:
+                continue  # the tail of an over-long line
+            if line:
+                self._line(line, events, tail=overflowed)
         return events
 
-    def _line(self, line: bytes, events: list[Event]) -> None:
+    def _line(self, line: bytes, events: list[Event], *, tail: bool = False) -> None:
         if self._prepare is not None:
             line = self._prepare(line)
         if self._start is None or not line:
@@ -202,10 +232,12 @@ class LineFramer:
             if at:
                 prefix = line[:at]
                 marked = bool(self._marker) and prefix.startswith(self._marker)
-                events.append(Rejected(TRUNCATED if marked else GARBAGE, prefix[:64]))
+                if not tail:
+                    events.append(Rejected(TRUNCATED if marked else GARBAGE, prefix[:64]))
             events.append(Frame(candidate))
             return
-        events.append(Frame(line))
+        if not tail:  # (the rest of an over-long line was counted as too_long)
+            events.append(Frame(line))
 
     def reset(self) -> list[Event]:
         events: list[Event] = []
