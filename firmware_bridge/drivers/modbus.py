@@ -254,6 +254,8 @@ class BusPoller:
                 silence=self.gap,
             )
             if frame is None:
+                if not port.wait(0):
+                    return  # stopping: the cycle is abandoned, not failed
                 port.reject(
                     unit.device_id,
                     "timeout",

@@ -222,11 +222,14 @@ class Sdi12Poller:
                 timeout=s.response_timeout,
             )
             if line is None:
+                if not port.wait(0):
+                    return None  # stopping
                 continue
             result = accept(line)
             if result is not None:
                 return result
-        port.reject(s.device_id, "no_response", command, f"after {1 + s.retries} attempt(s)")
+        if port.wait(0):
+            port.reject(s.device_id, "no_response", command, f"after {1 + s.retries} attempt(s)")
         return None
 
 

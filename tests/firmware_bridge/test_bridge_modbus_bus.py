@@ -3,7 +3,7 @@
 The fake bus answers requests as the slaves would: slave 1 (a level transmitter: holding
 register 4, uint16, and register 9 that does not exist → exception 2), slave 2 (input
 register 10, float32 with the low word first, and holding 0, int32), slave 3 (holding 4,
-answering every other request 0.25 s late, with a timeout of 0.1 s).
+answering every other request 0.4 s late, with a timeout of 0.15 s).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ port = "{port}"
 [sensors.options]
 slave = 1
 poll_interval = 0.3
-reply_timeout = 0.1
+reply_timeout = 0.15
 [[sensors.options.registers]]
 metric = "water_level"
 register = 4
@@ -49,7 +49,7 @@ port = "{port}"
 [sensors.options]
 slave = 2
 poll_interval = 0.5
-reply_timeout = 0.1
+reply_timeout = 0.15
 [[sensors.options.registers]]
 metric = "temperature"
 register = 10
@@ -71,7 +71,7 @@ slave = 3
 register = 4
 metric = "water_level"
 poll_interval = 0.3
-reply_timeout = 0.1
+reply_timeout = 0.15
 """
 
 
@@ -89,6 +89,8 @@ class FakeBus(threading.Thread):
         def send() -> None:
             time.sleep(delay)
             with self.lock:
+                if self.stop.is_set():
+                    return  # the test is over
                 self.sensor.write(frame)
                 self.replies.append((time.monotonic(), frame))
 
@@ -123,7 +125,7 @@ class FakeBus(threading.Thread):
             if self.slow_turn % 2:
                 self.reply(modbus.reply(3, 3, struct.pack(">H", 300)))
             else:  # late: must never become a reading
-                self.reply(modbus.reply(3, 3, struct.pack(">H", 9999)), delay=0.25)
+                self.reply(modbus.reply(3, 3, struct.pack(">H", 9999)), delay=0.4)
 
 
 def test_three_slaves_one_slow_on_one_pty(tmp_path: Path) -> None:
@@ -147,7 +149,8 @@ def test_three_slaves_one_slow_on_one_pty(tmp_path: Path) -> None:
         time.sleep(duration)
     finally:
         reader.stop()
-        bus.stop.set()
+        with bus.lock:
+            bus.stop.set()
         bus.join(5)
         sensor.close()
     got: dict[str, list[Sample]] = defaultdict(list)
@@ -155,6 +158,8 @@ def test_three_slaves_one_slow_on_one_pty(tmp_path: Path) -> None:
         sample = samples.get_nowait()
         got[sample.device_id].append(sample)
 
+    health = {d.device_id: d for d in reader.devices.values()}
+    rejected = {d: dict(h.rejected) for d, h in health.items()}
     # every device read at its own interval (the loop is one thread: requests in turn)
     for device, interval in (("wl-radar-1", 0.3), ("aq-bus-2", 0.5)):
         ts = [s.ts_ms / 1000 for s in got[device]]
@@ -164,8 +169,7 @@ def test_three_slaves_one_slow_on_one_pty(tmp_path: Path) -> None:
     assert {tuple(s.values.items()) for s in got["wl-radar-1"]} == {(("water_level", 123.4),)}
     assert {tuple(sorted(s.values.items())) for s in got["aq-bus-2"]} == {
         (("humidity", 65.43), ("temperature", 21.5))
-    }
-    health = {d.device_id: d for d in reader.devices.values()}
+    }, rejected
     assert health["wl-radar-1"].rejected["exception_2"] == len(got["wl-radar-1"])
     assert health["aq-bus-2"].rejected["garbage"] >= len(got["aq-bus-2"])  # the noise byte
 
@@ -174,7 +178,8 @@ def test_three_slaves_one_slow_on_one_pty(tmp_path: Path) -> None:
     assert slow and all(s.values == {"water_level": 300.0} for s in slow)
     timeouts = health["wl-slow-3"].rejected["timeout"]
     requests_to_3 = sum(1 for _, r in bus.requests if r[0] == 3)
-    assert timeouts >= 2 and len(slow) + timeouts == requests_to_3
+    # (a request may still be in flight when the reader stops)
+    assert timeouts >= 2 and requests_to_3 - 1 <= len(slow) + timeouts <= requests_to_3
     late = sum(1 for s in got.values() for x in s if x.values.get("water_level") == 999.9)
     assert late == 0
     assert sum(d.rejected["stale"] for d in health.values()) >= 1  # late bytes dropped
