@@ -46,7 +46,7 @@ def first_valid(sensor: str, driver: str, options: dict[str, object]) -> list[by
     return out[:3]
 
 
-POLL = {"poll_interval": 1.0}
+POLL: dict[str, object] = {"poll_interval": 1.0}
 SPECS = {
     "plantower": Spec({}, first_valid("PMSx003", "plantower", {})),
     "plantower-passive": Spec({"mode": "passive", **POLL}, first_valid("PMSx003", "plantower", {})),
@@ -98,7 +98,7 @@ def split_writes(frame: bytes) -> list[bytes]:
 def refusing(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """pyserial's tcsetattr is refused twice (termios.error, not an OSError), then works."""
     calls = [0]
-    original = serial.Serial._reconfigure_port
+    original = serial.Serial._reconfigure_port  # type: ignore[attr-defined]
 
     def reconfigure(self: serial.Serial, *args: object, **kwargs: object) -> None:
         calls[0] += 1

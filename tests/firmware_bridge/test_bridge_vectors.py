@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from firmware_bridge.checksums import crc16_arc, crc16_modbus, sdi12_crc_chars
@@ -121,7 +123,7 @@ def test_sds198_and_commands() -> None:
 def test_maxbotix_vectors() -> None:
     assert maxbotix.distance(b"R2257") == 2257
     level = maxbotix.water_level(b"R2257", mounting_height_cm=500.0)
-    assert level == {"water_level": pytest.approx(274.3)}
+    assert isinstance(level, Mapping) and level["water_level"] == pytest.approx(274.3)
     assert maxbotix.distance(b"R008 P1") == 8
     for line, kwargs, reason in [
         (b"R9999", {}, "no_target"),

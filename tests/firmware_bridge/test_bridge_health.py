@@ -1,0 +1,157 @@
+"""The bridge's health view: a silent sensor, a lost port, a flagged blanking reading,
+rejections by reason, the status topic, the metrics file and ``pantau bridge status``."""
+
+from __future__ import annotations
+
+import json
+import queue
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from firmware_bridge import config as bridge_config
+from firmware_bridge.bridge import Bridge
+from firmware_bridge.config import BridgeConfig, SensorConfig
+from firmware_bridge.decoding import BOUND, DecodeError
+from firmware_bridge.driver import Driver, SerialFormat
+from firmware_bridge.drivers import maxbotix
+from firmware_bridge.forwarder import MqttPublisher
+from firmware_bridge.reader import Sample, SensorReader
+from firmware_bridge.serial_link import SerialLink
+from pantau.cli import main as pantau_main
+from pantau.mqtt import Will
+from tests.firmware_bridge.bridge_pty import PtySensor, wait_for
+from tests.firmware_bridge.test_bridge_forwarding import FakeBroker, FakePublisher
+
+
+def sensor_status(broker: FakeBroker, device: str) -> dict[str, Any]:
+    with broker.lock:
+        docs = [
+            json.loads(p)
+            for t, p, retain in broker.messages
+            if t == f"sensors/{device}/status" and retain and b'"sensor"' in p
+        ]
+    return docs[-1]["sensor"] if docs else {}
+
+
+def test_silent_sensor_lost_port_and_status_everywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sensor = PtySensor(tmp_path / "ttyWL")
+    config_path = tmp_path / "bridge.toml"
+    config_path.write_text(
+        f"""
+gateway_id = "gw-health"
+queue_dir = "{tmp_path / "queue"}"
+status_interval = 1
+[[sensors]]
+device_id = "wl-1"
+driver = "maxbotix"
+port = "{sensor.path}"
+password = "x"
+silent_after = 1.0
+[sensors.options]
+mounting_height_cm = 450.0
+"""
+    )
+    cfg = bridge_config.load(config_path)
+    broker = FakeBroker()
+
+    def factory(_c: BridgeConfig, _s: SensorConfig, will: Will) -> MqttPublisher:
+        return FakePublisher(broker, will)
+
+    bridge = Bridge(cfg, publisher_factory=factory, max_backoff=0.3)
+    bridge.start()
+    try:
+        wait_for(lambda: bridge.readers[0].opens == 1)
+        sensor.write(b"R13")
+        sensor.write(b"R1422\r\x00\xfe")
+        sensor.write(b"R1437\rR0250\r")
+        wait_for(lambda: len(broker.readings("wl-1")) == 3)
+        wait_for(lambda: sensor_status(broker, "wl-1").get("frames_decoded") == 3)
+        wait_for(lambda: sensor_status(broker, "wl-1").get("state") == "silent", timeout=5)
+        view = json.loads(cfg.status_path.read_text())
+        (device,) = view["devices"]
+        assert device["state"] == "silent" and device["frames_decoded"] == 3
+        assert device["rejected"] == {"truncated": 1, "garbage": 1}
+        assert device["port"]["state"] == "open" and device["last_reading_ms"] > 0
+        metrics = cfg.metrics_path.read_text()
+        assert 'pantau_bridge_device_silent{device="wl-1"} 1' in metrics
+        assert 'pantau_bridge_frames_rejected_total{device="wl-1",reason="truncated"} 1' in metrics
+
+        assert pantau_main(["bridge", "status", "--config", str(config_path)]) == 0
+        printed = capsys.readouterr().out
+        assert "wl-1" in printed and "silent" in printed and "truncated 1" in printed
+
+        sensor.unplug()
+        wait_for(lambda: sensor_status(broker, "wl-1").get("state") == "port_down", timeout=5)
+        port = sensor_status(broker, "wl-1")["port"]
+        assert port["state"] == "down" and port["errors"]["io_error"] >= 1
+        wait_for(lambda: bridge.readers[0].port.errors["not_found"] >= 1, timeout=5)
+        sensor.plug()
+        wait_for(lambda: bridge.readers[0].opens == 2, timeout=5)
+        sensor.write(maxbotix.encode(2000))
+        wait_for(lambda: sensor_status(broker, "wl-1").get("state") == "ok", timeout=5)
+    finally:
+        bridge.stop()
+        sensor.close()
+    readings = broker.readings("wl-1")
+    assert [r["values"]["water_level"] for r in readings] == [307.8, 306.3, 420.0, 250.0]
+    # inside the blanking distance: a reading, flagged "at or above this level"
+    assert [r.get("flags", 0) for r in readings] == [0, 0, BOUND, 0]
+
+
+def test_status_without_a_running_bridge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bridge.toml"
+    path.write_text(
+        'gateway_id = "gw-x"\n[[sensors]]\ndevice_id = "wl-1"\ndriver = "maxbotix"\n'
+        'port = "/dev/null"\n[sensors.options]\nmounting_height_cm = 100.0\n'
+    )
+    assert pantau_main(["bridge", "status", "--config", str(path)]) == 1
+    assert "is the bridge running" in capsys.readouterr().err
+
+
+def test_a_bug_in_the_decoder_or_the_link_never_ends_the_reader(tmp_path: Path) -> None:
+    calls = {"decode": 0}
+
+    def decode(frame: bytes) -> dict[str, float]:
+        calls["decode"] += 1
+        if frame == b"boom":
+            raise RuntimeError("a decoder bug")
+        if frame == b"bad":
+            raise DecodeError("malformed")
+        return {"water_level": float(frame)}
+
+    driver = Driver(name="test", make_framer=maxbotix.make_framer, decode=decode)
+    sensor = PtySensor(tmp_path / "tty")
+    link = SerialLink(port=str(sensor.path), fmt=SerialFormat())
+    samples: queue.Queue[Sample] = queue.Queue(10)
+    reader = SensorReader(
+        device_id="wl-bug", driver=driver, link=link, samples=samples, max_backoff=0.2
+    )
+    original = link.read
+    failures = [1]
+
+    def read(size: int = 4096, timeout: float | None = None) -> bytes:
+        if failures[0] and reader.frames == 1:
+            failures[0] -= 1
+            raise RuntimeError("a link bug")
+        return original(size, timeout)
+
+    link.read = read  # type: ignore[method-assign]
+    reader.start()
+    try:
+        wait_for(lambda: reader.opens == 1)
+        sensor.write(b"boom\rbad\r12.5\r")
+        wait_for(lambda: reader.port.errors["internal_error"] == 1)
+        wait_for(lambda: reader.opens == 2)
+        sensor.write(b"13.5\r")
+        wait_for(lambda: reader.frames == 2)
+    finally:
+        reader.stop()
+        sensor.close()
+    assert reader.rejected["decoder_error"] == 1 and reader.rejected["malformed"] == 1
+    assert [samples.get_nowait().values["water_level"] for _ in range(2)] == [12.5, 13.5]
