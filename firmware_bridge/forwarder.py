@@ -122,35 +122,40 @@ class DeviceForwarder:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if not self._online():
-                self._stop.wait(self.retry)
-                continue
-            self._wake.clear()
-            if not self._send_health():
-                continue
-            items = self.store.peek(self.device_id, self.batch)
-            if not items:
-                self._wake.wait(0.5)
-                continue
-            if len(items) == 1:
-                payload = items[0].payload
-            else:
-                payload = "[" + ",".join(item.payload for item in items) + "]"
             try:
-                self.publisher.publish(self._topic, payload.encode(), qos=1, timeout=self.timeout)
-            except BrokerUnavailable as exc:
-                self.failures += 1
-                self._went_offline(str(exc))
+                self._step()
+            except Exception:  # a queue or client bug must not end forwarding for good
+                log.exception("device %s: forwarding failed; retrying", self.device_id)
                 self._stop.wait(self.retry)
-                continue
-            self.store.remove(self.device_id, items[-1].id)
-            self.published += len(items)
-            self.messages += 1
-            if len(items) > 1:
-                log.info(
-                    "device %s: published a backlog of %d readings", self.device_id, len(items)
-                )
         self._goodbye()
+
+    def _step(self) -> None:
+        if not self._online():
+            self._stop.wait(self.retry)
+            return
+        self._wake.clear()
+        if not self._send_health():
+            return
+        items = self.store.peek(self.device_id, self.batch)
+        if not items:
+            self._wake.wait(0.5)
+            return
+        if len(items) == 1:
+            payload = items[0].payload
+        else:
+            payload = "[" + ",".join(item.payload for item in items) + "]"
+        try:
+            self.publisher.publish(self._topic, payload.encode(), qos=1, timeout=self.timeout)
+        except BrokerUnavailable as exc:
+            self.failures += 1
+            self._went_offline(str(exc))
+            self._stop.wait(self.retry)
+            return
+        self.store.remove(self.device_id, items[-1].id)
+        self.published += len(items)
+        self.messages += 1
+        if len(items) > 1:
+            log.info("device %s: published a backlog of %d readings", self.device_id, len(items))
 
     def _send_health(self) -> bool:
         with self._health_lock:
