@@ -14,13 +14,14 @@ from firmware_bridge.forwarder import DeviceForwarder, MqttPublisher, status_pay
 from firmware_bridge.reader import Sample, SensorReader
 from firmware_bridge.recorder import Recorder
 from firmware_bridge.serial_link import SerialLink
-from firmware_bridge.status import StatusBoard
+from firmware_bridge.status import GatewayTopic, StatusBoard, gateway_payload, gateway_topic
 from firmware_bridge.store import ForwardQueue
 from pantau.mqtt import Publisher, Will
 
 log = logging.getLogger(__name__)
 
 PublisherFactory = Callable[[BridgeConfig, SensorConfig, Will], MqttPublisher]
+GatewayPublisherFactory = Callable[[BridgeConfig, Will], MqttPublisher]
 SAMPLE_QUEUE_SIZE = 10_000
 
 
@@ -38,12 +39,23 @@ def mqtt_publisher(config: BridgeConfig, sensor: SensorConfig, will: Will) -> Mq
     )
 
 
+def gateway_publisher(config: BridgeConfig, will: Will) -> MqttPublisher:
+    return Publisher(
+        url=config.broker_url,
+        client_id=f"bridge-{config.gateway_id}",
+        username=config.gateway_username,
+        password=config.gateway_password,
+        will=will,
+    )
+
+
 class Bridge:
     def __init__(
         self,
         config: BridgeConfig,
         *,
         publisher_factory: PublisherFactory = mqtt_publisher,
+        gateway_publisher_factory: GatewayPublisherFactory = gateway_publisher,
         clock: Callable[[], float] = time.time,
         max_backoff: float = 5.0,
     ) -> None:
@@ -84,6 +96,16 @@ class Bridge:
                 )
             )
         self.forwarder_of = {f.device_id: f for f in self.forwarders}
+        self.gateway: GatewayTopic | None = None
+        if config.gateway_status:
+            label = f"pantau-bridge {__version__}"
+            will = Will(gateway_topic(config.gateway_id), gateway_payload("offline", label))
+            self.gateway = GatewayTopic(
+                gateway_id=config.gateway_id,
+                publisher=gateway_publisher_factory(config, will),
+                firmware=label,
+                timeout=config.publish_timeout,
+            )
         self.status = StatusBoard(
             gateway_id=config.gateway_id,
             readers=self.readers,
@@ -92,6 +114,7 @@ class Bridge:
             metrics_path=config.metrics_path,
             publish=lambda device, view: self.forwarder_of[device].set_health(view),
             interval=config.status_interval,
+            gateway=self.gateway,
             clock=clock,
         )
 

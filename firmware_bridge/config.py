@@ -53,6 +53,9 @@ class BridgeConfig:
     publish_timeout: float
     sensors: tuple[SensorConfig, ...]
     status_interval: float = 60.0
+    gateway_username: str = ""  # for gateways/<gateway_id>/status
+    gateway_password: str | None = None
+    gateway_status: bool = False
 
     @property
     def queue_path(self) -> Path:
@@ -114,6 +117,9 @@ def parse(document: dict[str, object], *, base_dir: Path) -> BridgeConfig:
     timeout = root.get_float("publish_timeout", 10.0, low=0.5)
     average = root.get_float("average_seconds", 0.0, low=0.0)
     status_interval = root.get_float("status_interval", 60.0, low=1.0)
+    gateway_username = root.get_str("gateway_username", gateway_id)
+    gateway_password = _password(root, "gateway_password", "gateway_password_file", base_dir)
+    gateway_status = root.get_bool("gateway_status", gateway_password is not None)
     tables = root.get_table_list("sensors")
     if not tables:
         raise ConfigError("sensors: at least one [[sensors]] table is required")
@@ -129,6 +135,9 @@ def parse(document: dict[str, object], *, base_dir: Path) -> BridgeConfig:
         publish_timeout=timeout,
         sensors=sensors,
         status_interval=status_interval,
+        gateway_username=gateway_username,
+        gateway_password=gateway_password,
+        gateway_status=gateway_status,
     )
 
 
@@ -150,25 +159,30 @@ def _sensor(table: Options, default_average: float, base_dir: Path) -> SensorCon
         stopbits=table.get_int("stopbits", fmt.stopbits, low=1, high=2),
     )
     username = table.get_str("username", device_id)
-    password: str | None = None
-    if table.has("password") and table.has("password_file"):
-        raise ConfigError(f"{table.key('password')}: give password or password_file, not both")
-    if table.has("password"):
-        password = table.get_str("password")
-    elif table.has("password_file"):
-        secret = base_dir / table.get_str("password_file")
-        try:
-            password = secret.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{table.key('password_file')}: cannot read {secret}: {exc}") from exc
-        if not password:
-            raise ConfigError(f"{table.key('password_file')}: {secret} is empty")
+    password = _password(table, "password", "password_file", base_dir)
     average = table.get_float("average_seconds", default_average, low=0.0)
     silent_after = table.get_float("silent_after", 0.0, low=0.0) or None
     table.reject_unknown()
     return SensorConfig(
         device_id, name, driver, port, serial, username, password, average, silent_after, unit
     )
+
+
+def _password(table: Options, key: str, file_key: str, base_dir: Path) -> str | None:
+    if table.has(key) and table.has(file_key):
+        raise ConfigError(f"{table.key(key)}: give {key} or {file_key}, not both")
+    if table.has(key):
+        return table.get_str(key)
+    if not table.has(file_key):
+        return None
+    secret = base_dir / table.get_str(file_key)
+    try:
+        password = secret.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{table.key(file_key)}: cannot read {secret}: {exc}") from exc
+    if not password:
+        raise ConfigError(f"{table.key(file_key)}: {secret} is empty")
+    return password
 
 
 def _unique(sensors: tuple[SensorConfig, ...]) -> None:

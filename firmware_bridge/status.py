@@ -8,12 +8,15 @@ reading, silence, and the state and errors of its serial port.
 * to ``bridge-metrics.prom`` in Prometheus text format (for node exporter's textfile
   collector: ``pantau_bridge_device_silent``, ``…_frames_decoded_total``,
   ``…_frames_rejected_total{reason}``, ``…_port_errors_total{reason}``, …),
-* and hands each device's part to its forwarder, which publishes it (retained) on
-  ``sensors/<device>/status`` with the device's own credentials.
+* hands each device's part to its forwarder, which publishes it (retained) on
+  ``sensors/<device>/status`` with the device's own credentials,
+* and, with gateway credentials, publishes the whole view (retained) on
+  ``gateways/<gateway_id>/status`` (:class:`GatewayTopic`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -23,7 +26,94 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from pantau.errors import BrokerUnavailable
+
 log = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    """What :class:`GatewayTopic` needs of :class:`pantau.mqtt.Publisher`."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def connect(self, timeout: float = 10.0) -> None: ...
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        timeout: float = 10.0,
+    ) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def gateway_topic(gateway_id: str) -> str:
+    return f"gateways/{gateway_id}/status"
+
+
+def gateway_payload(state: str, firmware: str, view: Mapping[str, object] | None = None) -> bytes:
+    document: dict[str, object] = {"state": state, "firmware": firmware}
+    if view is not None:
+        document.update(view)
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+class GatewayTopic:
+    """The whole health view, retained on ``gateways/<gateway_id>/status`` (Last Will:
+    ``{"state": "offline"}``). Runs in the status thread; a broker outage is logged once
+    and the next report tries again."""
+
+    def __init__(
+        self, *, gateway_id: str, publisher: Publisher, firmware: str, timeout: float = 10.0
+    ) -> None:
+        self.topic = gateway_topic(gateway_id)
+        self.publisher = publisher
+        self.firmware = firmware
+        self.timeout = timeout
+        self.published = 0
+        self._connected_once = False
+        self._failing = False
+
+    def send(self, view: Mapping[str, object]) -> None:
+        try:
+            if not self._connected_once:
+                self.publisher.connect(timeout=self.timeout)
+                self._connected_once = True
+            if not self.publisher.connected:
+                raise BrokerUnavailable("not connected")
+            self.publisher.publish(
+                self.topic,
+                gateway_payload("online", self.firmware, view),
+                qos=1,
+                retain=True,
+                timeout=self.timeout,
+            )
+        except BrokerUnavailable as exc:
+            if not self._failing:
+                log.error("cannot publish the gateway status on %s: %s", self.topic, exc)
+            self._failing = True
+            return
+        if self._failing:
+            log.warning("gateway status published on %s again", self.topic)
+        self._failing = False
+        self.published += 1
+
+    def close(self) -> None:
+        if self.publisher.connected:
+            with contextlib.suppress(BrokerUnavailable):
+                self.publisher.publish(
+                    self.topic,
+                    gateway_payload("offline", self.firmware),
+                    qos=1,
+                    retain=True,
+                    timeout=min(self.timeout, 3.0),
+                )
+        self.publisher.close()
 
 
 class HealthSource(Protocol):
@@ -40,6 +130,7 @@ class StatusBoard:
         path: Path,
         metrics_path: Path,
         publish: Callable[[str, dict[str, object]], None] | None = None,
+        gateway: GatewayTopic | None = None,
         interval: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -49,6 +140,7 @@ class StatusBoard:
         self.path = path
         self.metrics_path = metrics_path
         self.publish = publish
+        self.gateway = gateway
         self.interval = interval
         self.clock = clock
         self._wake = threading.Event()
@@ -68,6 +160,8 @@ class StatusBoard:
         self._wake.set()
         self._thread.join(10)
         self.report()
+        if self.gateway is not None:
+            self.gateway.close()
 
     def view(self) -> dict[str, object]:
         devices: list[dict[str, object]] = []
@@ -97,6 +191,8 @@ class StatusBoard:
             self._last_states[device_id] = state
             if self.publish is not None:
                 self.publish(device_id, device)
+        if self.gateway is not None:
+            self.gateway.send(view)
         return view
 
     def _run(self) -> None:

@@ -35,6 +35,17 @@ def sensor_status(broker: FakeBroker, device: str) -> dict[str, Any]:
     return docs[-1]["sensor"] if docs else {}
 
 
+def gateway_states(broker: FakeBroker) -> dict[str, str]:
+    """Device states in the latest view on the gateway's status topic."""
+    with broker.lock:
+        docs = [
+            json.loads(p)
+            for t, p, retain in broker.messages
+            if t == "gateways/gw-health/status" and retain and b'"devices"' in p
+        ]
+    return {d["device"]: d["state"] for d in docs[-1]["devices"]} if docs else {}
+
+
 def test_silent_sensor_lost_port_and_status_everywhere(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -45,6 +56,7 @@ def test_silent_sensor_lost_port_and_status_everywhere(
 gateway_id = "gw-health"
 queue_dir = "{tmp_path / "queue"}"
 status_interval = 1
+gateway_password = "gw-secret"
 [[sensors]]
 device_id = "wl-1"
 driver = "maxbotix"
@@ -61,7 +73,18 @@ mounting_height_cm = 450.0
     def factory(_c: BridgeConfig, _s: SensorConfig, will: Will) -> MqttPublisher:
         return FakePublisher(broker, will)
 
-    bridge = Bridge(cfg, publisher_factory=factory, max_backoff=0.3)
+    gateway_wills: list[Will] = []
+
+    def gateway_factory(_c: BridgeConfig, will: Will) -> MqttPublisher:
+        gateway_wills.append(will)
+        return FakePublisher(broker, will)
+
+    bridge = Bridge(
+        cfg,
+        publisher_factory=factory,
+        gateway_publisher_factory=gateway_factory,
+        max_backoff=0.3,
+    )
     bridge.start()
     try:
         wait_for(lambda: bridge.readers[0].opens == 1)
@@ -71,6 +94,7 @@ mounting_height_cm = 450.0
         wait_for(lambda: len(broker.readings("wl-1")) == 3)
         wait_for(lambda: sensor_status(broker, "wl-1").get("frames_decoded") == 3)
         wait_for(lambda: sensor_status(broker, "wl-1").get("state") == "silent", timeout=5)
+        wait_for(lambda: gateway_states(broker).get("wl-1") == "silent", timeout=5)
         view = json.loads(cfg.status_path.read_text())
         (device,) = view["devices"]
         assert device["state"] == "silent" and device["frames_decoded"] == 3
@@ -96,6 +120,11 @@ mounting_height_cm = 450.0
     finally:
         bridge.stop()
         sensor.close()
+    assert cfg.gateway_username == "gw-health"
+    assert gateway_wills[0].topic == "gateways/gw-health/status"
+    with broker.lock:
+        last = [p for t, p, r in broker.messages if t == "gateways/gw-health/status" and r][-1]
+    assert json.loads(last)["state"] == "offline"  # said goodbye at stop
     readings = broker.readings("wl-1")
     assert [r["values"]["water_level"] for r in readings] == [307.8, 306.3, 420.0, 250.0]
     # inside the blanking distance: a reading, flagged "at or above this level"
