@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pantau.flags import QC
+
 Values = Mapping[str, float]
 """Canonical metric name → value. Empty means a control reply (acknowledgement, banner)."""
 
-BOUND = 512
-"""QC flag a gateway sets on a reading whose value is a bound, not a measurement: the true
-value is at least this far (a water level inside a ranger's blanking distance: the water
-is at least that high). Same bit as :data:`pantau.flags.QC.BOUND`."""
+BOUND = int(QC.BOUND)
+"""QC flag a gateway sets on a reading whose value is a bound, not a measurement (a water
+level inside a ranger's blanking distance: the water is at least that high)."""
 
 
 @dataclass(frozen=True, slots=True)
