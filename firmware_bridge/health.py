@@ -47,7 +47,9 @@ class DeviceHealth:
     silent_since_ms: int | None = None
 
     def snapshot(self, port: PortHealth) -> dict[str, object]:
-        if port.state != PORT_OPEN and port.state != PORT_STARTING:
+        if port.state == PORT_STOPPED:
+            state = "stopped"
+        elif port.state != PORT_OPEN and port.state != PORT_STARTING:
             state = "port_down"
         elif self.silent:
             state = "silent"

@@ -120,6 +120,7 @@ mounting_height_cm = 450.0
     finally:
         bridge.stop()
         sensor.close()
+    assert json.loads(cfg.status_path.read_text())["devices"][0]["state"] == "stopped"
     assert cfg.gateway_username == "gw-health"
     assert gateway_wills[0].topic == "gateways/gw-health/status"
     with broker.lock:
