@@ -3,22 +3,27 @@ rejections by reason, the status topic, the metrics file and ``pantau bridge sta
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import queue
+import termios
 from pathlib import Path
 from typing import Any
 
 import pytest
+import serial
 
 from firmware_bridge import config as bridge_config
 from firmware_bridge.bridge import Bridge
 from firmware_bridge.config import BridgeConfig, SensorConfig
 from firmware_bridge.decoding import BOUND, DecodeError
 from firmware_bridge.driver import Driver, SerialFormat
-from firmware_bridge.drivers import maxbotix
+from firmware_bridge.drivers import DRIVERS, maxbotix
 from firmware_bridge.forwarder import MqttPublisher
+from firmware_bridge.options import Options
 from firmware_bridge.reader import Sample, SensorReader
-from firmware_bridge.serial_link import SerialLink
+from firmware_bridge.serial_link import SerialLink, reason_of
 from pantau.cli import main as pantau_main
 from pantau.mqtt import Will
 from tests.firmware_bridge.bridge_pty import PtySensor, wait_for
@@ -185,3 +190,46 @@ def test_a_bug_in_the_decoder_or_the_link_never_ends_the_reader(tmp_path: Path) 
         sensor.close()
     assert reader.rejected["decoder_error"] == 1 and reader.rejected["malformed"] == 1
     assert [samples.get_nowait().values["water_level"] for _ in range(2)] == [12.5, 13.5]
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (termios.error(22, "Invalid argument"), "settings_refused"),
+        (ValueError("baudrate 7 not supported"), "settings_refused"),
+        (FileNotFoundError(errno.ENOENT, "No such file"), "not_found"),
+        (PermissionError(errno.EACCES, "Permission denied"), "permission"),
+        (serial.SerialException(errno.EIO, "Input/output error"), "io_error"),
+        (OSError(errno.EIO, "Input/output error"), "io_error"),
+        (RuntimeError("?"), "error"),
+    ],
+)
+def test_port_failures_get_a_reason(exc: Exception, reason: str) -> None:
+    assert reason_of(exc) == reason
+
+
+def test_a_port_in_use_is_busy_and_each_outage_is_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sensor = PtySensor(tmp_path / "tty")
+    holder = SerialLink(port=str(sensor.path), fmt=SerialFormat())
+    holder.open()  # another program holds the port (exclusive lock)
+    samples: queue.Queue[Sample] = queue.Queue(10)
+    reader = SensorReader(
+        device_id="wl-busy",
+        driver=DRIVERS["maxbotix"](Options({"mounting_height_cm": 400.0}, "o")),
+        link=SerialLink(port=str(sensor.path), fmt=SerialFormat()),
+        samples=samples,
+        max_backoff=0.1,
+    )
+    with caplog.at_level(logging.ERROR, logger="firmware_bridge.reader"):
+        reader.start()
+        try:
+            wait_for(lambda: reader.port.errors["busy"] >= 3)
+            holder.close()
+            wait_for(lambda: reader.opens == 1)
+        finally:
+            reader.stop()
+            sensor.close()
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(lines) == 1 and str(sensor.path) in lines[0] and "busy" in lines[0]
