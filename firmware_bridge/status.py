@@ -213,6 +213,11 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _labels(**labels: object) -> str:
+    """Prometheus label pairs, ``name="value"``, escaped."""
+    return ",".join(f'{name}="{_label(value)}"' for name, value in labels.items())
+
+
 def _label(value: object) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
@@ -235,7 +240,7 @@ def prometheus(view: Mapping[str, object]) -> str:
     samples: dict[str, list[str]] = {name: [] for name in help_lines}
     devices: list[dict[str, Any]] = view.get("devices", [])  # type: ignore[assignment]
     for device in devices:
-        base = f'device="{_label(device["device"])}"'
+        base = _labels(device=device["device"])
         port: dict[str, Any] = device["port"]
         samples["pantau_bridge_device_silent"].append(
             f"{{{base}}} {1 if device['state'] == 'silent' else 0}"

@@ -19,8 +19,8 @@ class QC(IntFlag):
     # least this (e.g. water inside an ultrasonic ranger's blanking distance)
 
 
+#: The flags a reading may carry in its own payload; Pantau sets the others.
 DEVICE_FLAGS = int(QC.BOUND)
-"""The flags a reading may carry in its payload (``"flags"``); Pantau sets the others."""
 
 
 def flag_names(mask: int) -> list[str]:
