@@ -37,10 +37,12 @@ from ingest.pipeline.state import grown_capacity
 
 # Rows of the per-series core state (one contiguous row per field: gathers and the
 # arithmetic on them stay contiguous).
-N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL, NOVEL = range(8)
-CHANNELS = 3  # level, activity, season
-SHORT, TMEAN, TVAR = 8, 8 + CHANNELS, 8 + 2 * CHANNELS  # first row of each block
-N_CORE = 8 + 3 * CHANNELS
+N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL, UMAX, HI, LO = range(10)
+CHANNELS = 4  # level, activity, season, range
+# First row of each per-channel block: short average of the surprise, its long-run mean
+# and variance, and its record (largest short average seen, slowly decaying).
+SHORT, TMEAN, TVAR, RECORD = (10 + k * CHANNELS for k in range(4))
+N_CORE = 10 + 4 * CHANNELS
 # Rows of the time-of-day profile, indexed by ``slot * season_bins + bin``.
 P_MEAN, P_DEV, P_COUNT = range(3)
 
@@ -165,17 +167,22 @@ def score_step(
     new_sdiff = np.where(n > 1, sdiff + cfg.alpha_activity * (step - sdiff), step)
     ddev_f = ddev + floor
     z_level = np.maximum(alev / (dev + floor), adiff / ddev_f)
-    z_act = np.abs(np.log((new_sdiff + floor) / ddev_f))
+    afloor = cfg.activity_floor * ddev
+    z_act = np.abs(np.log((new_sdiff + floor + afloor) / (ddev_f + afloor)))
     apm = np.abs(x - pm)
     z_season = np.where(
         pc >= cfg.season_min_count, apm / (pd + cfg.season_floor * dev + floor), 0.0
     )
+    hi, lo = r[HI], r[LO]
+    spread = hi - lo + dev + floor
+    z_range = np.maximum(np.maximum(x - hi, lo - x), 0.0) / spread
     surprise = (
         np.log1p(z_level),
         cfg.activity_weight * z_act,
         cfg.season_weight * np.log1p(z_season),
+        cfg.range_weight * np.log1p(z_range * started),
     )
-    alphas = (cfg.alpha_short, cfg.alpha_short, cfg.alpha_season_short)
+    alphas = (cfg.alpha_short, cfg.alpha_short, cfg.alpha_season_short, cfg.alpha_short)
     new_short = np.empty((CHANNELS, series.shape[0]), np.float64)
     us = []
     for c in range(CHANNELS):
@@ -183,12 +190,22 @@ def score_step(
         sh = np.where(started, short + alphas[c] * (surprise[c] - short), 0.0)
         new_short[c] = sh
         us.append((sh - r[TMEAN + c]) / (np.sqrt(r[TVAR + c]) + cfg.tail_floor))
-    # Novelty gate on the level channel.
-    gate = np.maximum(cfg.novelty_ratio - new_short[0] / (r[NOVEL] + TINY), 0.0)
-    best = us[0] - cfg.novelty_penalty * gate
-    for u in us[1:]:
+    # Novelty gate: a channel's u is lowered while its averaged surprise stays below
+    # ``novelty_ratio`` x its record (+ margin); the level channel always, the others
+    # with ``novelty_all``.
+    best = np.full(series.shape[0], -np.inf)
+    for c in range(CHANNELS if cfg.novelty_all else 1):
+        rec = r[RECORD + c]
+        short_fall = cfg.novelty_ratio * rec + cfg.novelty_margin - new_short[c]
+        us[c] = us[c] - cfg.novelty_penalty * np.maximum(short_fall / (rec + TINY), 0.0)
+    for u in us:
         np.maximum(best, u, out=best)
     np.clip(best, -U_LIMIT, U_LIMIT, out=best)
+    # Novelty gate on the combined u: below ``unovel_ratio`` x the (slowly decaying)
+    # largest one seen, lowered by ``unovel_penalty`` x the shortfall.
+    umax = r[UMAX]
+    raw_best = best
+    best = best - cfg.unovel_penalty * np.maximum(cfg.unovel_ratio * umax - best, 0.0)
     score = 1.0 / (1.0 + np.exp(-LOGISTIC_SLOPE * (best - cfg.z_offset)))
     score = np.where(n >= cfg.warmup, score, 0.0)
     cool = r[COOL]
@@ -211,11 +228,19 @@ def score_step(
     out[SDIFF] = new_sdiff
     alarm = (score >= cfg.cooldown_level) & (cool <= 0)
     out[COOL] = np.where(alarm, float(cfg.cooldown), np.maximum(cool - 1.0, 0.0))
-    out[NOVEL] = np.maximum(r[NOVEL] * cfg.novelty_decay, new_short[0])
+    out[RECORD : RECORD + CHANNELS] = np.maximum(
+        r[RECORD : RECORD + CHANNELS] * cfg.novelty_decay, new_short
+    )
+    out[UMAX] = np.where(n >= cfg.unovel_start, np.maximum(umax * cfg.unovel_decay, raw_best), 0.0)
+    out[HI] = np.where(started, np.maximum(x, hi - cfg.range_decay * (hi - level)), x)
+    out[LO] = np.where(started, np.minimum(x, lo + cfg.range_decay * (level - lo)), x)
     out[SHORT : SHORT + CHANNELS] = new_short
     for c in range(CHANNELS):
         tmean = r[TMEAN + c]
         delta = new_short[c] - tmean
+        if cfg.tail_clip > 0:  # winsorised: one anomaly does not widen the tail for long
+            lim = cfg.tail_clip * (np.sqrt(r[TVAR + c]) + cfg.tail_floor)
+            delta = np.where(n > cfg.warmup, np.clip(delta, -lim, lim), delta)
         out[TMEAN + c] = tmean + trate * delta
         out[TVAR + c] = keep * (r[TVAR + c] + trate * delta * delta)
     srate = np.maximum(cfg.alpha_season, 1.0 / (pc + 1.0))

@@ -85,6 +85,7 @@ class DetectorConfig:
     cooldown_factor: float = 0.4
     alpha_activity: float = 0.05  # short-term average step size
     activity_weight: float = 1.5  # weight of the activity-change surprise (0 = off)
+    activity_floor: float = 0.0  # floor of both step sizes, relative to the long-run one
     season_bins: int = 24  # time-of-day profile bins per day
     alpha_season: float = 0.05  # adaptation rate of a profile bin (per reading in the bin)
     alpha_season_short: float = 0.1  # short-term average of the season surprise
@@ -93,9 +94,20 @@ class DetectorConfig:
     season_floor: float = 0.1  # floor of a bin's deviation, relative to the series deviation
     novelty_decay: float = 0.9999  # per-reading decay of the largest recent level surprise
     novelty_ratio: float = 1.4  # level surprise must exceed this x the recent largest ...
-    novelty_penalty: float = 20.0  # ... or its u is lowered by penalty x the shortfall
+    novelty_all: bool = False  # gate every channel on its own record, not just the level
+    novelty_margin: float = 0.0  # ... plus this margin (log scale; negative: a little below)
+    novelty_penalty: float = 20.0  # ... or its u is lowered by penalty x the relative shortfall
     tail_floor: float = 0.05  # floor of the standard deviation of the averaged surprise
+    tail_clip: float = (
+        0.0  # surprises folded into their distribution clipped at this many sd (0 = off)
+    )
     z_offset: float = 1.4  # u at which the score is 0.5
+    range_weight: float = 0.0  # weight of the range surprise: beyond the recent extremes
+    range_decay: float = 0.001  # per-reading pull of the extremes toward the level
+    unovel_decay: float = 0.9999  # per-reading decay of the largest combined surprise
+    unovel_ratio: float = 1.0  # combined surprise must exceed this x the recent largest ...
+    unovel_penalty: float = 0.0  # ... or it is lowered by penalty x the shortfall (0 = off)
+    unovel_start: int = 500  # readings before the largest combined surprise is tracked
 
     def __post_init__(self) -> None:
         if self.season_bins < 1 or 86_400 % self.season_bins:
