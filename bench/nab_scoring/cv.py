@@ -5,9 +5,11 @@ the score threshold are chosen on the *other* categories only (best total raw NA
 there), and the held-out category is scored with that choice. Every candidate
 configuration is run once over all files (its per-row scores do not depend on the
 fold); each fold then only selects among them, so a fold never sees its own files'
-labels. ``artificialNoAnomaly`` (no windows: false positives only) is a fold like the
-others. The cross-validated total is the sum of the held-out raw scores, normalised
-over all windows. The shipped defaults are the same selection made on all files.
+labels. Only candidates that pass the per-metric sense checks (:mod:`.sense`: synthetic
+series, no NAB data) may be chosen. ``artificialNoAnomaly`` (no windows: false
+positives only) is a fold like the others. The cross-validated total is the sum of the
+held-out raw scores, normalised over all windows. The shipped defaults are the same
+selection made on all files.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from bench.nab_scoring.scoring import (
     normalised,
     optimise_threshold,
 )
+from bench.nab_scoring.sense import failures
 from ingest.pipeline.config import DetectorConfig
 
 
@@ -48,6 +51,7 @@ class CandidateRun:
     held_out: dict[str, float]  # fold -> raw score of the held-out category at its threshold
     all_files: tuple[float, float]  # (threshold, raw) chosen on every file
     in_sample: dict[str, float]  # category -> raw score at the all-files threshold
+    sense: tuple[str, ...] = ()  # the per-metric sense checks it fails (see sense.py)
 
 
 @dataclass(frozen=True)
@@ -72,23 +76,40 @@ def categories_of(data: Sequence[DataFile]) -> list[str]:
 
 
 #: Where the candidate grid starts: the detector as hand-tuned before this protocol
-#: (on realTraffic and artificialWithAnomaly). Fixed here, so the grid does not move
-#: when the shipped defaults change.
+#: (on realTraffic and artificialWithAnomaly), the parts added since switched off. Every
+#: field is spelt out, so the grid does not move when the shipped defaults change.
 START = DetectorConfig(
     alpha=0.005,
     alpha_short=0.3,
     alpha_tail=0.001,
+    warmup=30,
+    scale_floor=0.01,
     cooldown=100,
+    cooldown_level=0.9,
     cooldown_factor=0.4,
+    alpha_activity=0.05,
     activity_weight=1.5,
+    activity_floor=0.0,
+    season_bins=24,
+    alpha_season=0.05,
+    alpha_season_short=0.1,
     season_weight=1.0,
+    season_min_count=12,
+    season_floor=0.1,
     novelty_decay=0.9999,
     novelty_ratio=1.4,
+    novelty_all=False,
+    novelty_margin=0.0,
+    novelty_penalty=20.0,
     tail_floor=0.05,
-    scale_floor=0.01,
+    tail_clip=0.0,
     z_offset=1.4,
     range_weight=0.0,
+    range_decay=0.001,
+    unovel_decay=0.9999,
+    unovel_ratio=1.0,
     unovel_penalty=0.0,
+    unovel_start=500,
 )
 
 #: Each parameter varied on its own around ``START`` ...
@@ -139,6 +160,13 @@ GROUPS: tuple[dict[str, tuple[Any, ...]], ...] = (
         "activity_floor": (0.5,),
     },
     {**_RECORD, **_UNOVEL, "unovel_decay": (0.9999,), "novelty_margin": (-0.3,)},
+    {
+        **_UNOVEL,
+        "novelty_decay": (0.99995,),
+        "unovel_decay": (0.9999,),
+        "range_weight": (0.0, 2.0),
+        "novelty_ratio": (1.2, 1.3),
+    },
 )
 
 
@@ -204,17 +232,20 @@ def run_candidate(
         )
         for c in sorted(set(cats))
     }
-    return CandidateRun(candidate, fits, held, all_fit, in_sample)
+    fails = tuple(failures(candidate.config, candidate.config.cooldown_level))
+    return CandidateRun(candidate, fits, held, all_fit, in_sample, fails)
 
 
 def cross_validate(
     runs: Sequence[CandidateRun], data: Sequence[DataFile], files: Sequence[LabelledFile]
 ) -> list[FoldResult]:
-    """Each fold takes the candidate (and its threshold) best on the other categories."""
+    """Each fold takes the candidate (and its threshold) best on the other categories,
+    among those that pass the sense checks."""
     cats = [d.name.split("/")[0] for d in data]
     results = []
+    allowed = sensible(runs)
     for fold in sorted(set(cats)):
-        best = max(runs, key=lambda r: r.fits[fold][1])
+        best = max(allowed, key=lambda r: r.fits[fold][1])
         idx = [i for i, c in enumerate(cats) if c == fold]
         results.append(
             FoldResult(
@@ -232,4 +263,9 @@ def cross_validate(
 
 def chosen_on_all(runs: Sequence[CandidateRun]) -> CandidateRun:
     """The shipped choice: the same selection made on every file."""
-    return max(runs, key=lambda r: r.all_files[1])
+    return max(sensible(runs), key=lambda r: r.all_files[1])
+
+
+def sensible(runs: Sequence[CandidateRun]) -> list[CandidateRun]:
+    """The candidates that pass the sense checks (all of them if none does)."""
+    return [r for r in runs if not r.sense] or list(runs)

@@ -48,6 +48,7 @@ P_MEAN, P_DEV, P_COUNT = range(3)
 
 TINY = 1e-9
 LOGISTIC_SLOPE = 1.702  # logistic approximation of the normal CDF
+SUBNORMAL_GUARD = 1e-100  # state values below this (in magnitude) are set to 0
 U_LIMIT = 30.0  # |u| is clipped here (keeps exp() finite; the score saturates long before)
 
 
@@ -157,6 +158,10 @@ def score_step(
     flat = col * state.bins + season_bin(ts, state.bins)
     p = state.profile.take(flat, axis=1)
     pm, pd, pc = p[P_MEAN], p[P_DEV], p[P_COUNT]
+    m = series.shape[0]
+    use_range = cfg.range_weight != 0.0
+    use_umax = cfg.unovel_penalty != 0.0
+    k = CHANNELS if use_range else CHANNELS - 1  # channels in use (range is the last)
 
     floor = cfg.scale_floor * np.abs(level) + TINY
     adiff = np.abs(x - prev)
@@ -166,46 +171,49 @@ def score_step(
     sdiff = r[SDIFF]
     new_sdiff = np.where(n > 1, sdiff + cfg.alpha_activity * (step - sdiff), step)
     ddev_f = ddev + floor
-    z_level = np.maximum(alev / (dev + floor), adiff / ddev_f)
-    afloor = cfg.activity_floor * ddev
-    z_act = np.abs(np.log((new_sdiff + floor + afloor) / (ddev_f + afloor)))
     apm = np.abs(x - pm)
+    # Surprises, one row per channel in use.
+    surprise = np.empty((k, m), np.float64)
+    np.log1p(np.maximum(alev / (dev + floor), adiff / ddev_f), out=surprise[0])
+    if cfg.activity_floor:
+        afloor = cfg.activity_floor * ddev
+        act = np.log((new_sdiff + floor + afloor) / (ddev_f + afloor))
+    else:
+        act = np.log((new_sdiff + floor) / ddev_f)
+    np.multiply(np.abs(act), cfg.activity_weight, out=surprise[1])
     z_season = np.where(
         pc >= cfg.season_min_count, apm / (pd + cfg.season_floor * dev + floor), 0.0
     )
+    np.multiply(np.log1p(z_season), cfg.season_weight, out=surprise[2])
     hi, lo = r[HI], r[LO]
-    spread = hi - lo + dev + floor
-    z_range = np.maximum(np.maximum(x - hi, lo - x), 0.0) / spread
-    surprise = (
-        np.log1p(z_level),
-        cfg.activity_weight * z_act,
-        cfg.season_weight * np.log1p(z_season),
-        cfg.range_weight * np.log1p(z_range * started),
-    )
-    alphas = (cfg.alpha_short, cfg.alpha_short, cfg.alpha_season_short, cfg.alpha_short)
-    new_short = np.empty((CHANNELS, series.shape[0]), np.float64)
-    us = []
-    for c in range(CHANNELS):
-        short = r[SHORT + c]
-        sh = np.where(started, short + alphas[c] * (surprise[c] - short), 0.0)
-        new_short[c] = sh
-        us.append((sh - r[TMEAN + c]) / (np.sqrt(r[TVAR + c]) + cfg.tail_floor))
+    if use_range:  # (at the first reading the short average is 0 whatever this is)
+        z = surprise[3]
+        np.maximum(np.subtract(x, hi, out=z), lo - x, out=z)
+        np.maximum(z, 0.0, out=z)
+        z /= hi - lo + dev + floor
+        np.log1p(z, out=z)
+        z *= cfg.range_weight
+    alphas = np.array(
+        (cfg.alpha_short, cfg.alpha_short, cfg.alpha_season_short, cfg.alpha_short)[:k]
+    )[:, None]
+    short = r[SHORT : SHORT + k]
+    new_short = np.where(started, short + alphas * (surprise - short), 0.0)
+    us = (new_short - r[TMEAN : TMEAN + k]) / (np.sqrt(r[TVAR : TVAR + k]) + cfg.tail_floor)
     # Novelty gate: a channel's u is lowered while its averaged surprise stays below
     # ``novelty_ratio`` x its record (+ margin); the level channel always, the others
     # with ``novelty_all``.
-    best = np.full(series.shape[0], -np.inf)
-    for c in range(CHANNELS if cfg.novelty_all else 1):
-        rec = r[RECORD + c]
-        short_fall = cfg.novelty_ratio * rec + cfg.novelty_margin - new_short[c]
-        us[c] = us[c] - cfg.novelty_penalty * np.maximum(short_fall / (rec + TINY), 0.0)
-    for u in us:
-        np.maximum(best, u, out=best)
+    g = k if cfg.novelty_all else 1
+    rec = r[RECORD : RECORD + g]
+    short_fall = cfg.novelty_ratio * rec + cfg.novelty_margin - new_short[:g]
+    us[:g] -= cfg.novelty_penalty * np.maximum(short_fall / (rec + TINY), 0.0)
+    best = us.max(axis=0) if k > 1 else us[0]
     np.clip(best, -U_LIMIT, U_LIMIT, out=best)
     # Novelty gate on the combined u: below ``unovel_ratio`` x the (slowly decaying)
     # largest one seen, lowered by ``unovel_penalty`` x the shortfall.
     umax = r[UMAX]
     raw_best = best
-    best = best - cfg.unovel_penalty * np.maximum(cfg.unovel_ratio * umax - best, 0.0)
+    if use_umax:
+        best = best - cfg.unovel_penalty * np.maximum(cfg.unovel_ratio * umax - best, 0.0)
     score = 1.0 / (1.0 + np.exp(-LOGISTIC_SLOPE * (best - cfg.z_offset)))
     score = np.where(n >= cfg.warmup, score, 0.0)
     cool = r[COOL]
@@ -219,7 +227,7 @@ def score_step(
     rate = np.maximum(cfg.alpha, inv)
     trate = np.maximum(cfg.alpha_tail, inv)
     keep = 1.0 - trate
-    out = np.empty_like(r)
+    out = r.copy() if k < CHANNELS else np.empty_like(r)
     out[N] = n + 1.0
     out[LEVEL] = np.where(started, level + rate * (x - level), x)
     out[DEV] = np.where(started, dev + rate * (alev - dev), 0.0)
@@ -228,31 +236,47 @@ def score_step(
     out[SDIFF] = new_sdiff
     alarm = (score >= cfg.cooldown_level) & (cool <= 0)
     out[COOL] = np.where(alarm, float(cfg.cooldown), np.maximum(cool - 1.0, 0.0))
-    out[RECORD : RECORD + CHANNELS] = np.maximum(
-        r[RECORD : RECORD + CHANNELS] * cfg.novelty_decay, new_short
-    )
-    out[UMAX] = np.where(n >= cfg.unovel_start, np.maximum(umax * cfg.unovel_decay, raw_best), 0.0)
-    out[HI] = np.where(started, np.maximum(x, hi - cfg.range_decay * (hi - level)), x)
-    out[LO] = np.where(started, np.minimum(x, lo + cfg.range_decay * (level - lo)), x)
-    out[SHORT : SHORT + CHANNELS] = new_short
-    for c in range(CHANNELS):
-        tmean = r[TMEAN + c]
-        delta = new_short[c] - tmean
-        if cfg.tail_clip > 0:  # winsorised: one anomaly does not widen the tail for long
-            lim = cfg.tail_clip * (np.sqrt(r[TVAR + c]) + cfg.tail_floor)
-            delta = np.where(n > cfg.warmup, np.clip(delta, -lim, lim), delta)
-        out[TMEAN + c] = tmean + trate * delta
-        out[TVAR + c] = keep * (r[TVAR + c] + trate * delta * delta)
+    out[RECORD : RECORD + k] = np.maximum(r[RECORD : RECORD + k] * cfg.novelty_decay, new_short)
+    if use_umax:
+        out[UMAX] = np.where(
+            n >= cfg.unovel_start, np.maximum(umax * cfg.unovel_decay, raw_best), 0.0
+        )
+    else:
+        out[UMAX] = 0.0
+    if use_range:  # (at the first reading hi = lo = level = 0: both become x)
+        np.maximum(x, hi - cfg.range_decay * (hi - level), out=out[HI])
+        np.minimum(x, lo + cfg.range_decay * (level - lo), out=out[LO])
+        out[HI] = np.where(started, out[HI], x)
+        out[LO] = np.where(started, out[LO], x)
+    else:
+        out[HI] = out[LO] = x
+    out[SHORT : SHORT + k] = new_short
+    tmean = r[TMEAN : TMEAN + k]
+    tvar = r[TVAR : TVAR + k]
+    delta = new_short - tmean
+    if cfg.tail_clip > 0:  # winsorised: one anomaly does not widen the tail for long
+        lim = cfg.tail_clip * (np.sqrt(tvar) + cfg.tail_floor)
+        delta = np.where(n > cfg.warmup, np.clip(delta, -lim, lim), delta)
+    out[TMEAN : TMEAN + k] = tmean + trate * delta
+    out[TVAR : TVAR + k] = keep * (tvar + trate * delta * delta)
+    if use_range:
+        # The range surprise is 0 most of the time: flush its averages before they decay
+        # into subnormal numbers (arithmetic on those is many times slower).
+        last = (SHORT + CHANNELS - 1, TMEAN + CHANNELS - 1, TVAR + CHANNELS - 1)
+        quiet = out[last, :]
+        quiet[np.abs(quiet) < SUBNORMAL_GUARD] = 0.0
+        out[last, :] = quiet
     srate = np.maximum(cfg.alpha_season, 1.0 / (pc + 1.0))
     seen = pc > 0
     new_p = np.empty_like(p)
     new_p[P_MEAN] = np.where(seen, pm + srate * (x - pm), x)
     new_p[P_DEV] = np.where(seen, pd + srate * (apm - pd), 0.0)
     new_p[P_COUNT] = pc + 1.0
-    if update is None or update.all():
-        state.core[:, col] = out
-        state.profile[:, flat] = new_p
-    else:
-        state.core[:, col[update]] = out[:, update]
-        state.profile[:, flat[update]] = new_p[:, update]
+    if update is not None and not update.all():
+        col, flat, out, new_p = col[update], flat[update], out[:, update], new_p[:, update]
+    # Row by row: a fancy-indexed scatter per row is about twice as fast as one 2-D one.
+    for i in range(N_CORE):
+        state.core[i, col] = out[i]
+    for i in range(3):
+        state.profile[i, flat] = new_p[i]
     return before

@@ -178,7 +178,8 @@ class Reference:
         alphas = (d.alpha_short, d.alpha_short, d.alpha_season_short, d.alpha_short)
         short = [0.0] * CHANNELS
         best = -math.inf
-        for c in range(CHANNELS):
+        used = CHANNELS if d.range_weight != 0.0 else CHANNELS - 1  # range channel: last
+        for c in range(used):
             if st.n > 0:
                 short[c] = st.short[c] + alphas[c] * (surprise[c] - st.short[c])
             u = (short[c] - st.tmean[c]) / (math.sqrt(st.tvar[c]) + d.tail_floor)
@@ -213,7 +214,7 @@ class Reference:
             else:
                 st.cool = max(st.cool - 1, 0)
             st.umax = max(st.umax * d.unovel_decay, raw_best) if st.n >= d.unovel_start else 0.0
-            for c in range(CHANNELS):
+            for c in range(used):
                 st.record[c] = max(st.record[c] * d.novelty_decay, short[c])
                 delta = short[c] - st.tmean[c]
                 if d.tail_clip > 0 and st.n > d.warmup:
@@ -222,6 +223,10 @@ class Reference:
                 st.tmean[c] = st.tmean[c] + trate * delta
                 st.tvar[c] = (1.0 - trate) * (st.tvar[c] + trate * delta * delta)
             st.short = short
+            if used == CHANNELS:  # the range channel's averages: flushed before subnormal
+                for block in (st.short, st.tmean, st.tvar):
+                    if abs(block[CHANNELS - 1]) < 1e-100:
+                        block[CHANNELS - 1] = 0.0
             if pc > 0:
                 srate = max(d.alpha_season, 1.0 / (pc + 1.0))
                 st.profile[b] = (pm + srate * (x - pm), pd + srate * (apm - pd), pc + 1)
