@@ -1,7 +1,7 @@
 """The streaming anomaly detector: causal, vectorised across series, score in [0, 1].
 
 Per series it tracks exponentially weighted statistics and turns each reading into
-three *surprises*, each compared with its own long-run distribution:
+up to four *surprises*, each compared with its own long-run distribution:
 
 - **level**: ``log1p`` of the larger of |x - level| / deviation and
   |x - previous| / (typical step) — jumps, spikes, level shifts;
@@ -9,24 +9,33 @@ three *surprises*, each compared with its own long-run distribution:
   suddenly goes flat (stuck sensor) or much noisier;
 - **season**: |x - profile[time of day]| / profile deviation, from a per-series
   time-of-day profile (``season_bins`` bins per day) — a daily pattern that does
-  not happen (a missing rush hour, a peak at the wrong level).
+  not happen (a missing rush hour, a peak at the wrong level);
+- **range** (``range_weight`` > 0): how far the reading lies beyond the series' recent
+  extremes (which relax slowly toward the level), relative to their spread — a value
+  never seen before, the "novel input" of ARTime's adaptive resonance.
 
 Each surprise is smoothed (short EW average) and standardised against the EW mean
 and variance of that average (an "anomaly likelihood" in the spirit of Numenta's),
-giving ``u``. The level channel is also a *novelty gate*: while its smoothed surprise
-stays below ``novelty_ratio`` times the largest one seen recently (slowly decaying),
-``u`` is lowered, so regularly recurring spikes stop alarming. The largest ``u`` is
-squashed into [0, 1] with a logistic curve. After an alarm the next ``cooldown``
-scores are damped, so one event raises one alarm.
+giving ``u``. Two *novelty gates* (the idea behind CAD OSE's and ARTime's restraint)
+lower ``u`` when the surprise is not new: the level channel (every channel with
+``novelty_all``) against its own record, the largest smoothed surprise seen (slowly
+decaying), so regularly recurring spikes stop alarming; and the combined ``u``
+against the largest combined ``u`` seen (``unovel_*``). The largest ``u`` is squashed
+into [0, 1] with a logistic curve. After an alarm the next ``cooldown`` scores are
+damped, so one event raises one alarm.
 
+Bounded state per series: ``N_CORE`` floats plus ``3 x season_bins`` for the profile.
 Only the past is used: a reading is scored against the state before it, then (if it
 is an in-order, plausible reading) folded into the state. The same :func:`score_step`
 runs in :meth:`Pipeline.process` and in ``bench/nab.py``. The slow reference
-(``tests/ingest/pipeline/reference.py``) restates it one reading at a time.
+(``tests/ingest/pipeline/reference.py``) restates it one reading at a time. Which parts
+are on, and every parameter, were chosen by the NAB cross-validation protocol
+(``python -m bench.nab --cv``; ``docs/anomaly.md``).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import numpy as np
@@ -129,6 +138,22 @@ class DetectorState:
         self.used = int(self.core.shape[1])
 
 
+@functools.cache
+def rows_in_use(cfg: DetectorConfig) -> tuple[int, ...]:
+    """The rows of the core state that ``cfg``'s parts read and write (the others stay 0)."""
+    k = CHANNELS if cfg.range_weight != 0.0 else CHANNELS - 1
+    g = k if cfg.novelty_all else 1
+    rows = [N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL]
+    if cfg.unovel_penalty != 0.0:
+        rows.append(UMAX)
+    if cfg.range_weight != 0.0:
+        rows += [HI, LO]
+    for block in (SHORT, TMEAN, TVAR):
+        rows += range(block, block + k)
+    rows += range(RECORD, RECORD + g)
+    return tuple(rows)
+
+
 def new_detector_state(cfg: DetectorConfig) -> DetectorState:
     return DetectorState(cfg.season_bins)
 
@@ -227,7 +252,7 @@ def score_step(
     rate = np.maximum(cfg.alpha, inv)
     trate = np.maximum(cfg.alpha_tail, inv)
     keep = 1.0 - trate
-    out = r.copy() if k < CHANNELS else np.empty_like(r)
+    out = np.empty_like(r)  # rows of parts not in use are neither computed nor written back
     out[N] = n + 1.0
     out[LEVEL] = np.where(started, level + rate * (x - level), x)
     out[DEV] = np.where(started, dev + rate * (alev - dev), 0.0)
@@ -236,20 +261,16 @@ def score_step(
     out[SDIFF] = new_sdiff
     alarm = (score >= cfg.cooldown_level) & (cool <= 0)
     out[COOL] = np.where(alarm, float(cfg.cooldown), np.maximum(cool - 1.0, 0.0))
-    out[RECORD : RECORD + k] = np.maximum(r[RECORD : RECORD + k] * cfg.novelty_decay, new_short)
+    out[RECORD : RECORD + g] = np.maximum(r[RECORD : RECORD + g] * cfg.novelty_decay, new_short[:g])
     if use_umax:
         out[UMAX] = np.where(
             n >= cfg.unovel_start, np.maximum(umax * cfg.unovel_decay, raw_best), 0.0
         )
-    else:
-        out[UMAX] = 0.0
     if use_range:  # (at the first reading hi = lo = level = 0: both become x)
         np.maximum(x, hi - cfg.range_decay * (hi - level), out=out[HI])
         np.minimum(x, lo + cfg.range_decay * (level - lo), out=out[LO])
         out[HI] = np.where(started, out[HI], x)
         out[LO] = np.where(started, out[LO], x)
-    else:
-        out[HI] = out[LO] = x
     out[SHORT : SHORT + k] = new_short
     tmean = r[TMEAN : TMEAN + k]
     tvar = r[TVAR : TVAR + k]
@@ -262,10 +283,9 @@ def score_step(
     if use_range:
         # The range surprise is 0 most of the time: flush its averages before they decay
         # into subnormal numbers (arithmetic on those is many times slower).
-        last = (SHORT + CHANNELS - 1, TMEAN + CHANNELS - 1, TVAR + CHANNELS - 1)
-        quiet = out[last, :]
-        quiet[np.abs(quiet) < SUBNORMAL_GUARD] = 0.0
-        out[last, :] = quiet
+        for row in (SHORT + CHANNELS - 1, TMEAN + CHANNELS - 1, TVAR + CHANNELS - 1):
+            v = out[row]
+            np.copyto(v, 0.0, where=np.abs(v) < SUBNORMAL_GUARD)
     srate = np.maximum(cfg.alpha_season, 1.0 / (pc + 1.0))
     seen = pc > 0
     new_p = np.empty_like(p)
@@ -275,7 +295,7 @@ def score_step(
     if update is not None and not update.all():
         col, flat, out, new_p = col[update], flat[update], out[:, update], new_p[:, update]
     # Row by row: a fancy-indexed scatter per row is about twice as fast as one 2-D one.
-    for i in range(N_CORE):
+    for i in rows_in_use(cfg):
         state.core[i, col] = out[i]
     for i in range(3):
         state.profile[i, flat] = new_p[i]
