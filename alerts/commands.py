@@ -34,9 +34,9 @@ def _env(name: str, default: str | None = None) -> str | None:
 
 def _engine() -> Engine:
     """The SQL database, migrated to the current schema."""
-    url = load_settings().sql_url
-    upgrade(url)
-    return open_engine(url)
+    settings = load_settings()
+    upgrade(settings.sql_url)
+    return open_engine(settings.sql_url, **settings.pool_options)
 
 
 def run_dispatcher(args: argparse.Namespace) -> int:

@@ -54,7 +54,23 @@ class Settings(BaseSettings):
     )
 
     # SQL (registry, alerts, dead letters, keys)
-    database_url: str = Field("", description="SQLAlchemy URL; default sqlite under home")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host:5432/pantau; "
+        "default sqlite under home",
+    )
+    database_pool_size: int = Field(
+        5, ge=1, le=200, description="PostgreSQL connections each process keeps open"
+    )
+    database_max_overflow: int = Field(
+        10, ge=0, le=500, description="extra connections a process may open under load"
+    )
+    database_pool_timeout: float = Field(
+        30.0, gt=0, description="seconds a request waits for a free pooled connection"
+    )
+    registry_refresh_s: float = Field(
+        0.5, gt=0, le=60, description="how often ingest checks the registry version for changes"
+    )
 
     # local services (`pantau services up`)
     mosquitto_port: Port = 18830
@@ -136,6 +152,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'pantau.db').resolve()}"
+
+    @property
+    def pool_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`pantau.database.open_engine` for the pool."""
+        return {
+            "pool_size": self.database_pool_size,
+            "max_overflow": self.database_max_overflow,
+            "pool_timeout": self.database_pool_timeout,
+        }
 
     @property
     def ingest_client_id(self) -> str:
