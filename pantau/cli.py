@@ -21,6 +21,7 @@ from pantau.logsetup import configure
 
 COMMAND_MODULES = (
     "pantau.servicecmd",
+    "pantau.dbcmd",
     "ingest.commands",
     "api.commands",
     "devices.commands",
