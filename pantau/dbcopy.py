@@ -91,9 +91,7 @@ def _chunks(source: Engine, table: sa.Table) -> Iterator[list[dict[str, Any]]]:
     """The source's rows of ``table`` (by the target's columns), in primary-key order."""
     source_table = sa.Table(table.name, sa.MetaData(), autoload_with=source)
     names = [c.name for c in table.columns if c.name in source_table.c]
-    aware = {
-        c.name for c in table.columns if isinstance(c.type, sa.DateTime) and c.type.timezone
-    }
+    aware = {c.name for c in table.columns if isinstance(c.type, sa.DateTime) and c.type.timezone}
     order = [source_table.c[c.name] for c in table.primary_key.columns] or [
         source_table.c[names[0]]
     ]

@@ -119,7 +119,13 @@ class PostgreSQL(ManagedProcess):
             command.append("--no-sync")
         try:
             result = subprocess.run(
-                command, capture_output=True, text=True, check=False, **self._as_user()
+                command,
+                capture_output=True,
+                text=True,
+                check=False,
+                user=self._uid(),
+                group=self._gid(),
+                extra_groups=self._groups(),
             )
         finally:
             pwfile.unlink(missing_ok=True)
@@ -155,7 +161,9 @@ class PostgreSQL(ManagedProcess):
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
                 env=self.environment(),
-                **self._as_user(),
+                user=self._uid(),
+                group=self._gid(),
+                extra_groups=self._groups(),
             )
 
     def ready(self) -> bool:
@@ -214,10 +222,14 @@ class PostgreSQL(ManagedProcess):
 
     # -- running as another user --------------------------------------------------
 
-    def _as_user(self) -> dict[str, int]:
-        if self.account is None:
-            return {}
-        return {"user": self.account.pw_uid, "group": self.account.pw_gid, "extra_groups": []}  # type: ignore[dict-item]
+    def _uid(self) -> int | None:
+        return None if self.account is None else self.account.pw_uid
+
+    def _gid(self) -> int | None:
+        return None if self.account is None else self.account.pw_gid
+
+    def _groups(self) -> list[int] | None:
+        return None if self.account is None else []
 
     def _own(self, path: Path) -> None:
         if self.account is not None:

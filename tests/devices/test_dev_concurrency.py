@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine
 
 from devices.cache import RegistryCache
 from devices.model import Device
