@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     # local services (`pantau services up`)
     mosquitto_port: Port = 18830
     influx_port: Port = 18086
+    postgres_port: Port = Field(15432, description="port of the local PostgreSQL (--with-postgres)")
+    local_postgres: bool = Field(
+        False,
+        description="use the local PostgreSQL under home (and start it with the services) "
+        "when PANTAU_DATABASE_URL is not set",
+    )
 
     # ingest
     spool_max_bytes: int = Field(2 * 1024**3, ge=1024 * 1024)
@@ -151,6 +157,8 @@ class Settings(BaseSettings):
     def sql_url(self) -> str:
         if self.database_url:
             return self.database_url
+        if self.local_postgres:
+            return local_postgres_url(self.home, self.postgres_port)
         return f"sqlite:///{(self.home / 'pantau.db').resolve()}"
 
     @property
@@ -176,6 +184,19 @@ class Settings(BaseSettings):
         if self.ingest_partition or self.mqtt_share_group:
             return self.home / "spool" / self.ingest_client_id
         return self.home / "spool"
+
+
+def local_postgres_url(home: Path, port: int) -> str:
+    """The URL of the PostgreSQL that ``pantau services up --with-postgres`` runs under home."""
+    password_file = home.resolve() / "postgres" / "password"
+    try:
+        password = password_file.read_text().strip()
+    except OSError:
+        raise ConfigError(
+            "PANTAU_LOCAL_POSTGRES is set but the local PostgreSQL has not been created yet "
+            f"({password_file} is missing); run: pantau services up --with-postgres"
+        ) from None
+    return f"postgresql+psycopg://pantau:{password}@127.0.0.1:{port}/pantau"
 
 
 def load_settings(**overrides: Any) -> Settings:
