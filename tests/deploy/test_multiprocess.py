@@ -1,16 +1,19 @@
 """The regency deployment in one test: several processes on one PostgreSQL.
 
-Two ``pantau api`` processes, two ingest partitions (``0/2``, ``1/2``) and two
-``pantau alerts`` dispatchers share one PostgreSQL, one Mosquitto and one InfluxDB.
-Flood stations are registered through both APIs at once (and some ids through
-both at the same moment: one 201, one 409), every station publishes a rising
-water level (an alert storm: each opens a Siaga alert and escalates it), and then:
-every reading is in InfluxDB once, every notification reached the webhook once,
-PostgreSQL logged no deadlock and no API answered 5xx.
+Two ``pantau api`` processes behind nginx (docs/deploy/nginx-pantau.conf), two
+ingest partitions (``0/2``, ``1/2``) and two ``pantau alerts`` dispatchers share one
+PostgreSQL, one Mosquitto and one InfluxDB. Flood stations are registered through
+both APIs at once (and some ids through both at the same moment: one 201, one 409),
+every station publishes a rising water level (an alert storm: each opens a Siaga
+alert and escalates it), and then: every reading is in InfluxDB once, every
+notification reached the webhook once, every transition came through nginx on the
+live stream (SSE), PostgreSQL logged no deadlock and nothing answered 5xx.
 """
 
 from __future__ import annotations
 
+import re
+import signal
 import threading
 import time
 from collections import Counter
@@ -29,11 +32,12 @@ from pantau.postgres import PostgreSQL
 from pantau.services import Mosquitto, free_port
 from pantau.store import InfluxStore
 from tests.alerts.receivers import WebhookReceiver
-from tests.deploy.processes import PantauProcess
+from tests.deploy.processes import NginxProxy, PantauProcess
 from tests.harness import IngestProcess, TestPublisher, count_points, wait_for
 
 pytestmark = pytest.mark.integration
 
+DEPLOY = Path(__file__).resolve().parents[2] / "docs" / "deploy"
 STATIONS = 24
 LEVELS = [40.0, 60.0, 90.0, 120.0, 160.0, 210.0]  # Siaga 4 → 3 → 2 → 1
 
@@ -49,6 +53,7 @@ def stack(
     url = make_pg_database()
     engine = open_engine(url)
     token = KeyStore(engine).create(role="technician", name="field team").token
+    watcher = KeyStore(engine).create(role="operator", name="dinas").token
     receiver = WebhookReceiver()
     EndpointStore(engine).create(
         Endpoint(id=None, name="dinas", channel="webhook", target=receiver.url, secret="k" * 24)
@@ -92,16 +97,28 @@ def stack(
     ]
     deadlocks_before = postgres.log_file.read_text(errors="replace").count("deadlock detected")
     started: list[PantauProcess | IngestProcess] = []
+    proxies: list[NginxProxy] = []
     try:
         for process in [*apis, *dispatchers]:
             process.start()
             started.append(process)
         for process in apis:
             process.wait_http(f"http://127.0.0.1:{process.env['PANTAU_API_PORT']}/api/v1/health")
+        proxy = NginxProxy(
+            tmp_path / "nginx",
+            (DEPLOY / "nginx-pantau.conf").read_text(),
+            free_port(),
+            [int(a.env["PANTAU_API_PORT"]) for a in apis],
+        )
+        proxy.start()
+        proxies.append(proxy)
+        apis[0].wait_http(f"{proxy.url}/api/v1/health")
         for ingest in ingests:
             ingest.start()
             started.append(ingest)
         yield {
+            "proxy": proxy,
+            "watcher": watcher,
             "url": url,
             "token": token,
             "receiver": receiver,
@@ -113,8 +130,13 @@ def stack(
             "deadlocks_before": deadlocks_before,
         }
     finally:
-        for process in reversed(started):
-            process.stop()
+        for running in started:  # all told at once, then each waited for
+            if running.process is not None and running.process.poll() is None:
+                running.process.send_signal(signal.SIGTERM)
+        for running in reversed(started):
+            running.stop()
+        for proxy in proxies:
+            proxy.stop()
         receiver.close()
         engine.dispose()
 
@@ -177,6 +199,27 @@ def test_two_apis_two_partitions_two_dispatchers_on_one_postgres(
             listed = conn.execute(sa.text("SELECT id FROM devices ORDER BY id")).scalars().all()
         assert listed == ids
 
+        proxy: NginxProxy = stack["proxy"]  # type: ignore[assignment]
+        events: list[int] = []
+        connected = threading.Event()
+        done = threading.Event()
+
+        def listen() -> None:
+            url = f"{proxy.url}/api/v1/alerts/stream"
+            params = {"key": str(stack["watcher"]), "heartbeat_s": "1"}
+            with httpx.stream("GET", url, params=params, timeout=30) as answer:
+                assert answer.status_code == 200
+                for line in answer.iter_lines():
+                    connected.set()
+                    if line.startswith("id: "):
+                        events.append(int(line[4:]))
+                    if done.is_set():
+                        return
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        assert connected.wait(15), "the alert stream did not open through nginx"
+
         # an alert storm: every station rises through Siaga 3, 2 and 1
         publisher = TestPublisher(str(stack["mosquitto"].url))  # type: ignore[attr-defined]
         start_ms = int(time.time() * 1000) - 30 * 60_000
@@ -228,7 +271,7 @@ def test_two_apis_two_partitions_two_dispatchers_on_one_postgres(
         assert sorted(seen) == sorted(int(r["id"]) for r in rows)
         assert max(seen.values()) == 1, "a notification was delivered twice"
         with engine.connect() as conn:
-            alerts_by_device = dict(
+            alerts_by_device: dict[str, int] = dict(
                 conn.execute(
                     sa.text(
                         "SELECT device, count(*) FROM alerts WHERE rule_id = 'default-flood' "
@@ -247,6 +290,18 @@ def test_two_apis_two_partitions_two_dispatchers_on_one_postgres(
                 .all()
             )
         assert alerts_by_device == dict.fromkeys(ids, 1)  # one alert per station, escalated
+        with engine.connect() as conn:
+            transitions = conn.execute(sa.text("SELECT id FROM alert_transitions")).scalars()
+            expected_events = sorted(transitions)
+        # every transition reached the SSE client through nginx, unbuffered (heartbeats each
+        # second keep the loop turning, so the listener stops soon after it is told)
+        deadline = time.monotonic() + 20
+        while sorted(events) != expected_events and time.monotonic() < deadline:
+            time.sleep(0.1)
+        missing = sorted(set(expected_events) - set(events))
+        assert sorted(events) == expected_events, (len(events), len(expected_events), missing)
+        done.set()
+        listener.join(timeout=5)
         assert set(workers) <= {"dispatcher-0", "dispatcher-1"} and workers
     finally:
         engine.dispose()
@@ -259,3 +314,9 @@ def test_two_apis_two_partitions_two_dispatchers_on_one_postgres(
     for api in apis:
         text = api.log()
         assert "unhandled error" not in text and " 500 " not in text, text[-3000:]
+    wait_for(
+        lambda: "/api/v1/alerts/stream" in proxy.access_log(),
+        timeout=10,
+        what="nginx to log the closed stream",
+    )
+    assert not re.search(r'" 5\d\d ', proxy.access_log()), proxy.access_log()[-2000:]
