@@ -95,8 +95,31 @@ def make_pg_database(postgres: PostgreSQL) -> Iterator[Callable[..., str]]:
         postgres.drop_database(name)
 
 
-@pytest.fixture(params=SQL_BACKENDS)
+#: Modules whose tests take ``sql_url`` only as a bystander (their subject is InfluxDB,
+#: Mosquitto, timing or a process's start-up) run on SQLite only, to keep the suite
+#: short; PostgreSQL under the same processes is tests/deploy/test_multiprocess.py.
+SQLITE_ONLY = frozenset(
+    {
+        "tests.ingest.test_faults",  # InfluxDB / Mosquitto faults, kill -9
+        "tests.ingest.test_scale_out",  # partitions and shared subscriptions
+        "tests.ingest.test_worker",  # checkpoint timing
+        "tests.alerts.test_offline_e2e",  # a minute of liveness timing
+        "tests.firmware_bridge.test_bridge_influx",  # serial to InfluxDB
+        "tests.sandbox.test_sim_broker",  # the simulator's broker logins
+    }
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses ``sql_url`` (through ``sql_backend``) runs once per backend."""
+    if "sql_backend" in metafunc.fixturenames:
+        only_sqlite = metafunc.module.__name__ in SQLITE_ONLY
+        metafunc.parametrize("sql_backend", ["sqlite"] if only_sqlite else list(SQL_BACKENDS))
+
+
+@pytest.fixture
 def sql_backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql`` (parametrised by :func:`pytest_generate_tests`)."""
     return str(request.param)
 
 

@@ -21,13 +21,7 @@ from pantau.services import InfluxDB, Mosquitto
 from pantau.store import InfluxStore
 from tests.harness import IngestProcess, TestPublisher, count_points, register, wait_for
 
-# These faults are InfluxDB's and Mosquitto's; the SQL database is a bystander, so they
-# run on SQLite only (tests/test_multiprocess.py runs the whole stack on PostgreSQL).
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.fault,
-    pytest.mark.parametrize("sql_backend", ["sqlite"]),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
 T0 = 1_763_800_000_000
 DEVICES = [f"fx-{i:02d}" for i in range(10)]
