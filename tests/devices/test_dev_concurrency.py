@@ -91,11 +91,14 @@ def test_ingest_sees_a_registry_change_within_a_second(
 def test_postgres_pool_sizes_come_from_the_settings(
     size: int, overflow: int, make_pg_database: Callable[..., str]
 ) -> None:
-    settings = Settings(database_pool_size=size, database_max_overflow=overflow)
+    settings = Settings(
+        database_pool_size=size, database_max_overflow=overflow, database_pool_timeout=7.5
+    )
     engine = open_engine(make_pg_database(), **settings.pool_options)
     try:
         assert engine.pool.size() == size  # type: ignore[attr-defined]
         assert engine.pool._max_overflow == overflow  # type: ignore[attr-defined]
+        assert engine.pool.timeout() == 7.5  # type: ignore[attr-defined]
         held = [engine.connect() for _ in range(size + overflow)]
         assert engine.pool.checkedout() == size + overflow  # type: ignore[attr-defined]
         for conn in held:

@@ -167,3 +167,17 @@ def test_a_target_with_data_is_refused(
     engine.dispose()
     monkeypatch.setenv("PANTAU_DATABASE_URL", source)
     assert cli.main(["db", "migrate-to", target]) == 1  # a PantauError: message, exit 1
+
+
+def test_db_upgrade_migrates_the_configured_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    monkeypatch.setenv("PANTAU_DATABASE_URL", url)
+    assert cli.main(["db", "upgrade"]) == 0
+    assert "to every head" in capsys.readouterr().out
+    engine = database.open_engine(url)
+    try:
+        assert {"devices", "alerts", "api_keys"} <= set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
