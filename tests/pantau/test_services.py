@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from pantau.database import open_engine
 from pantau.errors import ConfigError, ServiceUnavailable
-from pantau.services import InfluxDB, find_binary, free_port, memory_bytes
+from pantau.services import InfluxDB, find_binary, free_port, memory_bytes, port_open
 from pantau.settings import load_settings, local_postgres_url
 
 pytestmark = pytest.mark.integration
@@ -82,10 +82,16 @@ def test_up_with_postgres_keeps_its_data_across_restarts() -> None:
     """
     home = Path(tempfile.mkdtemp(prefix="pantau-home-"))
     home.chmod(0o755)
+    influx = free_port()
+    while port_open(influx + 1):  # InfluxDB's RPC port is the next one
+        influx = free_port()
+    postgres = free_port()
+    while postgres == influx + 1:
+        postgres = free_port()
     env = {
         "PANTAU_MOSQUITTO_PORT": str(free_port()),
-        "PANTAU_INFLUX_PORT": str(free_port()),
-        "PANTAU_POSTGRES_PORT": str(free_port()),
+        "PANTAU_INFLUX_PORT": str(influx),
+        "PANTAU_POSTGRES_PORT": str(postgres),
     }
     using = {**env, "PANTAU_LOCAL_POSTGRES": "1"}
     try:
