@@ -32,9 +32,6 @@ USER = "pantau"
 
 def postgres_bin_dir() -> Path:
     """The newest installed PostgreSQL's ``bin`` directory (Debian keeps them versioned)."""
-    override = os.environ.get("PANTAU_POSTGRES_BIN")
-    if override:
-        return Path(override)
     root = Path("/usr/lib/postgresql")
     versions = sorted(
         (p for p in root.glob("*/bin") if (p / "initdb").exists()),

@@ -6,6 +6,9 @@ Types, constraints and time zones behave the same on both.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -130,3 +133,19 @@ def test_one_unresolved_alert_per_rule_and_device_is_a_database_rule(sql_url: st
             conn.execute(insert, {**row, "status": "acknowledged"})
     finally:
         engine.dispose()
+
+
+def test_processes_migrating_an_empty_postgres_at_once_take_turns(
+    make_pg_database: Callable[..., str],
+) -> None:
+    """API, ingest and dispatchers all migrate at start; the advisory lock serialises them."""
+    url = make_pg_database(empty=True)
+    env = {**os.environ, "PANTAU_DATABASE_URL": url}
+    command = [sys.executable, "-m", "pantau.cli", "db", "upgrade"]
+    running = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=120)[0].decode(errors="replace") for p in running]
+    assert [p.returncode for p in running] == [0, 0, 0, 0], outputs
+    assert "d002" in heads(url) and "devices" in schema(url)
