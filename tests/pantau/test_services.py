@@ -74,7 +74,7 @@ def test_the_operators_go_settings_win(tmp_path: Path, monkeypatch: pytest.Monke
     assert environment["GOGC"] == "150" and environment["GOMEMLIMIT"] == "2GiB"
 
 
-def test_up_with_postgres_keeps_its_data_across_restarts() -> None:
+def test_up_with_postgres_and_local_postgres_use_it() -> None:
     """``up --with-postgres`` runs PostgreSQL under PANTAU_HOME; PANTAU_LOCAL_POSTGRES uses it.
 
     As root the server runs as the ``postgres`` user, so the home must be reachable by
@@ -105,16 +105,16 @@ def test_up_with_postgres_keeps_its_data_across_restarts() -> None:
         assert status.returncode == 0 and "postgres" in status.stdout, status.stdout
         key = pantau(home, "keys", "create", "--role", "admin", env=using)
         assert key.returncode == 0, key.stderr
-        assert pantau(home, "services", "down", env=env).returncode == 0
-        stopped = pantau(home, "services", "status", env=env)
-        assert stopped.returncode == 3 and "postgres" in stopped.stdout
-        assert pantau(home, "services", "up", env=using).returncode == 0
         engine = open_engine(local_postgres_url(home, int(env["PANTAU_POSTGRES_PORT"])))
         try:
             with engine.connect() as conn:
                 assert conn.execute(sa.text("SELECT count(*) FROM api_keys")).scalar() == 1
         finally:
             engine.dispose()
+        assert pantau(home, "services", "down", env=env).returncode == 0
+        stopped = pantau(home, "services", "status", env=env)
+        assert stopped.returncode == 3 and "postgres" in stopped.stdout
+        assert (home / "postgres" / "data" / "PG_VERSION").exists()  # kept for the next up
     finally:
         pantau(home, "services", "down", env=env)
         shutil.rmtree(home, ignore_errors=True)
