@@ -71,6 +71,8 @@ class NginxProxy:
         site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
         for default, actual in zip((8001, 8002), upstreams, strict=True):
             site = site.replace(f"127.0.0.1:{default}", f"127.0.0.1:{actual}")
+        assert "access_log /var/log/nginx/pantau.access.log pantau;" in site
+        site = site.replace("/var/log/nginx/pantau.access.log", str(directory / "access.log"))
         (directory / "pantau.conf").write_text(site)
         d = directory
         temp = "\n".join(
@@ -85,7 +87,7 @@ pid {d}/nginx.pid;
 error_log {d}/error.log warn;
 events {{ worker_connections 512; }}
 http {{
-  access_log {d}/access.log;
+  access_log {d}/other.log;
 {temp}
   include {d}/pantau.conf;
 }}
