@@ -31,10 +31,7 @@ from bench.machine import machine_info
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
-ORDER = (
-    "ingest", "hotpath", "pipeline", "api", "bridge", "nab", "memory", "fleet", "sqlbackends",
-    "influxgc",
-)  # fmt: skip
+ORDER = ("ingest", "hotpath", "pipeline", "api", "bridge", "nab", "memory", "fleet", "influxgc")
 #: leaves of a results file shown in the summary (by the end of their key)
 HEADLINE = (
     "messages_per_s", "readings_per_s", "frames_per_s", "requests_per_s", "rows_per_s",
@@ -42,7 +39,7 @@ HEADLINE = (
     "median_ms", "p50_ms", "p95_ms", "p99_ms", "max_rss_mib", "peak_rss_mib_total",
     "bytes_per_series", "bytes_per_device", "kept_mib", "values_per_s", "speedup",
     "devices_per_s", "snapshot_s", "liveness_check_s", "decode_us", "encode_us", "prepare_us",
-    "cpu_us_per_point", "registrations_per_s", "reload_s", "change_seen_s",
+    "cpu_us_per_point",
 )  # fmt: skip
 MAX_ROWS_PER_BENCH = 14
 #: ``python -m bench.<name>``, with the project's packages that share a name with a bench
