@@ -29,9 +29,9 @@ from pantau.settings import Settings, load_settings
 
 def _engine() -> Engine:
     """The SQL database, migrated to the current schema."""
-    url = load_settings().sql_url
-    upgrade(url)
-    return open_engine(url)
+    settings = load_settings()
+    upgrade(settings.sql_url)
+    return open_engine(settings.sql_url, **settings.pool_options)
 
 
 def smtp_settings(args: argparse.Namespace, settings: Settings) -> SmtpSettings | None:

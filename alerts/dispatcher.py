@@ -126,21 +126,22 @@ class Dispatcher:
         claimed: list[dict[str, Any]] = []
         with self.engine.begin() as conn:
             take_write_lock(conn)
-            candidates = (
-                conn.execute(
-                    sa.select(outbox)
-                    .where(
-                        outbox.c.status == "pending",
-                        outbox.c.next_attempt_at <= now,
-                        free,
-                        ~blocked,
-                    )
-                    .order_by(outbox.c.id)
-                    .limit(self.batch)
+            query = (
+                sa.select(outbox)
+                .where(
+                    outbox.c.status == "pending",
+                    outbox.c.next_attempt_at <= now,
+                    free,
+                    ~blocked,
                 )
-                .mappings()
-                .all()
+                .order_by(outbox.c.id)
+                .limit(self.batch)
             )
+            if conn.dialect.name == "postgresql":
+                # dispatchers claim side by side: rows another one is claiming are skipped,
+                # not waited for (SQLite has one writer at a time: take_write_lock)
+                query = query.with_for_update(skip_locked=True, of=outbox)
+            candidates = conn.execute(query).mappings().all()
             for row in candidates:
                 number = int(row["attempts"]) + 1
                 took = conn.execute(

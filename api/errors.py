@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException
 
 from pantau.errors import (
@@ -88,6 +88,16 @@ def install(app: FastAPI) -> None:
             "taken, or a referenced record is missing); change it and try again"
         )
         return JSONResponse(error_body("conflict", message), 409)
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> JSONResponse:
+        # a value the SQL database cannot hold, e.g. a NUL character (PostgreSQL refuses it)
+        log.warning("value refused by the database on %s %s", request.method, request.url.path)
+        message = (
+            "a value cannot be stored or searched for (it contains a NUL character or is "
+            "out of range for its field); remove it and try again"
+        )
+        return JSONResponse(error_body("invalid_request", message), 400)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

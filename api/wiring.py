@@ -17,7 +17,7 @@ def build_context(settings: Settings, *, migrate: bool = True) -> AppContext:
     """The components the routes use, from validated settings (migrates SQL first)."""
     if migrate:
         database.upgrade(settings.sql_url)
-    engine = database.open_engine(settings.sql_url)
+    engine = database.open_engine(settings.sql_url, **settings.pool_options)
     store = InfluxStore.from_settings(settings)
     return AppContext(
         store=store,

@@ -54,6 +54,22 @@ class Registry:
     ) -> None:
         """Register all of ``devices`` (and their credential hashes) in one transaction, or none."""
         now = utc(at or datetime.now(UTC))
+        try:
+            self._insert(devices, password_hashes or {}, now)
+        except sa.exc.IntegrityError:
+            # Another process registered one of these ids between our check and our
+            # insert: the primary key is the judge, and the loser hears it as a conflict.
+            taken = [d.id for d in devices if self.find(d.id) is not None]
+            if not taken:
+                raise
+            raise Conflict(
+                f"device id {taken[0]!r} is already registered "
+                f"(just now, by another request); ids are never reused"
+            ) from None
+
+    def _insert(
+        self, devices: Sequence[Device], password_hashes: Mapping[str, str], now: datetime
+    ) -> None:
         new_ids = {d.id for d in devices}
         with self.engine.begin() as conn:
             for device in devices:

@@ -67,7 +67,7 @@ def _serve_metrics(port: int | None) -> None:
 def build_service(settings: Settings, *, metrics_port: int | None = None) -> IngestService:
     """The receiving process: subscriber and spool writer; it starts the worker."""
     database.upgrade(settings.sql_url)
-    engine = database.open_engine(settings.sql_url)
+    engine = database.open_engine(settings.sql_url, **settings.pool_options)
     username, password = service_credentials(settings.home, "pantau-ingest", settings.mqtt_url)
 
     def subscriber(handler: Handler) -> Subscriber:
@@ -101,11 +101,11 @@ def build_worker(
     settings: Settings, stop: threading.Event, *, metrics_port: int | None = None
 ) -> Worker:
     """The processing process: spool reader, pipeline, InfluxDB, registry, alerts."""
-    engine = database.open_engine(settings.sql_url)
+    engine = database.open_engine(settings.sql_url, **settings.pool_options)
     store = InfluxStore.from_settings(settings)
     store.wait_ready(timeout=60)
     store.ensure_database()
-    registry = RegistryCache(engine, refresh_seconds=2.0)
+    registry = RegistryCache(engine, refresh_seconds=settings.registry_refresh_s)
     registry.start()  # a large registry loads in its own thread: chunks keep flowing
     dead_letters = DeadLetterStore(engine)
     directory = CurrentDirectory(registry.snapshot)

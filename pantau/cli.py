@@ -24,7 +24,11 @@ from pantau.logsetup import configure
 COMMANDS: dict[str, tuple[str, str]] = {
     "services": (
         "pantau.servicecmd",
-        "start/stop local Mosquitto and InfluxDB under $PANTAU_HOME",
+        "start/stop local Mosquitto, InfluxDB (and PostgreSQL) under $PANTAU_HOME",
+    ),
+    "db": (
+        "pantau.dbcmd",
+        "SQL database: migrate the schema, or copy everything to another database",
     ),
     "ingest": (
         "ingest.commands",

@@ -23,8 +23,22 @@ if TYPE_CHECKING:
 MIGRATION_PACKAGES = ("pantau", "devices", "ingest", "alerts", "api")
 
 
-def open_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+def open_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    pool_timeout: float = 30.0,
+    pool_recycle: float = 1800.0,
+) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout.
+
+    A server database (PostgreSQL) gets a connection pool of ``pool_size`` kept
+    connections plus up to ``max_overflow`` more under load; a request waits at most
+    ``pool_timeout`` seconds for one, and connections older than ``pool_recycle``
+    seconds are replaced. Every process has its own pool: the server must allow the
+    sum over processes (docs/deploy.md).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -32,7 +46,14 @@ def open_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+        pool_recycle=pool_recycle,
+    )
 
 
 def _sqlite_pragmas(connection: Any, record: Any) -> None:

@@ -1,12 +1,20 @@
-"""``pantau services up|down|status``: local Mosquitto and InfluxDB under $PANTAU_HOME."""
+"""``pantau services up|down|status``: local Mosquitto and InfluxDB (and PostgreSQL) under
+$PANTAU_HOME.
+
+PostgreSQL is started with ``up --with-postgres`` (or when ``PANTAU_LOCAL_POSTGRES``
+is set); once created, ``down`` and ``status`` include it.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
+from pantau.postgres import PostgreSQL
 from pantau.services import InfluxDB, ManagedProcess, Mosquitto
-from pantau.settings import Settings, load_settings
+from pantau.settings import Settings, load_settings, local_postgres_url
 
 
 def local_services(settings: Settings) -> tuple[Mosquitto, InfluxDB]:
@@ -23,6 +31,11 @@ def local_services(settings: Settings) -> tuple[Mosquitto, InfluxDB]:
     return mosquitto, influx
 
 
+def local_postgres(settings: Settings) -> PostgreSQL:
+    """The PostgreSQL under ``$PANTAU_HOME/postgres`` (created at its first start)."""
+    return PostgreSQL(settings.home.resolve() / "postgres", settings.postgres_port)
+
+
 def _describe(service: ManagedProcess) -> str:
     pid = service.pid()
     state = f"running (pid {pid})" if pid else "stopped"
@@ -32,11 +45,22 @@ def _describe(service: ManagedProcess) -> str:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    services = local_services(settings)
+    services: list[ManagedProcess] = list(local_services(settings))
+    postgres_dir = settings.home.resolve() / "postgres"
+    wanted = args.action == "up" and (args.with_postgres or settings.local_postgres)
+    if wanted or (postgres_dir / "data" / "PG_VERSION").exists():
+        services.append(local_postgres(settings))
     if args.action == "up":
         for service in services:
             service.start()
             print(f"started  {_describe(service)}")
+        if wanted:
+            url = make_url(local_postgres_url(settings.home, settings.postgres_port))
+            print(
+                f"PostgreSQL: {url.render_as_string(hide_password=True)} "
+                f"(password in {postgres_dir / 'password'}); "
+                "set PANTAU_LOCAL_POSTGRES=1 to use it"
+            )
     elif args.action == "down":
         for service in services:
             service.stop()
@@ -51,8 +75,13 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "services",
-        help="start/stop local Mosquitto and InfluxDB under $PANTAU_HOME",
+        help="start/stop local Mosquitto, InfluxDB (and PostgreSQL) under $PANTAU_HOME",
         description="Manage the local Mosquitto and InfluxDB that Pantau configures itself.",
     )
     parser.add_argument("action", choices=["up", "down", "status"])
+    parser.add_argument(
+        "--with-postgres",
+        action="store_true",
+        help="also start a local PostgreSQL (port $PANTAU_POSTGRES_PORT, default 15432)",
+    )
     parser.set_defaults(func=run)

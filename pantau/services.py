@@ -99,15 +99,7 @@ class ManagedProcess:
                 f"{self.name}: port {self.port} on 127.0.0.1 is already in use; "
                 f"stop what uses it or choose another port"
             )
-        with self.log_file.open("ab") as log:
-            process = subprocess.Popen(
-                self.command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env=self.environment(),
-            )
+        process = self.start_process()
         self.pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + timeout
         while not self.ready():
@@ -117,6 +109,18 @@ class ManagedProcess:
             if time.monotonic() > deadline:
                 raise ServiceUnavailable(f"{self.name} did not answer on port {self.port}")
             time.sleep(0.05)
+
+    def start_process(self) -> subprocess.Popen[bytes]:
+        """Start the service's process, its output going to the log file."""
+        with self.log_file.open("ab") as log:
+            return subprocess.Popen(
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=self.environment(),
+            )
 
     def ready(self) -> bool:
         return port_open(self.port)

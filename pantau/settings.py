@@ -57,11 +57,33 @@ class Settings(BaseSettings):
     )
 
     # SQL (registry, alerts, dead letters, keys)
-    database_url: str = Field("", description="SQLAlchemy URL; default sqlite under home")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host:5432/pantau; "
+        "default sqlite under home",
+    )
+    database_pool_size: int = Field(
+        5, ge=1, le=200, description="PostgreSQL connections each process keeps open"
+    )
+    database_max_overflow: int = Field(
+        10, ge=0, le=500, description="extra connections a process may open under load"
+    )
+    database_pool_timeout: float = Field(
+        30.0, gt=0, description="seconds a request waits for a free pooled connection"
+    )
+    registry_refresh_s: float = Field(
+        0.5, gt=0, le=60, description="how often ingest checks the registry version for changes"
+    )
 
     # local services (`pantau services up`)
     mosquitto_port: Port = 18830
     influx_port: Port = 18086
+    postgres_port: Port = Field(15432, description="port of the local PostgreSQL (--with-postgres)")
+    local_postgres: bool = Field(
+        False,
+        description="use the local PostgreSQL under home (and start it with the services) "
+        "when PANTAU_DATABASE_URL is not set",
+    )
 
     # ingest
     spool_max_bytes: int = Field(2 * 1024**3, ge=1024 * 1024)
@@ -187,7 +209,18 @@ class Settings(BaseSettings):
     def sql_url(self) -> str:
         if self.database_url:
             return self.database_url
+        if self.local_postgres:
+            return local_postgres_url(self.home, self.postgres_port)
         return f"sqlite:///{(self.home / 'pantau.db').resolve()}"
+
+    @property
+    def pool_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`pantau.database.open_engine` for the pool."""
+        return {
+            "pool_size": self.database_pool_size,
+            "max_overflow": self.database_max_overflow,
+            "pool_timeout": self.database_pool_timeout,
+        }
 
     @property
     def ingest_client_id(self) -> str:
@@ -203,6 +236,19 @@ class Settings(BaseSettings):
         if self.ingest_partition or self.mqtt_share_group:
             return self.home / "spool" / self.ingest_client_id
         return self.home / "spool"
+
+
+def local_postgres_url(home: Path, port: int) -> str:
+    """The URL of the PostgreSQL that ``pantau services up --with-postgres`` runs under home."""
+    password_file = home.resolve() / "postgres" / "password"
+    try:
+        password = password_file.read_text().strip()
+    except OSError:
+        raise ConfigError(
+            "PANTAU_LOCAL_POSTGRES is set but the local PostgreSQL has not been created yet "
+            f"({password_file} is missing); run: pantau services up --with-postgres"
+        ) from None
+    return f"postgresql+psycopg://pantau:{password}@127.0.0.1:{port}/pantau"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -251,6 +251,13 @@ def _run(
     from sandbox.simulate.commands import register_fleet
 
     watch = Watch()
+    if settings.local_postgres and not settings.database_url:
+        from pantau.servicecmd import local_postgres
+
+        postgres = local_postgres(settings)
+        postgres.start()
+        services.append(postgres)
+        _say(f"PostgreSQL on 127.0.0.1:{postgres.port}")
     _broker_files(settings, home)
     mosquitto, influx = local_services(settings)
     for service in (mosquitto, influx):

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Pantau runs on (idempotent): Mosquitto, InfluxDB 1.x,
-# and Chromium for the dashboard's browser tests.
+# PostgreSQL (the tests run the SQL suites on it as well as SQLite), nginx and systemd
+# (docs/deploy/ is tested with them), and Chromium for the dashboard's browser tests.
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto mosquitto-clients)
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+# docs/deploy/: the tests run its nginx config in front of two APIs and verify its units
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then

@@ -1,13 +1,18 @@
-"""Shared fixtures: real Mosquitto and InfluxDB on free loopback ports, own directories.
+"""Shared fixtures: real Mosquitto, InfluxDB and PostgreSQL on free loopback ports.
 
-One broker and one InfluxDB per test session (``mosquitto``, ``influxdb``); each
-test gets its own InfluxDB database (``influx``) and SQLite file (``sql_url``).
+One broker, one InfluxDB and one PostgreSQL per test session (``mosquitto``,
+``influxdb``, ``postgres``); each test gets its own InfluxDB database (``influx``)
+and its own SQL database (``sql_url``), once on SQLite and once on PostgreSQL: every
+test that takes ``sql_url`` runs against both. A PostgreSQL database is a copy of a
+template migrated once per session (``CREATE DATABASE … TEMPLATE``), dropped after.
 Tests that kill or restart a service start their own with ``make_mosquitto`` /
 ``make_influxdb``. Everything is removed afterwards.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from pantau import database
+from pantau.postgres import PostgreSQL
 from pantau.services import InfluxDB, Mosquitto, free_port
 from pantau.store import InfluxStore
 
@@ -50,12 +56,91 @@ def influx(influxdb: InfluxDB) -> Iterator[InfluxStore]:
     store.close()
 
 
+SQL_BACKENDS = ("sqlite", "postgresql")
+TEMPLATE = "pantau_template"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgreSQL]:
+    """The session's PostgreSQL (not durable: fsync off), in its own temporary directory.
+
+    As root it runs as the ``postgres`` user, so its directory lives outside pytest's
+    root-only temporary tree.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="pantau-pg-"))
+    directory.chmod(0o755)
+    server = PostgreSQL(directory, free_port(), durable=False)
+    try:
+        server.start()
+        template_url = server.create_database(TEMPLATE)
+        database.upgrade(template_url)
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 @pytest.fixture
-def sql_url(tmp_path: Path) -> str:
-    """A SQLite database migrated to every branch's head."""
-    url = f"sqlite:///{tmp_path / 'pantau.db'}"
-    database.upgrade(url)
-    return url
+def make_pg_database(postgres: PostgreSQL) -> Iterator[Callable[..., str]]:
+    """Makes fresh databases on the session's PostgreSQL (migrated unless ``empty``)."""
+    made: list[str] = []
+
+    def make(*, empty: bool = False) -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        made.append(name)
+        return postgres.create_database(name, template=None if empty else TEMPLATE)
+
+    yield make
+    for name in made:
+        postgres.drop_database(name)
+
+
+#: Modules whose tests take ``sql_url`` only as a bystander (their subject is InfluxDB,
+#: Mosquitto, timing or a process's start-up) run on SQLite only, to keep the suite
+#: short; PostgreSQL under the same processes is tests/deploy/test_multiprocess.py.
+SQLITE_ONLY = frozenset(
+    {
+        "tests.ingest.test_faults",  # InfluxDB / Mosquitto faults, kill -9
+        "tests.ingest.test_scale_out",  # partitions and shared subscriptions
+        "tests.ingest.test_worker",  # checkpoint timing
+        "tests.alerts.test_offline_e2e",  # a minute of liveness timing
+        "tests.firmware_bridge.test_bridge_influx",  # serial to InfluxDB
+        "tests.sandbox.test_sim_broker",  # the simulator's broker logins
+    }
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses ``sql_url`` (through ``sql_backend``) runs once per backend."""
+    if "sql_backend" in metafunc.fixturenames:
+        only_sqlite = metafunc.module.__name__ in SQLITE_ONLY
+        metafunc.parametrize("sql_backend", ["sqlite"] if only_sqlite else list(SQL_BACKENDS))
+
+
+@pytest.fixture
+def sql_backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql`` (parametrised by :func:`pytest_generate_tests`)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def empty_sql_url(sql_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """An empty database (no tables) on each backend, for migration tests."""
+    if sql_backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    make: Callable[..., str] = request.getfixturevalue("make_pg_database")
+    return make(empty=True)
+
+
+@pytest.fixture
+def sql_url(sql_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A database migrated to every branch's head: SQLite, then PostgreSQL."""
+    if sql_backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'pantau.db'}"
+        database.upgrade(url)
+        return url
+    make: Callable[..., str] = request.getfixturevalue("make_pg_database")
+    return make()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from api.auth import context, require
 from api.context import AppContext
 from api.keys import ApiKey
 from api.params import MAX_ROW_ID, PageLimit, RowId, RuleId
+from api.transitionfeed import TransitionFeed
 from pantau import schema
 from pantau.errors import InvalidRequest, PermissionDenied
 
@@ -165,12 +166,11 @@ async def stream(
     )
 
     async def events() -> AsyncIterator[str]:
-        after, beat = start, time.monotonic()
+        feed, beat = TransitionFeed(board, start), time.monotonic()
         yield "retry: 2000\n: connected\n\n"
         while not await request.is_disconnected():
-            found = await run_in_threadpool(board.transitions_after, after)
+            found = await run_in_threadpool(feed.poll)
             for transition, alert in found:
-                after = transition.id
                 if zone and alert.zone != zone:
                     continue
                 data = json.dumps({"transition": transition.as_json(), "alert": alert.as_json()})

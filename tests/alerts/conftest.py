@@ -1,21 +1,19 @@
-"""Fixtures for the alerts tests: a migrated SQLite database per test."""
+"""Fixtures for the alerts tests: a migrated database per test, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from pantau.database import open_engine, upgrade
+from pantau.database import open_engine
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'pantau.db'}"
-    upgrade(url)
-    return url
+def db_url(sql_url: str) -> str:
+    """The alerts' database: SQLite and PostgreSQL (see ``sql_url``)."""
+    return sql_url
 
 
 @pytest.fixture

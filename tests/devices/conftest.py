@@ -1,4 +1,4 @@
-"""Fixtures for the registry tests: a migrated SQLite database per test."""
+"""Fixtures for the registry tests: a migrated database per test, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -17,16 +16,15 @@ from sqlalchemy import Engine
 from devices.model import Device
 from devices.registry import Registry
 from devices.validation import parse_device
-from pantau.database import open_engine, upgrade
+from pantau.database import open_engine
 
 TODAY = date(2026, 11, 22)
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
-    upgrade(url)
-    return url
+def db_url(sql_url: str) -> str:
+    """The registry's database: SQLite and PostgreSQL (see ``sql_url``)."""
+    return sql_url
 
 
 @pytest.fixture

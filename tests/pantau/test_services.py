@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from pantau.errors import ServiceUnavailable
-from pantau.services import InfluxDB, find_binary, free_port, memory_bytes
+from pantau.database import open_engine
+from pantau.errors import ConfigError, ServiceUnavailable
+from pantau.services import InfluxDB, find_binary, free_port, memory_bytes, port_open
+from pantau.settings import load_settings, local_postgres_url
 
 pytestmark = pytest.mark.integration
 
@@ -67,3 +72,54 @@ def test_the_operators_go_settings_win(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("GOMEMLIMIT", "2GiB")
     environment = InfluxDB(tmp_path, free_port()).environment()
     assert environment["GOGC"] == "150" and environment["GOMEMLIMIT"] == "2GiB"
+
+
+def test_up_with_postgres_and_local_postgres_use_it() -> None:
+    """``up --with-postgres`` runs PostgreSQL under PANTAU_HOME; PANTAU_LOCAL_POSTGRES uses it.
+
+    As root the server runs as the ``postgres`` user, so the home must be reachable by
+    it (pytest's own temporary tree is root-only).
+    """
+    home = Path(tempfile.mkdtemp(prefix="pantau-home-"))
+    home.chmod(0o755)
+    influx = free_port()
+    while port_open(influx + 1):  # InfluxDB's RPC port is the next one
+        influx = free_port()
+    postgres = free_port()
+    while postgres == influx + 1:
+        postgres = free_port()
+    env = {
+        "PANTAU_MOSQUITTO_PORT": str(free_port()),
+        "PANTAU_INFLUX_PORT": str(influx),
+        "PANTAU_POSTGRES_PORT": str(postgres),
+    }
+    using = {**env, "PANTAU_LOCAL_POSTGRES": "1"}
+    try:
+        up = pantau(home, "services", "up", "--with-postgres", env=env)
+        assert up.returncode == 0, up.stderr
+        assert "postgresql+psycopg://pantau:***@127.0.0.1:" in up.stdout
+        password = (home / "postgres" / "password").read_text().strip()
+        assert password not in up.stdout
+        assert (home / "postgres" / "password").stat().st_mode & 0o077 == 0
+        status = pantau(home, "services", "status", env=env)
+        assert status.returncode == 0 and "postgres" in status.stdout, status.stdout
+        key = pantau(home, "keys", "create", "--role", "admin", env=using)
+        assert key.returncode == 0, key.stderr
+        engine = open_engine(local_postgres_url(home, int(env["PANTAU_POSTGRES_PORT"])))
+        try:
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT count(*) FROM api_keys")).scalar() == 1
+        finally:
+            engine.dispose()
+        assert pantau(home, "services", "down", env=env).returncode == 0
+        stopped = pantau(home, "services", "status", env=env)
+        assert stopped.returncode == 3 and "postgres" in stopped.stdout
+        assert (home / "postgres" / "data" / "PG_VERSION").exists()  # kept for the next up
+    finally:
+        pantau(home, "services", "down", env=env)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_local_postgres_before_it_exists_says_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="services up --with-postgres"):
+        _ = load_settings(home=tmp_path, local_postgres=True).sql_url
