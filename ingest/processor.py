@@ -23,6 +23,7 @@ from ingest.pipeline import Pipeline, PipelineOutput, derived_lines
 from ingest.readings import Columns, StatusUpdate
 from ingest.record import SpooledMessage
 from ingest.spool import Record
+from ingest.stageclock import CLOCK, StageClock
 from pantau.batch import Batch, DeviceIndex
 from pantau.deadletters import DeadLetterStore, NewDeadLetter
 from pantau.errors import StoreUnavailable
@@ -75,6 +76,7 @@ class Processor:
         settle: Sequence[Callable[[], None]] = (),
         stop: Callable[[], bool] = lambda: False,
         refresh_registry: Callable[[], bool] = lambda: False,
+        clock: StageClock = CLOCK,
     ) -> None:
         self.store = store
         self.dead_letters = dead_letters
@@ -86,6 +88,7 @@ class Processor:
         self.settlers = list(settle)
         self.stop = stop
         self.refresh_registry = refresh_registry
+        self.clock = clock
         self._directory_seen: object = None
         self._derived: dict[str, str] = {}  # coalescing key -> latest line
         self._last_forced_refresh = 0.0
@@ -99,8 +102,10 @@ class Processor:
         window or station) and go with the next chunk prepared with ``flush``, so
         InfluxDB is not asked to rewrite a window's aggregate for every chunk.
         """
+        clock = self.clock
         directory = self.directory()
-        columns, letters, result = self._decode(records, directory)
+        with clock.stage("decode"):
+            columns, letters, result = self._decode(records, directory)
         if any(x.reason in _REGISTRY_REASONS for x in letters):
             # A device may have been registered seconds ago. Another thread (the
             # alerting hook) may already have loaded that registry version, so
@@ -109,13 +114,17 @@ class Processor:
             fresh = self.directory()
             if fresh.snapshot is not directory.snapshot:
                 directory = fresh
-                columns, letters, result = self._decode(records, directory)
+                with clock.stage("decode"):
+                    columns, letters, result = self._decode(records, directory)
         self._refresh_devices(directory)
         for reason in result.rejected:
             metrics.REJECTED.labels(reason).inc()
         metrics.ACCEPTED.inc(len(columns))
-        batch = self._batch(columns)
-        output = self.pipeline.process(batch, now_ns=result.now_ns or time.time_ns())
+        clock.count(len(columns))
+        with clock.stage("batch"):
+            batch = self._batch(columns)
+        with clock.stage("pipeline"):
+            output = self.pipeline.process(batch, now_ns=result.now_ns or time.time_ns())
         metrics.REDELIVERED.inc(output.redelivered)
         zones, kinds = directory.tags(self.devices)
         result.output, result.device_ids, result.zones, result.kinds = (
@@ -124,26 +133,31 @@ class Processor:
             zones,
             kinds,
         )
-        lines = encode_readings(
-            output.batch, device_ids=result.device_ids, zones=zones, kinds=kinds
-        )
-        self._derived.update(
-            derived_lines(output, device_ids=result.device_ids, zones=zones, kinds=kinds)
-        )
-        if flush:
-            lines += self.take_derived()
+        with clock.stage("encode"):
+            lines = encode_readings(
+                output.batch, device_ids=result.device_ids, zones=zones, kinds=kinds
+            )
+        with clock.stage("derived"):
+            self._derived.update(
+                derived_lines(output, device_ids=result.device_ids, zones=zones, kinds=kinds)
+            )
+            if flush:
+                lines += self.take_derived()
         return Prepared(lines=lines, letters=letters, result=result)
 
     def settle(self) -> None:
         """Let the hooks finish what they hold back (called before every checkpoint)."""
-        for settle in self.settlers:
-            settle()
+        with self.clock.stage("hooks"):
+            for settle in self.settlers:
+                settle()
 
     def flush(self) -> None:
         """Write the coalesced lines now (when the spool is drained or before stopping)."""
         lines = self.take_derived()
         if lines:
-            self.dead_letters.add(self._write(lines, time.time_ns()))
+            with self.clock.stage("write"):
+                letters = self._write(lines, time.time_ns())
+            self.dead_letters.add(letters)
 
     def take_derived(self) -> list[str]:
         """The coalesced aggregate and derived lines not written yet (and forget them)."""
@@ -154,19 +168,21 @@ class Processor:
     def write(self, prepared: Prepared) -> list[NewDeadLetter]:
         """Write a prepared chunk to InfluxDB, retrying while it is down; return the chunk's
         dead letters (its own and the lines InfluxDB rejected)."""
-        return prepared.letters + self._write(prepared.lines, prepared.result.now_ns)
+        with self.clock.stage("write"):
+            return prepared.letters + self._write(prepared.lines, prepared.result.now_ns)
 
     def after_write(self, prepared: Prepared, letters: list[NewDeadLetter]) -> None:
         """After :meth:`write`: store the dead letters and run the hooks. The worker runs it
         in its own thread, so the next chunk's write need not wait for it."""
-        self.dead_letters.add(letters)
-        for hook in self.hooks:
-            try:
-                hook(prepared.result)
-            except Exception:
-                log.exception(
-                    "post-write hook %s failed; continuing", getattr(hook, "__name__", hook)
-                )
+        with self.clock.stage("hooks"):
+            self.dead_letters.add(letters)
+            for hook in self.hooks:
+                try:
+                    hook(prepared.result)
+                except Exception:
+                    log.exception(
+                        "post-write hook %s failed; continuing", getattr(hook, "__name__", hook)
+                    )
 
     def _decode(
         self, records: Sequence[Record], directory: RegistryDirectory
@@ -258,6 +274,7 @@ class Processor:
             metrics.STORE_DOWN.set(0)
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
             metrics.WRITTEN.inc(outcome.written)
+            self.clock.wrote(outcome.written)
             letters = []
             for line, reason in outcome.rejected:
                 metrics.REJECTED.labels("influx_rejected").inc()
