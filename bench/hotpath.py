@@ -31,6 +31,7 @@ from ingest.decode import decode
 from ingest.directory import RegistryDirectory
 from ingest.readings import Columns
 from pantau import database
+from pantau.lineblock import LineBlock
 from pantau.lineprotocol import encode_readings
 from tests.harness import device_record
 from tests.ingest.processors import new_processor
@@ -76,7 +77,7 @@ def main() -> None:
         assert result.output is not None
         batch = result.output.batch
 
-        def encode() -> list[str]:
+        def encode() -> LineBlock:
             return encode_readings(
                 batch, device_ids=result.device_ids, zones=result.zones, kinds=result.kinds
             )

@@ -27,6 +27,7 @@ from ingest.stageclock import CLOCK, StageClock
 from pantau.batch import Batch, DeviceIndex
 from pantau.deadletters import DeadLetterStore, NewDeadLetter
 from pantau.errors import StoreUnavailable
+from pantau.lineblock import LineBlock
 from pantau.lineprotocol import encode_readings
 from pantau.store import InfluxStore
 
@@ -57,7 +58,7 @@ Hook = Callable[[ChunkResult], None]
 class Prepared:
     """A chunk ready to be committed: its line protocol, its dead letters, its result."""
 
-    lines: list[str]
+    lines: LineBlock  # the readings' lines, then any coalesced ones flushed with them
     letters: list[NewDeadLetter]
     result: ChunkResult
 
@@ -252,7 +253,7 @@ class Processor:
             device=device, metric=columns.metric, ts=columns.ts, raw=columns.raw, seq=columns.seq
         )
 
-    def _write(self, lines: list[str], now_ns: int) -> list[NewDeadLetter]:
+    def _write(self, lines: Sequence[str], now_ns: int) -> list[NewDeadLetter]:
         """Write until InfluxDB accepts (or rejects lines as bad); return dead letters for those."""
         delay = 0.5
         while True:
