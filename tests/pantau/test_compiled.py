@@ -1,0 +1,24 @@
+"""The compiled kernels load from Numba's on-disk cache: a start after the install's
+warm-up (``python -m pantau.compiled``) compiles nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+_PROBE = """
+from pantau import compiled, lineblock
+compiled.warm_up()
+kernels = (lineblock._assemble, lineblock._copy, lineblock._digits)
+print(sum(sum(k._cache_hits.values()) for k in kernels),
+      sum(sum(k._cache_misses.values()) for k in kernels))
+"""
+
+
+def test_a_start_after_the_warm_up_loads_the_kernels_from_the_cache() -> None:
+    subprocess.run([sys.executable, "-m", "pantau.compiled"], check=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE], check=True, capture_output=True, text=True, timeout=120
+    )
+    hits, misses = map(int, out.stdout.split())
+    assert hits >= 1 and misses == 0
