@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/python -m pantau.compiled  # compile the Numba kernels once: no pause at start
+	$(BIN)/python -m ingest.chunk_scan  # compile the Numba kernels once: no pause at start
 	touch $(STAMP)
 
 lint:

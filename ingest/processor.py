@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest import metrics
-from ingest.decode import decode
+from ingest import chunk_scan, metrics
+from ingest.decode import MAX_READINGS_PER_MESSAGE, decode
 from ingest.directory import RegistryDirectory
 from ingest.pipeline import Pipeline, PipelineOutput, derived_lines
-from ingest.readings import Columns, StatusUpdate
+from ingest.readings import Columns, Rows, StatusUpdate
 from ingest.record import SpooledMessage
 from ingest.spool import Record
 from ingest.stageclock import CLOCK, StageClock
@@ -91,6 +91,8 @@ class Processor:
         self.refresh_registry = refresh_registry
         self.clock = clock
         self._directory_seen: object = None
+        self._names: dict[bytes, str | None] = {}
+        self._names_of: object = None
         self._derived: dict[str, str] = {}  # coalescing key -> latest line
         self._last_forced_refresh = 0.0
 
@@ -187,47 +189,99 @@ class Processor:
 
     def _decode(
         self, records: Sequence[Record], directory: RegistryDirectory
-    ) -> tuple[Columns, list[NewDeadLetter], ChunkResult]:
-        columns = Columns()
+    ) -> tuple[Rows, list[NewDeadLetter], ChunkResult]:
+        """The chunk's readings in spool order: the records the compiled scan decoded
+        whole (see :mod:`ingest.chunk_scan`), and the others one by one (:meth:`_careful`)."""
         letters: list[NewDeadLetter] = []
         result = ChunkResult()
-        for record in records:
-            message = SpooledMessage.decode(record.body)
-            start = len(columns)
-            decoded = decode(
-                message.topic,
-                message.payload,
-                received_ns=message.received_ns,
-                directory=directory,
-                out=columns,
-                max_payload=self.max_payload,
-            )
-            result.now_ns = max(result.now_ns, message.received_ns)
-            if decoded.status is not None:
-                result.statuses.append(decoded.status)
-                metrics.STATUS.inc()
-            if decoded.readings:
-                for device in columns.devices_since(start):
-                    result.last_seen_ns[device] = message.received_ns
-            if decoded.rejections:
-                result.rejected += [r.reason for r in decoded.rejections]
-                first = decoded.rejections[0]
-                log.info("rejected part of %s: %s (%s)", message.topic, first.reason, first.detail)
-                letters.append(
-                    NewDeadLetter(
-                        received_ns=message.received_ns,
-                        topic=message.topic,
-                        device=first.device,
-                        reason=first.reason,
-                        detail="; ".join(f"{r.reason}: {r.detail}" for r in decoded.rejections),
-                        payload=message.payload,
-                        spool_key=f"{record.position.segment}:{record.position.offset}",
-                    )
+        found = chunk_scan.scan(
+            [record.body for record in records],
+            max_payload=self.max_payload,
+            max_items=MAX_READINGS_PER_MESSAGE,
+        )
+        if self._names_of is not directory:  # device id bytes -> id if accepted, else None
+            self._names, self._names_of = {}, directory
+        names, accepts, data = self._names, directory.accepts, found.data
+        rows = Rows()
+        segment = -1  # first row of the scanned rows not yet in ``rows``
+        row = 0  # scanned rows before this record
+        for record, ok, received, first, stop, end in zip(
+            records,
+            found.ok.tolist(),
+            found.received_ns.tolist(),
+            found.id_start.tolist(),
+            found.id_stop.tolist(),
+            found.row_end.tolist(),
+            strict=True,
+        ):
+            name = None
+            if ok:
+                key = data[first:stop]
+                if key in names:
+                    name = names[key]
+                else:
+                    name = names[key] = key.decode() if accepts(key.decode()) is None else None
+            if name is not None:
+                result.now_ns = max(result.now_ns, received)
+                if end > row:
+                    segment = row if segment < 0 else segment
+                    rows.extend_device(name, end - row)
+                    result.last_seen_ns[name] = received
+            else:
+                if segment >= 0:
+                    rows.add_arrays(*found.rows(segment, row))
+                    segment = -1
+                columns = Columns()
+                self._careful(record, directory, columns, letters, result)
+                rows.add_columns(columns)
+            row = end
+        if segment >= 0:
+            rows.add_arrays(*found.rows(segment, row))
+        return rows, letters, result
+
+    def _careful(
+        self,
+        record: Record,
+        directory: RegistryDirectory,
+        columns: Columns,
+        letters: list[NewDeadLetter],
+        result: ChunkResult,
+    ) -> None:
+        """One record through :func:`ingest.decode.decode`: every form, every rejection."""
+        message = SpooledMessage.decode(record.body)
+        decoded = decode(
+            message.topic,
+            message.payload,
+            received_ns=message.received_ns,
+            directory=directory,
+            out=columns,
+            max_payload=self.max_payload,
+        )
+        result.now_ns = max(result.now_ns, message.received_ns)
+        if decoded.status is not None:
+            result.statuses.append(decoded.status)
+            metrics.STATUS.inc()
+        if decoded.readings:
+            for device in columns.devices_since(0):
+                result.last_seen_ns[device] = message.received_ns
+        if decoded.rejections:
+            result.rejected += [r.reason for r in decoded.rejections]
+            first = decoded.rejections[0]
+            log.info("rejected part of %s: %s (%s)", message.topic, first.reason, first.detail)
+            letters.append(
+                NewDeadLetter(
+                    received_ns=message.received_ns,
+                    topic=message.topic,
+                    device=first.device,
+                    reason=first.reason,
+                    detail="; ".join(f"{r.reason}: {r.detail}" for r in decoded.rejections),
+                    payload=message.payload,
+                    spool_key=f"{record.position.segment}:{record.position.offset}",
                 )
-            if message.replay_of:
-                outcome = decoded.rejections[0].reason if decoded.rejections else "accepted"
-                result.replays[message.replay_of] = outcome
-        return columns, letters, result
+            )
+        if message.replay_of:
+            outcome = decoded.rejections[0].reason if decoded.rejections else "accepted"
+            result.replays[message.replay_of] = outcome
 
     def _refresh_registry(self) -> None:
         """Force a registry check, at most twice a second."""
@@ -243,14 +297,14 @@ class Processor:
         self.pipeline.update_devices(infos, calibrations)
         self._directory_seen = directory.snapshot
 
-    def _batch(self, columns: Columns) -> Batch:
-        if not len(columns):
+    def _batch(self, rows: Rows) -> Batch:
+        if not len(rows):
             return Batch.empty()
         intern = self.devices.intern
-        runs = np.fromiter(map(intern, columns.devices), dtype=np.int32, count=len(columns.devices))
-        device = np.repeat(runs, columns.run_lengths())
+        runs = np.fromiter(map(intern, rows.devices), dtype=np.int32, count=len(rows.devices))
+        metric, ts, raw, seq = rows.arrays()
         return Batch.from_columns(
-            device=device, metric=columns.metric, ts=columns.ts, raw=columns.raw, seq=columns.seq
+            device=np.repeat(runs, rows.lengths), metric=metric, ts=ts, raw=raw, seq=seq
         )
 
     def _write(self, lines: Sequence[str], now_ns: int) -> list[NewDeadLetter]:

@@ -9,6 +9,7 @@ from prometheus_client import start_http_server
 
 from alerts.engine import AlertEngine
 from devices.cache import RegistryCache
+from ingest import chunk_scan
 from ingest.alerting import Alerting
 from ingest.directory import CurrentDirectory
 from ingest.hooks import RegistryRecorder, replay_hook
@@ -19,7 +20,7 @@ from ingest.receiver import Receiver
 from ingest.service import IngestService
 from ingest.spool import Spool, SpoolReader
 from ingest.worker import Worker
-from pantau import compiled, database
+from pantau import database
 from pantau.batch import DeviceIndex
 from pantau.deadletters import DeadLetterStore
 from pantau.mqtt import Handler, Subscriber
@@ -81,7 +82,7 @@ def build_worker(
     settings: Settings, stop: threading.Event, *, metrics_port: int | None = None
 ) -> Worker:
     """The processing process: spool reader, pipeline, InfluxDB, registry, alerts."""
-    compiled.warm_up()  # the kernels from Numba's cache (compiled at install), before any chunk
+    chunk_scan.warm_up()  # the kernels from Numba's cache (compiled at install), before any chunk
     engine = database.open_engine(settings.sql_url)
     store = InfluxStore.from_settings(settings)
     store.wait_ready(timeout=60)

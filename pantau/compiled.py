@@ -3,8 +3,9 @@ vectorised without a Python object per element.
 
 Kernels are compiled on their first call and cached on disk next to their module
 (``cache=True``), so only the first start after an install or an upgrade pays the
-compilation: ``make install`` (``python -m pantau.compiled``) does it once, so that
-``pantau ingest`` starts without a pause. Each kernel has a plain NumPy/Python
+compilation (seconds): ``make install`` runs ``python -m ingest.chunk_scan``, which
+compiles the kernels of ``pantau`` (this module's :func:`warm_up`) and of ``ingest``,
+so that ``pantau ingest`` starts without a pause. Each kernel has a plain NumPy/Python
 reference that its tests compare it with, bit for bit.
 """
 

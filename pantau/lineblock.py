@@ -114,7 +114,7 @@ def _copy(
 ) -> int:  # pragma: no cover - compiled
     first, stop = starts[k], starts[k + 1]
     out[at : at + stop - first] = buf[first:stop]
-    return at + stop - first
+    return int(at + stop - first)
 
 
 @kernel

@@ -1,5 +1,5 @@
 """The compiled kernels load from Numba's on-disk cache: a start after the install's
-warm-up (``python -m pantau.compiled``) compiles nothing."""
+warm-up (``python -m ingest.chunk_scan``, as ``make install`` runs it) compiles nothing."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ import subprocess
 import sys
 
 _PROBE = """
-from pantau import compiled, lineblock
-compiled.warm_up()
-kernels = (lineblock._assemble, lineblock._copy, lineblock._digits)
+from ingest import chunk_scan
+from pantau import lineblock
+chunk_scan.warm_up()
+kernels = (lineblock._assemble, chunk_scan._chunk)
 print(sum(sum(k._cache_hits.values()) for k in kernels),
       sum(sum(k._cache_misses.values()) for k in kernels))
 """
 
 
 def test_a_start_after_the_warm_up_loads_the_kernels_from_the_cache() -> None:
-    subprocess.run([sys.executable, "-m", "pantau.compiled"], check=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "ingest.chunk_scan"], check=True, timeout=300)
     out = subprocess.run(
         [sys.executable, "-c", _PROBE], check=True, capture_output=True, text=True, timeout=120
     )

@@ -1,0 +1,450 @@
+"""A chunk of spooled messages scanned by a compiled kernel straight into reading columns.
+
+Most messages are a device's readings in the common form on ``sensors/<id>/readings``:
+one reading object or a backlog array of them, ``{"ts": …, "seq": …, "values":
+{"pm25": 41.2}}``. The kernel reads every spool record of a chunk (its header, its
+topic, its JSON) in one call and writes their readings into NumPy columns, with no
+Python object per message or per reading. It accepts only what it is sure of — the
+keys ``ts``, ``seq`` and ``values`` once each, integer ``ts`` and ``seq`` in range,
+known metric names without escapes, numbers whose decimal text converts to the
+nearest double in one exact operation (at most 15 significant digits and a power of
+ten up to 22: Clinger's fast path) — and leaves everything else (other topics and
+forms, replays, oversized messages, unusual numbers) to :func:`ingest.decode.decode`,
+the reference it is tested against, which then decodes that record as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ingest.readings import MAX_TS_NS, MIN_TS_NS
+from pantau.catalogue import METRICS
+from pantau import compiled
+from pantau.compiled import kernel
+
+_MS = 1_000_000
+_NAMES = [m.name.encode() for m in METRICS]
+_NAME_BYTES = np.zeros((len(_NAMES), max(map(len, _NAMES))), np.uint8)
+for _i, _name in enumerate(_NAMES):
+    _NAME_BYTES[_i, : len(_name)] = np.frombuffer(_name, np.uint8)
+_NAME_LENGTHS = np.array([len(n) for n in _NAMES], np.int64)
+_POWERS = np.array([10.0**k for k in range(23)], np.float64)  # each exact in a double
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """Per record: whether the kernel decoded it whole (``ok``), its receive time (0 if
+    its header is unreadable), its device id's span in ``data`` and the end of its rows
+    in the row columns (a record not ``ok`` has none). Per row: ts (ns), seq, metric,
+    raw."""
+
+    data: bytes
+    ok: NDArray[np.bool_]
+    received_ns: NDArray[np.int64]
+    id_start: NDArray[np.int64]
+    id_stop: NDArray[np.int64]
+    row_end: NDArray[np.int64]
+    ts: NDArray[np.int64]
+    seq: NDArray[np.int64]
+    metric: NDArray[np.int64]
+    raw: NDArray[np.float64]
+
+    def rows(
+        self, first: int, stop: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+        """metric, ts, raw and seq of rows ``first`` to ``stop``."""
+        part = slice(first, stop)
+        return self.metric[part], self.ts[part], self.raw[part], self.seq[part]
+
+
+def scan(bodies: Sequence[bytes], *, max_payload: int, max_items: int) -> Scanned:
+    """Scan the spool record bodies of a chunk (see :mod:`ingest.record` for their layout)."""
+    data = b"".join(bodies)
+    n = len(bodies)
+    starts = np.zeros(n + 1, np.int64)
+    np.cumsum([len(b) for b in bodies], out=starts[1:])
+    capacity = data.count(b":")  # every reading's value follows a colon
+    ts = np.empty(capacity, np.int64)
+    seq = np.empty(capacity, np.int64)
+    metric = np.empty(capacity, np.int64)
+    raw = np.empty(capacity, np.float64)
+    ok = np.zeros(n, np.bool_)
+    received = np.zeros(n, np.int64)
+    id_start = np.zeros(n, np.int64)
+    id_stop = np.zeros(n, np.int64)
+    row_end = np.zeros(n, np.int64)
+    rows = _chunk(
+        np.frombuffer(data, np.uint8), starts, _NAME_BYTES, _NAME_LENGTHS, _POWERS,
+        max_payload, max_items, MIN_TS_NS // _MS, MAX_TS_NS // _MS,
+        ts, seq, metric, raw, ok, received, id_start, id_stop, row_end,
+    )  # fmt: skip
+    return Scanned(
+        data, ok, received, id_start, id_stop, row_end,
+        ts[:rows] * _MS, seq[:rows], metric[:rows], raw[:rows],
+    )  # fmt: skip
+
+
+def warm_up() -> None:
+    """Compile (or load) this module's kernels and the kernel package's."""
+    compiled.warm_up()
+    from ingest.record import encode_message
+
+    payload = b'[{"ts": 1763800000000, "values": {"pm25": 1}}]'
+    body = encode_message(1, "sensors/d1/readings", payload)
+    scan([body], max_payload=1 << 20, max_items=10)
+
+
+I64 = NDArray[np.int64]
+
+
+@kernel
+def _space(data: NDArray[np.uint8], at: int) -> int:  # pragma: no cover - compiled
+    n = data.shape[0]
+    while at < n and (data[at] == 32 or data[at] == 10 or data[at] == 13 or data[at] == 9):
+        at += 1
+    return at
+
+
+@kernel
+def _integer(data: NDArray[np.uint8], at: int) -> tuple[int, int]:  # pragma: no cover
+    """An integer token: (position after it, value); position -1 if not a plain integer
+    of at most 18 digits."""
+    n = data.shape[0]
+    negative = at < n and data[at] == 45
+    if negative:
+        at += 1
+    first = at
+    value = 0
+    while at < n and 48 <= data[at] <= 57:
+        value = value * 10 + (data[at] - 48)
+        at += 1
+    digits = at - first
+    if digits == 0 or digits > 18 or (digits > 1 and data[first] == 48):
+        return -1, 0
+    if at < n and (data[at] == 46 or data[at] == 101 or data[at] == 69):  # . e E
+        return -1, 0
+    return at, -value if negative else value
+
+
+@kernel
+def _number(  # pragma: no cover - compiled
+    data: NDArray[np.uint8], at: int, powers: NDArray[np.float64]
+) -> tuple[int, float]:
+    """A JSON number converted exactly (Clinger's fast path); position -1 otherwise."""
+    n = data.shape[0]
+    negative = at < n and data[at] == 45
+    if negative:
+        at += 1
+    mantissa = 0
+    significant = 0
+    exponent = 0
+    first = at
+    while at < n and 48 <= data[at] <= 57:
+        if mantissa > 0 or data[at] != 48:
+            significant += 1
+        mantissa = mantissa * 10 + (data[at] - 48)
+        at += 1
+        if significant > 15:
+            return -1, 0.0
+    if at == first or (at - first > 1 and data[first] == 48):
+        return -1, 0.0
+    if at < n and data[at] == 46:  # fraction
+        at += 1
+        start = at
+        while at < n and 48 <= data[at] <= 57:
+            if mantissa > 0 or data[at] != 48:
+                significant += 1
+            mantissa = mantissa * 10 + (data[at] - 48)
+            exponent -= 1
+            at += 1
+            if significant > 15:
+                return -1, 0.0
+        if at == start:
+            return -1, 0.0
+    if at < n and (data[at] == 101 or data[at] == 69):  # exponent
+        at += 1
+        sign = 1
+        if at < n and (data[at] == 43 or data[at] == 45):
+            sign = -1 if data[at] == 45 else 1
+            at += 1
+        start = at
+        power = 0
+        while at < n and 48 <= data[at] <= 57:
+            power = power * 10 + (data[at] - 48)
+            at += 1
+            if power > 1000:
+                return -1, 0.0
+        if at == start:
+            return -1, 0.0
+        exponent += sign * power
+    if mantissa == 0:
+        value = 0.0
+    elif exponent >= 0:
+        if exponent > 22:
+            return -1, 0.0
+        value = float(mantissa) * powers[exponent]
+    else:
+        if exponent < -22:
+            return -1, 0.0
+        value = float(mantissa) / powers[-exponent]
+    return at, -value if negative else value
+
+
+@kernel
+def _key(data: NDArray[np.uint8], at: int) -> tuple[int, int]:  # pragma: no cover
+    """A string without escapes: (position after its closing quote, its start); -1 if not."""
+    n = data.shape[0]
+    if at >= n or data[at] != 34:
+        return -1, 0
+    start = at + 1
+    at = start
+    while at < n and data[at] != 34:
+        if data[at] == 92 or data[at] < 32:
+            return -1, 0
+        at += 1
+    if at >= n:
+        return -1, 0
+    return at + 1, start
+
+
+@kernel
+def _metric(  # pragma: no cover - compiled
+    data: NDArray[np.uint8], start: int, stop: int, names: NDArray[np.uint8], lengths: I64
+) -> int:
+    length = stop - start
+    for m in range(lengths.shape[0]):
+        if lengths[m] != length:
+            continue
+        same = True
+        for j in range(length):
+            if data[start + j] != names[m, j]:
+                same = False
+                break
+        if same:
+            return m
+    return -1
+
+
+@kernel
+def _reading(  # pragma: no cover - compiled
+    data: NDArray[np.uint8], at: int, names: NDArray[np.uint8], lengths: I64,
+    powers: NDArray[np.float64], ts_low: int, ts_high: int,
+    ts: I64, seq: I64, metric: I64, raw: NDArray[np.float64], row: int,
+) -> tuple[int, int]:  # fmt: skip
+    """One reading object at ``at``: (position after it, rows so far); -1 if unsure."""
+    if data[at] != 123:  # {
+        return -1, row
+    at = _space(data, at + 1)
+    first_row = row
+    have_ts = have_seq = have_values = False
+    ts_value = 0
+    seq_value = -1
+    if at < data.shape[0] and data[at] == 125:  # {} has no ts
+        return -1, row
+    while True:
+        at, start = _key(data, at)
+        if at < 0:
+            return -1, row
+        length = at - 1 - start
+        at = _space(data, at)
+        if at >= data.shape[0] or data[at] != 58:  # :
+            return -1, row
+        at = _space(data, at + 1)
+        if length == 2 and data[start] == 116 and data[start + 1] == 115:  # ts
+            if have_ts:
+                return -1, row
+            have_ts = True
+            at, ts_value = _integer(data, at)
+            if at < 0 or not ts_low <= ts_value < ts_high:
+                return -1, row
+        elif (
+            length == 3 and data[start] == 115 and data[start + 1] == 101 and data[start + 2] == 113
+        ):
+            if have_seq:  # seq
+                return -1, row
+            have_seq = True
+            at, seq_value = _integer(data, at)
+            if at < 0 or seq_value < -1:
+                return -1, row
+        elif length == 6 and data[start] == 118 and data[start + 5] == 115:  # values
+            if have_values or data[start + 1] != 97 or data[start + 2] != 108:
+                return -1, row
+            if data[start + 3] != 117 or data[start + 4] != 101:
+                return -1, row
+            have_values = True
+            if at >= data.shape[0] or data[at] != 123:
+                return -1, row
+            at = _space(data, at + 1)
+            seen = 0
+            if at < data.shape[0] and data[at] == 125:
+                at += 1
+            else:
+                while True:
+                    at, name = _key(data, at)
+                    if at < 0:
+                        return -1, row
+                    m = _metric(data, name, at - 1, names, lengths)
+                    if m < 0 or (seen >> m) & 1:
+                        return -1, row
+                    seen |= 1 << m
+                    at = _space(data, at)
+                    if at >= data.shape[0] or data[at] != 58:
+                        return -1, row
+                    at, value = _number(data, _space(data, at + 1), powers)
+                    if at < 0 or row >= raw.shape[0]:
+                        return -1, row
+                    metric[row] = m
+                    raw[row] = value
+                    row += 1
+                    at = _space(data, at)
+                    if at < data.shape[0] and data[at] == 44:
+                        at = _space(data, at + 1)
+                        continue
+                    if at < data.shape[0] and data[at] == 125:
+                        at += 1
+                        break
+                    return -1, row
+        else:
+            return -1, row
+        at = _space(data, at)
+        if at < data.shape[0] and data[at] == 44:
+            at = _space(data, at + 1)
+            continue
+        if at < data.shape[0] and data[at] == 125:
+            at += 1
+            break
+        return -1, row
+    if not (have_ts and have_values):
+        return -1, row
+    for r in range(first_row, row):
+        ts[r] = ts_value
+        seq[r] = seq_value
+    return at, row
+
+
+
+
+@kernel
+def _le(data: NDArray[np.uint8], at: int, size: int) -> int:  # pragma: no cover - compiled
+    """A little-endian unsigned integer of ``size`` bytes (at most 8; 8 bytes wrap to int64)."""
+    value = np.uint64(0)
+    for k in range(size - 1, -1, -1):
+        value = (value << np.uint64(8)) | np.uint64(data[at + k])
+    return int(np.int64(value))
+
+
+@kernel
+def _topic_id(data: NDArray[np.uint8], first: int, stop: int) -> int:  # pragma: no cover
+    """The end of the device id if ``data[first:stop]`` is ``sensors/<id>/readings`` with
+    ``id`` matching ``[a-z0-9][a-z0-9_-]{1,62}``; -1 otherwise."""
+    if stop - first < 8 + 2 + 9:
+        return -1
+    expect = (115, 101, 110, 115, 111, 114, 115, 47)  # sensors/
+    for k in range(8):
+        if data[first + k] != expect[k]:
+            return -1
+    tail = (47, 114, 101, 97, 100, 105, 110, 103, 115)  # /readings
+    end = stop - 9
+    for k in range(9):
+        if data[end + k] != tail[k]:
+            return -1
+    length = end - (first + 8)
+    if length < 2 or length > 63:
+        return -1
+    for k in range(first + 8, end):
+        c = data[k]
+        lower_or_digit = (97 <= c <= 122) or (48 <= c <= 57)
+        if not lower_or_digit and (k == first + 8 or (c != 95 and c != 45)):
+            return -1
+    return end
+
+
+@kernel
+def _chunk(  # pragma: no cover - compiled
+    data: NDArray[np.uint8], starts: I64, names: NDArray[np.uint8], lengths: I64,
+    powers: NDArray[np.float64], max_payload: int, max_items: int, ts_low: int, ts_high: int,
+    ts: I64, seq: I64, metric: I64, raw: NDArray[np.float64],
+    ok: NDArray[np.bool_], received: I64, id_start: I64, id_stop: I64, row_end: I64,
+) -> int:  # fmt: skip
+    row = 0
+    for r in range(starts.shape[0] - 1):
+        first, stop = starts[r], starts[r + 1]
+        row_end[r] = row
+        if stop - first < 18:
+            continue
+        received[r] = _le(data, first, 8)
+        if _le(data, first + 8, 8) != 0:  # a replayed dead letter: the careful path
+            continue
+        topic_stop = first + 18 + _le(data, first + 16, 2)
+        if topic_stop > stop:
+            continue
+        end = _topic_id(data, first + 18, topic_stop)
+        if end < 0 or stop - topic_stop > max_payload:
+            continue
+        got = _payload(
+            data[topic_stop:stop], names, lengths, powers, max_items, ts_low, ts_high,
+            ts, seq, metric, raw, row,
+        )  # fmt: skip
+        if got < 0:
+            continue
+        ok[r] = True
+        id_start[r] = first + 18 + 8
+        id_stop[r] = end
+        row = got
+        row_end[r] = row
+    return row
+
+
+@kernel
+def _payload(  # pragma: no cover - compiled
+    data: NDArray[np.uint8], names: NDArray[np.uint8], lengths: I64,
+    powers: NDArray[np.float64], max_items: int, ts_low: int, ts_high: int,
+    ts: I64, seq: I64, metric: I64, raw: NDArray[np.float64], row: int,
+) -> int:  # fmt: skip
+    """Rows written so far after this payload, or -1 when not sure (its rows are void)."""
+    n = data.shape[0]
+    at = _space(data, 0)
+    if at >= n:
+        return -1
+    if data[at] == 91:  # [
+        at = _space(data, at + 1)
+        items = 0
+        if at < n and data[at] == 93:
+            at += 1
+        else:
+            while True:
+                if at >= n:
+                    return -1
+                at, row = _reading(
+                    data, at, names, lengths, powers, ts_low, ts_high, ts, seq, metric, raw, row
+                )
+                if at < 0:
+                    return -1
+                items += 1
+                if items > max_items:
+                    return -1
+                at = _space(data, at)
+                if at < n and data[at] == 44:
+                    at = _space(data, at + 1)
+                    continue
+                if at < n and data[at] == 93:
+                    at += 1
+                    break
+                return -1
+    else:
+        at, row = _reading(
+            data, at, names, lengths, powers, ts_low, ts_high, ts, seq, metric, raw, row
+        )
+        if at < 0:
+            return -1
+    if _space(data, at) != n:
+        return -1
+    return row
+
+
+if __name__ == "__main__":  # make install: compile every kernel once
+    warm_up()
