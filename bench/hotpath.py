@@ -4,7 +4,7 @@
 
 The messages of ``bench.ingest``'s packs run (1 000 devices, 100 readings each) go
 through ingest's own code on one core, with no broker and no InfluxDB: ``decode``
-(JSON to columns), ``Processor.prepare`` (decode, pipeline, line protocol and
+(the spool records to reading columns), ``Processor.prepare`` (decode, pipeline, line
 aggregate lines: everything but the write and the alert hooks) and, on its output,
 ``encode_readings`` alone and ``alerts`` (the alert hook's work on the chunk: its
 observations, every default rule evaluated, rule state in SQLite). Best of 5 runs of
@@ -27,9 +27,7 @@ from bench.machine import save_results
 from devices.cache import load_snapshot
 from devices.registry import Registry
 from ingest.alerting import TagArrays, observations
-from ingest.decode import decode
 from ingest.directory import RegistryDirectory
-from ingest.readings import Columns
 from pantau import database
 from pantau.lineblock import LineBlock
 from pantau.lineprotocol import encode_readings
@@ -62,12 +60,10 @@ def main() -> None:
         Registry(engine).add_many([device_record(f"bench-{i:04d}") for i in range(DEVICES)])
         directory = RegistryDirectory(load_snapshot(engine))
 
-        def decode_all() -> Columns:
-            out = Columns()
-            for topic, payload in messages:
-                decode(topic, payload, received_ns=received, directory=directory, out=out,
-                       max_payload=1 << 20)  # fmt: skip
-            return out
+        decoder = new_processor(engine, lambda: directory)
+
+        def decode_all() -> object:  # the processor's own decoding of the chunk
+            return decoder._decode(records, directory)
 
         def prepare() -> None:  # a fresh pipeline each time: the same work every run
             new_processor(engine, lambda: directory).prepare(records)

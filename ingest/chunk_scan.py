@@ -22,8 +22,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ingest.readings import MAX_TS_NS, MIN_TS_NS
-from pantau.catalogue import METRICS
 from pantau import compiled
+from pantau.catalogue import METRICS
 from pantau.compiled import kernel
 
 _MS = 1_000_000
