@@ -5,7 +5,7 @@
 The messages of ``bench.ingest``'s packs run (1 000 devices, 100 readings each) go
 through ingest's own code on one core, with no broker and no InfluxDB: ``decode``
 (the spool records to reading columns), ``Processor.prepare`` (decode, pipeline, line
-aggregate lines: everything but the write and the alert hooks) and, on its output,
+protocol and aggregate lines: everything but the write and the alert hooks) and, on its output,
 ``encode_readings`` alone and ``alerts`` (the alert hook's work on the chunk: its
 observations, every default rule evaluated, rule state in SQLite). Best of 5 runs of
 CPU time, in µs per reading; the pipeline's share is what prepare takes beyond decode

@@ -19,7 +19,8 @@ import numpy as np
 from ingest import chunk_scan, metrics
 from ingest.decode import MAX_READINGS_PER_MESSAGE, decode
 from ingest.directory import RegistryDirectory
-from ingest.pipeline import Pipeline, PipelineOutput, derived_lines
+from ingest.pipeline import Pipeline, PipelineOutput
+from ingest.pipeline.coalesce import DerivedLines
 from ingest.readings import Columns, Rows, StatusUpdate
 from ingest.record import SpooledMessage
 from ingest.spool import Record
@@ -93,7 +94,7 @@ class Processor:
         self._directory_seen: object = None
         self._names: dict[bytes, str | None] = {}
         self._names_of: object = None
-        self._derived: dict[str, str] = {}  # coalescing key -> latest line
+        self._derived = DerivedLines()
         self._last_forced_refresh = 0.0
 
     def prepare(self, records: Sequence[Record], *, flush: bool = True) -> Prepared:
@@ -141,11 +142,9 @@ class Processor:
                 output.batch, device_ids=result.device_ids, zones=zones, kinds=kinds
             )
         with clock.stage("derived"):
-            self._derived.update(
-                derived_lines(output, device_ids=result.device_ids, zones=zones, kinds=kinds)
-            )
+            self._derived.add(output, device_ids=result.device_ids, zones=zones, kinds=kinds)
             if flush:
-                lines += self.take_derived()
+                lines += self._derived.take()
         return Prepared(lines=lines, letters=letters, result=result)
 
     def settle(self) -> None:
@@ -164,9 +163,8 @@ class Processor:
 
     def take_derived(self) -> list[str]:
         """The coalesced aggregate and derived lines not written yet (and forget them)."""
-        lines = list(self._derived.values())
-        self._derived.clear()
-        return lines
+        with self.clock.stage("derived"):
+            return self._derived.take()
 
     def write(self, prepared: Prepared) -> list[NewDeadLetter]:
         """Write a prepared chunk to InfluxDB, retrying while it is down; return the chunk's
