@@ -240,10 +240,18 @@ def pack_lines(env: Env, n: int, size: int, start_ms: int) -> list[str]:
     directory = RegistryDirectory(load_snapshot(engine))
     processor = new_processor(engine, lambda: directory)
     records = spooled(pack_messages(n, size, start_ms), time.time_ns())
-    per_chunk = Settings.model_fields["ingest_batch_messages"].default  # as the worker's
+    fields = Settings.model_fields  # chunks as the worker reads them
+    per_chunk = fields["ingest_batch_messages"].default
+    chunk_bytes = fields["ingest_batch_bytes"].default
     lines: list[str] = []
-    for first in range(0, len(records), per_chunk):
-        lines += processor.prepare(records[first : first + per_chunk], flush=False).lines
+    first = 0
+    while first < len(records):
+        stop, room = first, chunk_bytes
+        while stop < len(records) and stop - first < per_chunk and room > 0:
+            room -= len(records[stop].body)
+            stop += 1
+        lines += processor.prepare(records[first:stop], flush=False).lines
+        first = stop
     engine.dispose()
     return lines + processor.take_derived()
 

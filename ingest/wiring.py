@@ -66,7 +66,7 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
         spool=Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes),
         dead_letters=DeadLetterStore(engine),
         flush_seconds=settings.ingest_flush_ms / 1000,
-        max_pending=settings.ingest_batch_messages * 10,
+        max_pending=max(20_000, settings.ingest_batch_messages * 2),
         partition=Partition.parse(settings.ingest_partition),
     )
     _serve_metrics(metrics_port)
