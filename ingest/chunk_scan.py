@@ -28,6 +28,8 @@ from pantau.compiled import kernel
 
 _MS = 1_000_000
 _NAMES = [m.name.encode() for m in METRICS]
+if len(_NAMES) > 62:  # a reading's metrics are a bit set in an int64 (see _reading)
+    raise RuntimeError("the chunk scan handles at most 62 metrics")
 _NAME_BYTES = np.zeros((len(_NAMES), max(map(len, _NAMES))), np.uint8)
 for _i, _name in enumerate(_NAMES):
     _NAME_BYTES[_i, : len(_name)] = np.frombuffer(_name, np.uint8)
