@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pantau.lineblock import LineBlock, assemble, pieces
 
 _LINES = st.lists(
-    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), max_size=12),
+    st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\n\r"), max_size=12),
     max_size=20,
 )
 
