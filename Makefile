@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[server,dev]'
+	$(BIN)/python -m ingest.chunk_scan  # compile the Numba kernels once: no pause at start
 	touch $(STAMP)
 
 lint:

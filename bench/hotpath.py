@@ -4,8 +4,8 @@
 
 The messages of ``bench.ingest``'s packs run (1 000 devices, 100 readings each) go
 through ingest's own code on one core, with no broker and no InfluxDB: ``decode``
-(JSON to columns), ``Processor.prepare`` (decode, pipeline, line protocol and
-aggregate lines: everything but the write and the alert hooks) and, on its output,
+(the spool records to reading columns), ``Processor.prepare`` (decode, pipeline, line
+protocol and aggregate lines: everything but the write and the alert hooks) and, on its output,
 ``encode_readings`` alone and ``alerts`` (the alert hook's work on the chunk: its
 observations, every default rule evaluated, rule state in SQLite). Best of 5 runs of
 CPU time, in µs per reading; the pipeline's share is what prepare takes beyond decode
@@ -27,10 +27,9 @@ from bench.machine import save_results
 from devices.cache import load_snapshot
 from devices.registry import Registry
 from ingest.alerting import TagArrays, observations
-from ingest.decode import decode
 from ingest.directory import RegistryDirectory
-from ingest.readings import Columns
 from pantau import database
+from pantau.lineblock import LineBlock
 from pantau.lineprotocol import encode_readings
 from tests.harness import device_record
 from tests.ingest.processors import new_processor
@@ -61,12 +60,10 @@ def main() -> None:
         Registry(engine).add_many([device_record(f"bench-{i:04d}") for i in range(DEVICES)])
         directory = RegistryDirectory(load_snapshot(engine))
 
-        def decode_all() -> Columns:
-            out = Columns()
-            for topic, payload in messages:
-                decode(topic, payload, received_ns=received, directory=directory, out=out,
-                       max_payload=1 << 20)  # fmt: skip
-            return out
+        decoder = new_processor(engine, lambda: directory)
+
+        def decode_all() -> object:  # the processor's own decoding of the chunk
+            return decoder._decode(records, directory)
 
         def prepare() -> None:  # a fresh pipeline each time: the same work every run
             new_processor(engine, lambda: directory).prepare(records)
@@ -76,7 +73,7 @@ def main() -> None:
         assert result.output is not None
         batch = result.output.batch
 
-        def encode() -> list[str]:
+        def encode() -> LineBlock:
             return encode_readings(
                 batch, device_ids=result.device_ids, zones=result.zones, kinds=result.kinds
             )

@@ -41,6 +41,7 @@ Prints a table and writes ``bench/results/ingest.json``.
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 import threading
 import time
@@ -239,10 +240,18 @@ def pack_lines(env: Env, n: int, size: int, start_ms: int) -> list[str]:
     directory = RegistryDirectory(load_snapshot(engine))
     processor = new_processor(engine, lambda: directory)
     records = spooled(pack_messages(n, size, start_ms), time.time_ns())
-    per_chunk = Settings.model_fields["ingest_batch_messages"].default  # as the worker's
+    fields = Settings.model_fields  # chunks as the worker reads them
+    per_chunk = fields["ingest_batch_messages"].default
+    chunk_bytes = fields["ingest_batch_bytes"].default
     lines: list[str] = []
-    for first in range(0, len(records), per_chunk):
-        lines += processor.prepare(records[first : first + per_chunk], flush=False).lines
+    first = 0
+    while first < len(records):
+        stop, room = first, chunk_bytes
+        while stop < len(records) and stop - first < per_chunk and room > 0:
+            room -= len(records[stop].body)
+            stop += 1
+        lines += processor.prepare(records[first:stop], flush=False).lines
+        first = stop
     engine.dispose()
     return lines + processor.take_derived()
 
@@ -326,6 +335,9 @@ def run_pantau_backlog(
     elapsed = finished - started
     cpu_after, host_after = cpu_by_process(env, process.process.pid), host_cpu_seconds()
     process.stop()
+    spent = {name: cpu - cpu_before.get(name, 0.0) for name, cpu in cpu_after.items()}
+    stages = stage_report(process.log_path)
+    points = stages.pop("points", 0.0) or readings
     return {
         "messages": sent,
         "readings": readings,
@@ -334,12 +346,44 @@ def run_pantau_backlog(
         "readings_per_s": readings / elapsed,
         "lost": 0,
         # cores busy: each process's CPU time during the drain / the drain's time
-        **{
-            f"cores_{name}": (cpu - cpu_before.get(name, 0.0)) / elapsed
-            for name, cpu in cpu_after.items()
-        },
+        **{f"cores_{name}": cpu / elapsed for name, cpu in spent.items()},
         **host_cores(host_before, host_after, elapsed),
+        **cpu_per_reading(spent, readings, points),
+        **{f"stage_us_{name}": us for name, us in stages.items()},
     }
+
+
+def cpu_per_reading(spent: dict[str, float], readings: int, points: float) -> dict[str, float]:
+    """CPU µs per reading of both ingest processes (during the drain) and of InfluxDB per
+    point it stored meanwhile (readings plus aggregate and derived points), and their
+    ratio: what the issue's targets compare."""
+    receiving = spent.get("ingest_receiving", 0.0) / readings * 1e6
+    processing = spent.get("ingest_processing", 0.0) / readings * 1e6
+    influx = spent.get("influxdb", 0.0) / points * 1e6
+    return {
+        "points": points,
+        "pantau_cpu_us_per_reading": receiving + processing,
+        "receiving_cpu_us_per_reading": receiving,
+        "processing_cpu_us_per_reading": processing,
+        "influxd_cpu_us_per_point": influx,
+        "pantau_to_influxd_cpu": (receiving + processing) / influx if influx else float("nan"),
+    }
+
+
+_STAGES = re.compile(r"stage CPU seconds (\{.*?\}) over (\d+) readings, (\d+) points written")
+
+
+def stage_report(log_path: Path) -> dict[str, float]:
+    """The processing process's CPU by stage in µs per reading (its last report, logged
+    when it stops: the whole run, start-up aside), and the points it wrote."""
+    found = _STAGES.findall(log_path.read_text(errors="replace"))
+    if not found:
+        return {}
+    seconds, readings, points = found[-1]
+    if not int(readings):
+        return {}
+    per = {k: v / int(readings) * 1e6 for k, v in orjson.loads(seconds).items()}
+    return {**per, "points": float(points)}
 
 
 def host_cores(
@@ -520,6 +564,26 @@ def report_packs(packs: dict[str, float], alone: dict[str, float]) -> None:
     )
 
 
+def report_cpu(name: str, run: dict[str, float], target: float, alone: float | None = None) -> None:
+    """Pantau's CPU per reading against InfluxDB's per point, measured in the same drain."""
+    stages = ", ".join(
+        f"{k.removeprefix('stage_us_')} {v:.2f}"
+        for k, v in run.items()
+        if k.startswith("stage_us_")
+    )
+    also = f"; {alone:.2f} alone" if alone is not None else ""
+    ratio = run["pantau_to_influxd_cpu"]
+    print(
+        f"{name}: Pantau {run['pantau_cpu_us_per_reading']:.2f} µs CPU per reading (receiving "
+        f"{run['receiving_cpu_us_per_reading']:.2f} + processing "
+        f"{run['processing_cpu_us_per_reading']:.2f}), InfluxDB "
+        f"{run['influxd_cpu_us_per_point']:.2f} µs per point in the same drain{also}: "
+        f"{ratio:.2f} × (target ≤ {target}: {'met' if ratio <= target else 'NOT met'})"
+    )
+    if stages:
+        print(f"  processing by stage, µs per reading: {stages}")
+
+
 def packs_rounds(env: Env, packs: int, rounds: int) -> dict[str, Any]:
     """``rounds`` times the packs drain (each with its own ingest process and
     database), each followed by InfluxDB alone on the same lines; the median round
@@ -546,6 +610,7 @@ def packs_rounds(env: Env, packs: int, rounds: int) -> dict[str, Any]:
             "influx_alone_readings_per_s_each": [r["readings_per_s"] for r in alones],
             "influxd_cpu_us_per_point_each": [r["influxd_cpu_us_per_point"] for r in alones],
             "pantau_packs_cores_host_steal_each": [r["cores_host_steal"] for r in drains],
+            "pantau_to_influxd_cpu_each": [r["pantau_to_influxd_cpu"] for r in drains],
         },
     }
 
@@ -568,6 +633,14 @@ def report_rounds(result: dict[str, Any]) -> None:
         f"{', '.join(f'{x:.2f}' for x in result['rounds']['pantau_packs_cores_host_steal_each'])}"
     )
     report_packs(result["pantau_packs"], result["influx_alone"])
+    report_cpu(
+        "packs",
+        result["pantau_packs"],
+        0.5,
+        alone=result["influx_alone"]["influxd_cpu_us_per_point"],
+    )
+    ratios = ", ".join(f"{x:.2f}" for x in result["rounds"]["pantau_to_influxd_cpu_each"])
+    print(f"  Pantau/InfluxDB CPU in each round: {ratios}")
 
 
 def packs_only(packs: int, rounds: int) -> None:
@@ -673,6 +746,8 @@ def main() -> None:
         "live_to_bare": runs["live"]["messages_per_s"] / bare,
         "packs_to_influx_alone": runs["pantau_packs"]["readings_per_s"]
         / runs["influx_alone"]["readings_per_s"],
+        "packs_pantau_to_influxd_cpu": runs["pantau_packs"]["pantau_to_influxd_cpu"],
+        "single_pantau_to_influxd_cpu": runs["pantau"]["pantau_to_influxd_cpu"],
     }
     print()
     print(f"{'run':34} {'messages':>10} {'msg/s':>10} {'readings/s':>11} {'× bare':>7}")
@@ -685,6 +760,7 @@ def main() -> None:
             f"{r['messages_per_s'] / bare:>7.2f}"
         )
     report_rounds(runs)
+    report_cpu("one-reading messages", runs["pantau"], 1.0)
     o = runs["outage"]
     print(
         f"outage: {o['messages']:.0f} messages in {o['publish_seconds']:.0f} s with InfluxDB down, "

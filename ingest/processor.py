@@ -16,16 +16,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest import metrics
-from ingest.decode import decode
+from ingest import chunk_scan, metrics
+from ingest.decode import MAX_READINGS_PER_MESSAGE, decode
 from ingest.directory import RegistryDirectory
-from ingest.pipeline import Pipeline, PipelineOutput, derived_lines
-from ingest.readings import Columns, StatusUpdate
+from ingest.pipeline import Pipeline, PipelineOutput
+from ingest.pipeline.coalesce import DerivedLines
+from ingest.readings import Columns, Rows, StatusUpdate
 from ingest.record import SpooledMessage
 from ingest.spool import Record
+from ingest.stageclock import CLOCK, StageClock
 from pantau.batch import Batch, DeviceIndex
 from pantau.deadletters import DeadLetterStore, NewDeadLetter
 from pantau.errors import StoreUnavailable
+from pantau.lineblock import LineBlock
 from pantau.lineprotocol import encode_readings
 from pantau.store import InfluxStore
 
@@ -56,7 +59,7 @@ Hook = Callable[[ChunkResult], None]
 class Prepared:
     """A chunk ready to be committed: its line protocol, its dead letters, its result."""
 
-    lines: list[str]
+    lines: LineBlock  # the readings' lines, then any coalesced ones flushed with them
     letters: list[NewDeadLetter]
     result: ChunkResult
 
@@ -75,6 +78,7 @@ class Processor:
         settle: Sequence[Callable[[], None]] = (),
         stop: Callable[[], bool] = lambda: False,
         refresh_registry: Callable[[], bool] = lambda: False,
+        clock: StageClock = CLOCK,
     ) -> None:
         self.store = store
         self.dead_letters = dead_letters
@@ -86,8 +90,11 @@ class Processor:
         self.settlers = list(settle)
         self.stop = stop
         self.refresh_registry = refresh_registry
+        self.clock = clock
         self._directory_seen: object = None
-        self._derived: dict[str, str] = {}  # coalescing key -> latest line
+        self._names: dict[bytes, str | None] = {}
+        self._names_of: object = None
+        self._derived = DerivedLines()
         self._last_forced_refresh = 0.0
 
     def prepare(self, records: Sequence[Record], *, flush: bool = True) -> Prepared:
@@ -99,8 +106,10 @@ class Processor:
         window or station) and go with the next chunk prepared with ``flush``, so
         InfluxDB is not asked to rewrite a window's aggregate for every chunk.
         """
+        clock = self.clock
         directory = self.directory()
-        columns, letters, result = self._decode(records, directory)
+        with clock.stage("decode"):
+            columns, letters, result = self._decode(records, directory)
         if any(x.reason in _REGISTRY_REASONS for x in letters):
             # A device may have been registered seconds ago. Another thread (the
             # alerting hook) may already have loaded that registry version, so
@@ -109,13 +118,17 @@ class Processor:
             fresh = self.directory()
             if fresh.snapshot is not directory.snapshot:
                 directory = fresh
-                columns, letters, result = self._decode(records, directory)
+                with clock.stage("decode"):
+                    columns, letters, result = self._decode(records, directory)
         self._refresh_devices(directory)
         for reason in result.rejected:
             metrics.REJECTED.labels(reason).inc()
         metrics.ACCEPTED.inc(len(columns))
-        batch = self._batch(columns)
-        output = self.pipeline.process(batch, now_ns=result.now_ns or time.time_ns())
+        clock.count(len(columns))
+        with clock.stage("batch"):
+            batch = self._batch(columns)
+        with clock.stage("pipeline"):
+            output = self.pipeline.process(batch, now_ns=result.now_ns or time.time_ns())
         metrics.REDELIVERED.inc(output.redelivered)
         zones, kinds = directory.tags(self.devices)
         result.output, result.device_ids, result.zones, result.kinds = (
@@ -124,93 +137,149 @@ class Processor:
             zones,
             kinds,
         )
-        lines = encode_readings(
-            output.batch, device_ids=result.device_ids, zones=zones, kinds=kinds
-        )
-        self._derived.update(
-            derived_lines(output, device_ids=result.device_ids, zones=zones, kinds=kinds)
-        )
-        if flush:
-            lines += self.take_derived()
+        with clock.stage("encode"):
+            lines = encode_readings(
+                output.batch, device_ids=result.device_ids, zones=zones, kinds=kinds
+            )
+        with clock.stage("derived"):
+            self._derived.add(output, device_ids=result.device_ids, zones=zones, kinds=kinds)
+            if flush:
+                lines += self._derived.take()
         return Prepared(lines=lines, letters=letters, result=result)
 
     def settle(self) -> None:
         """Let the hooks finish what they hold back (called before every checkpoint)."""
-        for settle in self.settlers:
-            settle()
+        with self.clock.stage("hooks"):
+            for settle in self.settlers:
+                settle()
 
     def flush(self) -> None:
         """Write the coalesced lines now (when the spool is drained or before stopping)."""
         lines = self.take_derived()
         if lines:
-            self.dead_letters.add(self._write(lines, time.time_ns()))
+            with self.clock.stage("write"):
+                letters = self._write(lines, time.time_ns())
+            self.dead_letters.add(letters)
 
     def take_derived(self) -> list[str]:
         """The coalesced aggregate and derived lines not written yet (and forget them)."""
-        lines = list(self._derived.values())
-        self._derived.clear()
-        return lines
+        with self.clock.stage("derived"):
+            return self._derived.take()
 
     def write(self, prepared: Prepared) -> list[NewDeadLetter]:
         """Write a prepared chunk to InfluxDB, retrying while it is down; return the chunk's
         dead letters (its own and the lines InfluxDB rejected)."""
-        return prepared.letters + self._write(prepared.lines, prepared.result.now_ns)
+        with self.clock.stage("write"):
+            return prepared.letters + self._write(prepared.lines, prepared.result.now_ns)
 
     def after_write(self, prepared: Prepared, letters: list[NewDeadLetter]) -> None:
         """After :meth:`write`: store the dead letters and run the hooks. The worker runs it
         in its own thread, so the next chunk's write need not wait for it."""
-        self.dead_letters.add(letters)
-        for hook in self.hooks:
-            try:
-                hook(prepared.result)
-            except Exception:
-                log.exception(
-                    "post-write hook %s failed; continuing", getattr(hook, "__name__", hook)
-                )
+        with self.clock.stage("hooks"):
+            self.dead_letters.add(letters)
+            for hook in self.hooks:
+                try:
+                    hook(prepared.result)
+                except Exception:
+                    log.exception(
+                        "post-write hook %s failed; continuing", getattr(hook, "__name__", hook)
+                    )
 
     def _decode(
         self, records: Sequence[Record], directory: RegistryDirectory
-    ) -> tuple[Columns, list[NewDeadLetter], ChunkResult]:
-        columns = Columns()
+    ) -> tuple[Rows, list[NewDeadLetter], ChunkResult]:
+        """The chunk's readings in spool order: the records the compiled scan decoded
+        whole (see :mod:`ingest.chunk_scan`), and the others one by one (:meth:`_careful`)."""
         letters: list[NewDeadLetter] = []
         result = ChunkResult()
-        for record in records:
-            message = SpooledMessage.decode(record.body)
-            start = len(columns)
-            decoded = decode(
-                message.topic,
-                message.payload,
-                received_ns=message.received_ns,
-                directory=directory,
-                out=columns,
-                max_payload=self.max_payload,
-            )
-            result.now_ns = max(result.now_ns, message.received_ns)
-            if decoded.status is not None:
-                result.statuses.append(decoded.status)
-                metrics.STATUS.inc()
-            if decoded.readings:
-                for device in columns.devices_since(start):
-                    result.last_seen_ns[device] = message.received_ns
-            if decoded.rejections:
-                result.rejected += [r.reason for r in decoded.rejections]
-                first = decoded.rejections[0]
-                log.info("rejected part of %s: %s (%s)", message.topic, first.reason, first.detail)
-                letters.append(
-                    NewDeadLetter(
-                        received_ns=message.received_ns,
-                        topic=message.topic,
-                        device=first.device,
-                        reason=first.reason,
-                        detail="; ".join(f"{r.reason}: {r.detail}" for r in decoded.rejections),
-                        payload=message.payload,
-                        spool_key=f"{record.position.segment}:{record.position.offset}",
-                    )
+        found = chunk_scan.scan(
+            [record.body for record in records],
+            max_payload=self.max_payload,
+            max_items=MAX_READINGS_PER_MESSAGE,
+        )
+        if self._names_of is not directory:  # device id bytes -> id if accepted, else None
+            self._names, self._names_of = {}, directory
+        names, accepts, data = self._names, directory.accepts, found.data
+        rows = Rows()
+        segment = -1  # first row of the scanned rows not yet in ``rows``
+        row = 0  # scanned rows before this record
+        for record, ok, received, first, stop, end in zip(
+            records,
+            found.ok.tolist(),
+            found.received_ns.tolist(),
+            found.id_start.tolist(),
+            found.id_stop.tolist(),
+            found.row_end.tolist(),
+            strict=True,
+        ):
+            name = None
+            if ok:
+                key = data[first:stop]
+                if key in names:
+                    name = names[key]
+                else:
+                    name = names[key] = key.decode() if accepts(key.decode()) is None else None
+            if name is not None:
+                result.now_ns = max(result.now_ns, received)
+                if end > row:
+                    segment = row if segment < 0 else segment
+                    rows.extend_device(name, end - row)
+                    result.last_seen_ns[name] = received
+            else:
+                if segment >= 0:
+                    rows.add_arrays(*found.rows(segment, row))
+                    segment = -1
+                columns = Columns()
+                self._careful(record, directory, columns, letters, result)
+                rows.add_columns(columns)
+            row = end
+        if segment >= 0:
+            rows.add_arrays(*found.rows(segment, row))
+        return rows, letters, result
+
+    def _careful(
+        self,
+        record: Record,
+        directory: RegistryDirectory,
+        columns: Columns,
+        letters: list[NewDeadLetter],
+        result: ChunkResult,
+    ) -> None:
+        """One record through :func:`ingest.decode.decode`: every form, every rejection."""
+        message = SpooledMessage.decode(record.body)
+        decoded = decode(
+            message.topic,
+            message.payload,
+            received_ns=message.received_ns,
+            directory=directory,
+            out=columns,
+            max_payload=self.max_payload,
+        )
+        result.now_ns = max(result.now_ns, message.received_ns)
+        if decoded.status is not None:
+            result.statuses.append(decoded.status)
+            metrics.STATUS.inc()
+        if decoded.readings:
+            for device in columns.devices_since(0):
+                result.last_seen_ns[device] = message.received_ns
+        if decoded.rejections:
+            result.rejected += [r.reason for r in decoded.rejections]
+            first = decoded.rejections[0]
+            log.info("rejected part of %s: %s (%s)", message.topic, first.reason, first.detail)
+            letters.append(
+                NewDeadLetter(
+                    received_ns=message.received_ns,
+                    topic=message.topic,
+                    device=first.device,
+                    reason=first.reason,
+                    detail="; ".join(f"{r.reason}: {r.detail}" for r in decoded.rejections),
+                    payload=message.payload,
+                    spool_key=f"{record.position.segment}:{record.position.offset}",
                 )
-            if message.replay_of:
-                outcome = decoded.rejections[0].reason if decoded.rejections else "accepted"
-                result.replays[message.replay_of] = outcome
-        return columns, letters, result
+            )
+        if message.replay_of:
+            outcome = decoded.rejections[0].reason if decoded.rejections else "accepted"
+            result.replays[message.replay_of] = outcome
 
     def _refresh_registry(self) -> None:
         """Force a registry check, at most twice a second."""
@@ -226,21 +295,21 @@ class Processor:
         self.pipeline.update_devices(infos, calibrations)
         self._directory_seen = directory.snapshot
 
-    def _batch(self, columns: Columns) -> Batch:
-        if not len(columns):
+    def _batch(self, rows: Rows) -> Batch:
+        if not len(rows):
             return Batch.empty()
         intern = self.devices.intern
-        runs = np.fromiter(map(intern, columns.devices), dtype=np.int32, count=len(columns.devices))
-        device = np.repeat(runs, columns.run_lengths())
+        runs = np.fromiter(map(intern, rows.devices), dtype=np.int32, count=len(rows.devices))
+        metric, ts, raw, seq = rows.arrays()
         batch = Batch.from_columns(
-            device=device, metric=columns.metric, ts=columns.ts, raw=columns.raw, seq=columns.seq
+            device=np.repeat(runs, rows.lengths), metric=metric, ts=ts, raw=raw, seq=seq
         )
-        if columns.flagged:  # flags a device set in its payload (QC.BOUND)
-            rows = np.fromiter(columns.flagged.keys(), np.int64, len(columns.flagged))
-            batch.flags[rows] = np.fromiter(columns.flagged.values(), np.int32, len(rows))
+        if rows.flagged:  # flags a device set in its payload (QC.BOUND)
+            flagged = np.fromiter(rows.flagged.keys(), np.int64, len(rows.flagged))
+            batch.flags[flagged] = np.fromiter(rows.flagged.values(), np.int32, len(flagged))
         return batch
 
-    def _write(self, lines: list[str], now_ns: int) -> list[NewDeadLetter]:
+    def _write(self, lines: Sequence[str], now_ns: int) -> list[NewDeadLetter]:
         """Write until InfluxDB accepts (or rejects lines as bad); return dead letters for those."""
         delay = 0.5
         while True:
@@ -262,6 +331,7 @@ class Processor:
             metrics.STORE_DOWN.set(0)
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
             metrics.WRITTEN.inc(outcome.written)
+            self.clock.wrote(outcome.written)
             letters = []
             for line, reason in outcome.rejected:
                 metrics.REJECTED.labels("influx_rejected").inc()

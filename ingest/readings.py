@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+from numpy.typing import NDArray
+
 # Timestamps accepted from devices: 2000-01-01 to 2100-01-01 (an epoch-ms value read
 # as seconds or nanoseconds falls outside).
 MIN_TS_NS = 946_684_800_000_000_000
@@ -78,6 +81,66 @@ class Columns:
                 break
             found.add(self.devices[i])
         return found
+
+
+_Part = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]
+
+
+@dataclass(slots=True)
+class Rows:
+    """A chunk's readings in order: device runs (``devices[i]`` for ``lengths[i]`` rows)
+    and the columns (metric, ts, raw, seq) as array parts, concatenated once at the end."""
+
+    devices: list[str] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    parts: list[_Part] = field(default_factory=list)
+    flagged: dict[int, int] = field(default_factory=dict)  # row → flags from the payload
+
+    def extend_device(self, device: str, count: int) -> None:
+        """The next ``count`` rows are ``device``'s."""
+        if self.devices and self.devices[-1] == device:
+            self.lengths[-1] += count
+        else:
+            self.devices.append(device)
+            self.lengths.append(count)
+
+    def add_arrays(
+        self,
+        metric: NDArray[np.int64],
+        ts: NDArray[np.int64],
+        raw: NDArray[np.float64],
+        seq: NDArray[np.int64],
+    ) -> None:
+        """Column values of rows whose devices were given with :meth:`extend_device`."""
+        if ts.shape[0]:
+            self.parts.append((metric, ts, raw, seq))
+
+    def add_columns(self, columns: Columns) -> None:
+        """The rows of ``columns``, devices and values."""
+        if not len(columns):
+            return
+        offset = len(self)
+        self.flagged.update((offset + row, flags) for row, flags in columns.flagged.items())
+        for device, count in zip(columns.devices, columns.run_lengths(), strict=True):
+            self.extend_device(device, count)
+        self.parts.append(
+            (
+                np.array(columns.metric, np.int64),
+                np.array(columns.ts, np.int64),
+                np.array(columns.raw, np.float64),
+                np.array(columns.seq, np.int64),
+            )
+        )
+
+    def __len__(self) -> int:
+        return sum(self.lengths)
+
+    def arrays(self) -> _Part:
+        """metric, ts, raw and seq of every row."""
+        if len(self.parts) == 1:
+            return self.parts[0]
+        metric, ts, raw, seq = zip(*self.parts, strict=True)
+        return tuple(map(np.concatenate, (metric, ts, raw, seq)))  # type: ignore[return-value]
 
 
 REASONS = (

@@ -11,6 +11,7 @@ from prometheus_client import start_http_server
 
 from alerts.engine import AlertEngine
 from devices.cache import RegistryCache
+from ingest import chunk_scan
 from ingest.alerting import Alerting
 from ingest.directory import CurrentDirectory
 from ingest.hooks import RegistryRecorder, replay_hook
@@ -85,7 +86,7 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
         spool=Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes),
         dead_letters=DeadLetterStore(engine),
         flush_seconds=settings.ingest_flush_ms / 1000,
-        max_pending=settings.ingest_batch_messages * 10,
+        max_pending=max(20_000, settings.ingest_batch_messages * 2),
         partition=Partition.parse(settings.ingest_partition),
     )
     _serve_metrics(metrics_port)
@@ -101,6 +102,7 @@ def build_worker(
     settings: Settings, stop: threading.Event, *, metrics_port: int | None = None
 ) -> Worker:
     """The processing process: spool reader, pipeline, InfluxDB, registry, alerts."""
+    chunk_scan.warm_up()  # the kernels from Numba's cache (compiled at install), before any chunk
     engine = database.open_engine(settings.sql_url, **settings.pool_options)
     store = InfluxStore.from_settings(settings)
     store.wait_ready(timeout=60)

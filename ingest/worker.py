@@ -19,6 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import orjson
+
 from ingest import checkpoint, metrics
 from ingest.processor import Prepared, Processor
 from ingest.spool import Cursor, SpoolReader
@@ -118,7 +120,8 @@ class Worker:
                     log.info("processed %.0f messages/s; spool backlog %.1f MB",
                              rate, self.reader.backlog_bytes(self.cursor) / 1e6)  # fmt: skip
                     last_report, reported = time.monotonic(), self.processed
-                records = self.reader.read(self.cursor, self.chunk_records, self.chunk_bytes)
+                with self.processor.clock.stage("read"):
+                    records = self.reader.read(self.cursor, self.chunk_records, self.chunk_bytes)
                 if not records:
                     while pending:
                         self._finish(*pending.popleft())
@@ -138,6 +141,18 @@ class Worker:
                 self._finish(*pending.popleft())
             if self._unsaved:
                 self._flush_and_save()
+        self._report_stages()
+
+    def _report_stages(self) -> None:
+        """Log the CPU spent by stage, per reading, since start (``bench.ingest`` reads it)."""
+        clock = self.processor.clock
+        log.info(
+            "stage CPU seconds %s over %d readings, %d points written; process CPU %.3f s",
+            orjson.dumps(clock.totals()).decode(),
+            clock.readings,
+            clock.points,
+            time.process_time(),
+        )
 
     def _after_write(
         self,
@@ -187,11 +202,12 @@ class Worker:
 
     def _capture(self) -> checkpoint.Checkpoint:
         started = self._captured_at = time.monotonic()
-        state = checkpoint.Checkpoint(
-            cursor=self.cursor,
-            device_ids=tuple(self.processor.devices.ids),
-            pipeline_state=self.processor.pipeline.checkpoint(),
-        )
+        with self.processor.clock.stage("checkpoint"):
+            state = checkpoint.Checkpoint(
+                cursor=self.cursor,
+                device_ids=tuple(self.processor.devices.ids),
+                pipeline_state=self.processor.pipeline.checkpoint(),
+            )
         self._capture_seconds = time.monotonic() - started
         return state
 
@@ -204,7 +220,8 @@ class Worker:
         """Let the hooks settle, then save the checkpoint file (fsync'd)."""
         self.processor.settle()
         started = time.monotonic()
-        checkpoint.save(self.checkpoint_path, state)
+        with self.processor.clock.stage("checkpoint"):
+            checkpoint.save(self.checkpoint_path, state)
         self._checkpoint_cost = self._capture_seconds + time.monotonic() - started
         metrics.CHECKPOINT_SECONDS.observe(self._checkpoint_cost)
         metrics.CHECKPOINT_BYTES.set(len(state.pipeline_state))

@@ -88,7 +88,9 @@ class Settings(BaseSettings):
     # ingest
     spool_max_bytes: int = Field(2 * 1024**3, ge=1024 * 1024)
     ingest_flush_ms: int = Field(200, ge=1, le=60_000)
-    ingest_batch_messages: int = Field(2000, ge=1)
+    ingest_batch_messages: int = Field(
+        10_000, ge=1, description="messages per processing chunk (at most)"
+    )
     ingest_batch_bytes: int = Field(
         8 * 1024**2, ge=1024, description="message bytes per processing chunk (about)"
     )

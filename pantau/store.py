@@ -24,6 +24,7 @@ import httpx
 import orjson
 
 from pantau.errors import StoreRejected, StoreUnavailable
+from pantau.lineblock import LineBlock
 
 if TYPE_CHECKING:
     from pantau.settings import Settings
@@ -172,8 +173,11 @@ class InfluxStore:
         request on its own core. Raises StoreUnavailable when InfluxDB keeps failing
         (5xx/timeouts) after retries, once every batch has finished.
         """
-        batches = [
-            list(lines[start : start + self.batch_lines])
+        block = lines if isinstance(lines, LineBlock) else None
+        batches: list[Sequence[str]] = [
+            block[start : start + self.batch_lines]
+            if block is not None
+            else list(lines[start : start + self.batch_lines])
             for start in range(0, len(lines), self.batch_lines)
         ]
         parts = [WriteResult() for _ in batches]
@@ -195,10 +199,13 @@ class InfluxStore:
             result.attempts += part.attempts
         return result
 
-    def _write_batch(self, lines: list[str], result: WriteResult) -> None:
+    def _write_batch(self, lines: Sequence[str], result: WriteResult) -> None:
         if not lines:
             return
-        body = ("\n".join(lines) + "\n").encode()
+        # a LineBlock is one body already: no copy per line
+        body = (
+            lines.body() if isinstance(lines, LineBlock) else ("\n".join(lines) + "\n").encode()
+        )
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if self._compress_writes:
             body = gzip.compress(body, compresslevel=1)

@@ -140,4 +140,4 @@ def encode_output(
     """All line-protocol lines of one output (sequences indexed by device index)."""
     lines = encode_readings(out.batch, device_ids=device_ids, zones=zones, kinds=kinds)
     derived = derived_lines(out, device_ids=device_ids, zones=zones, kinds=kinds)
-    return lines + [line for _, line in derived]
+    return list(lines) + [line for _, line in derived]

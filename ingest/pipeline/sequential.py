@@ -1,9 +1,11 @@
-"""The sequential part of the pipeline, vectorised across series.
+"""The sequential part of the pipeline: per series, row after row.
 
 Rows are processed in arrival order per series, as if one at a time, which is what
-makes the result independent of how a stream is cut into batches. The loop runs over
-*depth* (the k-th row of every series in the batch at once), never over readings or
-series: a batch with ~10 rows per series takes ~10 vectorised steps.
+makes the result independent of how a stream is cut into batches. The QC steps run
+in one compiled pass over the rows (:mod:`ingest.pipeline.qc_rows`); the anomaly
+detector runs vectorised across series, in a loop over *depth* (the k-th row of every
+series in the batch at once), never over readings or series: a batch with ~10 rows
+per series takes ~10 vectorised steps.
 
 Per row, against the series' state before it:
 - ``newest`` is the newest timestamp seen (rows with a finite raw value and no TIME
@@ -28,15 +30,11 @@ from numpy.typing import NDArray
 from ingest.pipeline.anomaly import DetectorState, score_step
 from ingest.pipeline.config import PipelineConfig
 from ingest.pipeline.dedupe import Repeats
-from ingest.pipeline.state import INT64_MIN, SeriesState
+from ingest.pipeline.qc_rows import qc_rows
+from ingest.pipeline.state import SeriesState
 from ingest.pipeline.thresholds import Thresholds
 from pantau.flags import QC
 
-_RANGE = np.int32(QC.RANGE)
-_DUPLICATE = np.int32(QC.DUPLICATE)
-_GAP = np.int32(QC.GAP)
-_RATE = np.int32(QC.RATE)
-_FLATLINE = np.int32(QC.FLATLINE)
 _SPIKE = np.int32(QC.SPIKE)
 _ANOMALY = np.int32(QC.ANOMALY)
 
@@ -100,7 +98,9 @@ def trend_step(
     dt_s: NDArray[np.float64],
     tau_s: float,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """One step of the trend: (change per hour, new mean) of each series' good reading.
+    """One step of the trend: (change per hour, new mean) of each series' good reading (the
+    NumPy form of what :mod:`ingest.pipeline.qc_rows` computes row by row; its tests'
+    reference).
 
     ``mean`` is an exponentially weighted mean of the series' good values with time
     constant ``tau_s`` (weight ``a = 1 - exp(-dt/tau)`` for a reading ``dt`` after the
@@ -123,111 +123,57 @@ def run_sequential(
     config: PipelineConfig,
 ) -> RowResults:
     n = rows.series.shape[0]
-    keep = np.ones(n, np.bool_)
     flags = rows.flags.copy()
-    score = np.zeros(n, np.float32)
-    in_horizon = np.zeros(n, np.bool_)
-    good_all = np.zeros(n, np.bool_)
-    trend_all = np.full(n, np.nan)
-    finite_value = np.isfinite(rows.value)
-    lateness = np.int64(config.lateness_ns)
     thr = rows.thresholds
-    last_ts, last_seq = qc.i64("last_ts"), qc.i64("last_seq")
-    good_ts, good_value, flat_run = qc.i64("good_ts"), qc.f64("good_value"), qc.i64("flat_run")
-    trend_mean = qc.f64("trend_mean")
-    tau_s = config.trend_window_ns / 1e9
-
+    # The QC steps, one compiled pass over the rows (see qc_rows); then the detector.
+    keep, in_range, good, in_horizon, trend = qc_rows(
+        series=rows.series,
+        ts=rows.ts,
+        seq=rows.seq,
+        value=rows.value,
+        flags=flags,
+        eligible=rows.eligible,
+        ident_seen=rows.repeats.ident_seen,
+        seq_seen_ts=rows.repeats.seq_seen_ts,
+        max_rate_per_s=thr.max_rate_per_s,
+        flatline_tolerance=thr.flatline_tolerance,
+        flatline_count=thr.flatline_count,
+        last_ts=qc.i64("last_ts"),
+        last_seq=qc.i64("last_seq"),
+        good_ts=qc.i64("good_ts"),
+        good_value=qc.f64("good_value"),
+        flat_run=qc.i64("flat_run"),
+        trend_mean=qc.f64("trend_mean"),
+        lateness_ns=config.lateness_ns,
+        tau_s=config.trend_window_ns / 1e9,
+    )
+    score = np.zeros(n, np.float32)
+    scored = keep & in_range
     order, bounds, series_order = depth_order(rows.series)
     single = bounds.shape[0] == 2  # one row per series: the step covers all rows in order
     for d in range(bounds.shape[0] - 1):  # loop over depth, not over readings
-        idx: NDArray[np.int64] | slice = slice(None) if single else order[bounds[d] : bounds[d + 1]]
-        s = rows.series[idx]
-        t = rows.ts[idx]
-        seq = rows.seq[idx]
-        elig = rows.eligible[idx]
-        newest = last_ts[s]
-        started = newest != INT64_MIN
-        horizon = np.where(started, newest - lateness, INT64_MIN)
-        redelivered = elig & rows.repeats.ident_seen[idx] & (t >= horizon)
-        seen_ts = rows.repeats.seq_seen_ts[idx]
-        duplicate = elig & ~redelivered & (seq >= 0) & (seen_ts != INT64_MIN)
-        duplicate &= seen_ts >= horizon
-        kept = ~redelivered
-        ordered = kept & elig & (t > newest)
-        last_ts[s] = np.where(ordered, t, newest)
-        prev_seq = last_seq[s]
-        with_seq = ordered & (seq >= 0)
-        gap = with_seq & (prev_seq >= 0) & (seq - prev_seq > 1)
-        last_seq[s] = np.where(with_seq, seq, prev_seq)
-
-        v = rows.value[idx]
-        f = flags[idx]
-        in_range = finite_value[idx] & ((f & _RANGE) == 0)
-        good = ordered & in_range
-        gts, gv, run = good_ts[s], good_value[s], flat_run[s]
-        has_prev = good & (gts != INT64_MIN)
-        step = np.abs(v - gv)
-        dt_s = np.where(has_prev, t - gts, 1) / 1e9
-        with np.errstate(invalid="ignore", over="ignore"):
-            rate = has_prev & (step > thr.max_rate_per_s[idx] * dt_s)
-        same = has_prev & (step <= thr.flatline_tolerance[idx])
-        new_run = np.where(good, np.where(same, run + 1, 0), run)
-        flat_n = thr.flatline_count[idx]
-        flat = good & (flat_n > 0) & (new_run + 1 >= flat_n)
-        good_ts[s] = np.where(good, t, gts)
-        good_value[s] = np.where(good, v, gv)
-        flat_run[s] = new_run
-        tm = trend_mean[s]
-        trend, new_mean = trend_step(np.where(has_prev, tm, np.nan), v, dt_s, tau_s)
-        trend_mean[s] = np.where(good, new_mean, tm)
-
-        scored = kept & in_range
-        m = s.shape[0]
-        sc = np.zeros(m, np.float32)
-        spike = np.zeros(m, np.bool_)
-        if scored.all():
-            sc, level, dev, count = score_step(detector, s, v, t, good, config.detector)
-            deviation = np.abs(v - level)
-            spike = (
-                (count >= config.detector.warmup)
-                & (deviation > thr.spike_sigma[idx] * dev)
-                & (deviation > thr.spike_min_delta[idx])
-            )
-        elif scored.any():
-            si = np.flatnonzero(scored)
-            sc_s, level, dev, count = score_step(
-                detector, s[si], v[si], t[si], good[si], config.detector
-            )
-            sc[si] = sc_s
-            deviation = np.abs(v[si] - level)
-            spike[si] = (
-                (count >= config.detector.warmup)
-                & (deviation > thr.spike_sigma[idx][si] * dev)
-                & (deviation > thr.spike_min_delta[idx][si])
-            )
-        anomaly = scored & (sc >= config.anomaly_threshold)
-        f = (
-            f
-            | duplicate * _DUPLICATE
-            | gap * _GAP
-            | rate * _RATE
-            | flat * _FLATLINE
-            | spike * _SPIKE
-            | anomaly * _ANOMALY
-        ).astype(np.int32, copy=False)
-
-        keep[idx] = kept
-        flags[idx] = f
-        score[idx] = sc
-        in_horizon[idx] = t >= horizon
-        good_all[idx] = good
-        trend_all[idx] = np.where(good, trend, np.nan)
+        at = np.arange(n) if single else order[bounds[d] : bounds[d + 1]]
+        at = at[scored[at]]
+        if not at.shape[0]:
+            continue
+        s, v, t = rows.series[at], rows.value[at], rows.ts[at]
+        sc, level, dev, count = score_step(detector, s, v, t, good[at], config.detector)
+        deviation = np.abs(v - level)
+        spike = (
+            (count >= config.detector.warmup)
+            & (deviation > thr.spike_sigma[at] * dev)
+            & (deviation > thr.spike_min_delta[at])
+        )
+        score[at] = sc
+        flags[at] |= spike * _SPIKE
+    anomaly = scored & (score >= config.anomaly_threshold)
+    flags |= (anomaly * _ANOMALY).astype(np.int32)
     return RowResults(
         keep=keep,
         flags=flags,
         score=score,
         in_horizon=in_horizon,
-        good=good_all,
-        trend_per_h=trend_all,
+        good=good,
+        trend_per_h=trend,
         series_order=series_order,
     )

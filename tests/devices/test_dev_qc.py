@@ -7,6 +7,8 @@ directory into the pipeline's RANGE check, and its removal back out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import orjson
 import pytest
 
@@ -96,7 +98,7 @@ def _reading(value: float, seq: int) -> Record:
     return Record(body=body, segment=1, offset=0, end_offset=len(body))
 
 
-def _flags(lines: list[str]) -> int:
+def _flags(lines: Sequence[str]) -> int:
     (line,) = [x for x in lines if x.startswith("readings,")]
     return int(line.split("flags=")[1].split("i")[0])
 
