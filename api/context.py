@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
 from api.keys import KeyStore
 from api.ratelimit import RateLimiter
+from devices.credentials import BrokerSync
 from pantau.store import InfluxStore
 
 
@@ -19,4 +20,6 @@ class AppContext:
     mqtt_url: str
     rate_limiter: RateLimiter
     tile_url: str = ""
-    extras: dict[str, object] = field(default_factory=dict)
+    # Rewrites the broker's passwd/acl and reloads it after every credential change;
+    # None: the API changes the registry only (the broker is someone else's).
+    broker: BrokerSync | None = None

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from devices.brokerlink import broker_sync
 from devices.credentials import (
     SERVICE_ACCOUNTS,
     BrokerFiles,
@@ -21,7 +22,6 @@ from devices.credentials import (
     issue_password,
     new_password,
     service_password,
-    sync_broker,
 )
 from devices.importer import import_csv
 from devices.qc import qc_text
@@ -39,14 +39,15 @@ def _registry(settings: Settings) -> Registry:
 
 
 def _sync(settings: Settings, registry: Registry) -> BrokerFiles:
-    from pantau.servicecmd import local_services
-
-    home = settings.home.resolve()
-
-    def reload() -> None:
-        local_services(settings)[0].reload()  # SIGHUP if it runs; config now has the files
-
-    return sync_broker(registry, home / "mosquitto", reload, secrets_dir=home / "secrets")
+    files = broker_sync(settings)(registry)
+    if files.confirmed:
+        print("the broker confirmed the new credentials")
+    else:
+        print(
+            "the broker did NOT confirm the new credentials (is it running? "
+            "`pantau services up`, or set PANTAU_MQTT_RELOAD_COMMAND for your own broker)"
+        )
+    return files
 
 
 def _print_credentials(rows: list[tuple[str, str]], out: Path | None) -> None:

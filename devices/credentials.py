@@ -14,17 +14,20 @@ here logs a password or a hash.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import logging
 import os
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from devices.model import Device
 from devices.registry import Registry
+from pantau.mqtt import BrokerAddress, wait_for_login
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +108,11 @@ def acl_text(devices: list[Device]) -> str:
     active = [d for d in devices if d.status != "decommissioned"]
     for device in active:
         lines.append(f"user {device.id}")
-        lines.append(f"topic write sensors/{device.id}/#")
+        if device.kind != "gateway" or device.metrics:
+            lines.append(f"topic write sensors/{device.id}/#")
+        else:  # a gateway is not a sensor: only its status under its own id
+            lines.append(f"topic write sensors/{device.id}/status")
+        lines.append(f"topic read sensors/{device.id}/commands/#")
         if device.kind == "gateway":
             lines.append(f"topic write gateways/{device.id}/#")
             for member in active:
@@ -115,11 +122,16 @@ def acl_text(devices: list[Device]) -> str:
     return "\n".join(lines)
 
 
-def passwd_text(device_hashes: dict[str, str], secrets_dir: Path) -> str:
+PROBE_ACCOUNT = "pantau-probe"  # a fresh password on every sync, no topics: confirms reloads
+
+
+def passwd_text(device_hashes: dict[str, str], secrets_dir: Path, probe: str = "") -> str:
     lines = [
         f"{account}:{hash_password(service_password(secrets_dir, account))}"
         for account in SERVICE_ACCOUNTS
     ]
+    if probe:
+        lines.append(f"{PROBE_ACCOUNT}:{hash_password(probe)}")
     lines += [f"{device}:{encoded}" for device, encoded in sorted(device_hashes.items())]
     return "\n".join(lines) + "\n"
 
@@ -145,41 +157,73 @@ class BrokerFiles:
     password_file: Path
     acl_file: Path
     devices: int
+    confirmed: bool = False  # the broker accepted the new files' probe login
+
+
+# Reload returns False when there is nothing to reload (no broker Pantau started, no
+# reload command), True or None when it signalled one.
+Reload = Callable[[], "bool | None"]
+_SYNC_LOCK = threading.Lock()  # one rewrite-reload-confirm at a time in this process
 
 
 def sync_broker(
     registry: Registry,
     directory: Path,
-    reload: Callable[[], None],
+    reload: Reload,
     *,
     secrets_dir: Path | None = None,
+    broker_url: str | None = None,
+    confirm_within: float = 2.0,
 ) -> BrokerFiles:
     """Rewrite ``directory/passwd`` and ``directory/acl`` from the registry, then ``reload()``.
 
     ``secrets_dir`` defaults to ``directory/../secrets`` (``$PANTAU_HOME/secrets``
     when ``directory`` is ``$PANTAU_HOME/mosquitto``). Decommissioned devices and
     revoked credentials are left out, so their connections are refused from now on.
+
+    With ``broker_url``, the reload is confirmed: the password file carries a
+    one-off password for :data:`PROBE_ACCOUNT`, and the sync logs in with it until
+    the broker accepts it (the broker then reads the new files), up to
+    ``confirm_within`` seconds. :attr:`BrokerFiles.confirmed` says whether it did.
     """
     secrets_dir = secrets_dir or directory.parent / "secrets"
-    hashes = registry.password_hashes()
-    files = BrokerFiles(directory / "passwd", directory / "acl", len(hashes))
-    write_atomically(files.password_file, passwd_text(hashes, secrets_dir))
-    write_atomically(files.acl_file, acl_text(registry.list()))
-    reload()
-    log.info("broker password file and ACL rewritten (%d devices) and reloaded", files.devices)
+    with _SYNC_LOCK:
+        hashes = registry.password_hashes()
+        probe = new_password() if broker_url else ""
+        files = BrokerFiles(directory / "passwd", directory / "acl", len(hashes))
+        write_atomically(files.password_file, passwd_text(hashes, secrets_dir, probe))
+        write_atomically(files.acl_file, acl_text(registry.list()))
+        signalled = reload()
+        confirmed = False
+        if broker_url and signalled is not False:
+            address = BrokerAddress.parse(broker_url)
+            confirmed = wait_for_login(address, PROBE_ACCOUNT, probe, within=confirm_within)
+    files = dataclasses.replace(files, confirmed=confirmed)
+    log.info(
+        "broker password file and ACL rewritten (%d devices) and reloaded%s",
+        files.devices,
+        "" if not broker_url else "; the broker confirmed" if confirmed else "; NOT confirmed",
+    )
     return files
 
 
 @dataclass(frozen=True)
 class BrokerSync:
-    """:func:`sync_broker` bound to a directory and a reload action (for the API context).
+    """:func:`sync_broker` bound to a directory, a reload action and the broker's address.
 
-    Wire it as ``ctx.extras["devices.broker"] = BrokerSync(home / "mosquitto", mosquitto.reload)``.
+    ``pantau api`` builds one (:func:`api.wiring.build_context`) as ``AppContext.broker``.
     """
 
     directory: Path
-    reload: Callable[[], None]
+    reload: Reload
     secrets_dir: Path | None = None
+    broker_url: str | None = None
 
     def __call__(self, registry: Registry) -> BrokerFiles:
-        return sync_broker(registry, self.directory, self.reload, secrets_dir=self.secrets_dir)
+        return sync_broker(
+            registry,
+            self.directory,
+            self.reload,
+            secrets_dir=self.secrets_dir,
+            broker_url=self.broker_url,
+        )

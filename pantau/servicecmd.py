@@ -9,16 +9,22 @@ from pantau.services import InfluxDB, ManagedProcess, Mosquitto
 from pantau.settings import Settings, load_settings
 
 
-def local_services(settings: Settings) -> tuple[Mosquitto, InfluxDB]:
+def local_mosquitto(settings: Settings) -> Mosquitto:
+    """The Mosquitto of ``pantau services up`` (its config rewritten from the current files)."""
     home = settings.home.resolve()
     auth = home / "mosquitto" / "passwd"
     acl = home / "mosquitto" / "acl"
-    mosquitto = Mosquitto(
+    return Mosquitto(
         home / "mosquitto",
         settings.mosquitto_port,
         password_file=auth if auth.exists() else None,
         acl_file=acl if auth.exists() and acl.exists() else None,
     )
+
+
+def local_services(settings: Settings) -> tuple[Mosquitto, InfluxDB]:
+    home = settings.home.resolve()
+    mosquitto = local_mosquitto(settings)
     influx = InfluxDB(home / "influxdb", settings.influx_port, rpc_port=settings.influx_port + 1)
     return mosquitto, influx
 

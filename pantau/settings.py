@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     mqtt_client_id: str = "pantau-ingest"
     mqtt_share_group: str = Field("", description="Shared-subscription group ('' = none)")
     mqtt_max_payload: int = Field(256 * 1024, ge=1024, description="Largest accepted payload")
+    mqtt_reload_command: str = Field(
+        "",
+        description="command that makes the broker re-read passwd/acl ('' = SIGHUP to the "
+        "Mosquitto of `pantau services up`)",
+    )
 
     # InfluxDB (v1 HTTP API)
     influx_url: str = "http://127.0.0.1:18086"
