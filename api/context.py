@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -23,3 +24,5 @@ class AppContext:
     # Rewrites the broker's passwd/acl and reloads it after every credential change;
     # None: the API changes the registry only (the broker is someone else's).
     broker: BrokerSync | None = None
+    # where `pantau ingest` reports its broker connection (pantau.status); /health shows it
+    status_dir: Path | None = None

@@ -11,6 +11,7 @@ from api.ratelimit import RateLimiter
 from devices.brokerlink import broker_sync
 from pantau import database
 from pantau.settings import Settings
+from pantau.status import status_dir
 from pantau.store import InfluxStore
 
 
@@ -28,6 +29,7 @@ def build_context(settings: Settings, *, migrate: bool = True) -> AppContext:
         rate_limiter=RateLimiter(settings.rate_limit_per_minute),
         tile_url=settings.tile_url,
         broker=broker_sync(settings),
+        status_dir=status_dir(settings.home),
     )
 
 

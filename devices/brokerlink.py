@@ -13,7 +13,9 @@ import logging
 import shlex
 import subprocess
 
-from devices.credentials import BrokerSync, Reload
+from devices.credentials import BrokerFiles, BrokerSync, Reload
+from devices.registry import Registry
+from pantau import database
 from pantau.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,3 +59,9 @@ def broker_sync(settings: Settings) -> BrokerSync:
         secrets_dir=home / "secrets",
         broker_url=settings.mqtt_url,
     )
+
+
+def prepare_broker_files(settings: Settings) -> BrokerFiles:
+    """Service-account secrets, ``passwd`` and ``acl`` from the registry (before a start)."""
+    database.upgrade(settings.sql_url)
+    return broker_sync(settings)(Registry(database.open_engine(settings.sql_url)))

@@ -162,6 +162,55 @@ def wait_for_login(
         time.sleep(0.02)
 
 
+def prime_session(
+    url: str,
+    *,
+    client_id: str,
+    topics: list[str],
+    username: str | None,
+    password: str | None,
+    timeout: float = 5.0,
+) -> bool:
+    """Create (or keep) a persistent session subscribed to ``topics``, then leave.
+
+    From then on the broker queues QoS 1 messages for ``client_id`` even before its
+    owner first connects. Nothing is acknowledged here (manual acknowledgement), so
+    a message delivered during the visit is delivered again to the owner.
+    """
+    address = BrokerAddress.parse(url)
+    client = new_client(
+        address,
+        client_id=client_id,
+        clean=False,
+        manual_ack=True,
+        username=username,
+        password=password,
+    )
+    done = threading.Event()
+    accepted: list[bool] = []
+
+    def on_connect(c: paho.Client, u: object, f: object, reason: ReasonCode, p: object) -> None:
+        accepted.append(not reason.is_failure)
+        if reason.is_failure:
+            done.set()
+        else:
+            c.subscribe([(topic, 1) for topic in topics])
+
+    client.on_connect = on_connect
+    client.on_subscribe = lambda *args: done.set()
+    try:
+        client.connect(address.host, address.port, keepalive=30)
+    except OSError:
+        return False
+    client.loop_start()
+    try:
+        ok = done.wait(timeout) and accepted == [True]
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return ok
+
+
 class Subscriber:
     """Persistent-session QoS 1 subscriber with manual acknowledgement.
 

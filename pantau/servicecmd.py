@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import Callable
 from typing import Any
 
 from pantau.services import InfluxDB, ManagedProcess, Mosquitto
@@ -36,13 +38,41 @@ def _describe(service: ManagedProcess) -> str:
     return f"{service.name:10} {state:22} port {service.port} {answer}  log: {service.log_file}"
 
 
+def _part(module: str, function: str) -> Callable[[Settings], object] | None:
+    """A function of another part, if that part is installed (as the CLI loads commands)."""
+    try:
+        found: Callable[[Settings], object] = getattr(importlib.import_module(module), function)
+    except ModuleNotFoundError:
+        return None
+    return found
+
+
+def up(settings: Settings) -> None:
+    """Start both services; the broker never runs without its credentials.
+
+    First the service accounts' secrets and the broker's ``passwd``/``acl`` (from the
+    registry), so that Mosquitto starts with authentication and every service finds
+    its credentials; then, on a fresh start, ingest's persistent session, so the
+    broker keeps readings for ingest even before ingest first runs.
+    """
+    prepare = _part("devices.brokerlink", "prepare_broker_files")
+    if prepare is not None:
+        prepare(settings)
+    mosquitto, influx = local_services(settings)
+    fresh = not mosquitto.running()
+    for service in (mosquitto, influx):
+        service.start()
+        print(f"started  {_describe(service)}")
+    prime = _part("ingest.wiring", "prime_ingest_session")
+    if fresh and prime is not None and not prime(settings):
+        print("note: could not open ingest's session at the broker yet; it opens at first run")
+
+
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     services = local_services(settings)
     if args.action == "up":
-        for service in services:
-            service.start()
-            print(f"started  {_describe(service)}")
+        up(settings)
     elif args.action == "down":
         for service in services:
             service.stop()
