@@ -122,6 +122,7 @@ class IngestService:
         self._start_worker()
         self._wait_for_worker(self.ready_wait_s, stop)
         self.receiver.start()
+        self._report_broker_state()
         last_report = time.monotonic()
         reported = (0, 0)
         while not stop.wait(1.0):

@@ -273,6 +273,8 @@ class Subscriber:
             self.state = f"unreachable: {exc}"
             log.error("cannot connect to MQTT broker %s: %s; retrying", self.address, exc)
             self._client.connect_async(self.address.host, self.address.port, keepalive=30)
+            self._client.loop_start()
+            return
         self._client.loop_start()
         if self._keep_trying:
             if not self.connected.wait(timeout) or self.refused:

@@ -19,9 +19,13 @@ def read_secret(home: Path, name: str) -> str | None:
 
 
 def service_credentials(home: Path, account: str, url: str) -> tuple[str | None, str | None]:
-    """Credentials for a service account: those in the URL win, else the account's secret file."""
+    """Credentials for a service account: those in the URL win, else the account's secret file.
+
+    Without a secret the account still logs in by name (no password): a broker that
+    needs passwords refuses it without harm, whereas an anonymous login with the
+    service's client id would make Mosquitto drop that id's persistent session.
+    """
     address = BrokerAddress.parse(url)
     if address.username:
         return address.username, address.password
-    secret = read_secret(home, account)
-    return (account, secret) if secret else (None, None)
+    return account, read_secret(home, account)
