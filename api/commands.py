@@ -67,6 +67,13 @@ def revoke_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rate_limit(text: str) -> int:
+    """``--rate-limit``: a whole number of requests per minute, 1 to 100 000."""
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 100_000):
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 100000, not {text!r}")
+    return int(text)
+
+
 def register(sub: Any) -> None:
     api = sub.add_parser(
         "api",
@@ -83,7 +90,10 @@ def register(sub: Any) -> None:
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--name", default="", help="who or what the key is for")
     create.add_argument(
-        "--rate-limit", type=int, default=None, help="requests per minute (default: the setting)"
+        "--rate-limit",
+        type=_rate_limit,
+        default=None,
+        help="requests per minute, 1 to 100000 (default: the setting)",
     )
     create.set_defaults(func=create_key)
     listing = actions.add_parser("list", help="list keys (never their secrets)")

@@ -26,3 +26,5 @@ class AppContext:
     broker: BrokerSync | None = None
     # where `pantau ingest` reports its broker connection (pantau.status); /health shows it
     status_dir: Path | None = None
+    max_body_bytes: int = 64 * 1024  # request bodies (the CSV import: 5 MB), api.guard
+    public_rate_limit_per_minute: int = 120  # requests without a key, per client address

@@ -30,6 +30,8 @@ def build_context(settings: Settings, *, migrate: bool = True) -> AppContext:
         tile_url=settings.tile_url,
         broker=broker_sync(settings),
         status_dir=status_dir(settings.home),
+        max_body_bytes=settings.api_max_body_bytes,
+        public_rate_limit_per_minute=settings.public_rate_limit_per_minute,
     )
 
 

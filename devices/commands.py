@@ -53,6 +53,7 @@ def _sync(settings: Settings, registry: Registry) -> BrokerFiles:
 def _print_credentials(rows: list[tuple[str, str]], out: Path | None) -> None:
     if out is not None:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
         with os.fdopen(fd, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["username", "password", "topic"])
@@ -67,7 +68,7 @@ def _print_credentials(rows: list[tuple[str, str]], out: Path | None) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     settings = load_settings()
     registry = _registry(settings)
-    text = Path(args.file).read_text(encoding="utf-8-sig")
+    text = read_csv_text(Path(args.file))
     report = import_csv(registry, text, dry_run=args.dry_run, source=Path(args.file).name)
     print(report.text())
     if report.created:
@@ -75,6 +76,19 @@ def cmd_import(args: argparse.Namespace) -> int:
             _sync(settings, registry)
         _print_credentials(sorted(report.passwords.items()), args.credentials_out)
     return 0 if report.ok else 1
+
+
+def read_csv_text(path: Path) -> str:
+    """The file as UTF-8 text; a problem naming the line that is not UTF-8 otherwise."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InvalidRequest(
+            f"{path.name}: problem on line {line}: the file is not UTF-8 text "
+            f"(byte {data[exc.start]:#04x}); save it as 'CSV UTF-8' and import again"
+        ) from None
 
 
 def cmd_add(args: argparse.Namespace) -> int:

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     api_port: Port = 8000
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit_per_minute: int = Field(600, ge=1)
+    public_rate_limit_per_minute: int = Field(
+        120, ge=1, description="requests without a key, per client address"
+    )
+    api_max_body_bytes: int = Field(
+        64 * 1024, ge=1024, le=5 * 1024**2, description="request body limit (CSV import: 5 MB)"
+    )
     tile_url: str = Field("", description="Map tile URL template; empty = plain background")
 
     @field_validator("mqtt_url")
