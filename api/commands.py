@@ -18,6 +18,10 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     app = build_app(settings)
+    if settings.metrics_port:  # /metrics on the API needs a key; this bind does not
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     # Everything built so far lives as long as the process. Freezing it keeps the
     # collector's full passes, which a streamed export's short-lived rows trigger
     # every few hundred thousand rows, from walking the whole heap each time

@@ -45,13 +45,22 @@ def _serve_metrics(port: int | None) -> None:
         log.info("Prometheus metrics on http://127.0.0.1:%d/metrics", port)
 
 
+def ingest_credentials(settings: Settings) -> tuple[str | None, str | None]:
+    """``pantau-ingest``'s login; a partition logs in as ``pantau-ingest-p<i>of<n>`` (same
+    password), since the broker makes the username the client id (one session each)."""
+    username, password = service_credentials(settings.home, "pantau-ingest", settings.mqtt_url)
+    if username == "pantau-ingest" and settings.ingest_partition:
+        username = settings.ingest_client_id.replace(settings.mqtt_client_id, username, 1)
+    return username, password
+
+
 def prime_ingest_session(settings: Settings) -> bool:
     """Open ingest's persistent session at the broker so it queues readings from now on.
 
     ``pantau services up`` calls it after starting Mosquitto: readings published
     before ``pantau ingest`` first connects are kept for it instead of dropped.
     """
-    username, password = service_credentials(settings.home, "pantau-ingest", settings.mqtt_url)
+    username, password = ingest_credentials(settings)
     return prime_session(
         settings.mqtt_url,
         client_id=settings.ingest_client_id,
@@ -68,7 +77,7 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
 
     def credentials() -> tuple[str | None, str | None]:
         # re-read before every (re)connect: a secret created or rotated later is used
-        return service_credentials(settings.home, "pantau-ingest", settings.mqtt_url)
+        return ingest_credentials(settings)
 
     def subscriber(handler: Handler) -> Subscriber:
         return Subscriber(

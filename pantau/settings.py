@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(
         64 * 1024, ge=1024, le=5 * 1024**2, description="request body limit (CSV import: 5 MB)"
     )
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="also serve /metrics without a key on this port"
+    )
+    metrics_host: str = Field("127.0.0.1", description="address of PANTAU_METRICS_PORT")
     tile_url: str = Field("", description="Map tile URL template; empty = plain background")
 
     @field_validator("mqtt_url")

@@ -161,3 +161,22 @@ def test_a_gateway_publishes_for_its_members_not_under_its_own_id(
         ingest.close()
     finally:
         server.stop()
+
+
+def test_ingest_partitions_keep_a_session_each(broker: tuple[Mosquitto, dict[str, str]]) -> None:
+    from ingest.wiring import ingest_credentials
+    from pantau.settings import load_settings
+
+    server, passwords = broker
+    sessions = []
+    for partition in ("0/2", "1/2"):
+        settings = load_settings(ingest_partition=partition, mqtt_url=server.url)
+        user, _ = ingest_credentials(settings)
+        assert user == f"pantau-ingest-p{partition[0]}of2"
+        session = Session(server.port, user, passwords["pantau-ingest"], settings.ingest_client_id)
+        assert not session.reason.is_failure
+        sessions.append(session)
+    sessions[0].subscribe("sensors/+/readings")
+    assert all(s.client.is_connected() and s.disconnects == 0 for s in sessions)
+    for session in sessions:
+        session.close()
