@@ -151,9 +151,17 @@ def test_api_paths_are_effective_at_the_broker_within_a_second(home: Home) -> No
         assert credentials["broker_synced"] is True
         assert login(home.mqtt_port, "aq-path-2", credentials["password"])
 
+        connected = paho.Client(CallbackAPIVersion.VERSION2, client_id="aq-path-1")
+        connected.username_pw_set("aq-path-1", rotated["password"])
+        connected.connect("127.0.0.1", home.mqtt_port)
+        connected.loop_start()
+        wait_for(connected.is_connected, 5, "the device's connection")
         gone = client.delete("/devices/aq-path-1")
         assert gone.status_code == 200 and gone.headers["X-Pantau-Broker"] == "confirmed"
         assert not login(home.mqtt_port, "aq-path-1", rotated["password"])
+        connected.reconnect_delay_set(60, 60)
+        wait_for(lambda: not connected.is_connected(), 2, "the broker closing its connection")
+        connected.loop_stop()
     assert api.poll() is None
 
 
