@@ -7,6 +7,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from pantau.secrets import INFLUX_SECRET, INFLUX_USER, ensure_secret
 from pantau.services import InfluxDB, ManagedProcess, Mosquitto
 from pantau.settings import Settings, load_settings
 
@@ -27,7 +28,12 @@ def local_mosquitto(settings: Settings) -> Mosquitto:
 def local_services(settings: Settings) -> tuple[Mosquitto, InfluxDB]:
     home = settings.home.resolve()
     mosquitto = local_mosquitto(settings)
-    influx = InfluxDB(home / "influxdb", settings.influx_port, rpc_port=settings.influx_port + 1)
+    influx = InfluxDB(
+        home / "influxdb",
+        settings.influx_port,
+        rpc_port=settings.influx_port + 1,
+        credentials=(INFLUX_USER, ensure_secret(home, INFLUX_SECRET)),  # auth on
+    )
     return mosquitto, influx
 
 

@@ -233,9 +233,17 @@ class Mosquitto(ManagedProcess):
 class InfluxDB(ManagedProcess):
     """InfluxDB 1.x with its own meta/data/wal directories, HTTP on loopback."""
 
-    def __init__(self, directory: Path, port: int, *, rpc_port: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        port: int,
+        *,
+        rpc_port: int | None = None,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.rpc_port = rpc_port or free_port()
+        self.credentials = credentials  # auth on; this admin user is created at first start
         config = directory / "influxdb.conf"
         command = [find_binary("influxd"), "-config", str(config)]
         super().__init__("influxdb", directory, port, command)
@@ -279,7 +287,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 [http]
   enabled = true
   bind-address = "127.0.0.1:{self.port}"
-  auth-enabled = false
+  auth-enabled = {"true" if self.credentials else "false"}
   log-enabled = false
   write-tracing = false
   max-row-limit = 0
@@ -291,6 +299,26 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 [subscriber]
   enabled = false
 """
+
+    def start(self, timeout: float = 30.0) -> None:
+        super().start(timeout)
+        if self.credentials:
+            self.create_admin(*self.credentials)
+
+    def create_admin(self, user: str, password: str) -> None:
+        """Create the admin user if there is none yet (InfluxDB allows that one unauthenticated)."""
+        auth = httpx.BasicAuth(user, password)
+        probe = httpx.post(f"{self.url}/query", data={"q": "SHOW USERS"}, auth=auth, timeout=10)
+        if probe.status_code == 200 and "error" not in probe.text:
+            return
+        quoted = password.replace("\\", "\\\\").replace("'", "\\'")
+        statement = f"CREATE USER \"{user}\" WITH PASSWORD '{quoted}' WITH ALL PRIVILEGES"
+        created = httpx.post(f"{self.url}/query", data={"q": statement}, timeout=10)
+        if created.status_code != 200 or "error" in created.text:
+            raise ServiceUnavailable(
+                f"InfluxDB at {self.url} runs with auth but refuses Pantau's user {user!r}; "
+                "if you created other users, set PANTAU_INFLUX_USER and PANTAU_INFLUX_PASSWORD"
+            )
 
     def ready(self) -> bool:
         try:

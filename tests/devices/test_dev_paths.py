@@ -21,6 +21,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from pantau.services import free_port, port_open
+from pantau.settings import load_settings
 from pantau.store import InfluxStore
 from tests.harness import count_points, wait_for
 
@@ -183,7 +184,8 @@ def test_first_run_in_any_order_loses_nothing(home: Home) -> None:
     password = out.read_text().splitlines()[1].split(",")[1]
     now_ms = int(time.time() * 1000)
     publish(home.mqtt_port, "aq-first-1", password, {"ts": now_ms, "values": {"pm25": 12.5}})
-    store = InfluxStore(url=home.env["PANTAU_INFLUX_URL"], database="pantau", max_attempts=2)
+    settings = load_settings(home=home.root, influx_url=home.env["PANTAU_INFLUX_URL"])
+    store = InfluxStore.from_settings(settings)  # InfluxDB runs with auth: Pantau's user
     try:
         wait_for(lambda: _points(store) == 1, 60, "the reading in InfluxDB")
     finally:
