@@ -28,6 +28,7 @@ from pathlib import Path
 from devices.model import Device
 from devices.registry import Registry
 from pantau.mqtt import BrokerAddress, wait_for_login
+from pantau.privileges import owned_like_directory
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ def write_atomically(path: Path, text: str, mode: int = 0o600) -> None:
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
+        owned_like_directory(fd, path.parent)  # the broker, no longer root, reads it
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
             handle.flush()

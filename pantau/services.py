@@ -7,7 +7,6 @@ Everything listens on loopback only.
 
 from __future__ import annotations
 
-import getpass
 import os
 import shutil
 import signal
@@ -20,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from pantau.errors import ServiceUnavailable
+from pantau.privileges import service_user
 
 INSTALL_HINT = {
     "mosquitto": "install it with: sudo apt-get install -y mosquitto mosquitto-clients",
@@ -174,8 +174,10 @@ class Mosquitto(ManagedProcess):
         acl_file: Path | None = None,
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
+        (directory / "data").mkdir(exist_ok=True)
         self.password_file = password_file
         self.acl_file = acl_file
+        self.run_as = service_user(directory)  # not root, where it can be avoided
         config = directory / "mosquitto.conf"
         command = [find_binary("mosquitto"), "-c", str(config)]
         super().__init__("mosquitto", directory, port, command)
@@ -193,7 +195,7 @@ class Mosquitto(ManagedProcess):
             # (least of all ingest's persistent one), whatever client id it sends.
             lines.append("use_username_as_clientid true")
         lines += [
-            f"user {getpass.getuser()}",
+            f"user {self.run_as}",
             "persistence true",
             f"persistence_location {data}/",
             "autosave_interval 60",
