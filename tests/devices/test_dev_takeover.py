@@ -180,3 +180,23 @@ def test_ingest_partitions_keep_a_session_each(broker: tuple[Mosquitto, dict[str
     assert all(s.client.is_connected() and s.disconnects == 0 for s in sessions)
     for session in sessions:
         session.close()
+
+
+def test_the_simulators_shared_admin_pool_keeps_every_connection(
+    broker: tuple[Mosquitto, dict[str, str]], tmp_path: Path
+) -> None:
+    from sandbox.simulate.pool import PublisherPool
+
+    server, _ = broker
+    admin = service_password(tmp_path / "secrets", "pantau-admin")
+    pool = PublisherPool(server.url, connections=4, username="pantau-admin", password=admin)
+    pool.start()
+    try:
+        for i in range(40):
+            pool.publish("aq-001", i % 4, "sensors/aq-001/readings", b'{"values": {"pm25": 1}}')
+        assert pool.drain(10)
+        assert pool.counters.errors == 0 and pool.counters.acked == 40
+        assert all(link.client.is_connected() and not link.refused for link in pool.links)
+        assert len({link.client._username for link in pool.links}) == 4
+    finally:
+        pool.close()
