@@ -182,8 +182,12 @@ async def import_devices(
         raise InvalidRequest(f"the CSV is larger than {MAX_CSV_BYTES // 1024 // 1024} MB")
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidRequest("the CSV must be UTF-8 text (save it as 'CSV UTF-8')") from None
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InvalidRequest(
+            f"problem on line {line}: the CSV must be UTF-8 text (save it as 'CSV UTF-8')",
+            field="file",
+        ) from None
     registry = _registry(ctx)
     report: ImportReport = await run_in_threadpool(
         import_csv, registry, text, dry_run=dry_run, source=source

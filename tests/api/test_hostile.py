@@ -134,3 +134,25 @@ def test_opening_event_streams_spends_the_keys_rate_limit(api: Api, live: LiveSe
             codes.append(stream.status_code)
     assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
     time.sleep(0)  # streams closed
+
+
+def test_a_latin1_import_names_the_line(api: Api) -> None:
+    rows = "id,kind,zone,latitude,longitude,notes\naq-l1,air_quality,ejip,-6.33,107.14,é\n"
+    answer = api.client.post(
+        "/api/v1/devices/import",
+        content=rows.encode("latin-1"),
+        headers={**api.auth(api.technician), "content-type": "text/csv"},
+    )
+    assert answer.status_code == 400 and "line 2" in answer.json()["error"]["message"]
+
+
+def test_health_shows_a_refused_ingest(api: Api, tmp_path: Path) -> None:
+    from pantau.status import write_status
+
+    api.ctx.status_dir = tmp_path
+    write_status(tmp_path / "ingest-pantau-ingest.json", {"broker": "refused: Not authorized"})
+    health = api.client.get("/api/v1/health")
+    assert health.status_code == 503
+    body = health.json()
+    assert body["status"] == "degraded"
+    assert body["ingest"] == {"pantau-ingest": "refused: Not authorized"}
