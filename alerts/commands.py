@@ -2,15 +2,14 @@
 
 ``pantau alerts [--once]`` delivers the outbox until stopped (SIGTERM/Ctrl-C).
 Offline and stale checks run where the device registry is, inside ``pantau
-ingest``. SMTP comes from ``--smtp-*`` or ``PANTAU_SMTP_HOST``, ``_PORT``,
-``_FROM``, ``_USER``, ``_PASSWORD``, ``_STARTTLS``.
+ingest``. SMTP comes from ``--smtp-*`` or the settings ``PANTAU_SMTP_HOST``, ``_PORT``,
+``_FROM``, ``_USER``, ``_PASSWORD``, ``_STARTTLS`` (docs/settings.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import threading
 from dataclasses import asdict, fields
@@ -25,11 +24,7 @@ from alerts.rulebook import RuleStore
 from alerts.rules import RULE_KINDS, Rule
 from pantau.database import open_engine, upgrade
 from pantau.secrets import service_credentials
-from pantau.settings import load_settings
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"PANTAU_SMTP_{name}", default)
+from pantau.settings import Settings, load_settings
 
 
 def _engine() -> Engine:
@@ -39,18 +34,24 @@ def _engine() -> Engine:
     return open_engine(url)
 
 
+def smtp_settings(args: argparse.Namespace, settings: Settings) -> SmtpSettings | None:
+    """SMTP from the ``--smtp-*`` options, else the ``smtp_*`` settings; None: no e-mail."""
+    host = args.smtp_host or settings.smtp_host
+    if not host:
+        return None
+    return SmtpSettings(
+        host=host,
+        port=args.smtp_port or settings.smtp_port,
+        sender=args.smtp_from or settings.smtp_from,
+        username=args.smtp_user or settings.smtp_user or None,
+        password=settings.smtp_password or None,
+        starttls=settings.smtp_starttls if args.smtp_starttls is None else args.smtp_starttls,
+    )
+
+
 def run_dispatcher(args: argparse.Namespace) -> int:
     settings = load_settings()
-    smtp = None
-    if args.smtp_host:
-        smtp = SmtpSettings(
-            host=args.smtp_host,
-            port=args.smtp_port,
-            sender=args.smtp_from,
-            username=args.smtp_user,
-            password=_env("PASSWORD"),
-            starttls=args.smtp_starttls,
-        )
+    smtp = smtp_settings(args, settings)
     # the URL's credentials, else the service account's secret under $PANTAU_HOME/secrets
     username, password = service_credentials(settings.home, "pantau-alerts", settings.mqtt_url)
     dispatcher = Dispatcher(
@@ -117,7 +118,7 @@ def endpoints_add(args: argparse.Namespace) -> int:
         name=args.name,
         channel=args.channel,
         target=args.target,
-        secret=os.environ.get("PANTAU_WEBHOOK_SECRET", "") if args.channel == "webhook" else "",
+        secret=load_settings().webhook_secret if args.channel == "webhook" else "",
         zones=tuple(args.zone or ()),
         kinds=tuple(args.kind or ()),
         min_severity=args.min_severity,
@@ -140,12 +141,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--max-attempts", type=int, default=12)
     parser.add_argument("--worker-id", default=None)
     parser.add_argument("--no-mqtt", action="store_true", help="do not publish MQTT state")
-    parser.add_argument("--smtp-host", default=_env("HOST"))
-    parser.add_argument("--smtp-port", type=int, default=int(_env("PORT", "25") or 25))
-    parser.add_argument("--smtp-from", default=_env("FROM", "pantau@localhost"))
-    parser.add_argument("--smtp-user", default=_env("USER"))
+    parser.add_argument("--smtp-host", help="default: PANTAU_SMTP_HOST (none: no e-mail)")
+    parser.add_argument("--smtp-port", type=int, help="default: PANTAU_SMTP_PORT (25)")
+    parser.add_argument("--smtp-from", help="default: PANTAU_SMTP_FROM (pantau@localhost)")
+    parser.add_argument("--smtp-user", help="default: PANTAU_SMTP_USER")
     parser.add_argument(
-        "--smtp-starttls", action="store_true", default=_env("STARTTLS", "") in ("1", "true")
+        "--smtp-starttls", action="store_true", default=None, help="default: PANTAU_SMTP_STARTTLS"
     )
     parser.set_defaults(func=run_dispatcher)
     commands = parser.add_subparsers(dest="alerts_command", metavar="SUBCOMMAND")

@@ -8,13 +8,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from alerts.engine import AlertEngine
 from alerts.observations import DeviceState, FloodObservation, IspuObservation, Observations
+from devices.cache import RegistrySnapshot
 from ingest.pipeline import FLOOD_STATUS, ISPU_CATEGORIES
 from ingest.processor import ChunkResult
 from pantau.batch import Batch
@@ -126,7 +126,7 @@ class Alerting:
     def __init__(
         self,
         engine: AlertEngine,
-        snapshot: Callable[[], Any],
+        snapshot: Callable[[], RegistrySnapshot],
         *,
         check_seconds: float = 5.0,
         evaluate_seconds: float = 1.0,
