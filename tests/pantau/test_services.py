@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pantau.errors import ServiceUnavailable
-from pantau.services import InfluxDB, find_binary, free_port, memory_bytes
+from pantau.services import InfluxDB, find_binary, free_port, memory_bytes, port_open
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +73,10 @@ def test_services_up_runs_influxdb_with_auth_and_pantau_uses_it(tmp_path: Path) 
     from pantau.settings import load_settings
     from pantau.store import InfluxStore
 
-    ports = {"PANTAU_MOSQUITTO_PORT": str(free_port()), "PANTAU_INFLUX_PORT": str(free_port())}
+    influx_port = free_port()
+    while port_open(influx_port + 1):  # InfluxDB's RPC port is the next one
+        influx_port = free_port()
+    ports = {"PANTAU_MOSQUITTO_PORT": str(free_port()), "PANTAU_INFLUX_PORT": str(influx_port)}
     up = pantau(tmp_path, "services", "up", env=ports)
     try:
         assert up.returncode == 0, up.stderr
