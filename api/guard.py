@@ -35,6 +35,7 @@ _LARGE_BODY_PATHS = (re.compile(r"/api/v1/devices/import"),)
 PUBLIC_PATHS = frozenset(
     {"/api/v1/ispu", "/api/v1/ispu/history", "/api/v1/flood", "/api/v1/health"}
 )
+STREAM_PATH = "/api/v1/alerts/stream"  # EventSource sends its key as ?key=
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _KEY_COOKIE = re.compile(r"(?:^|;\s*)pantau_key=([^;]+)")
 
@@ -125,7 +126,8 @@ class RequestGuard:
                 return _too_large(limit)
         token = _credential(scope)
         guarded = path.startswith("/api/") or path == "/metrics"
-        if guarded and (path in PUBLIC_PATHS or not (token or _query_key(scope))):
+        keyed = token or (path == STREAM_PATH and _query_key(scope))
+        if guarded and (path in PUBLIC_PATHS or not keyed):
             client = scope.get("client")
             address = client[0] if client else "unknown"
             wait = self.ctx.rate_limiter.take(
