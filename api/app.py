@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
 from api.context import AppContext
+from api.guard import RequestGuard
 from api.requestmetrics import RequestMetrics
 from api.routes import alerts, deadletters, derived, devices, health, keys, metrics, pages, readings
 
@@ -66,6 +67,7 @@ def create_app(ctx: AppContext, *, cors_origins: list[str] | None = None) -> Fas
                 "Retry-After",
             ],
         )
+    app.add_middleware(RequestGuard, ctx=ctx)  # size, key before body, keyless limits
     app.add_middleware(RequestMetrics)  # outermost: counts CORS answers and errors too
     for module in ROUTERS:
         app.include_router(module.router)

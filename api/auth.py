@@ -40,17 +40,22 @@ def require(*roles: str) -> Callable[[Request], ApiKey]:
         if key.role != "admin" and roles and key.role not in roles:
             allowed = ", ".join(("admin", *roles))
             raise PermissionDenied(f"this needs a key with role {allowed}; yours is {key.role!r}")
-        wait = ctx.rate_limiter.take(key.id, key.rate_limit_per_minute)
-        if wait > 0:
-            raise HTTPException(
-                429,
-                f"rate limit exceeded; retry in {wait:.0f} s",
-                headers={"Retry-After": str(max(1, round(wait)))},
-            )
+        charge(ctx, key)
         request.state.api_key = key
         return key
 
     return dependency
 
 
-__all__ = ["HTTPAuthorizationCredentials", "bearer", "context", "require"]
+def charge(ctx: AppContext, key: ApiKey) -> None:
+    """Spend one request of ``key``'s rate limit; 429 with ``Retry-After`` when it is spent."""
+    wait = ctx.rate_limiter.take(key.id, key.rate_limit_per_minute)
+    if wait > 0:
+        raise HTTPException(
+            429,
+            f"rate limit exceeded; retry in {wait:.0f} s",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+
+
+__all__ = ["HTTPAuthorizationCredentials", "bearer", "charge", "context", "require"]

@@ -18,6 +18,10 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     app = build_app(settings)
+    if settings.metrics_port:  # /metrics on the API needs a key; this bind does not
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     # Everything built so far lives as long as the process. Freezing it keeps the
     # collector's full passes, which a streamed export's short-lived rows trigger
     # every few hundred thousand rows, from walking the whole heap each time
@@ -67,6 +71,13 @@ def revoke_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rate_limit(text: str) -> int:
+    """``--rate-limit``: a whole number of requests per minute, 1 to 100 000."""
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 100_000):
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 100000, not {text!r}")
+    return int(text)
+
+
 def register(sub: Any) -> None:
     api = sub.add_parser(
         "api",
@@ -83,7 +94,10 @@ def register(sub: Any) -> None:
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--name", default="", help="who or what the key is for")
     create.add_argument(
-        "--rate-limit", type=int, default=None, help="requests per minute (default: the setting)"
+        "--rate-limit",
+        type=_rate_limit,
+        default=None,
+        help="requests per minute, 1 to 100000 (default: the setting)",
     )
     create.set_defaults(func=create_key)
     listing = actions.add_parser("list", help="list keys (never their secrets)")

@@ -32,8 +32,12 @@ def time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones() | {"UTC"})
 
 
-def split_values(raw: Iterable[str] | str | None) -> list[str]:
-    """``device=a&device=b`` and ``device=a,b`` alike; blanks dropped, order kept, unique."""
+def split_values(raw: Iterable[str] | str | None, name: str = "") -> list[str]:
+    """``device=a&device=b`` and ``device=a,b`` alike; blanks dropped, order kept, unique.
+
+    With ``name``, a parameter that is given but empty (``device=``) is a 400: leaving
+    the filter out silently would answer with every device.
+    """
     if raw is None:
         return []
     items = [raw] if isinstance(raw, str) else list(raw)
@@ -43,6 +47,10 @@ def split_values(raw: Iterable[str] | str | None) -> list[str]:
             part = part.strip()
             if part and part not in out:
                 out.append(part)
+    if name and not out:
+        raise InvalidRequest(
+            f"`{name}` is empty; give a value, or leave `{name}` out for all", field=name
+        )
     return out
 
 
@@ -107,7 +115,7 @@ def parse_readings_query(
     source: str = "raw",
 ) -> ReadingsQuery:
     start_ns, end_ns = parse_range(start, end)
-    metrics = split_values(metric)
+    metrics = split_values(metric, "metric")
     for name in metrics:
         if name not in METRIC_INDEX:
             raise InvalidRequest(
@@ -145,9 +153,9 @@ def parse_readings_query(
     return ReadingsQuery(
         start_ns=start_ns,
         end_ns=end_ns,
-        devices=_checked("device", split_values(device), DEVICE_ID, "aq-017"),
-        zones=_checked("zone", split_values(zone), SLUG, "jababeka"),
-        kinds=_checked("kind", split_values(kind), SLUG, "air_quality"),
+        devices=_checked("device", split_values(device, "device"), DEVICE_ID, "aq-017"),
+        zones=_checked("zone", split_values(zone, "zone"), SLUG, "jababeka"),
+        kinds=_checked("kind", split_values(kind, "kind"), SLUG, "air_quality"),
         metrics=tuple(metrics),
         flags=parse_mask(flags, "flags"),
         exclude_flags=parse_mask(exclude_flags, "exclude_flags"),

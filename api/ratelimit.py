@@ -6,6 +6,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+MAX_BUCKETS = 10_000
+
 
 @dataclass
 class _Bucket:
@@ -24,6 +26,10 @@ class RateLimiter:
         rate = float(per_minute or self.per_minute)
         now = time.monotonic()
         with self._lock:
+            if len(self._buckets) > MAX_BUCKETS:  # callers by address: forget the idle ones
+                idle = [k for k, b in self._buckets.items() if now - b.updated > 60.0]
+                for name in idle:
+                    del self._buckets[name]
             bucket = self._buckets.get(key)
             if bucket is None:
                 bucket = self._buckets[key] = _Bucket(tokens=rate, updated=now)

@@ -25,6 +25,10 @@ LATENCY = Histogram(
 )
 
 
+# Any token is a valid HTTP method: the label takes only these, the rest count as "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class RequestMetrics:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -46,5 +50,6 @@ class RequestMetrics:
             await self.app(scope, receive, sending)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            REQUESTS.labels(route, scope["method"], str(status)).inc()
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            REQUESTS.labels(route, method, str(status)).inc()
             LATENCY.labels(route).observe(time.perf_counter() - began)

@@ -7,6 +7,7 @@ Output carries the fraction a timestamp has, in groups of three digits:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -17,13 +18,19 @@ from pantau.errors import InvalidRequest
 
 # (divisor of epoch ns, numpy unit) from the coarsest
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_NUMBER = re.compile(r"-?[0-9]{1,19}")
 _UNITS = ((1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us"), (1, "ns"))
 
 
 def parse_time(text: str, field: str) -> int:
     """ns since the epoch from ISO-8601 (offset required) or epoch seconds/ms/ns."""
     text = text.strip()
-    if text.lstrip("-").isdigit():
+    if not text.isascii():  # str.isdigit() and int() accept '²', '٣' and the like
+        raise InvalidRequest(
+            f"`{field}` must be written with ASCII digits (ISO-8601 or epoch seconds)",
+            field=field,
+        )
+    if _EPOCH_NUMBER.fullmatch(text):
         number = int(text)
         digits = len(text.lstrip("-"))
         if digits <= 11:

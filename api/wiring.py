@@ -8,8 +8,10 @@ from api.app import create_app
 from api.context import AppContext
 from api.keys import KeyStore
 from api.ratelimit import RateLimiter
+from devices.brokerlink import broker_sync
 from pantau import database
 from pantau.settings import Settings
+from pantau.status import status_dir
 from pantau.store import InfluxStore
 
 
@@ -26,6 +28,10 @@ def build_context(settings: Settings, *, migrate: bool = True) -> AppContext:
         mqtt_url=settings.mqtt_url,
         rate_limiter=RateLimiter(settings.rate_limit_per_minute),
         tile_url=settings.tile_url,
+        broker=broker_sync(settings),
+        status_dir=status_dir(settings.home),
+        max_body_bytes=settings.api_max_body_bytes,
+        public_rate_limit_per_minute=settings.public_rate_limit_per_minute,
     )
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from devices.brokerlink import broker_sync
 from devices.credentials import (
     SERVICE_ACCOUNTS,
     BrokerFiles,
@@ -21,7 +22,6 @@ from devices.credentials import (
     issue_password,
     new_password,
     service_password,
-    sync_broker,
 )
 from devices.importer import import_csv
 from devices.qc import qc_text
@@ -39,19 +39,21 @@ def _registry(settings: Settings) -> Registry:
 
 
 def _sync(settings: Settings, registry: Registry) -> BrokerFiles:
-    from pantau.servicecmd import local_services
-
-    home = settings.home.resolve()
-
-    def reload() -> None:
-        local_services(settings)[0].reload()  # SIGHUP if it runs; config now has the files
-
-    return sync_broker(registry, home / "mosquitto", reload, secrets_dir=home / "secrets")
+    files = broker_sync(settings)(registry)
+    if files.confirmed:
+        print("the broker confirmed the new credentials")
+    else:
+        print(
+            "the broker did NOT confirm the new credentials (is it running? "
+            "`pantau services up`, or set PANTAU_MQTT_RELOAD_COMMAND for your own broker)"
+        )
+    return files
 
 
 def _print_credentials(rows: list[tuple[str, str]], out: Path | None) -> None:
     if out is not None:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
         with os.fdopen(fd, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["username", "password", "topic"])
@@ -66,7 +68,7 @@ def _print_credentials(rows: list[tuple[str, str]], out: Path | None) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     settings = load_settings()
     registry = _registry(settings)
-    text = Path(args.file).read_text(encoding="utf-8-sig")
+    text = read_csv_text(Path(args.file))
     report = import_csv(registry, text, dry_run=args.dry_run, source=Path(args.file).name)
     print(report.text())
     if report.created:
@@ -74,6 +76,19 @@ def cmd_import(args: argparse.Namespace) -> int:
             _sync(settings, registry)
         _print_credentials(sorted(report.passwords.items()), args.credentials_out)
     return 0 if report.ok else 1
+
+
+def read_csv_text(path: Path) -> str:
+    """The file as UTF-8 text; a problem naming the line that is not UTF-8 otherwise."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InvalidRequest(
+            f"{path.name}: problem on line {line}: the file is not UTF-8 text "
+            f"(byte {data[exc.start]:#04x}); save it as 'CSV UTF-8' and import again"
+        ) from None
 
 
 def cmd_add(args: argparse.Namespace) -> int:

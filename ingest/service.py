@@ -23,17 +23,27 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 from ingest.receiver import Receiver
+from pantau.status import write_status
 
 log = logging.getLogger(__name__)
 
 
 class IngestService:
     def __init__(
-        self, *, receiver: Receiver, worker_args: list[str], ready_wait_s: float = 10.0
+        self,
+        *,
+        receiver: Receiver,
+        worker_args: list[str],
+        ready_wait_s: float = 10.0,
+        status_file: Path | None = None,
     ) -> None:
         self.receiver = receiver
+        self.status_file = status_file
+        self._reported_state = ""
         self.worker_args = worker_args
         self.ready_wait_s = ready_wait_s
         self.worker: subprocess.Popen[bytes] | None = None
@@ -112,10 +122,12 @@ class IngestService:
         self._start_worker()
         self._wait_for_worker(self.ready_wait_s, stop)
         self.receiver.start()
+        self._report_broker_state()
         last_report = time.monotonic()
         reported = (0, 0)
         while not stop.wait(1.0):
             self._watch_worker()
+            self._report_broker_state()
             if time.monotonic() - last_report >= 60:
                 elapsed = time.monotonic() - last_report
                 received, spooled = self.receiver.received, self.receiver.spooled
@@ -128,9 +140,29 @@ class IngestService:
                 last_report, reported = time.monotonic(), (received, spooled)
         self.stop()
 
+    def _report_broker_state(self) -> None:
+        """The subscription's state in the status file (``/api/v1/health`` shows it)."""
+        subscriber = self.receiver.subscriber
+        state = str(getattr(subscriber, "state", "connected"))
+        if self.status_file is None or state == self._reported_state:
+            return
+        self._reported_state = state
+        document = {
+            "broker": state,
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+            "refusals": int(getattr(subscriber, "refusals", 0)),
+        }
+        try:
+            write_status(self.status_file, document)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", self.status_file, exc)
+
     def stop(self) -> None:
         self._close_ready_pipe()
         self.receiver.stop()
+        if self.status_file is not None:
+            self.receiver.subscriber.state = "stopped"
+            self._report_broker_state()
         log.info(
             "received %d messages: %d spooled, %d left to other partitions",
             self.receiver.received + self.receiver.other_partitions,

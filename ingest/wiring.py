@@ -25,9 +25,10 @@ from ingest.worker import Worker
 from pantau import database
 from pantau.batch import DeviceIndex
 from pantau.deadletters import DeadLetterStore
-from pantau.mqtt import Handler, Subscriber
+from pantau.mqtt import Handler, Subscriber, prime_session
 from pantau.secrets import service_credentials
 from pantau.settings import Settings
+from pantau.status import status_dir
 from pantau.store import InfluxStore
 
 log = logging.getLogger(__name__)
@@ -65,11 +66,39 @@ def _serve_metrics(port: int | None) -> None:
         log.info("Prometheus metrics on http://127.0.0.1:%d/metrics", port)
 
 
+def ingest_credentials(settings: Settings) -> tuple[str | None, str | None]:
+    """``pantau-ingest``'s login; a partition logs in as ``pantau-ingest-p<i>of<n>`` (same
+    password), since the broker makes the username the client id (one session each)."""
+    username, password = service_credentials(settings.home, "pantau-ingest", settings.mqtt_url)
+    if username == "pantau-ingest" and settings.ingest_partition:
+        username = settings.ingest_client_id.replace(settings.mqtt_client_id, username, 1)
+    return username, password
+
+
+def prime_ingest_session(settings: Settings) -> bool:
+    """Open ingest's persistent session at the broker so it queues readings from now on.
+
+    ``pantau services up`` calls it after starting Mosquitto: readings published
+    before ``pantau ingest`` first connects are kept for it instead of dropped.
+    """
+    username, password = ingest_credentials(settings)
+    return prime_session(
+        settings.mqtt_url,
+        client_id=settings.ingest_client_id,
+        topics=subscription_topics(settings.mqtt_share_group),
+        username=username,
+        password=password,
+    )
+
+
 def build_service(settings: Settings, *, metrics_port: int | None = None) -> IngestService:
     """The receiving process: subscriber and spool writer; it starts the worker."""
     database.upgrade(settings.sql_url)
     engine = database.open_engine(settings.sql_url, **settings.pool_options)
-    username, password = service_credentials(settings.home, "pantau-ingest", settings.mqtt_url)
+
+    def credentials() -> tuple[str | None, str | None]:
+        # re-read before every (re)connect: a secret created or rotated later is used
+        return ingest_credentials(settings)
 
     def subscriber(handler: Handler) -> Subscriber:
         return Subscriber(
@@ -77,8 +106,8 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
             client_id=settings.ingest_client_id,
             topics=subscription_topics(settings.mqtt_share_group),
             handler=handler,
-            username=username,
-            password=password,
+            credentials=credentials,
+            keep_trying=True,
         )
 
     receiver = Receiver(
@@ -94,7 +123,10 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
     if metrics_port:
         worker_args += ["--metrics-port", str(metrics_port + 1)]
     return IngestService(
-        receiver=receiver, worker_args=worker_args, ready_wait_s=settings.ingest_ready_wait_s
+        receiver=receiver,
+        worker_args=worker_args,
+        ready_wait_s=settings.ingest_ready_wait_s,
+        status_file=status_dir(settings.home) / f"ingest-{settings.ingest_client_id}.json",
     )
 
 

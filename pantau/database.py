@@ -8,6 +8,7 @@ owns its tables and its own Alembic branch (``<package>/migrations/``, with
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,7 @@ def open_engine(
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -54,6 +55,15 @@ def open_engine(
         pool_timeout=pool_timeout,
         pool_recycle=pool_recycle,
     )
+
+
+def _private_file(path: Path) -> None:
+    """The SQLite file exists and is 0600: it holds webhook secrets and key hashes
+    (SQLite gives its -wal and -shm files the same mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 def _sqlite_pragmas(connection: Any, record: Any) -> None:

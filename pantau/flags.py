@@ -33,7 +33,7 @@ def parse_flags(text: str) -> int:
     text = text.strip()
     if not text:
         return 0
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     mask = 0
     for part in text.split(","):

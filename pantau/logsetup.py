@@ -10,13 +10,26 @@ import logging
 import re
 import sys
 import time
+from urllib.parse import unquote
 
 # pk_<id>_<secret> (api/keys.py): the id stays, so a line still says which key
-_API_KEY = re.compile(r"\b(pk_[0-9a-f]{12})_[A-Za-z0-9_-]+")
+_API_KEY = re.compile(r"\b(pk_[0-9a-f]{12})_[A-Za-z0-9_-]+", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
-    """``text`` with the secret part of any API key replaced by ``***``."""
+    """``text`` with the secret part of any API key replaced by ``***``.
+
+    Percent-encoded text is decoded first (up to three times, for ``%255F``), so a
+    key written ``pk%5F…`` or after an encoded space is caught too; such a line
+    is logged decoded.
+    """
+    for _ in range(3):
+        if "%" not in text:
+            break
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
     return _API_KEY.sub(r"\1_***", text)
 
 

@@ -9,8 +9,11 @@ waits for the broker's acknowledgement. Nothing heavy runs in paho's callbacks.
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -95,6 +98,117 @@ def _wait(event: threading.Event, timeout: float, what: str, address: BrokerAddr
 
 
 Handler = Callable[[str, bytes, int, int], None]  # topic, payload, mid, qos
+Credentials = Callable[[], tuple[str | None, str | None]]  # re-read before each (re)connect
+
+
+def _utf8(text: str) -> bytes:
+    data = text.encode()
+    return struct.pack("!H", len(data)) + data
+
+
+def _connect_packet(client_id: str, username: str, password: str) -> bytes:
+    """An MQTT 3.1.1 CONNECT (clean session, username and password), §3.1."""
+    header = _utf8("MQTT") + bytes([4, 0x80 | 0x40 | 0x02]) + struct.pack("!H", 10)
+    body = header + _utf8(client_id) + _utf8(username) + _utf8(password)
+    length, encoded = len(body), bytearray()
+    while True:
+        digit, length = length % 128, length // 128
+        encoded.append(digit | (0x80 if length else 0))
+        if not length:
+            break
+    return bytes([0x10]) + bytes(encoded) + body
+
+
+def login_answer(address: BrokerAddress, username: str, password: str, timeout: float) -> int:
+    """The broker's CONNACK return code for these credentials (0 accepted, 5 not authorised).
+
+    Raises OSError if the broker cannot be reached. Disconnects at once.
+    """
+    with socket.create_connection((address.host, address.port), timeout=timeout) as raw:
+        sock: socket.socket = raw
+        if address.tls:
+            sock = ssl.create_default_context().wrap_socket(raw, server_hostname=address.host)
+        sock.sendall(_connect_packet(username, username, password))
+        answer = b""
+        while len(answer) < 4:
+            chunk = sock.recv(4 - len(answer))
+            if not chunk:
+                raise ConnectionResetError("the broker closed the connection")
+            answer += chunk
+        if answer[0] != 0x20:
+            raise ConnectionError(f"unexpected answer to CONNECT: {answer[0]:#x}")
+        if answer[3] == 0:
+            sock.sendall(b"\xe0\x00")  # DISCONNECT
+        return answer[3]
+
+
+def wait_for_login(
+    address: BrokerAddress, username: str, password: str, *, within: float = 2.0
+) -> bool:
+    """Whether the broker accepts these credentials within ``within`` seconds.
+
+    Used after a reload to confirm that the broker reads the new password file; an
+    unreachable broker answers False at once.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if login_answer(address, username, password, timeout=min(1.0, within)) == 0:
+                return True
+        except OSError:
+            return False
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+def prime_session(
+    url: str,
+    *,
+    client_id: str,
+    topics: list[str],
+    username: str | None,
+    password: str | None,
+    timeout: float = 5.0,
+) -> bool:
+    """Create (or keep) a persistent session subscribed to ``topics``, then leave.
+
+    From then on the broker queues QoS 1 messages for ``client_id`` even before its
+    owner first connects. Nothing is acknowledged here (manual acknowledgement), so
+    a message delivered during the visit is delivered again to the owner.
+    """
+    address = BrokerAddress.parse(url)
+    client = new_client(
+        address,
+        client_id=client_id,
+        clean=False,
+        manual_ack=True,
+        username=username,
+        password=password,
+    )
+    done = threading.Event()
+    accepted: list[bool] = []
+
+    def on_connect(c: paho.Client, u: object, f: object, reason: ReasonCode, p: object) -> None:
+        accepted.append(not reason.is_failure)
+        if reason.is_failure:
+            done.set()
+        else:
+            c.subscribe([(topic, 1) for topic in topics])
+
+    client.on_connect = on_connect
+    client.on_subscribe = lambda *args: done.set()
+    try:
+        client.connect(address.host, address.port, keepalive=30)
+    except OSError:
+        return False
+    client.loop_start()
+    try:
+        ok = done.wait(timeout) and accepted == [True]
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return ok
 
 
 class Subscriber:
@@ -115,12 +229,20 @@ class Subscriber:
         handler: Handler,
         username: str | None = None,
         password: str | None = None,
+        credentials: Credentials | None = None,
+        keep_trying: bool = False,
     ) -> None:
         self.address = BrokerAddress.parse(url)
         self.topics = topics
         self.handler = handler
         self.connected = threading.Event()
         self.refused: str | None = None
+        self.state = "connecting"
+        self.refusals = 0
+        self._credentials = credentials
+        self._keep_trying = keep_trying
+        if credentials is not None:
+            username, password = credentials()
         self._client = new_client(
             self.address,
             client_id=client_id,
@@ -135,15 +257,38 @@ class Subscriber:
         self._client.on_message = self._on_message
 
     def start(self, timeout: float = 15.0) -> None:
-        """Connect, subscribe and start the network thread; raises BrokerUnavailable."""
+        """Connect, subscribe and start the network thread; raises BrokerUnavailable.
+
+        With ``keep_trying`` nothing raises: a broker that is down or refuses the
+        credentials is retried in the background with a backoff of 1 to 10 s, the
+        credentials re-read before each attempt; :attr:`state` says how it goes.
+        """
         try:
             self._client.connect(self.address.host, self.address.port, keepalive=30)
         except OSError as exc:
-            raise BrokerUnavailable(f"cannot connect to MQTT broker {self.address}: {exc}") from exc
+            if not self._keep_trying:
+                raise BrokerUnavailable(
+                    f"cannot connect to MQTT broker {self.address}: {exc}"
+                ) from exc
+            self.state = f"unreachable: {exc}"
+            log.error("cannot connect to MQTT broker %s: %s; retrying", self.address, exc)
+            self._client.connect_async(self.address.host, self.address.port, keepalive=30)
+            self._client.loop_start()
+            return
         self._client.loop_start()
+        if self._keep_trying:
+            if not self.connected.wait(timeout) or self.refused:
+                log.error("MQTT broker %s: %s; retrying with backoff", self.address, self.state)
+            return
         _wait(self.connected, timeout, "connect", self.address)
         if self.refused:
             raise BrokerUnavailable(f"MQTT broker {self.address} refused: {self.refused}")
+
+    def _reread_credentials(self) -> None:
+        if self._credentials is not None:
+            username, password = self._credentials()
+            if username:
+                self._client.username_pw_set(username, password)
 
     def ack(self, mids: list[int]) -> None:
         """Acknowledge QoS 1 messages by id, the whole group in one write to the socket.
@@ -176,10 +321,20 @@ class Subscriber:
     ) -> None:
         if reason.is_failure:
             self.refused = str(reason)
-            log.error("MQTT connection to %s refused: %s", self.address, reason)
+            self.refusals += 1
+            self.state = f"refused: {reason}"
+            log.error(
+                "MQTT connection to %s refused: %s (attempt %d)%s",
+                self.address,
+                reason,
+                self.refusals,
+                "; retrying with backoff, re-reading the credentials" if self._keep_trying else "",
+            )
+            self._reread_credentials()
             self.connected.set()
             return
         self.refused = None
+        self.state = "connected"
         for topic in self.topics:
             client.subscribe(topic, qos=1)
         log.info(
@@ -199,7 +354,10 @@ class Subscriber:
         properties: Properties | None,
     ) -> None:
         self.connected.clear()
-        log.warning("disconnected from MQTT broker %s: %s; reconnecting", self.address, reason)
+        if self.refused is None:
+            self.state = f"disconnected: {reason}"
+            log.warning("disconnected from MQTT broker %s: %s; reconnecting", self.address, reason)
+        self._reread_credentials()
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
         self.handler(msg.topic, bytes(msg.payload), msg.mid, msg.qos)

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     mqtt_client_id: str = "pantau-ingest"
     mqtt_share_group: str = Field("", description="Shared-subscription group ('' = none)")
     mqtt_max_payload: int = Field(256 * 1024, ge=1024, description="Largest accepted payload")
+    mqtt_reload_command: str = Field(
+        "",
+        description="command that makes the broker re-read passwd/acl ('' = SIGHUP to the "
+        "Mosquitto of `pantau services up`)",
+    )
 
     # InfluxDB (v1 HTTP API)
     influx_url: str = "http://127.0.0.1:18086"
@@ -108,6 +113,16 @@ class Settings(BaseSettings):
     api_port: Port = 8000
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit_per_minute: int = Field(600, ge=1)
+    public_rate_limit_per_minute: int = Field(
+        120, ge=1, description="requests without a key, per client address"
+    )
+    api_max_body_bytes: int = Field(
+        64 * 1024, ge=1024, le=5 * 1024**2, description="request body limit (CSV import: 5 MB)"
+    )
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="also serve /metrics without a key on this port"
+    )
+    metrics_host: str = Field("127.0.0.1", description="address of PANTAU_METRICS_PORT")
     tile_url: str = Field("", description="Map tile URL template; empty = plain background")
 
     # pipeline (pantau ingest)

@@ -25,6 +25,7 @@ import orjson
 
 from pantau.errors import StoreRejected, StoreUnavailable
 from pantau.lineblock import LineBlock
+from pantau.secrets import INFLUX_SECRET, INFLUX_USER, read_secret
 
 if TYPE_CHECKING:
     from pantau.settings import Settings
@@ -122,13 +123,22 @@ class InfluxStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> InfluxStore:
-        """The store the ``PANTAU_INFLUX_*`` settings describe."""
+        """The store the ``PANTAU_INFLUX_*`` settings describe.
+
+        Without a token or user there, the credentials of the InfluxDB that ``pantau
+        services up`` runs with auth on (``$PANTAU_HOME/secrets/influxdb.secret``).
+        """
+        username, password = settings.influx_user, settings.influx_password
+        if not (settings.influx_token or username):
+            secret = read_secret(settings.home, INFLUX_SECRET)
+            if secret:
+                username, password = INFLUX_USER, secret
         return cls(
             url=settings.influx_url,
             database=settings.influx_db,
             token=settings.influx_token,
-            username=settings.influx_user,
-            password=settings.influx_password,
+            username=username,
+            password=password,
             timeout=settings.influx_timeout,
             batch_lines=settings.influx_batch_lines,
             parallel_writes=settings.influx_parallel_writes,

@@ -21,7 +21,7 @@ from alerts.board import AlertBoard, Filter
 from alerts.endpoints import Endpoint, EndpointStore
 from alerts.rulebook import RuleStore
 from alerts.rules import Rule
-from api.auth import context, require
+from api.auth import charge, context, require
 from api.context import AppContext
 from api.keys import ApiKey
 from api.params import MAX_ROW_ID, PageLimit, RowId, RuleId
@@ -137,6 +137,7 @@ def _stream_key(request: Request, key: str | None) -> ApiKey:
     found = ctx.keys.authenticate(key.strip())
     if found.role != "admin" and found.role not in READ:
         raise PermissionDenied(f"reading alerts needs a key with role {', '.join(READ)}")
+    charge(ctx, found)  # opening a stream counts against the key's rate limit
     return found
 
 
@@ -159,7 +160,7 @@ async def stream(
 ) -> StreamingResponse:
     _stream_key(request, key)
     board = AlertBoard(context(request).engine)
-    if last_event_id and not last_event_id.isdigit():
+    if last_event_id and not (last_event_id.isascii() and last_event_id.isdigit()):
         raise InvalidRequest("Last-Event-ID must be a transition id", field="Last-Event-ID")
     start = (
         int(last_event_id) if last_event_id else await run_in_threadpool(board.latest_transition_id)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import context, require
 from api.context import AppContext
-from api.params import PageLimit, RowId
+from api.params import MAX_ROW_ID, PageLimit, RowId
 from api.query import DEVICE_ID, SLUG
 from pantau.deadletters import DeadLetter, DeadLetterStore
 from pantau.errors import InvalidRequest
@@ -82,7 +82,7 @@ def list_dead_letters(
         raise InvalidRequest("`device` is a device id like aq-017", field="device")
     after = 0
     if cursor is not None:
-        if not cursor.isdigit():
+        if not (cursor.isascii() and cursor.isdigit() and int(cursor) <= MAX_ROW_ID):
             raise InvalidRequest("`cursor` must be the `next_cursor` of a page", field="cursor")
         after = int(cursor)
     store = DeadLetterStore(ctx.engine)

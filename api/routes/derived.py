@@ -22,6 +22,9 @@ from pantau.catalogue import METRIC_INDEX
 from pantau.errors import InvalidRequest
 
 router = APIRouter(prefix="/api/v1", tags=["derived"])
+DAY_NS = 86_400 * 10**9
+HISTORY_MAX_DAYS = 31  # the public /ispu/history: range cap per request
+HISTORY_MAX_BUCKETS = 10_000
 
 ZoneQuery = Annotated[
     list[str] | None, Query(description="zone id; repeat or comma-separate", examples=["jababeka"])
@@ -36,7 +39,7 @@ MaxAge = Annotated[
 
 
 def _ids(name: str, raw: list[str] | None, slug: bool = False) -> list[str]:
-    values = split_values(raw)
+    values = split_values(raw, name)
     pattern = SLUG if slug else DEVICE_ID
     for value in values:
         if not pattern.fullmatch(value):
@@ -126,8 +129,17 @@ def get_ispu_history(
     tz: Annotated[str, Query(max_length=64, examples=["Asia/Jakarta"])] = "Asia/Jakarta",
 ) -> list[IspuSeries]:
     start_ns, end_ns = parse_range(start, end)
-    if every is not None:
-        _age_ns(every, "every")
+    if end_ns - start_ns > HISTORY_MAX_DAYS * DAY_NS:  # public: what one request may cost
+        raise InvalidRequest(
+            f"`start`..`end` may span at most {HISTORY_MAX_DAYS} days here; ask in parts, "
+            "or use /api/v1/readings with a key",
+            field="start",
+        )
+    if every is not None and (end_ns - start_ns) // _age_ns(every, "every") > HISTORY_MAX_BUCKETS:
+        raise InvalidRequest(
+            f"`every` makes more than {HISTORY_MAX_BUCKETS} buckets; choose a longer one",
+            field="every",
+        )
     if tz not in time_zones():
         raise InvalidRequest("`tz` must be an IANA time zone such as Asia/Jakarta", field="tz")
     found = derived.ispu_history(
@@ -219,7 +231,7 @@ def get_completeness(
 ) -> CompletenessReport:
     start_ns, end_ns = parse_range(start, end)
     zones, devices = _ids("zone", zone, True), _ids("device", device)
-    metrics = split_values(metric)
+    metrics = split_values(metric, "metric")
     for name in metrics:
         if name not in METRIC_INDEX:
             raise InvalidRequest(f"unknown metric {name[:40]!r}", field="metric")

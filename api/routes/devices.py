@@ -2,7 +2,10 @@
 
 Technicians (and admins) write; researchers and operators read. After every change
 to credentials the broker's password file and ACL are rewritten and reloaded through
-``ctx.extras["devices.broker"]`` (a :class:`devices.credentials.BrokerSync`), when set.
+``ctx.broker`` (a :class:`devices.credentials.BrokerSync`, which ``pantau api`` sets)
+before the answer; the answer says whether the broker confirmed: ``broker_synced`` in
+credentials, the ``X-Pantau-Broker`` header (``confirmed`` or ``not-confirmed``) on
+decommission and on changes of kind or gateway.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -56,16 +59,21 @@ def _registry(ctx: AppContext) -> Registry:
     return Registry(ctx.engine)
 
 
+BROKER_HEADER = "X-Pantau-Broker"
+
+
 def _broker_synced(ctx: AppContext, registry: Registry) -> bool:
-    sync = ctx.extras.get("devices.broker")
-    if not callable(sync):
+    if ctx.broker is None:
         return False
     try:
-        sync(registry)
+        return ctx.broker(registry).confirmed
     except Exception:
         log.exception("could not rewrite and reload the broker's password file and ACL")
         return False
-    return True
+
+
+def _broker_header(response: Response, synced: bool) -> None:
+    response.headers[BROKER_HEADER] = "confirmed" if synced else "not-confirmed"
 
 
 def _broker_url(ctx: AppContext) -> str:
@@ -174,8 +182,12 @@ async def import_devices(
         raise InvalidRequest(f"the CSV is larger than {MAX_CSV_BYTES // 1024 // 1024} MB")
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidRequest("the CSV must be UTF-8 text (save it as 'CSV UTF-8')") from None
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InvalidRequest(
+            f"problem on line {line}: the CSV must be UTF-8 text (save it as 'CSV UTF-8')",
+            field="file",
+        ) from None
     registry = _registry(ctx)
     report: ImportReport = await run_in_threadpool(
         import_csv, registry, text, dry_run=dry_run, source=source
@@ -206,12 +218,20 @@ def get_device(device_id: DeviceId, ctx: Ctx) -> DeviceOut:
 
 
 @router.patch("/devices/{device_id}", response_model=DeviceOut, dependencies=[WRITE])
-def update_device(device_id: DeviceId, body: DevicePatch, ctx: Ctx) -> DeviceOut:
+def update_device(
+    device_id: DeviceId, body: DevicePatch, ctx: Ctx, response: Response
+) -> DeviceOut:
     registry = _registry(ctx)
     before = registry.get(device_id)
     device = registry.update(device_id, _fields(body))
-    if device.gateway != before.gateway or device.kind != before.kind:
-        _broker_synced(ctx, registry)
+    changed = (device.gateway, device.kind, device.metrics, device.status) != (
+        before.gateway,
+        before.kind,
+        before.metrics,
+        before.status,
+    )
+    if changed:
+        _broker_header(response, _broker_synced(ctx, registry))
     return _out(ctx, [device], False)[0]
 
 
@@ -221,10 +241,10 @@ def update_device(device_id: DeviceId, body: DevicePatch, ctx: Ctx) -> DeviceOut
     dependencies=[WRITE],
     summary="Decommission: credentials revoked, history kept",
 )
-def decommission_device(device_id: DeviceId, ctx: Ctx) -> DeviceOut:
+def decommission_device(device_id: DeviceId, ctx: Ctx, response: Response) -> DeviceOut:
     registry = _registry(ctx)
     device = registry.decommission(device_id)
-    _broker_synced(ctx, registry)
+    _broker_header(response, _broker_synced(ctx, registry))
     return _out(ctx, [device], False)[0]
 
 

@@ -8,11 +8,12 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.auth import context
 from api.context import AppContext
 from pantau.mqtt import BrokerAddress
+from pantau.status import read_statuses
 
 router = APIRouter(prefix="/api/v1", tags=["health"])
 
@@ -22,6 +23,11 @@ class Health(BaseModel):
     broker: bool
     influxdb: bool
     database: bool
+    ingest: dict[str, str] = Field(
+        default_factory=dict,
+        description="each `pantau ingest`'s connection to the broker (connected, refused: …); "
+        "left out when no ingest reports",
+    )
 
     model_config = {
         "json_schema_extra": {
@@ -61,6 +67,11 @@ def get_health(ctx: Annotated[AppContext, Depends(context)]) -> JSONResponse:
         influxdb=ctx.store.ping(),
         database=_database_reachable(ctx),
     )
-    ok = health.broker and health.influxdb and health.database
+    if ctx.status_dir is not None:
+        reports = read_statuses(ctx.status_dir, "ingest-")
+        health.ingest = {name: str(doc.get("broker", "")) for name, doc in reports.items()}
+    refused = any(state.startswith("refused") for state in health.ingest.values())
+    ok = health.broker and health.influxdb and health.database and not refused
     health.status = "ok" if ok else "degraded"
-    return JSONResponse(health.model_dump(), status_code=200 if ok else 503)
+    body = health.model_dump(exclude=set() if health.ingest else {"ingest"})
+    return JSONResponse(body, status_code=200 if ok else 503)

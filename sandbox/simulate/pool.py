@@ -131,6 +131,15 @@ class _Link:
         self.window.release()
 
 
+ADMIN_CONNECTIONS = 8  # pantau-admin and pantau-admin-1 … -7 (devices.credentials)
+
+
+def _nth_account(user: str | None, index: int) -> str | None:
+    """The broker makes each username its client id: shared admin connections log in as
+    ``pantau-admin``, ``pantau-admin-1``, … (same password) so they do not kick each other."""
+    return f"{user}-{index}" if user == "pantau-admin" and index else user
+
+
 class PublisherPool:
     """Publishes each sender's messages on its own (or its pinned shared) connection."""
 
@@ -158,7 +167,11 @@ class PublisherPool:
         else:
             user = username if username is not None else self.address.username
             secret = password if password is not None else self.address.password
-            self._shared = [make(f"pool{i}", user, secret, window) for i in range(connections)]
+            if user == "pantau-admin":  # one session per username (use_username_as_clientid)
+                connections = min(connections, ADMIN_CONNECTIONS)
+            self._shared = [
+                make(f"pool{i}", _nth_account(user, i), secret, window) for i in range(connections)
+            ]
 
     def _make_link(self, name: str, user: str | None, secret: str | None, window: int) -> _Link:
         return _Link(

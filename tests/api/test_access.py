@@ -166,7 +166,8 @@ def test_metrics_endpoint_counts_exports(api: Api) -> None:
     api.client.get("/api/v1/readings", params={**WINDOW, "format": "csv"}, headers=api.auth())
     api.client.get("/api/v1/devices/aq-404", headers=api.auth())
     api.client.get("/no/such/path")
-    response = api.client.get("/metrics")
+    assert api.client.get("/metrics").status_code == 401  # not public (docs/api.md)
+    response = api.client.get("/metrics", headers=api.auth())
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
     assert 'pantau_api_exports_total{format="csv",outcome="completed"}' in text

@@ -20,6 +20,7 @@ import pytest
 import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
@@ -37,6 +38,23 @@ pytestmark = pytest.mark.integration
 # endpoints that never end by design (server-sent events)
 ENDLESS = ("/api/v1/alerts/stream",)
 EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 4}
+# values that broke parsers before (issue 19): double signs, non-ASCII digits, huge numbers
+HOSTILE = (
+    "--1",
+    "²",
+    "¹²³",
+    "٣",
+    "０",
+    "+-1",
+    "1e309",
+    "9" * 40,
+    "-" * 3,
+    "",
+    " ",
+    "NaN",
+    "pk%5Fx",
+    "\x00",
+)
 # the endpoints that build InfluxQL from many parameters get more examples
 MORE = {"GET /api/v1/readings": 5, "GET /api/v1/ispu/history": 2, "GET /api/v1/completeness": 2}
 
@@ -129,7 +147,11 @@ def test_no_server_errors(live: tuple[str, str], label: str, mode: GenerationMod
     operation = OPERATIONS[label]
     headers = {"Authorization": f"Bearer {token}"}
 
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(
+        case=operation.as_strategy(generation_mode=mode),
+        hostile=st.sampled_from(HOSTILE),
+        pick=st.integers(min_value=0, max_value=63),
+    )
     @settings(
         max_examples=EXAMPLES[mode] * MORE.get(label, 1),
         deadline=None,
@@ -138,7 +160,10 @@ def test_no_server_errors(live: tuple[str, str], label: str, mode: GenerationMod
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    def check(case: Any) -> None:
+    def check(case: Any, hostile: str, pick: int) -> None:
+        names = [p.name for p in operation.iter_parameters() if p.location.value == "query"]
+        if names and pick % 2:  # every other case: one query parameter gets a hostile value
+            case.query = {**(case.query or {}), names[pick // 2 % len(names)]: hostile}
         response = case.call(base_url=base_url, headers=headers, timeout=30)
         case.validate_response(response, checks=[not_a_server_error])
 

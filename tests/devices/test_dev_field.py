@@ -43,7 +43,7 @@ def test_register_then_publish_within_seconds(
     ctx = AppContext(
         store=store, engine=engine, keys=keys, mqtt_url=broker.url, rate_limiter=RateLimiter(1000)
     )
-    ctx.extras["devices.broker"] = BrokerSync(tmp_path / "mosquitto", broker.reload)
+    ctx.broker = BrokerSync(tmp_path / "mosquitto", broker.reload, broker_url=broker.url)
     token = keys.create(role="technician").token
     ingest = mqtt_connect(
         broker.port, "pantau-ingest", service_password(tmp_path / "secrets", "pantau-ingest")

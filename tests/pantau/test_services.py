@@ -123,3 +123,31 @@ def test_up_with_postgres_and_local_postgres_use_it() -> None:
 def test_local_postgres_before_it_exists_says_what_to_run(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="services up --with-postgres"):
         _ = load_settings(home=tmp_path, local_postgres=True).sql_url
+
+
+def test_services_up_runs_influxdb_with_auth_and_pantau_uses_it(tmp_path: Path) -> None:
+    from pantau.store import InfluxStore
+
+    influx_port = free_port()
+    while port_open(influx_port + 1):  # InfluxDB's RPC port is the next one
+        influx_port = free_port()
+    ports = {"PANTAU_MOSQUITTO_PORT": str(free_port()), "PANTAU_INFLUX_PORT": str(influx_port)}
+    up = pantau(tmp_path, "services", "up", env=ports)
+    try:
+        assert up.returncode == 0, up.stderr
+        url = f"http://127.0.0.1:{ports['PANTAU_INFLUX_PORT']}"
+        anonymous = InfluxStore(url=url, database="pantau", max_attempts=1)
+        with pytest.raises(Exception, match=r"401|auth"):
+            anonymous.ensure_database()
+        anonymous.close()
+        settings = load_settings(home=tmp_path, influx_url=url)
+        store = InfluxStore.from_settings(settings)
+        store.ensure_database()  # the generated token (secrets/influxdb.secret) works
+        store.close()
+        for name in ("influxdb", "pantau-ingest", "pantau-alerts", "pantau-admin"):
+            assert (tmp_path / "secrets" / f"{name}.secret").stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "pantau.db").stat().st_mode & 0o777 == 0o600
+        config = (tmp_path / "mosquitto" / "mosquitto.conf").read_text()
+        assert "use_username_as_clientid true" in config and "password_file" in config
+    finally:
+        pantau(tmp_path, "services", "down", env=ports)
