@@ -12,10 +12,15 @@ Per row, against the series' state before it:
 - a reading whose seq was already seen within the horizon gets DUPLICATE;
 - a reading newer than ``newest`` is *in order*: it advances ``newest`` and is checked
   for GAP (seq jump > 1); if its value is finite and not RANGE-flagged it is *good*:
-  RATE, FLATLINE are checked against the last good value and it updates the detector
-  and the series' trend (the smoothed rate of change per hour, see ``trend_step``);
+  RATE, FLATLINE are checked against the last good value and it updates the detector;
 - every kept row with a finite, in-range value is scored (late rows too, without
-  updating the detector); SPIKE and ANOMALY come from the detector.
+  updating the detector); ANOMALY comes from the detector. SPIKE compares the reading
+  with what the series' trend expects (the last good value carried along the smoothed
+  slope, see ``expected``; for late rows, the detector's level), so a steady physical
+  rise is not a spike, while a lone jump off the trend is;
+- a good row flagged neither RATE, FLATLINE nor SPIKE is *clean*: only clean rows move
+  the series' trend (the smoothed rate of change per hour, see ``trend_step``), so a
+  flagged glitch never reads as "rising fast" (``BAD_FLAGS`` gate the derived values).
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ _RATE = np.int32(QC.RATE)
 _FLATLINE = np.int32(QC.FLATLINE)
 _SPIKE = np.int32(QC.SPIKE)
 _ANOMALY = np.int32(QC.ANOMALY)
+#: Readings carrying any of these never move a derived value (trend, flood, ISPU).
+BAD_FLAGS = np.int32(QC.RANGE | QC.SPIKE | QC.RATE | QC.FLATLINE | QC.TIME)
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,8 @@ class RowResults:
     score: NDArray[np.float32]
     in_horizon: NDArray[np.bool_]  # within the lateness horizon on arrival
     good: NDArray[np.bool_]  # in order with a finite, in-range value
-    trend_per_h: NDArray[np.float64]  # smoothed change per hour at good rows (else NaN)
+    clean: NDArray[np.bool_]  # good and flagged neither RATE, FLATLINE nor SPIKE
+    trend_per_h: NDArray[np.float64]  # smoothed change per hour at clean rows (else NaN)
     series_order: NDArray[np.int64]  # rows sorted by series, arrival order within a series
 
 
@@ -116,6 +124,20 @@ def trend_step(
         return per_h, np.where(np.isnan(mean), value, mean + a * (value - mean))
 
 
+def expected(
+    good_value: NDArray[np.float64],
+    mean: NDArray[np.float64],
+    dt_s: NDArray[np.float64],
+    tau_s: float,
+) -> NDArray[np.float64]:
+    """The value the trend expects ``dt_s`` after the last good value: on a steady ramp of
+    slope r, ``good_value - mean`` is ``r * dt / a`` (``trend_step``), so the next value is
+    ``good_value + a * (good_value - mean)``. NaN where there is no trend yet."""
+    a = -np.expm1(-dt_s / tau_s)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return good_value + a * (good_value - mean)
+
+
 def run_sequential(
     rows: RowInputs,
     qc: SeriesState,
@@ -128,6 +150,7 @@ def run_sequential(
     score = np.zeros(n, np.float32)
     in_horizon = np.zeros(n, np.bool_)
     good_all = np.zeros(n, np.bool_)
+    clean_all = np.zeros(n, np.bool_)
     trend_all = np.full(n, np.nan)
     finite_value = np.isfinite(rows.value)
     lateness = np.int64(config.lateness_ns)
@@ -178,8 +201,9 @@ def run_sequential(
         good_value[s] = np.where(good, v, gv)
         flat_run[s] = new_run
         tm = trend_mean[s]
-        trend, new_mean = trend_step(np.where(has_prev, tm, np.nan), v, dt_s, tau_s)
-        trend_mean[s] = np.where(good, new_mean, tm)
+        prev_mean = np.where(has_prev, tm, np.nan)
+        trend, new_mean = trend_step(prev_mean, v, dt_s, tau_s)
+        expect = expected(gv, prev_mean, dt_s, tau_s)  # NaN: no trend, use the detector's level
 
         scored = kept & in_range
         m = s.shape[0]
@@ -187,7 +211,7 @@ def run_sequential(
         spike = np.zeros(m, np.bool_)
         if scored.all():
             sc, level, dev, count = score_step(detector, s, v, t, good, config.detector)
-            deviation = np.abs(v - level)
+            deviation = np.abs(v - np.where(np.isnan(expect), level, expect))
             spike = (
                 (count >= config.detector.warmup)
                 & (deviation > thr.spike_sigma[idx] * dev)
@@ -199,13 +223,15 @@ def run_sequential(
                 detector, s[si], v[si], t[si], good[si], config.detector
             )
             sc[si] = sc_s
-            deviation = np.abs(v[si] - level)
+            deviation = np.abs(v[si] - np.where(np.isnan(expect[si]), level, expect[si]))
             spike[si] = (
                 (count >= config.detector.warmup)
                 & (deviation > thr.spike_sigma[idx][si] * dev)
                 & (deviation > thr.spike_min_delta[idx][si])
             )
         anomaly = scored & (sc >= config.anomaly_threshold)
+        clean = good & ~rate & ~flat & ~spike
+        trend_mean[s] = np.where(clean, new_mean, tm)
         f = (
             f
             | duplicate * _DUPLICATE
@@ -221,13 +247,15 @@ def run_sequential(
         score[idx] = sc
         in_horizon[idx] = t >= horizon
         good_all[idx] = good
-        trend_all[idx] = np.where(good, trend, np.nan)
+        clean_all[idx] = clean
+        trend_all[idx] = np.where(clean, trend, np.nan)
     return RowResults(
         keep=keep,
         flags=flags,
         score=score,
         in_horizon=in_horizon,
         good=good_all,
+        clean=clean_all,
         trend_per_h=trend_all,
         series_order=series_order,
     )
