@@ -111,16 +111,26 @@ def endpoints_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _secret(channel: str) -> str:
+    """Secrets come from the environment, never the command line (shell history)."""
+    if channel == "webhook":
+        return os.environ.get("PANTAU_WEBHOOK_SECRET", "")
+    if channel == "telegram":
+        return os.environ.get("PANTAU_TELEGRAM_BOT_TOKEN", "")
+    return ""
+
+
 def endpoints_add(args: argparse.Namespace) -> int:
     ep = Endpoint(
         id=None,
         name=args.name,
         channel=args.channel,
         target=args.target,
-        secret=os.environ.get("PANTAU_WEBHOOK_SECRET", "") if args.channel == "webhook" else "",
+        secret=_secret(args.channel),
         zones=tuple(args.zone or ()),
         kinds=tuple(args.kind or ()),
         min_severity=args.min_severity,
+        language=args.language,
     )
     saved = EndpointStore(_engine()).create(ep)
     print(f"created endpoint {saved.id}: {saved.name}")
@@ -173,12 +183,15 @@ def register(sub: Any) -> None:
     ep_cmds = endpoints.add_subparsers(dest="endpoints_command", metavar="ACTION", required=True)
     ep_cmds.add_parser("list").set_defaults(func=endpoints_list)
     ep_add = ep_cmds.add_parser(
-        "add", help="add an endpoint (a webhook's secret comes from PANTAU_WEBHOOK_SECRET)"
+        "add",
+        help="add an endpoint (a webhook's secret comes from PANTAU_WEBHOOK_SECRET, a Telegram "
+        "bot token from PANTAU_TELEGRAM_BOT_TOKEN)",
     )
     ep_add.add_argument("name")
-    ep_add.add_argument("channel", choices=["webhook", "email", "mqtt"])
+    ep_add.add_argument("channel", choices=["webhook", "email", "mqtt", "telegram"])
     ep_add.add_argument("target", help="URL, e-mail address or MQTT topic prefix")
     ep_add.add_argument("--zone", action="append")
     ep_add.add_argument("--kind", action="append")
     ep_add.add_argument("--min-severity", default="info")
+    ep_add.add_argument("--language", choices=["id", "en"], default="id")
     ep_add.set_defaults(func=endpoints_add)

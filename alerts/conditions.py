@@ -159,7 +159,7 @@ def rolling(rule: Rule, series: Series, tail: Sequence[int]) -> tuple[Series, tu
 
 def ispu(rule: Rule, rows: Sequence[IspuObservation]) -> list[Series]:
     obs = sorted(rows, key=lambda o: (o.device, o.ts_ns))
-    table = _table([(o.device, o.zone, o.ts_ns) for o in obs], "air")
+    table = _table([(o.device, o.zone, o.kind, o.ts_ns) for o in obs])
     index = np.array([o.index for o in obs], dtype=np.float64)
     rank = np.array([_rank(ISPU_CATEGORIES, o.category) for o in obs], dtype=np.int64)
     severity = np.array(
@@ -172,7 +172,7 @@ def ispu(rule: Rule, rows: Sequence[IspuObservation]) -> list[Series]:
 
 def flood(rule: Rule, rows: Sequence[FloodObservation]) -> list[Series]:
     obs = sorted(rows, key=lambda o: (o.device, o.ts_ns))
-    table = _table([(o.device, o.zone, o.ts_ns) for o in obs], "flood")
+    table = _table([(o.device, o.zone, o.kind, o.ts_ns) for o in obs])
     if rule.kind == "flood_rise":
         rise = np.array([o.rise_cm_per_h for o in obs], dtype=np.float64)
         with np.errstate(invalid="ignore"):
@@ -270,11 +270,17 @@ def _rank(order: Sequence[str], name: str) -> int:
     return order.index(name) if name in order else -1
 
 
-def _table(rows: Sequence[tuple[str, str, int]], kind: str) -> Table:
-    """ISPU and flood observations carry no device kind: they are 'air' and 'flood'."""
+def _strings(values: Sequence[str]) -> NDArray[np.str_]:
+    """Strings as a NumPy array wide enough for the longest (never ``np.full(n, s,
+    dtype=np.str_)``, which is one character wide and cuts 'air_quality' to 'a')."""
+    return np.array(list(values), dtype=np.str_) if values else np.zeros(0, np.str_)
+
+
+def _table(rows: Sequence[tuple[str, str, str, int]]) -> Table:
+    """ISPU and flood observations: device, zone and the device's kind (full names)."""
     return Table(
-        np.array([r[0] for r in rows], dtype=np.str_),
-        np.array([r[1] for r in rows], dtype=np.str_),
-        np.full(len(rows), kind, dtype=np.str_),
-        np.array([r[2] for r in rows], dtype=np.int64),
+        _strings([r[0] for r in rows]),
+        _strings([r[1] for r in rows]),
+        _strings([r[2] for r in rows]),
+        np.array([r[3] for r in rows], dtype=np.int64),
     )

@@ -18,11 +18,16 @@ FLOOD_STATUSES = ("SIAGA 4", "SIAGA 3", "SIAGA 2", "SIAGA 1")  # normal → disa
 
 @dataclass(frozen=True, slots=True)
 class IspuObservation:
+    """The station's *current* ISPU as of ``ts_ns``: the time of the newest reading in
+    it (not the start of the hour it is stored under), so that each update of the
+    current hour is a new sample and a rule's duration counts reading time."""
+
     device: str
     zone: str
     ts_ns: int
     index: int
     category: str  # Baik | Sedang | Tidak Sehat | Sangat Tidak Sehat | Berbahaya
+    kind: str = "air_quality"  # the device's kind, as registered (full name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,7 @@ class FloodObservation:
     level_cm: float
     status: str  # 'SIAGA 4' | 'SIAGA 3' | 'SIAGA 2' | 'SIAGA 1'
     rise_cm_per_h: float
+    kind: str = "water_level"  # the device's kind, as registered (full name)
 
 
 Column = Sequence[str] | NDArray[np.str_] | NDArray[np.object_]

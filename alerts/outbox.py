@@ -26,6 +26,7 @@ NOTIFY: dict[str, frozenset[str]] = {
     "mqtt": frozenset({"open", "escalate", "flapping", "acknowledge", "resolve"}),
     "webhook": frozenset({"open", "escalate", "flapping", "acknowledge", "resolve"}),
     "email": frozenset({"open", "escalate", "flapping", "resolve"}),
+    "telegram": frozenset({"open", "escalate", "flapping", "resolve"}),
 }
 
 

@@ -15,7 +15,10 @@ from numpy.typing import NDArray
 
 from alerts.engine import AlertEngine
 from alerts.observations import DeviceState, FloodObservation, IspuObservation, Observations
-from ingest.pipeline import FLOOD_STATUS, ISPU_CATEGORIES
+from ingest.pipeline import FLOOD_STATUS, ISPU_CATEGORIES, PipelineOutput
+from ingest.pipeline.air_quality import is_pollutant
+from ingest.pipeline.config import HOUR_NS
+from ingest.pipeline.sequential import BAD_FLAGS
 from ingest.processor import ChunkResult
 from pantau.batch import Batch
 from pantau.catalogue import METRIC_NAMES
@@ -79,19 +82,7 @@ def observations(results: Sequence[ChunkResult], tags: TagArrays | None = None) 
         flags=batch.flags,
         score=batch.score,
         device_order=t.rank[batch.device],
-        ispu=[
-            IspuObservation(
-                device=str(t.ids[d]),
-                zone=str(t.zones[d]),
-                ts_ns=int(ts),
-                index=int(index),
-                category=ISPU_CATEGORIES[int(category)],
-            )
-            for ispu in (output.ispu for output in outputs)
-            for d, ts, index, category in zip(
-                ispu.device, ispu.ts_ns, ispu.index, ispu.category, strict=True
-            )
-        ],
+        ispu=[o for output in outputs for o in ispu_observations(output, t)],
         flood=[
             FloodObservation(
                 device=str(t.ids[d]),
@@ -100,6 +91,7 @@ def observations(results: Sequence[ChunkResult], tags: TagArrays | None = None) 
                 level_cm=float(level),
                 status=FLOOD_STATUS[int(status)],
                 rise_cm_per_h=float(rise) if np.isfinite(rise) else 0.0,
+                kind=str(t.kinds[d]) or "water_level",
             )
             for flood in (output.flood for output in outputs)
             for d, ts, level, status, rise in zip(
@@ -112,6 +104,44 @@ def observations(results: Sequence[ChunkResult], tags: TagArrays | None = None) 
             )
         ],
     )
+
+
+def ispu_observations(output: PipelineOutput, t: Tags) -> list[IspuObservation]:
+    """The output's ISPU points as the rules' *current* values: each point of hour h is
+    stamped with the newest clean pollutant reading of its station within h (the moment
+    the value holds as of), so every update of the current hour is a new sample and a
+    rule's ``raise_for_s`` counts reading time. A point rewritten only because a late
+    reading of an earlier hour feeds it (no reading of its own hour here) is history,
+    not a current value: the rules do not see it again."""
+    ispu = output.ispu
+    if len(ispu) == 0:
+        return []
+    batch = output.batch
+    use = is_pollutant(batch.metric) & ((batch.flags & BAD_FLAGS) == 0)
+    hour = batch.ts[use] // HOUR_NS
+    key = (batch.device[use].astype(np.int64) << 32) | hour
+    keys, inverse = np.unique(key, return_inverse=True)
+    if keys.shape[0] == 0:
+        return []
+    newest = np.full(keys.shape[0], np.iinfo(np.int64).min, np.int64)
+    np.maximum.at(newest, inverse, batch.ts[use])
+    wanted = (ispu.device.astype(np.int64) << 32) | (ispu.ts_ns // HOUR_NS)
+    pos = np.minimum(np.searchsorted(keys, wanted), keys.shape[0] - 1)
+    found = keys[pos] == wanted
+    out = []
+    for i in np.flatnonzero(found).tolist():
+        d = int(ispu.device[i])
+        out.append(
+            IspuObservation(
+                device=str(t.ids[d]),
+                zone=str(t.zones[d]),
+                ts_ns=int(newest[pos[i]]),
+                index=int(ispu.index[i]),
+                category=ISPU_CATEGORIES[int(ispu.category[i])],
+                kind=str(t.kinds[d]) or "air_quality",
+            )
+        )
+    return out
 
 
 class Alerting:
