@@ -148,7 +148,7 @@ def test_telegram_gets_the_flood_alert_in_bahasa_indonesia(engine: Engine, bot: 
 
 
 def test_templates_in_english_name_station_level_unit_siaga_and_wib() -> None:
-    doc = {
+    doc: dict[str, Any] = {
         "type": "alert.transition",
         "transition": {"action": "escalate", "at": "2026-12-04T07:05:00Z", "value": 312.0},
         "alert": {
