@@ -14,10 +14,12 @@ Per row, against the series' state before it:
   for GAP (seq jump > 1); if its value is finite and not RANGE-flagged it is *good*:
   RATE, FLATLINE are checked against the last good value and it updates the detector;
 - every kept row with a finite, in-range value is scored (late rows too, without
-  updating the detector); ANOMALY comes from the detector. SPIKE compares the reading
-  with what the series' trend expects (the last good value carried along the smoothed
-  slope, see ``expected``; for late rows, the detector's level), so a steady physical
-  rise is not a spike, while a lone jump off the trend is;
+  updating the detector); ANOMALY comes from the detector. SPIKE needs the reading to
+  be far from both the detector's level and what the series' trend expects (the last
+  good value carried along the smoothed slope, see ``expected``), so a steady physical
+  rise (far from the slow level, on the trend) is not a spike, nor is the return to
+  normal after a glitch (off the trend the glitch bent, on the level), while a lone
+  jump off both is;
 - a good row flagged neither RATE, FLATLINE nor SPIKE is *clean*: only clean rows move
   the series' trend (the smoothed rate of change per hour, see ``trend_step``), so a
   flagged glitch never reads as "rising fast" (``BAD_FLAGS`` gate the derived values).
@@ -203,7 +205,7 @@ def run_sequential(
         tm = trend_mean[s]
         prev_mean = np.where(has_prev, tm, np.nan)
         trend, new_mean = trend_step(prev_mean, v, dt_s, tau_s)
-        expect = expected(gv, prev_mean, dt_s, tau_s)  # NaN: no trend, use the detector's level
+        expect = expected(gv, prev_mean, dt_s, tau_s)  # NaN (no trend): the level alone
 
         scored = kept & in_range
         m = s.shape[0]
@@ -211,7 +213,7 @@ def run_sequential(
         spike = np.zeros(m, np.bool_)
         if scored.all():
             sc, level, dev, count = score_step(detector, s, v, t, good, config.detector)
-            deviation = np.abs(v - np.where(np.isnan(expect), level, expect))
+            deviation = np.fmin(np.abs(v - level), np.abs(v - expect))
             spike = (
                 (count >= config.detector.warmup)
                 & (deviation > thr.spike_sigma[idx] * dev)
@@ -223,7 +225,7 @@ def run_sequential(
                 detector, s[si], v[si], t[si], good[si], config.detector
             )
             sc[si] = sc_s
-            deviation = np.abs(v[si] - np.where(np.isnan(expect[si]), level, expect[si]))
+            deviation = np.fmin(np.abs(v[si] - level), np.abs(v[si] - expect[si]))
             spike[si] = (
                 (count >= config.detector.warmup)
                 & (deviation > thr.spike_sigma[idx][si] * dev)

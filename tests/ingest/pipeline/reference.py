@@ -295,7 +295,9 @@ class Reference:
         score = 0.0
         if in_range:
             score, level, dev, n = self.detect(st, value, ts, good)
-            deviation = abs(value - (level if expect is None else expect))
+            deviation = abs(value - level)
+            if expect is not None:
+                deviation = min(deviation, abs(value - expect))
             if (
                 n >= cfg.detector.warmup
                 and deviation > self.qc(device, metric, "spike_sigma") * dev
