@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -79,9 +80,9 @@ def deliver_all(engine: Engine) -> None:
 
 
 @pytest.fixture
-def receivers() -> tuple[WebhookReceiver, WebhookReceiver]:
+def receivers() -> Iterator[tuple[WebhookReceiver, WebhookReceiver]]:
     water, air = WebhookReceiver(), WebhookReceiver()
-    yield water, air  # type: ignore[misc]
+    yield water, air
     water.close()
     air.close()
 
@@ -123,7 +124,11 @@ def test_a_glitch_raises_nothing_and_a_steady_rise_raises_and_escalates_once_eac
             for i, level in enumerate(levels):
                 publisher.publish(
                     f"sensors/{station}/readings",
-                    {"ts": start_ms + i * MINUTE_MS, "seq": i, "values": {"water_level": float(level)}},
+                    {
+                        "ts": start_ms + i * MINUTE_MS,
+                        "seq": i,
+                        "values": {"water_level": float(level)},
+                    },
                 )
         publisher.close()
         wait_for(
@@ -140,12 +145,10 @@ def test_a_glitch_raises_nothing_and_a_steady_rise_raises_and_escalates_once_eac
         time.sleep(1.5)  # one more evaluation round: nothing else may come
         assert alerts_of(engine, glitchy) == []
         [series] = influx.query(
-            f"SELECT \"flags\" FROM \"readings\" WHERE \"device\" = '{glitchy}' AND \"flags\" > 0"
+            f'SELECT "flags" FROM "readings" WHERE "device" = \'{glitchy}\' AND "flags" > 0'
         )
         assert [row[1] & 2 for row in series.values] == [2]  # the glitch: SPIKE, nothing else
-        [statuses] = influx.query(
-            f"SELECT \"status\" FROM \"flood\" WHERE \"device\" = '{glitchy}'"
-        )
+        [statuses] = influx.query(f'SELECT "status" FROM "flood" WHERE "device" = \'{glitchy}\'')
         assert {row[1] for row in statuses.values} == {"SIAGA 4"}
         [flood] = [a for a in alerts_of(engine, rising) if a["rule_id"] == "default-flood"]
         assert history(engine, flood["id"]) == [
@@ -154,7 +157,7 @@ def test_a_glitch_raises_nothing_and_a_steady_rise_raises_and_escalates_once_eac
             ("escalate", "critical"),
         ]
         flagged = influx.query(
-            f"SELECT \"flags\" FROM \"readings\" WHERE \"device\" = '{rising}' AND \"flags\" > 0"
+            f'SELECT "flags" FROM "readings" WHERE "device" = \'{rising}\' AND "flags" > 0'
         )
         bad = [row for s in flagged for row in s.values if row[1] & 31]  # RANGE…TIME
         assert bad == []  # nothing of the steady rise is bad data (ANOMALY may note its onset)
