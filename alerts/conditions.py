@@ -206,6 +206,7 @@ class Fleet:
     quiet: NDArray[np.bool_]  # a status that is never offline (maintenance, …)
     newest: NDArray[np.int64]  # device time of the newest reading
     has_reading: NDArray[np.bool_]  # newest is known
+    said_offline: NDArray[np.bool_]  # its status message said offline, nothing since
 
     @classmethod
     def of(cls, states: Sequence[DeviceState], now_ns: int) -> Fleet:
@@ -225,6 +226,7 @@ class Fleet:
             quiet=np.array([s.status.lower() in QUIET_STATUSES for s in states], dtype=np.bool_),
             newest=_filled(newest, now_ns),
             has_reading=np.array([t is not None for t in newest], dtype=np.bool_),
+            said_offline=np.array([s.said_offline for s in states], dtype=np.bool_),
         )
 
 
@@ -233,8 +235,9 @@ def _filled(times: Sequence[int | None], fill: int) -> NDArray[np.int64]:
 
 
 def liveness(rule: Rule, fleet: Fleet, *, tracked: Collection[str] | None = None) -> list[Series]:
-    """Offline (nothing received for k × interval; counted from registration for a device
-    never heard from) or stale (received, but old readings), for every device at once.
+    """Offline (nothing received for k × interval, counted from registration for a device
+    never heard from; or at once when its own status message said offline) or stale
+    (received, but old readings), for every device at once.
 
     With ``tracked`` (the devices that have a state for this rule), only series that
     can change something are returned: those of tracked devices and those raising. A
@@ -249,8 +252,10 @@ def liveness(rule: Rule, fleet: Fleet, *, tracked: Collection[str] | None = None
     seen_age = (now_ns - fleet.heard).astype(np.float64)
     use = table.scope(rule) & fleet.known & (fleet.interval > 0)
     raised = raise_level(rule.severity)
+    said = fleet.said_offline
     if rule.kind == "offline":
-        level = np.where(seen_age > limit_ns, raised, CLEAR)
+        use |= table.scope(rule) & said  # said so itself: known to be offline, now
+        level = np.where((seen_age > limit_ns) | said, raised, CLEAR)
         age = seen_age
     else:
         use &= quiet | fleet.has_reading
@@ -258,7 +263,7 @@ def liveness(rule: Rule, fleet: Fleet, *, tracked: Collection[str] | None = None
         max_age = rule.raise_value * NS if rule.raise_value is not None else limit_ns
         level = np.where(age > max_age, raised, CLEAR)
         # nothing arrives at all: that is the offline rule's business
-        level = np.where(seen_age > limit_ns, BAND, level)
+        level = np.where((seen_age > limit_ns) | said, BAND, level)
         age = np.where(quiet, seen_age, age)
     level = np.where(quiet, CLEAR, level).astype(np.int8)
     if tracked is not None:

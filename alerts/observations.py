@@ -130,3 +130,6 @@ class DeviceState:
     # when it was registered: a device never heard from is offline k × interval after it
     # (None: a device never heard from is not checked)
     registered_ns: int | None = None
+    # its own status message said offline (MQTT Last Will, {"state": "offline"}) and
+    # nothing was received after it: offline at once, whatever the interval
+    said_offline: bool = False

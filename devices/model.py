@@ -45,6 +45,7 @@ class Device:
     battery: float | None = None
     online: bool | None = None
     registered_at: datetime | None = None
+    status_at: datetime | None = None  # when its last status message (online/offline) came
     qc: QcOverrides = ()
 
     def qc_overrides(self) -> dict[str, dict[str, float]]:

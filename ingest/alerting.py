@@ -170,6 +170,7 @@ class Alerting:
         self._evaluated_at = time.monotonic()
         self._newest_reading: dict[str, int] = {}
         self._last_seen: dict[str, int] = {}  # receive times, ahead of the registry snapshot
+        self._said_offline: dict[str, int] = {}  # device -> when it said so (status message)
         self._lock = threading.Lock()
         self._next_check = 0.0
         self._registered_of: object = None
@@ -180,6 +181,11 @@ class Alerting:
         with self._lock:
             for device, ns in result.last_seen_ns.items():
                 self._last_seen[device] = max(ns, self._last_seen.get(device, ns))
+            for status in result.statuses:
+                if status.online:
+                    self._said_offline.pop(status.device, None)
+                else:
+                    self._said_offline[status.device] = status.at_ns
         if result.output is not None and len(result.output.batch):
             batch = result.output.batch
             newest = np.full(len(result.device_ids), -1, dtype=np.int64)
@@ -214,14 +220,25 @@ class Alerting:
         with self._lock:
             newest = dict(self._newest_reading)
             seen = dict(self._last_seen)
+            said = dict(self._said_offline)
         states = []
-        for device, zone, kind, interval_s, status, registry_seen, registered in self._registered():
+        for row in self._registered():
+            device, zone, kind, interval_s, status, registry_seen, registered, offline_at = row
             heard = seen.get(device)
             if heard is None or (registry_seen is not None and registry_seen > heard):
                 heard = registry_seen
+            said_at = said.get(device, offline_at)
             states.append(
                 DeviceState(
-                    device, zone, kind, interval_s, heard, newest.get(device), status, registered
+                    device,
+                    zone,
+                    kind,
+                    interval_s,
+                    heard,
+                    newest.get(device),
+                    status,
+                    registered,
+                    said_offline=said_at is not None and (heard is None or said_at >= heard),
                 )
             )
         transitions = self.engine.check_devices(states, now_ns=time.time_ns())
@@ -242,6 +259,7 @@ class Alerting:
                     device.status,
                     _ns(device.last_seen),
                     _ns(device.registered_at),
+                    _ns(device.status_at) if device.online is False else None,
                 )
                 for device in snapshot.devices.values()
             ]
@@ -249,8 +267,9 @@ class Alerting:
         return self._registered_rows
 
 
-# (id, zone, kind, interval s, status, last seen by the registry, registered), times in ns
-_Registered = tuple[str, str, str, float, str, int | None, int | None]
+# (id, zone, kind, interval s, status, last seen by the registry, registered, when its
+# last status message said offline), times in ns
+_Registered = tuple[str, str, str, float, str, int | None, int | None, int | None]
 
 
 def _ns(moment: datetime | None) -> int | None:

@@ -51,7 +51,7 @@
   function status(d) {
     const lv = d.level;
     if (!d.reporting) return { cls: "offline", text: t("status.offline"), short: "off" };
-    if (!lv) return { cls: "offline", text: t("status.nodata"), short: "—" };
+    if (!lv) return { cls: "reporting", text: t("status.reporting"), short: "✓" };  // rain, weather, …
     if (lv.type === "ispu") {
       return { cls: P.ispuClass(lv.category), short: String(lv.index),
         text: t("ispu.index") + " " + lv.index + " · " + t("ispu." + lv.category) };
