@@ -1,8 +1,9 @@
 """``pantau alerts``: the notification dispatcher loop, and rule / endpoint administration.
 
-``pantau alerts [--once]`` delivers the outbox until stopped (SIGTERM/Ctrl-C).
-Offline and stale checks run where the device registry is, inside ``pantau
-ingest``. SMTP comes from ``--smtp-*`` or ``PANTAU_SMTP_HOST``, ``_PORT``,
+``pantau alerts [--once]`` delivers the outbox until stopped (SIGTERM/Ctrl-C); the same
+loop runs the pipeline watchdog (ingest heartbeats) and the reminders. Offline and
+stale checks run where the device registry is, inside ``pantau ingest``. SMTP comes
+from ``--smtp-*`` or ``PANTAU_SMTP_HOST``, ``_PORT``,
 ``_FROM``, ``_USER``, ``_PASSWORD``, ``_STARTTLS``.
 """
 
@@ -23,6 +24,7 @@ from alerts.endpoints import Endpoint, EndpointStore
 from alerts.mailer import SmtpSettings
 from alerts.rulebook import RuleStore
 from alerts.rules import RULE_KINDS, Rule
+from alerts.watchdog import Reminders, Watchdog
 from pantau.database import open_engine, upgrade
 from pantau.secrets import service_credentials
 from pantau.settings import load_settings
@@ -53,8 +55,9 @@ def run_dispatcher(args: argparse.Namespace) -> int:
         )
     # the URL's credentials, else the service account's secret under $PANTAU_HOME/secrets
     username, password = service_credentials(settings.home, "pantau-alerts", settings.mqtt_url)
+    engine = _engine()
     dispatcher = Dispatcher(
-        engine=_engine(),
+        engine=engine,
         mqtt_url=None if args.no_mqtt else settings.mqtt_url,
         mqtt_username=username,
         mqtt_password=password,
@@ -63,6 +66,10 @@ def run_dispatcher(args: argparse.Namespace) -> int:
         backoff_s=args.backoff,
         max_attempts=args.max_attempts,
         worker_id=args.worker_id,
+        max_in_flight=settings.alerts_max_in_flight,
+        telegram_api_url=settings.telegram_api_url,
+        watchdog=Watchdog(engine),
+        reminders=Reminders(engine, minutes=settings.alerts_remind_minutes),
     )
     if args.once:
         count = dispatcher.run_once()

@@ -42,6 +42,7 @@ from alerts.mqttstate import MqttStateNotifier
 from alerts.statestore import take_write_lock
 from alerts.tables import attempts, outbox
 from alerts.telegram import TelegramNotifier
+from alerts.watchdog import Reminders, Watchdog
 from alerts.webhook import WebhookNotifier
 
 log = logging.getLogger(__name__)
@@ -114,8 +115,12 @@ class Dispatcher:
         webhook_timeout_s: float = 10.0,
         poll_s: float = 0.2,
         digest_every_s: float = 30.0,
+        watchdog: Watchdog | None = None,
+        reminders: Reminders | None = None,
     ) -> None:
         self.engine = engine
+        self.watchdog = watchdog  # the pipeline watchdog and reminders run in this loop too
+        self.reminders = reminders
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_s = lease_s
         self.batch = batch
@@ -161,6 +166,9 @@ class Dispatcher:
             except sa.exc.SQLAlchemyError:
                 log.exception("making digests failed; will try again")
         self._renew()
+        for task in (self.watchdog, self.reminders):
+            if task is not None:
+                task.check()
         started = 0
         for endpoint_id in self._due_endpoints(now):
             with self._lock:

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from alerts.engine import AlertEngine
 from alerts.observations import DeviceState, FloodObservation, IspuObservation, Observations
+from alerts.watchdog import Heartbeat
 from ingest.pipeline import FLOOD_STATUS, ISPU_CATEGORIES, PipelineOutput
 from ingest.pipeline.air_quality import is_pollutant
 from ingest.pipeline.config import HOUR_NS
@@ -160,8 +161,10 @@ class Alerting:
         *,
         check_seconds: float = 5.0,
         evaluate_seconds: float = 1.0,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.engine = engine
+        self.heartbeat = heartbeat  # for the alerts process's pipeline watchdog
         self.snapshot = snapshot
         self.check_seconds = check_seconds
         self.evaluate_seconds = evaluate_seconds
@@ -214,6 +217,8 @@ class Alerting:
             log.info("alerts: %d transitions from %d chunks", len(transitions), len(held))
 
     def on_tick(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.beat("processing")
         if time.monotonic() < self._next_check:
             return
         self._next_check = time.monotonic() + self.check_seconds

@@ -76,12 +76,36 @@ class Settings(BaseSettings):
         "", description="'i/n': handle only the devices whose id hashes to i mod n ('' = all)"
     )
 
+    # alerts (issue 18)
+    alerts_max_in_flight: int = Field(
+        4, ge=1, le=64, description="deliveries at once per notification endpoint"
+    )
+    alerts_remind_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 30.0, "major": 120.0},
+        description="repeat an open, unacknowledged alert every N minutes, per severity",
+    )
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Telegram Bot API base URL"
+    )
+
     # API
     api_host: str = "127.0.0.1"
     api_port: Port = 8000
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit_per_minute: int = Field(600, ge=1)
     tile_url: str = Field("", description="Map tile URL template; empty = plain background")
+
+    @field_validator("alerts_remind_minutes")
+    @classmethod
+    def _remind(cls, value: dict[str, float]) -> dict[str, float]:
+        known = ("info", "warning", "major", "critical")
+        bad = [k for k in value if k not in known]
+        if bad or any(v < 0 for v in value.values()):
+            raise ValueError(
+                f"a JSON object of severity ({', '.join(known)}) to minutes >= 0 "
+                f'(0 = no reminders), e.g. {{"critical": 30}}; got {value}'
+            )
+        return value
 
     @field_validator("mqtt_url")
     @classmethod
