@@ -51,7 +51,15 @@ class RuleIn(BaseModel):
     """A rule; fields left out take the kind's defaults (see docs/alerts.md)."""
 
     kind: Literal[
-        "threshold", "ispu", "flood_status", "flood_rise", "anomaly", "quality", "offline", "stale"
+        "threshold",
+        "ispu",
+        "flood_status",
+        "flood_rise",
+        "anomaly",
+        "quality",
+        "offline",
+        "stale",
+        "pipeline",
     ]
     name: str = Field("", max_length=200)
     severity: Severity = "warning"
