@@ -124,3 +124,13 @@ def test_flagged_pollutant_readings_never_enter_ispu() -> None:
     out = feed(p, 1, PM25, [9_999.0], start=T0 + 50 * MINUTE_NS)[0]
     assert int(out.batch.flags[0]) & int(QC.RANGE) and len(out.ispu) == 0
     assert T0 % HOUR_NS == 0
+
+
+def test_rising_fast_is_reached_when_docs_alerts_md_says() -> None:
+    """docs/alerts.md: −15 min × ln(1 − 30/r) into a steady rise of r cm/h."""
+    for rate, minute in ((40.0, 21), (60.0, 11)):
+        p = station()
+        outs = feed(p, 0, WL, [200.0] * 40 + [200 + rate * (i + 1) / 60 for i in range(60)])
+        rises = [float(o.flood.rise_cm_per_h[0]) if len(o.flood) else 0.0 for o in outs[40:]]
+        first = next(i + 1 for i, rise in enumerate(rises) if rise >= 30.0)
+        assert abs(first - minute) <= 1, (rate, first)
