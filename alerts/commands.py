@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import threading
+import time
 from dataclasses import asdict, fields
 from typing import Any
 
@@ -24,6 +25,7 @@ from alerts.endpoints import Endpoint, EndpointStore
 from alerts.mailer import SmtpSettings
 from alerts.rulebook import RuleStore
 from alerts.rules import RULE_KINDS, Rule
+from alerts.silences import Silence, SilenceStore
 from alerts.watchdog import Reminders, Watchdog
 from pantau.database import open_engine, upgrade
 from pantau.secrets import service_credentials
@@ -144,6 +146,37 @@ def endpoints_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def silences_add(args: argparse.Namespace) -> int:
+    now = time.time_ns()
+    silence = SilenceStore(_engine()).create(
+        Silence(
+            id=None,
+            device=args.device,
+            zone=args.zone,
+            rule_id=args.rule,
+            starts_ns=now,
+            ends_ns=now + int(args.hours * 3600 * 1e9),
+            reason=args.reason,
+        ),
+        args.by or os.environ.get("USER", "cli"),
+    )
+    print(json.dumps(silence.as_json(), ensure_ascii=False))
+    return 0
+
+
+def silences_list(args: argparse.Namespace) -> int:
+    active = time.time_ns() if args.active else None
+    for silence in SilenceStore(_engine()).list(active_at_ns=active):
+        print(json.dumps(silence.as_json(), ensure_ascii=False))
+    return 0
+
+
+def silences_end(args: argparse.Namespace) -> int:
+    SilenceStore(_engine()).end(args.id)
+    print(f"silence {args.id} ended")
+    return 0
+
+
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "alerts",
@@ -202,3 +235,20 @@ def register(sub: Any) -> None:
     ep_add.add_argument("--min-severity", default="info")
     ep_add.add_argument("--language", choices=["id", "en"], default="id")
     ep_add.set_defaults(func=endpoints_add)
+
+    silences = commands.add_parser("silences", help="maintenance windows: no notifications")
+    s_cmds = silences.add_subparsers(dest="silences_command", metavar="ACTION", required=True)
+    s_add = s_cmds.add_parser("add", help="silence a device, zone or rule from now on")
+    s_add.add_argument("--device")
+    s_add.add_argument("--zone")
+    s_add.add_argument("--rule")
+    s_add.add_argument("--hours", type=float, required=True)
+    s_add.add_argument("--reason", required=True)
+    s_add.add_argument("--by", help="who (default: $USER)")
+    s_add.set_defaults(func=silences_add)
+    s_list = s_cmds.add_parser("list", help="silences, newest first (JSON lines)")
+    s_list.add_argument("--active", action="store_true", help="only those active now")
+    s_list.set_defaults(func=silences_list)
+    s_end = s_cmds.add_parser("end", help="end a silence now")
+    s_end.add_argument("id", type=int)
+    s_end.set_defaults(func=silences_end)
