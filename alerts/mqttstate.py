@@ -100,13 +100,14 @@ class MqttStateNotifier:
         if not isinstance(alert, dict):
             return "nothing to publish (not an alert transition)"
         device, zone = str(alert["device"]), str(alert["zone"])
-        state = device_state(
-            self.engine, device=device, zone=zone, min_severity=endpoint.min_severity
-        )
         topic = f"{endpoint.target}/{topic_part(zone)}/{topic_part(device)}"
-        body = json.dumps(state, separators=(",", ":")).encode()
         try:
+            # read and publish under one lock: the state published last is the newest read
             with self._lock:
+                state = device_state(
+                    self.engine, device=device, zone=zone, min_severity=endpoint.min_severity
+                )
+                body = json.dumps(state, separators=(",", ":")).encode()
                 self._connected().publish(topic, body, qos=1, retain=True, timeout=10.0)
         except BrokerUnavailable as exc:
             raise DeliveryFailed(str(exc)) from exc
