@@ -69,7 +69,7 @@ def test_a_single_glitch_is_flagged_and_moves_no_status_or_rise() -> None:
 
 
 def test_a_steady_rise_is_not_a_spike_and_confirms_each_level_in_turn() -> None:
-    for rate_cm_per_h in (20.0, 40.0, 60.0):
+    for rate_cm_per_h in (20.0, 60.0):  # the slowest and fastest a Bekasi river rises
         p = station()
         flat = noisy(200.0, 40, seed=2)
         minutes = int(200 / rate_cm_per_h * 60)
