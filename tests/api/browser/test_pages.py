@@ -25,7 +25,8 @@ KNOWN_PM25 = {
     "aq-tidak": (100.0, "Tidak Sehat", "Unhealthy"),
     "aq-sangat": (200.0, "Sangat Tidak Sehat", "Very unhealthy"),
 }
-WATER_CM = [100.0, 130.0, 170.0]  # thresholds 80 / 150 / 200: the last one is SIAGA 2
+# thresholds 80 / 150 / 200: SIAGA 2 once two readings above 150 confirm it (issue 18)
+WATER_CM = [100.0, 130.0, 170.0, 172.0]
 
 
 def expected_ispu(pm25: float) -> int:
@@ -110,7 +111,7 @@ def test_public_page_shows_the_ispu_category_of_known_readings(
     station = page.locator(f'#stations tr[data-device="{known.devices["wl-siaga"].id}"]')
     assert station.get_attribute("data-status") == "SIAGA 2"
     assert "Siaga 2" in station.inner_text()
-    assert "170 cm" in station.inner_text()
+    assert "172 cm" in station.inner_text()
     assert re.search(r"\d{2}\.\d{2} WIB", page.locator("#updated").inner_text())
     assert page.locator('a[href="/api/v1/ispu"]').count() == 1
     # small and fast: no framework, no third-party requests, a few tens of KB in all
