@@ -3,8 +3,8 @@
 ``pantau alerts [--once]`` delivers the outbox until stopped (SIGTERM/Ctrl-C); the same
 loop runs the pipeline watchdog (ingest heartbeats) and the reminders. Offline and
 stale checks run where the device registry is, inside ``pantau ingest``. SMTP comes
-from ``--smtp-*`` or ``PANTAU_SMTP_HOST``, ``_PORT``,
-``_FROM``, ``_USER``, ``_PASSWORD``, ``_STARTTLS``.
+from ``--smtp-*`` or the settings ``PANTAU_SMTP_HOST``, ``_PORT``, ``_FROM``,
+``_USER``, ``_PASSWORD``, ``_STARTTLS`` (docs/settings.md).
 """
 
 from __future__ import annotations
@@ -29,11 +29,7 @@ from alerts.silences import Silence, SilenceStore
 from alerts.watchdog import Reminders, Watchdog
 from pantau.database import open_engine, upgrade
 from pantau.secrets import service_credentials
-from pantau.settings import load_settings
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"PANTAU_SMTP_{name}", default)
+from pantau.settings import Settings, load_settings
 
 
 def _engine() -> Engine:
@@ -43,18 +39,24 @@ def _engine() -> Engine:
     return open_engine(url)
 
 
+def smtp_settings(args: argparse.Namespace, settings: Settings) -> SmtpSettings | None:
+    """SMTP from the ``--smtp-*`` options, else the ``smtp_*`` settings; None: no e-mail."""
+    host = args.smtp_host or settings.smtp_host
+    if not host:
+        return None
+    return SmtpSettings(
+        host=host,
+        port=args.smtp_port or settings.smtp_port,
+        sender=args.smtp_from or settings.smtp_from,
+        username=args.smtp_user or settings.smtp_user or None,
+        password=settings.smtp_password or None,
+        starttls=settings.smtp_starttls if args.smtp_starttls is None else args.smtp_starttls,
+    )
+
+
 def run_dispatcher(args: argparse.Namespace) -> int:
     settings = load_settings()
-    smtp = None
-    if args.smtp_host:
-        smtp = SmtpSettings(
-            host=args.smtp_host,
-            port=args.smtp_port,
-            sender=args.smtp_from,
-            username=args.smtp_user,
-            password=_env("PASSWORD"),
-            starttls=args.smtp_starttls,
-        )
+    smtp = smtp_settings(args, settings)
     # the URL's credentials, else the service account's secret under $PANTAU_HOME/secrets
     username, password = service_credentials(settings.home, "pantau-alerts", settings.mqtt_url)
     engine = _engine()
@@ -121,11 +123,11 @@ def endpoints_list(args: argparse.Namespace) -> int:
 
 
 def _secret(channel: str) -> str:
-    """Secrets come from the environment, never the command line (shell history)."""
+    """Secrets come from settings (environment or pantau.toml), never the command line."""
     if channel == "webhook":
-        return os.environ.get("PANTAU_WEBHOOK_SECRET", "")
+        return load_settings().webhook_secret
     if channel == "telegram":
-        return os.environ.get("PANTAU_TELEGRAM_BOT_TOKEN", "")
+        return load_settings().telegram_bot_token
     return ""
 
 
@@ -190,12 +192,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--max-attempts", type=int, default=12)
     parser.add_argument("--worker-id", default=None)
     parser.add_argument("--no-mqtt", action="store_true", help="do not publish MQTT state")
-    parser.add_argument("--smtp-host", default=_env("HOST"))
-    parser.add_argument("--smtp-port", type=int, default=int(_env("PORT", "25") or 25))
-    parser.add_argument("--smtp-from", default=_env("FROM", "pantau@localhost"))
-    parser.add_argument("--smtp-user", default=_env("USER"))
+    parser.add_argument("--smtp-host", help="default: PANTAU_SMTP_HOST (none: no e-mail)")
+    parser.add_argument("--smtp-port", type=int, help="default: PANTAU_SMTP_PORT (25)")
+    parser.add_argument("--smtp-from", help="default: PANTAU_SMTP_FROM (pantau@localhost)")
+    parser.add_argument("--smtp-user", help="default: PANTAU_SMTP_USER")
     parser.add_argument(
-        "--smtp-starttls", action="store_true", default=_env("STARTTLS", "") in ("1", "true")
+        "--smtp-starttls", action="store_true", default=None, help="default: PANTAU_SMTP_STARTTLS"
     )
     parser.set_defaults(func=run_dispatcher)
     commands = parser.add_subparsers(dest="alerts_command", metavar="SUBCOMMAND")

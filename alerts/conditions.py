@@ -23,6 +23,7 @@ from alerts.observations import (
     Readings,
 )
 from alerts.rules import FLOOD_SEVERITY, ISPU_CATEGORIES, ISPU_SEVERITY, Rule
+from pantau import schema
 from pantau.flags import QC
 
 QUIET_STATUSES = frozenset({"maintenance", "retired", "decommissioned", "disabled", "inactive"})
@@ -165,7 +166,7 @@ def ispu(rule: Rule, rows: Sequence[IspuObservation]) -> list[Series]:
     severity = np.array(
         [raise_level(ISPU_SEVERITY.get(o.category, "info")) for o in obs], dtype=np.int8
     )
-    raised = rank >= ISPU_CATEGORIES.index(rule.level or "Tidak Sehat")
+    raised = rank >= ISPU_CATEGORIES.index(rule.level or schema.ISPU_UNHEALTHY)
     cleared = index <= float(rule.clear_value or 0.0)
     return split(table, table.scope(rule), _levels(raised, cleared, severity), index)
 
@@ -186,7 +187,7 @@ def flood(rule: Rule, rows: Sequence[FloodObservation]) -> list[Series]:
     severity = np.array(
         [raise_level(FLOOD_SEVERITY.get(o.status.upper(), "info")) for o in obs], dtype=np.int8
     )
-    threshold_rank = FLOOD_STATUSES.index(rule.level or "SIAGA 3")
+    threshold_rank = FLOOD_STATUSES.index(rule.level or schema.FLOOD_ALERT)
     raised = rank >= threshold_rank
     cleared = (rank >= 0) & (rank < threshold_rank)
     if rule.clear_value is not None:

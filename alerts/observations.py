@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-FLOOD_STATUSES = ("SIAGA 4", "SIAGA 3", "SIAGA 2", "SIAGA 1")  # normal → disaster
+from pantau import schema
+
+FLOOD_STATUSES = schema.FLOOD_STATUSES  # normal → disaster
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +28,7 @@ class IspuObservation:
     zone: str
     ts_ns: int
     index: int
-    category: str  # Baik | Sedang | Tidak Sehat | Sangat Tidak Sehat | Berbahaya
+    category: str  # one of schema.ISPU_CATEGORIES
     kind: str = "air_quality"  # the device's kind, as registered (full name)
 
 
@@ -36,7 +38,7 @@ class FloodObservation:
     zone: str
     ts_ns: int
     level_cm: float
-    status: str  # 'SIAGA 4' | 'SIAGA 3' | 'SIAGA 2' | 'SIAGA 1'
+    status: str  # one of schema.FLOOD_STATUSES
     rise_cm_per_h: float
     kind: str = "water_level"  # the device's kind, as registered (full name)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 from alerts.observations import FLOOD_STATUSES
+from pantau import schema
 from pantau.catalogue import METRIC_INDEX
 from pantau.errors import InvalidRequest
 from pantau.flags import QC
@@ -31,27 +32,13 @@ RuleKind = Literal[
 RULE_KINDS: tuple[str, ...] = get_args(RuleKind)
 Severity = Literal["info", "warning", "major", "critical"]
 SEVERITIES: tuple[str, ...] = get_args(Severity)
-ISPU_CATEGORIES = ("Baik", "Sedang", "Tidak Sehat", "Sangat Tidak Sehat", "Berbahaya")
-ISPU_BAND_LOW = {
-    "Baik": 0,
-    "Sedang": 51,
-    "Tidak Sehat": 101,
-    "Sangat Tidak Sehat": 201,
-    "Berbahaya": 301,
-}
-ISPU_SEVERITY: dict[str, Severity] = {
-    "Baik": "info",
-    "Sedang": "info",
-    "Tidak Sehat": "warning",
-    "Sangat Tidak Sehat": "major",
-    "Berbahaya": "critical",
-}
-FLOOD_SEVERITY: dict[str, Severity] = {
-    "SIAGA 4": "info",
-    "SIAGA 3": "warning",
-    "SIAGA 2": "major",
-    "SIAGA 1": "critical",
-}
+ISPU_CATEGORIES = schema.ISPU_CATEGORIES
+ISPU_BAND_LOW = schema.ISPU_BAND_LOW
+#: severity by ISPU band 0..4 and by flood level 0..3 (Siaga 4 … Siaga 1)
+_ISPU_SEVERITIES: tuple[Severity, ...] = ("info", "info", "warning", "major", "critical")
+_FLOOD_SEVERITIES: tuple[Severity, ...] = ("info", "warning", "major", "critical")
+ISPU_SEVERITY: dict[str, Severity] = dict(zip(ISPU_CATEGORIES, _ISPU_SEVERITIES, strict=True))
+FLOOD_SEVERITY: dict[str, Severity] = dict(zip(FLOOD_STATUSES, _FLOOD_SEVERITIES, strict=True))
 DEFAULT_QUALITY_FLAGS = int(QC.RANGE | QC.SPIKE | QC.FLATLINE | QC.RATE | QC.TIME)
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
@@ -147,7 +134,7 @@ def _threshold(rule: Rule) -> Rule:
 
 
 def _ispu(rule: Rule) -> Rule:
-    level = rule.level or "Tidak Sehat"
+    level = rule.level or schema.ISPU_UNHEALTHY
     if level not in ISPU_CATEGORIES:
         raise InvalidRequest(
             f"ISPU level {level!r} is not a category; use one of: {', '.join(ISPU_CATEGORIES)}",
@@ -165,11 +152,11 @@ def _ispu(rule: Rule) -> Rule:
 
 
 def _flood_status(rule: Rule) -> Rule:
-    level = (rule.level or "SIAGA 3").upper()
-    if level not in FLOOD_STATUSES or level == "SIAGA 4":
+    level = (rule.level or schema.FLOOD_ALERT).upper()
+    if level not in FLOOD_STATUSES[1:]:
         raise InvalidRequest(
-            f"flood level {rule.level!r} must be one of SIAGA 3, SIAGA 2, SIAGA 1 "
-            "(SIAGA 4 is normal)",
+            f"flood level {rule.level!r} must be one of {', '.join(FLOOD_STATUSES[1:])} "
+            f"({FLOOD_STATUSES[0]} is normal)",
             field="level",
         )
     return replace(rule, level=level)
@@ -252,15 +239,15 @@ DEFAULT_RULES: tuple[Rule, ...] = tuple(
         Rule(
             id="default-ispu",
             kind="ispu",
-            name="Air quality unhealthy (ISPU Tidak Sehat or worse)",
-            level="Tidak Sehat",
+            name=f"Air quality unhealthy (ISPU {schema.ISPU_UNHEALTHY} or worse)",
+            level=schema.ISPU_UNHEALTHY,
             clear_for_s=1800.0,
         ),
         Rule(
             id="default-flood",
             kind="flood_status",
-            name="Flood alert level (Siaga 3 or worse)",
-            level="SIAGA 3",
+            name=f"Flood alert level ({schema.FLOOD_ALERT.title()} or worse)",
+            level=schema.FLOOD_ALERT,
             clear_for_s=900.0,
         ),
         Rule(

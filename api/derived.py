@@ -10,36 +10,39 @@ from dataclasses import dataclass
 
 from api.influxql import every_ns
 from api.timeparse import iso
-from pantau.store import InfluxStore, quote_string
+from pantau import schema
+from pantau.store import InfluxStore, quote_ident, quote_string
 
-# ISPU bands (Permen LHK P.14/2020): upper bound, name, colour
-ISPU_BANDS: tuple[tuple[int, str, str], ...] = (
-    (50, "Baik", "green"),
-    (100, "Sedang", "blue"),
-    (200, "Tidak Sehat", "yellow"),
-    (300, "Sangat Tidak Sehat", "red"),
+FLOOD_LEVELS = schema.SIAGA_NUMBER
+FLOOD_MEANING = schema.SIAGA_MEANING
+# quoted InfluxQL identifiers
+_ISPU = quote_ident(schema.ISPU)
+_FLOOD = quote_ident(schema.FLOOD)
+_READINGS = quote_ident(schema.READINGS)
+_ZONE = quote_ident(schema.TAG_ZONE)
+_DEVICE = quote_ident(schema.TAG_DEVICE)
+_METRIC = quote_ident(schema.TAG_METRIC)
+_INDEX = quote_ident(schema.FIELD_INDEX)
+_DOMINANT = quote_ident(schema.FIELD_DOMINANT)
+_FLOOD_FIELDS = ", ".join(
+    quote_ident(f) for f in (schema.FIELD_LEVEL_CM, schema.FIELD_STATUS, schema.FIELD_RISE)
 )
-ISPU_TOP = ("Berbahaya", "black")
-FLOOD_LEVELS = {"SIAGA 4": 4, "SIAGA 3": 3, "SIAGA 2": 2, "SIAGA 1": 1}
-FLOOD_MEANING = {4: "normal", 3: "waspada", 2: "kritis", 1: "bencana"}
 
 
 def ispu_band(index: int) -> tuple[str, str]:
     """(category, colour) of an ISPU value."""
-    for upper, name, colour in ISPU_BANDS:
-        if index <= upper:
-            return name, colour
-    return ISPU_TOP
+    band = schema.ispu_band(index)
+    return band.category, band.colour
 
 
 def _any_of(tag: str, values: Sequence[str]) -> str:
     if not values:
         return ""
-    return " AND (" + " OR ".join(f'"{tag}" = {quote_string(v)}' for v in values) + ")"
+    return " AND (" + " OR ".join(f"{quote_ident(tag)} = {quote_string(v)}" for v in values) + ")"
 
 
 def filters(zones: Sequence[str], devices: Sequence[str]) -> str:
-    return _any_of("zone", zones) + _any_of("device", devices)
+    return _any_of(schema.TAG_ZONE, zones) + _any_of(schema.TAG_DEVICE, devices)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +61,9 @@ def current_ispu(
 ) -> list[IspuNow]:
     """The latest ISPU of every station heard from since ``since_ns``."""
     statement = (
-        'SELECT "index", "dominant" FROM "ispu" '
+        f"SELECT {_INDEX}, {_DOMINANT} FROM {_ISPU} "
         f"WHERE time >= {int(since_ns)}{filters(zones, devices)} "
-        'GROUP BY "zone", "device" ORDER BY time DESC LIMIT 1'
+        f"GROUP BY {_ZONE}, {_DEVICE} ORDER BY time DESC LIMIT 1"
     )
     out = []
     for series in store.query(statement):
@@ -71,8 +74,8 @@ def current_ispu(
             category, colour = ispu_band(index)
             out.append(
                 IspuNow(
-                    zone=series.tags.get("zone", ""),
-                    device=series.tags.get("device", ""),
+                    zone=series.tags.get(schema.TAG_ZONE, ""),
+                    device=series.tags.get(schema.TAG_DEVICE, ""),
                     time=iso(int(row[0])),
                     index=index,
                     category=category,
@@ -123,16 +126,16 @@ def ispu_history(
     if every is not None:
         every_ns(every)  # validated: it is pasted into GROUP BY
         statement = (
-            f'SELECT max("index") AS "index" FROM "ispu" WHERE {where} '
-            f'GROUP BY time({every}), "zone", "device" fill(none) tz({quote_string(tz)})'
+            f"SELECT max({_INDEX}) AS {_INDEX} FROM {_ISPU} WHERE {where} "
+            f"GROUP BY time({every}), {_ZONE}, {_DEVICE} fill(none) tz({quote_string(tz)})"
         )
     else:
         statement = (
-            f'SELECT "index", "dominant" FROM "ispu" WHERE {where} GROUP BY "zone", "device"'
+            f"SELECT {_INDEX}, {_DOMINANT} FROM {_ISPU} WHERE {where} GROUP BY {_ZONE}, {_DEVICE}"
         )
     series_by_key: dict[tuple[str, str], IspuSeries] = {}
     for series in store.query(statement):
-        key = (series.tags.get("zone", ""), series.tags.get("device", ""))
+        key = (series.tags.get(schema.TAG_ZONE, ""), series.tags.get(schema.TAG_DEVICE, ""))
         held = series_by_key.setdefault(key, IspuSeries(key[0], key[1], []))
         for row in series.values:
             if row[1] is None:
@@ -166,9 +169,9 @@ def current_flood(
 ) -> list[FloodNow]:
     """The latest level and Siaga status of every station heard from since ``since_ns``."""
     statement = (
-        'SELECT "level_cm", "status", "rise_cm_per_h" FROM "flood" '
+        f"SELECT {_FLOOD_FIELDS} FROM {_FLOOD} "
         f"WHERE time >= {int(since_ns)}{filters(zones, devices)} "
-        'GROUP BY "device", "zone" ORDER BY time DESC LIMIT 1'
+        f"GROUP BY {_DEVICE}, {_ZONE} ORDER BY time DESC LIMIT 1"
     )
     out = []
     for series in store.query(statement):
@@ -177,8 +180,8 @@ def current_flood(
             siaga = FLOOD_LEVELS.get(status)
             out.append(
                 FloodNow(
-                    device=series.tags.get("device", ""),
-                    zone=series.tags.get("zone", ""),
+                    device=series.tags.get(schema.TAG_DEVICE, ""),
+                    zone=series.tags.get(schema.TAG_ZONE, ""),
                     time=iso(int(row[0])),
                     level_cm=None if row[1] is None else float(row[1]),
                     status=status,
@@ -203,15 +206,16 @@ def received_counts(
     """(device, metric) -> (zone, readings received) in the range."""
     where = (
         f"time >= {int(start_ns)} AND time < {int(end_ns)}"
-        f"{filters(zones, devices)}{_any_of('metric', metrics)}"
+        f"{filters(zones, devices)}{_any_of(schema.TAG_METRIC, metrics)}"
     )
     statement = (
-        f'SELECT count("raw") FROM "readings" WHERE {where} GROUP BY "device", "metric", "zone"'
+        f"SELECT count({quote_ident(schema.FIELD_RAW)}) FROM {_READINGS} WHERE {where} "
+        f"GROUP BY {_DEVICE}, {_METRIC}, {_ZONE}"
     )
     out: dict[tuple[str, str], tuple[str, int]] = {}
     for series in store.query(statement):
-        key = (series.tags.get("device", ""), series.tags.get("metric", ""))
-        zone = series.tags.get("zone", "")
+        key = (series.tags.get(schema.TAG_DEVICE, ""), series.tags.get(schema.TAG_METRIC, ""))
+        zone = series.tags.get(schema.TAG_ZONE, "")
         count = sum(int(row[1] or 0) for row in series.values)
         previous = out.get(key, (zone, 0))[1]
         out[key] = (zone, previous + count)

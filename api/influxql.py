@@ -11,24 +11,37 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pantau.store import quote_string
+from pantau import schema
+from pantau.store import quote_ident, quote_string
 
-RAW_FIELDS = ("value", "raw", "flags", "score")
-TAGS = ("device", "metric", "zone", "kind")
-ROLLUP_FIELDS = ("mean", "min", "max", "count", "flags")
+RAW_FIELDS = (schema.FIELD_VALUE, schema.FIELD_RAW, schema.FIELD_FLAGS, schema.FIELD_SCORE)
+TAGS = (schema.TAG_DEVICE, schema.TAG_METRIC, schema.TAG_ZONE, schema.TAG_KIND)
+ROLLUP_FIELDS = (
+    schema.FIELD_MEAN,
+    schema.FIELD_MIN,
+    schema.FIELD_MAX,
+    schema.FIELD_COUNT,
+    schema.FIELD_FLAGS,
+)
+_VALUE = quote_ident(schema.FIELD_VALUE)
+_FLAGS = quote_ident(schema.FIELD_FLAGS)
 
-# agg name -> InfluxQL call on the "value" field
+# agg name -> InfluxQL call on the value field
 AGGREGATES: dict[str, str] = {
-    "mean": 'mean("value")',
-    "min": 'min("value")',
-    "max": 'max("value")',
-    "count": 'count("value")',
-    "median": 'median("value")',
-    "p95": 'percentile("value", 95)',
-    "last": 'last("value")',
+    "mean": f"mean({_VALUE})",
+    "min": f"min({_VALUE})",
+    "max": f"max({_VALUE})",
+    "count": f"count({_VALUE})",
+    "median": f"median({_VALUE})",
+    "p95": f"percentile({_VALUE}, 95)",
+    "last": f"last({_VALUE})",
 }
 
-SOURCES: dict[str, str] = {"raw": "readings", "1m": "readings_1m", "1h": "readings_1h"}
+SOURCES: dict[str, str] = {
+    "raw": schema.READINGS,
+    "1m": schema.READINGS_1M,
+    "1h": schema.READINGS_1H,
+}
 
 _UNIT_NS = {
     "s": 1_000_000_000,
@@ -79,7 +92,7 @@ class ReadingsQuery:
 
 
 def _any_of(tag: str, values: Sequence[str]) -> str:
-    terms = [f'"{tag}" = {quote_string(v)}' for v in values]
+    terms = [f"{quote_ident(tag)} = {quote_string(v)}" for v in values]
     return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
 
 
@@ -87,19 +100,23 @@ def where_clause(q: ReadingsQuery, *, start_ns: int | None = None) -> str:
     """The WHERE clause; ``start_ns`` overrides the start (for resuming a page)."""
     since = q.start_ns if start_ns is None else start_ns
     parts = [f"time >= {int(since)}", f"time < {int(q.end_ns)}"]
-    for tag, values in (
-        ("device", q.devices),
-        ("zone", q.zones),
-        ("kind", q.kinds),
-        ("metric", q.metrics),
-    ):
+    for tag, values in _tag_filters(q):
         if values:
             parts.append(_any_of(tag, values))
     if q.flags:
-        parts.append(f'"flags" & {int(q.flags)} != 0')
+        parts.append(f"{_FLAGS} & {int(q.flags)} != 0")
     if q.exclude_flags:
-        parts.append(f'"flags" & {int(q.exclude_flags)} = 0')
+        parts.append(f"{_FLAGS} & {int(q.exclude_flags)} = 0")
     return " AND ".join(parts)
+
+
+def _tag_filters(q: ReadingsQuery) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return (
+        (schema.TAG_DEVICE, q.devices),
+        (schema.TAG_ZONE, q.zones),
+        (schema.TAG_KIND, q.kinds),
+        (schema.TAG_METRIC, q.metrics),
+    )
 
 
 def select_statement(
@@ -112,46 +129,35 @@ def select_statement(
     for InfluxDB, used by streams. Otherwise raw and rollup rows come merged
     across series in time order with the tags as columns (for pages).
     """
-    measurement = '"' + SOURCES[q.source] + '"'
+    measurement = quote_ident(SOURCES[q.source])
     where = where_clause(q, start_ns=start_ns)
-    tags = ", ".join(f'"{t}"' for t in TAGS)
+    tags = ", ".join(quote_ident(t) for t in TAGS)
     if q.every is not None:
         every_ns(q.every)  # re-validate: it is pasted into GROUP BY
         call = AGGREGATES[q.agg]
         return (
-            f'SELECT {call} AS "value", count("value") AS "n" FROM {measurement} '
+            f'SELECT {call} AS {_VALUE}, count({_VALUE}) AS "n" FROM {measurement} '
             f"WHERE {where} GROUP BY time({q.every}), {tags} fill(none) tz({quote_string(q.tz)})"
         )
     fields = RAW_FIELDS if q.source == "raw" else ROLLUP_FIELDS
     if by_series:
-        selected = ", ".join(f'"{name}"' for name in fields)
+        selected = ", ".join(quote_ident(name) for name in fields)
         return f"SELECT {selected} FROM {measurement} WHERE {where} GROUP BY {tags}"
-    selected = ", ".join(f'"{name}"' for name in (*TAGS, *fields))
+    selected = ", ".join(quote_ident(name) for name in (*TAGS, *fields))
     return f"SELECT {selected} FROM {measurement} WHERE {where}"
 
 
 def series_statement(q: ReadingsQuery) -> str:
     """The series the request's tag filters select (index only: no time, no fields)."""
-    measurement = '"' + SOURCES[q.source] + '"'
-    parts = [
-        _any_of(tag, values)
-        for tag, values in (
-            ("device", q.devices),
-            ("zone", q.zones),
-            ("kind", q.kinds),
-            ("metric", q.metrics),
-        )
-        if values
-    ]
+    measurement = quote_ident(SOURCES[q.source])
+    parts = [_any_of(tag, values) for tag, values in _tag_filters(q) if values]
     where = f" WHERE {' AND '.join(parts)}" if parts else ""
     return f"SHOW SERIES FROM {measurement}{where}"
 
 
 def count_statement(q: ReadingsQuery) -> str:
     """A cheap count of the raw rows the request covers, per series."""
-    measurement = '"' + SOURCES[q.source] + '"'
-    field = '"raw"' if q.source == "raw" else '"count"'
-    return (
-        f"SELECT count({field}) FROM {measurement} WHERE {where_clause(q)} "
-        'GROUP BY "device", "metric", "zone", "kind"'
-    )
+    measurement = quote_ident(SOURCES[q.source])
+    field = quote_ident(schema.FIELD_RAW if q.source == "raw" else schema.FIELD_COUNT)
+    tags = ", ".join(quote_ident(t) for t in TAGS)
+    return f"SELECT count({field}) FROM {measurement} WHERE {where_clause(q)} GROUP BY {tags}"

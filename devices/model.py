@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}")
@@ -20,7 +20,8 @@ class Device:
     ``siaga`` holds the Siaga 3 / 2 / 1 thresholds in cm (ascending) of a
     water-level station. ``qc`` overrides the metric's default QC thresholds for
     this device (see :mod:`devices.qc`). ``last_seen``, ``firmware``, ``battery`` and
-    ``online`` come from the ingest path (see :meth:`devices.registry.Registry.record_seen`).
+    ``online`` (with ``status_at``, when its last status message came) come from the ingest
+    path (see :meth:`devices.registry.Registry.record_seen`).
     """
 
     id: str
@@ -45,7 +46,7 @@ class Device:
     battery: float | None = None
     online: bool | None = None
     registered_at: datetime | None = None
-    status_at: datetime | None = None  # when its last status message (online/offline) came
+    status_at: datetime | None = None
     qc: QcOverrides = ()
 
     def qc_overrides(self) -> dict[str, dict[str, float]]:
@@ -66,6 +67,29 @@ class Device:
     def topic(self) -> str:
         """The topic filter the device may publish to."""
         return f"sensors/{self.id}/#"
+
+
+#: Fields of a :class:`Device` the registry and the ingest path fill in: never given
+#: when a device is registered or changed.
+RECORDED_FIELDS = ("last_seen", "firmware", "battery", "online", "registered_at", "status_at")
+#: ``siaga`` as columns, in the registry's table and in a CSV file.
+SIAGA_COLUMNS = ("siaga3", "siaga2", "siaga1")
+
+
+def description_columns() -> tuple[str, ...]:
+    """The fields that describe a device, as columns (``siaga`` as three), in order.
+
+    The one list behind the CSV columns and registration's validation; the
+    table, the migrations and the API's schemas are checked against
+    :class:`Device` by ``tests/devices/test_dev_fields.py``.
+    """
+    columns: list[str] = []
+    for field in fields(Device):
+        if field.name == "siaga":
+            columns += SIAGA_COLUMNS
+        elif field.name not in RECORDED_FIELDS:
+            columns.append(field.name)
+    return tuple(columns)
 
 
 @dataclass(frozen=True, slots=True)

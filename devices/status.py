@@ -20,14 +20,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from devices.model import Device
+from pantau import schema
 from pantau.errors import StoreRejected, StoreUnavailable
-from pantau.store import InfluxStore, quote_string
+from pantau.store import InfluxStore, quote_ident, quote_string
 
 log = logging.getLogger(__name__)
 
 WINDOW = timedelta(hours=24)
 OFFLINE_FACTOR = 3.0  # = the factor of alerts' default-offline rule
 QUERY_CHUNK = 50
+_DEVICE = quote_ident(schema.TAG_DEVICE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,7 @@ class DeviceStatus:
     silent_s: float | None
     reporting: bool
     online: bool | None
+    status_at: datetime | None  # when its last status message came
     firmware: str | None
     battery: float | None
     completeness: Completeness | None
@@ -84,6 +87,7 @@ def status_of(
         silent_s=silent_seconds(device, now),
         reporting=is_reporting(device, now),
         online=device.online,
+        status_at=device.status_at,
         firmware=device.firmware,
         battery=device.battery,
         completeness=completeness,
@@ -101,15 +105,16 @@ def completeness(
     start_ns = end_ns - int(WINDOW.total_seconds() * 1e9)
     for first in range(0, len(counting), QUERY_CHUNK):
         chunk = counting[first : first + QUERY_CHUNK]
-        which = " OR ".join(f'"device" = {quote_string(d.id)}' for d in chunk)
+        which = " OR ".join(f"{_DEVICE} = {quote_string(d.id)}" for d in chunk)
         statement = (
-            f'SELECT count("value") FROM "readings" WHERE ({which}) '
-            f'AND time >= {start_ns} AND time < {end_ns} GROUP BY "device", "metric"'
+            f"SELECT count({quote_ident(schema.FIELD_VALUE)}) FROM {quote_ident(schema.READINGS)} "
+            f"WHERE ({which}) AND time >= {start_ns} AND time < {end_ns} "
+            f"GROUP BY {_DEVICE}, {quote_ident(schema.TAG_METRIC)}"
         )
         for series in store.query(statement):
             column = series.columns.index("count") if "count" in series.columns else 1
             total = sum(int(row[column] or 0) for row in series.values)
-            key = (series.tags.get("device", ""), series.tags.get("metric", ""))
+            key = (series.tags.get(schema.TAG_DEVICE, ""), series.tags.get(schema.TAG_METRIC, ""))
             counts[key] = counts.get(key, 0) + total
     result = {}
     for device in counting:

@@ -14,33 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from devices.kinds import KIND_INDEX, kind_ids
-from devices.model import DEVICE_ID, Device
+from devices.model import DEVICE_ID, Device, description_columns
 from devices.qc import parse_qc
 from devices.zones import BOUNDS, ZONE_INDEX, zone_ids
 from pantau.catalogue import METRIC_INDEX, METRICS
 
-FIELDS = (
-    "id",
-    "kind",
-    "model",
-    "zone",
-    "latitude",
-    "longitude",
-    "address",
-    "install_date",
-    "interval_s",
-    "metrics",
-    "units",
-    "siaga3",
-    "siaga2",
-    "siaga1",
-    "status",
-    "owner",
-    "notes",
-    "gateway",
-    "requires_calibration",
-    "qc",
-)
+FIELDS = description_columns()
 MAX_INTERVAL_S = 86_400
 RESERVED_PREFIX = "pantau-"
 UNIT_ALIASES = {

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,6 +15,7 @@ from numpy.typing import NDArray
 from alerts.engine import AlertEngine
 from alerts.observations import DeviceState, FloodObservation, IspuObservation, Observations
 from alerts.watchdog import Heartbeat
+from devices.cache import RegistrySnapshot
 from ingest.pipeline import FLOOD_STATUS, ISPU_CATEGORIES, PipelineOutput
 from ingest.pipeline.air_quality import is_pollutant
 from ingest.pipeline.config import HOUR_NS
@@ -157,7 +157,7 @@ class Alerting:
     def __init__(
         self,
         engine: AlertEngine,
-        snapshot: Callable[[], Any],
+        snapshot: Callable[[], RegistrySnapshot],
         *,
         check_seconds: float = 5.0,
         evaluate_seconds: float = 1.0,

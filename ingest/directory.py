@@ -7,8 +7,8 @@ and to the pipeline's per-device inputs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
+from devices.cache import RegistrySnapshot
 from ingest.pipeline import Calibration, DeviceInfo
 from ingest.pipeline.config import NO_OVERRIDES
 from pantau.batch import DeviceIndex
@@ -18,7 +18,7 @@ from pantau.catalogue import METRIC_INDEX
 class RegistryDirectory:
     """Decoder directory over one registry snapshot (immutable, cheap to swap)."""
 
-    def __init__(self, snapshot: Any) -> None:
+    def __init__(self, snapshot: RegistrySnapshot) -> None:
         self.snapshot = snapshot
         self._tags: tuple[int, list[str], list[str]] = (0, [], [])
 
@@ -55,7 +55,7 @@ class RegistryDirectory:
                 intern(device.id),
                 device.kind,
                 device.zone,
-                tuple(device.siaga) if device.siaga else None,
+                device.siaga or None,
                 bool(device.requires_calibration),
                 device.qc_overrides() if device.qc else NO_OVERRIDES,
             )
@@ -89,7 +89,7 @@ class CurrentDirectory:
     the version (:mod:`devices.registry`), so the version alone says when to rebuild.
     """
 
-    def __init__(self, snapshots: Callable[[], Any]) -> None:
+    def __init__(self, snapshots: Callable[[], RegistrySnapshot]) -> None:
         self._snapshots = snapshots
         self._current = RegistryDirectory(snapshots())
 

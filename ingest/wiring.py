@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
+from typing import Any
 
 from prometheus_client import start_http_server
 
@@ -14,7 +16,7 @@ from ingest.alerting import Alerting
 from ingest.directory import CurrentDirectory
 from ingest.hooks import RegistryRecorder, replay_hook
 from ingest.partition import Partition
-from ingest.pipeline import Pipeline, PipelineConfig
+from ingest.pipeline import MetricQC, Pipeline, PipelineConfig
 from ingest.processor import Processor
 from ingest.receiver import Receiver
 from ingest.service import IngestService
@@ -37,6 +39,24 @@ def subscription_topics(share_group: str) -> list[str]:
     if share_group:
         return [f"$share/{share_group}/{topic}" for topic in TOPICS]
     return list(TOPICS)
+
+
+def pipeline_config(settings: Settings) -> PipelineConfig:
+    """The pipeline's defaults with what the operator set (docs/settings.md, "pipeline")."""
+    default = PipelineConfig()
+    qc: dict[str, MetricQC] = dict(default.qc)
+    for metric, thresholds in settings.qc_thresholds.items():
+        changes: dict[str, Any] = {
+            k: int(v) if k == "flatline_count" else v for k, v in thresholds.items()
+        }
+        qc[metric] = replace(default.metric_qc(metric), **changes)
+    threshold = settings.anomaly_threshold
+    return replace(
+        default,
+        qc=qc,
+        ispu_period_hours={**default.ispu_period_hours, **settings.ispu_period_hours},
+        anomaly_threshold=default.anomaly_threshold if threshold is None else threshold,
+    )
 
 
 def _serve_metrics(port: int | None) -> None:
@@ -100,7 +120,7 @@ def build_worker(
     processor = Processor(
         store=store,
         dead_letters=dead_letters,
-        pipeline=Pipeline(PipelineConfig()),
+        pipeline=Pipeline(pipeline_config(settings)),
         devices=DeviceIndex(),
         directory=directory,
         max_payload=settings.mqtt_max_payload,

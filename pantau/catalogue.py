@@ -2,14 +2,12 @@
 
 A metric's position in :data:`METRICS` is its stable index in a :class:`~pantau.batch.Batch`.
 Append new metrics at the end; never reorder, because checkpoints store indices.
+Plain Python: the field gateway's bridge uses it without NumPy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
-from numpy.typing import NDArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +41,6 @@ METRICS: tuple[Metric, ...] = (
 
 METRIC_INDEX: dict[str, int] = {m.name: i for i, m in enumerate(METRICS)}
 METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in METRICS)
-RANGE_LOW: NDArray[np.float64] = np.array([m.low for m in METRICS], dtype=np.float64)
-RANGE_HIGH: NDArray[np.float64] = np.array([m.high for m in METRICS], dtype=np.float64)
 
 
 #: QC thresholds a device may override per metric (the registry's ``qc`` field; meaning

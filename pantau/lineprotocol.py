@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from pantau import schema
 from pantau.batch import N_METRICS, Batch
 from pantau.catalogue import METRIC_NAMES
 
@@ -40,13 +41,20 @@ def tag_set(tags: dict[str, str]) -> str:
 @functools.lru_cache(maxsize=1 << 16)
 def series_tags(device: str, metric: str, zone: str, kind: str) -> str:
     """The tag set of a reading series (``readings`` and its aggregates), cached."""
-    return tag_set({"device": device, "metric": metric, "zone": zone, "kind": kind})
+    return tag_set(
+        {
+            schema.TAG_DEVICE: device,
+            schema.TAG_METRIC: metric,
+            schema.TAG_ZONE: zone,
+            schema.TAG_KIND: kind,
+        }
+    )
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def station_tags(device: str, zone: str) -> str:
     """The tag set of a station's derived series (``ispu``, ``flood``, ``traffic``), cached."""
-    return tag_set({"device": device, "zone": zone})
+    return tag_set({schema.TAG_DEVICE: device, schema.TAG_ZONE: zone})
 
 
 def float_field(value: float) -> str:
@@ -76,7 +84,9 @@ def encode_readings(
     # value's text is the raw's unless calibration changed it.
     series, series_row = np.unique(batch.series, return_inverse=True)
     heads = [
-        "readings" + series_tags(device_ids[d], METRIC_NAMES[m], zones[d], kinds[d]) + " value="
+        schema.READINGS
+        + series_tags(device_ids[d], METRIC_NAMES[m], zones[d], kinds[d])
+        + f" {schema.FIELD_VALUE}="
         for d, m in zip((series // N_METRICS).tolist(), (series % N_METRICS).tolist(), strict=True)
     ]
     raw_text = _float_texts(batch.raw)
@@ -95,11 +105,11 @@ def encode_readings(
     pairs, pair_row = np.unique(flag_row * scores.shape[0] + score_row, return_inverse=True)
     flag_of, score_of = np.divmod(pairs, scores.shape[0])
     tails = [
-        f",flags={f}i,score={s!r} "
+        f",{schema.FIELD_FLAGS}={f}i,{schema.FIELD_SCORE}={s!r} "
         for f, s in zip(flags[flag_of].tolist(), scores[score_of].tolist(), strict=True)
     ]
     return [
-        f"{heads[p]}{v},raw={r}{tails[k]}{t}"
+        f"{heads[p]}{v},{schema.FIELD_RAW}={r}{tails[k]}{t}"
         for p, v, r, k, t in zip(
             series_row.tolist(),
             value_text,

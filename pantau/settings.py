@@ -17,9 +17,12 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
+from pantau import schema
+from pantau.catalogue import METRIC_INDEX, QC_THRESHOLDS
 from pantau.errors import ConfigError
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -87,6 +90,9 @@ class Settings(BaseSettings):
     telegram_api_url: str = Field(
         "https://api.telegram.org", description="Telegram Bot API base URL"
     )
+    telegram_bot_token: str = Field(
+        "", repr=False, description="bot token of Telegram endpoints added with the CLI"
+    )
 
     # API
     api_host: str = "127.0.0.1"
@@ -94,6 +100,30 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit_per_minute: int = Field(600, ge=1)
     tile_url: str = Field("", description="Map tile URL template; empty = plain background")
+
+    # pipeline (pantau ingest)
+    ispu_period_hours: dict[str, int] = Field(
+        default_factory=dict,
+        description='ISPU averaging period per pollutant in hours, e.g. {"co": 8}; others 24',
+    )
+    qc_thresholds: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description='QC defaults per metric, e.g. {"pm25": {"spike_sigma": 8}}',
+    )
+    anomaly_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="anomaly score that sets the ANOMALY flag (None: 0.9)"
+    )
+
+    # alerts (pantau alerts): e-mail and webhooks
+    smtp_host: str = Field("", description="SMTP server for e-mail notifications ('' = none)")
+    smtp_port: Port = 25
+    smtp_from: str = "pantau@localhost"
+    smtp_user: str = ""
+    smtp_password: str = Field("", repr=False)
+    smtp_starttls: bool = False
+    webhook_secret: str = Field(
+        "", repr=False, description="signing secret of webhooks added with the CLI"
+    )
 
     @field_validator("alerts_remind_minutes")
     @classmethod
@@ -129,6 +159,31 @@ class Settings(BaseSettings):
         match = re.fullmatch(r"(\d+)/(\d+)", value)
         if value and not (match and int(match[1]) < int(match[2])):
             raise ValueError("must be 'i/n' with 0 <= i < n, e.g. 0/2")
+        return value
+
+    @field_validator("ispu_period_hours")
+    @classmethod
+    def _ispu_period_hours(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(schema.ISPU_BREAKPOINTS))
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)} not ISPU pollutants ({', '.join(schema.ISPU_BREAKPOINTS)})"
+            )
+        if any(hours < 1 for hours in value.values()):
+            raise ValueError("periods are whole hours, at least 1")
+        return value
+
+    @field_validator("qc_thresholds")
+    @classmethod
+    def _qc_thresholds(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for metric, thresholds in value.items():
+            if metric not in METRIC_INDEX:
+                raise ValueError(f"{metric!r} is not a metric of the catalogue")
+            unknown = sorted(set(thresholds) - set(QC_THRESHOLDS))
+            if unknown:
+                raise ValueError(
+                    f"{metric}: {', '.join(unknown)} not among {', '.join(QC_THRESHOLDS)}"
+                )
         return value
 
     @field_validator("log_level")
@@ -181,6 +236,13 @@ def load_settings(**overrides: Any) -> Settings:
     """Load and validate settings; raise ConfigError naming the offending variable."""
     try:
         return Settings(**overrides)
+    except SettingsError as exc:  # a list or table that is not JSON
+        match = re.search(r'field "(\w+)"', str(exc))
+        name = match[1] if match else "?"
+        raise ConfigError(
+            f"invalid setting: PANTAU_{name.upper()} (or '{name}' in pantau.toml): "
+            "a list or a table must be written as JSON ([…] or {…})"
+        ) from None
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

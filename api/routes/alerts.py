@@ -25,6 +25,7 @@ from api.auth import context, require
 from api.context import AppContext
 from api.keys import ApiKey
 from api.params import MAX_ROW_ID, PageLimit, RowId, RuleId
+from pantau import schema
 from pantau.errors import InvalidRequest, PermissionDenied
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -72,7 +73,7 @@ class RuleIn(BaseModel):
     clear_value: float | None = Field(None, examples=[80.0])
     raise_for_s: float = Field(0.0, ge=0, le=7 * 86_400)
     clear_for_s: float = Field(0.0, ge=0, le=7 * 86_400)
-    level: str | None = Field(None, examples=["Tidak Sehat", "SIAGA 3"])
+    level: str | None = Field(None, examples=[schema.ISPU_UNHEALTHY, schema.FLOOD_ALERT])
     factor: float = Field(3.0, ge=1, le=1000)
     flags: int = Field(0, ge=0, le=0xFFFF, description="QC flag bitmask")
     window: int = Field(20, ge=2, le=10_000)

@@ -17,6 +17,7 @@ from api.influxql import every_ns
 from api.query import DEVICE_ID, SLUG, parse_range, split_values, time_zones
 from api.timeparse import iso
 from devices.registry import Registry
+from pantau import schema
 from pantau.catalogue import METRIC_INDEX
 from pantau.errors import InvalidRequest
 
@@ -62,7 +63,7 @@ class IspuStation(BaseModel):
     device: str = Field(examples=["aq-017"])
     time: str = Field(examples=["2026-11-22T01:00:00Z"])
     index: int = Field(examples=[87])
-    category: str = Field(examples=["Sedang"])
+    category: str = Field(examples=[schema.ispu_band(87).category])
     colour: str = Field(examples=["blue"])
     dominant: str = Field(examples=["pm25"])
 
@@ -76,8 +77,9 @@ class IspuNow(BaseModel):
     "/ispu",
     response_model=IspuNow,
     summary="Current ISPU per zone and per station (public)",
-    description="A zone's ISPU is the highest of its stations. Categories: Baik ≤50, "
-    "Sedang ≤100, Tidak Sehat ≤200, Sangat Tidak Sehat ≤300, Berbahaya above.",
+    description="A zone's ISPU is the highest of its stations. Categories: "
+    + ", ".join(f"{b.category} ≤{b.upper}" for b in schema.ISPU_BANDS[:-1])
+    + f", {schema.ISPU_CATEGORIES[-1]} above.",
 )
 def get_ispu(
     ctx: Annotated[AppContext, Depends(context)],
@@ -97,7 +99,7 @@ def get_ispu(
 class IspuPoint(BaseModel):
     time: str = Field(examples=["2026-11-22T01:00:00Z"])
     index: int = Field(examples=[87])
-    category: str = Field(examples=["Sedang"])
+    category: str = Field(examples=[schema.ispu_band(87).category])
     dominant: str | None = Field(examples=["pm25"], description="null for bucketed values")
 
 
@@ -145,7 +147,7 @@ class FloodStation(BaseModel):
     zone: str = Field(examples=["cikarang-river"])
     time: str = Field(examples=["2026-11-22T01:00:00Z"])
     level_cm: float | None = Field(examples=[162.5])
-    status: str = Field(examples=["SIAGA 2"])
+    status: str = Field(examples=[schema.FLOOD_STATUSES[2]])
     siaga: int | None = Field(examples=[2], description="4 normal … 1 disaster")
     meaning: str = Field(examples=["kritis"])
     rise_cm_per_h: float | None = Field(examples=[12.0])

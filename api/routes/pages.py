@@ -33,9 +33,10 @@ from devices.qc import qc_text
 from devices.registry import Registry
 from devices.status import is_reporting
 from devices.zones import BOUNDS, ZONE_INDEX, ZONES
+from pantau import schema
 from pantau.catalogue import METRIC_INDEX, METRICS, QC_THRESHOLDS
 from pantau.errors import NotFound, PantauError, Unauthenticated
-from pantau.store import InfluxStore, quote_string
+from pantau.store import InfluxStore, quote_ident, quote_string
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -57,6 +58,10 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.globals["schema"] = schema  # ISPU categories, Siaga statuses and traffic levels
+_DEVICE = quote_ident(schema.TAG_DEVICE)
+_METRIC = quote_ident(schema.TAG_METRIC)
+_FLAGS = quote_ident(schema.FIELD_FLAGS)
 
 
 # ── static assets ──────────────────────────────────────────────────────────────
@@ -158,11 +163,13 @@ def _zone_name(zone: str) -> str:
 
 def _traffic(store: InfluxStore) -> dict[str, str]:
     statement = (
-        'SELECT "level" FROM "traffic" WHERE time > now() - 1h '
-        'GROUP BY "device" ORDER BY time DESC LIMIT 1'
+        f"SELECT {quote_ident(schema.FIELD_LEVEL)} FROM {quote_ident(schema.TRAFFIC)} "
+        f"WHERE time > now() - 1h GROUP BY {_DEVICE} ORDER BY time DESC LIMIT 1"
     )
     return {
-        s.tags.get("device", ""): str(row[1]) for s in store.query(statement) for row in s.values
+        s.tags.get(schema.TAG_DEVICE, ""): str(row[1])
+        for s in store.query(statement)
+        for row in s.values
     }
 
 
@@ -295,8 +302,8 @@ def device_series(
     """
     Registry(ctx.engine).get(device_id)
     device = quote_string(device_id)
-    where = f'"device" = {device} AND time > now() - {hours}h'
-    raw_where = where if hours <= 24 else f'{where} AND "flags" > 0'
+    where = f"{_DEVICE} = {device} AND time > now() - {hours}h"
+    raw_where = where if hours <= 24 else f"{where} AND {_FLAGS} > 0"
     out: dict[str, dict[str, Any]] = {}
 
     def metric(name: str) -> dict[str, Any]:
@@ -304,19 +311,22 @@ def device_series(
         return out.setdefault(name, {"unit": unit, "raw": [], "hourly": []})
 
     raw = (
-        f'SELECT "value", "flags" FROM "readings" WHERE {raw_where} GROUP BY "metric" '
+        f"SELECT {quote_ident(schema.FIELD_VALUE)}, {_FLAGS} FROM {quote_ident(schema.READINGS)} "
+        f"WHERE {raw_where} GROUP BY {_METRIC} "
         f"ORDER BY time DESC LIMIT {MAX_RAW_POINTS}"
     )
     limited = False
     for series in ctx.store.query(raw):
-        rows = metric(series.tags.get("metric", "?"))["raw"]
+        rows = metric(series.tags.get(schema.TAG_METRIC, "?"))["raw"]
         rows += [[int(r[0]) // MS, r[1], int(r[2] or 0)] for r in reversed(series.values)]
         limited = limited or len(series.values) >= MAX_RAW_POINTS
     hourly = (
-        f'SELECT "mean", "min", "max", "flags" FROM "readings_1h" WHERE {where} GROUP BY "metric"'
+        "SELECT "
+        + ", ".join(quote_ident(f) for f in (schema.FIELD_MEAN, schema.FIELD_MIN, schema.FIELD_MAX))
+        + f", {_FLAGS} FROM {quote_ident(schema.READINGS_1H)} WHERE {where} GROUP BY {_METRIC}"
     )
     for series in ctx.store.query(hourly):
-        rows = metric(series.tags.get("metric", "?"))["hourly"]
+        rows = metric(series.tags.get(schema.TAG_METRIC, "?"))["hourly"]
         rows += [[int(r[0]) // MS, r[1], r[2], r[3], int(r[4] or 0)] for r in series.values]
     for chart in out.values():
         chart["raw"].sort(key=lambda point: point[0])

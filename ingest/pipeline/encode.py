@@ -18,6 +18,7 @@ from ingest.pipeline.output import (
     Aggregates,
     PipelineOutput,
 )
+from pantau import schema as s
 from pantau.catalogue import METRIC_NAMES
 from pantau.lineprotocol import (
     encode_readings,
@@ -52,8 +53,9 @@ def _aggregate_lines(
         lines.append(
             (
                 f"{series} {ts}",
-                f"{series} mean={float_field(mean)},min={float_field(lo)},"
-                f"max={float_field(hi)},count={count}i,flags={flags}i {ts}",
+                f"{series} {s.FIELD_MEAN}={float_field(mean)},{s.FIELD_MIN}={float_field(lo)},"
+                f"{s.FIELD_MAX}={float_field(hi)},{s.FIELD_COUNT}={count}i,"
+                f"{s.FIELD_FLAGS}={flags}i {ts}",
             )
         )
     return lines
@@ -73,8 +75,8 @@ def derived_lines(
     and ``traffic`` by station and time (every one is kept). A caller may keep the
     latest line per key across several outputs and write them together.
     """
-    lines = _aggregate_lines("readings_1m", out.aggregates_1m, device_ids, zones, kinds)
-    lines += _aggregate_lines("readings_1h", out.aggregates_1h, device_ids, zones, kinds)
+    lines = _aggregate_lines(s.READINGS_1M, out.aggregates_1m, device_ids, zones, kinds)
+    lines += _aggregate_lines(s.READINGS_1H, out.aggregates_1h, device_ids, zones, kinds)
     ispu = out.ispu
     for d, ts, index, cat, dom in zip(
         ispu.device.tolist(),
@@ -84,12 +86,13 @@ def derived_lines(
         ispu.dominant.tolist(),
         strict=True,
     ):
-        series = "ispu" + station_tags(device_ids[d], zones[d])
+        series = s.ISPU + station_tags(device_ids[d], zones[d])
         lines.append(
             (
                 series,
-                f"{series} index={index}i,category={field_string(ISPU_CATEGORIES[cat])},"
-                f"dominant={field_string(METRIC_NAMES[dom])} {ts}",
+                f"{series} {s.FIELD_INDEX}={index}i,"
+                f"{s.FIELD_CATEGORY}={field_string(ISPU_CATEGORIES[cat])},"
+                f"{s.FIELD_DOMINANT}={field_string(METRIC_NAMES[dom])} {ts}",
             )
         )
     fl = out.flood
@@ -102,26 +105,26 @@ def derived_lines(
         fl.rising.tolist(),
         strict=True,
     ):
-        series = "flood" + station_tags(device_ids[d], zones[d])
-        rise_field = "" if rise != rise else f",rise_cm_per_h={float_field(rise)}"
+        series = s.FLOOD + station_tags(device_ids[d], zones[d])
+        rise_field = "" if rise != rise else f",{s.FIELD_RISE}={float_field(rise)}"
         lines.append(
             (
                 f"{series} {ts}",
-                f"{series} level_cm={float_field(level)},"
-                f"status={field_string(FLOOD_STATUS[status])},"
-                f"rising={'true' if rising else 'false'}{rise_field} {ts}",
+                f"{series} {s.FIELD_LEVEL_CM}={float_field(level)},"
+                f"{s.FIELD_STATUS}={field_string(FLOOD_STATUS[status])},"
+                f"{s.FIELD_RISING}={'true' if rising else 'false'}{rise_field} {ts}",
             )
         )
     tr = out.traffic
     for d, ts, m, level in zip(
         tr.device.tolist(), tr.ts_ns.tolist(), tr.metric.tolist(), tr.level.tolist(), strict=True
     ):
-        series = "traffic" + station_tags(device_ids[d], zones[d])
+        series = s.TRAFFIC + station_tags(device_ids[d], zones[d])
         lines.append(
             (
                 f"{series} {ts}",
-                f"{series} level={field_string(TRAFFIC_LEVELS[level])},"
-                f"source={field_string(METRIC_NAMES[m])} {ts}",
+                f"{series} {s.FIELD_LEVEL}={field_string(TRAFFIC_LEVELS[level])},"
+                f"{s.FIELD_SOURCE}={field_string(METRIC_NAMES[m])} {ts}",
             )
         )
     return lines

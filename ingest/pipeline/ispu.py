@@ -15,22 +15,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ingest.pipeline.config import ISPU_POLLUTANTS
+from pantau import schema
 
-ISPU_BOUNDS: tuple[float, ...] = (0.0, 50.0, 100.0, 200.0, 300.0, 500.0)
+ISPU_BOUNDS = schema.ISPU_BOUNDS
 
 #: Upper concentration bound of each band, per pollutant (µg/m³).
-BREAKPOINTS: dict[str, tuple[float, float, float, float, float]] = {
-    "pm10": (50.0, 150.0, 350.0, 420.0, 500.0),
-    "pm25": (15.5, 55.4, 150.4, 250.4, 500.0),
-    "so2": (52.0, 180.0, 400.0, 800.0, 1_200.0),
-    "co": (4_000.0, 8_000.0, 15_000.0, 30_000.0, 45_000.0),
-    "o3": (120.0, 235.0, 400.0, 800.0, 1_000.0),
-    "no2": (80.0, 200.0, 1_130.0, 2_260.0, 3_000.0),
-    "hc": (45.0, 100.0, 215.0, 432.0, 648.0),
-}
+BREAKPOINTS = schema.ISPU_BREAKPOINTS
 assert tuple(BREAKPOINTS) == ISPU_POLLUTANTS
 
-_CATEGORY_UPPER = np.array([50, 100, 200, 300], np.int32)
+_CATEGORY_UPPER = np.array([band.upper for band in schema.ISPU_BANDS[:-1]], np.int32)
 
 
 def sub_index(pollutant: str, concentration: NDArray[np.float64]) -> NDArray[np.float64]:

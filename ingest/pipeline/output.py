@@ -7,20 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from pantau import schema
 from pantau.batch import Batch
 
-#: ISPU categories (Bahasa Indonesia) by band 0..4.
-ISPU_CATEGORIES: tuple[str, ...] = (
-    "Baik",
-    "Sedang",
-    "Tidak Sehat",
-    "Sangat Tidak Sehat",
-    "Berbahaya",
-)
-#: Flood status by level 0..3 (Siaga 4 = normal ... Siaga 1 = bencana).
-FLOOD_STATUS: tuple[str, ...] = ("SIAGA 4", "SIAGA 3", "SIAGA 2", "SIAGA 1")
-#: Traffic level by code 0..2.
-TRAFFIC_LEVELS: tuple[str, ...] = ("lancar", "padat", "macet")
+#: ISPU categories by band 0..4, flood status by level 0..3, traffic level by code 0..2.
+ISPU_CATEGORIES = schema.ISPU_CATEGORIES
+FLOOD_STATUS = schema.FLOOD_STATUSES
+TRAFFIC_LEVELS = schema.TRAFFIC_LEVELS
 
 
 @dataclass(frozen=True)

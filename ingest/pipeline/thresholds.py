@@ -10,15 +10,15 @@ from numpy.typing import NDArray
 
 from ingest.pipeline.config import DeviceInfo, PipelineConfig
 from pantau.batch import N_METRICS
-from pantau.catalogue import METRIC_INDEX, METRIC_NAMES, QC_THRESHOLDS, RANGE_HIGH, RANGE_LOW
+from pantau.catalogue import METRIC_INDEX, METRIC_NAMES, METRICS, QC_THRESHOLDS
 
 
 def _defaults(config: PipelineConfig) -> dict[str, NDArray[np.float64]]:
     table = {name: np.zeros(N_METRICS, np.float64) for name in QC_THRESHOLDS}
     for m, name in enumerate(METRIC_NAMES):
         qc = config.metric_qc(name)
-        table["low"][m] = RANGE_LOW[m] if qc.low is None else qc.low
-        table["high"][m] = RANGE_HIGH[m] if qc.high is None else qc.high
+        table["low"][m] = METRICS[m].low if qc.low is None else qc.low
+        table["high"][m] = METRICS[m].high if qc.high is None else qc.high
         table["max_rate_per_s"][m] = qc.max_rate_per_s
         table["spike_sigma"][m] = qc.spike_sigma
         table["spike_min_delta"][m] = qc.spike_min_delta

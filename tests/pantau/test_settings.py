@@ -30,6 +30,14 @@ def test_environment_and_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ("PANTAU_INGEST_PARTITION", "2/2"),
         ("PANTAU_SPOOL_MAX_BYTES", "10"),
         ("PANTAU_INFLUX_PARALLEL_WRITES", "0"),
+        ("PANTAU_ISPU_PERIOD_HOURS", '{"pm2": 8}'),
+        ("PANTAU_ISPU_PERIOD_HOURS", '{"co": 0}'),
+        ("PANTAU_ISPU_PERIOD_HOURS", "eight"),
+        ("PANTAU_QC_THRESHOLDS", '{"pm25": {"sigma": 3}}'),
+        ("PANTAU_QC_THRESHOLDS", '{"dust": {"high": 3}}'),
+        ("PANTAU_ANOMALY_THRESHOLD", "1.5"),
+        ("PANTAU_SMTP_PORT", "0"),
+        ("PANTAU_SMTP_STARTTLS", "perhaps"),
     ],
 )
 def test_a_bad_value_names_its_variable(
