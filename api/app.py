@@ -58,7 +58,7 @@ def create_app(ctx: AppContext, *, cors_origins: list[str] | None = None) -> Fas
         version="1.0",
         description=DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc are served offline by api.routes.apidocs
         redoc_url=None,
         openapi_tags=OPENAPI_TAGS,
     )

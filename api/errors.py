@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
@@ -38,6 +38,12 @@ def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page (not ``/api``): it gets HTML errors in its language."""
+    accept = request.headers.get("accept", "")
+    return not request.url.path.startswith("/api/") and "text/html" in accept
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(PantauError)
     async def pantau_error(request: Request, exc: PantauError) -> JSONResponse:
@@ -56,12 +62,18 @@ def install(app: FastAPI) -> None:
         problems = []
         for error in exc.errors():
             where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "body"))
-            problems.append({"field": where, "message": error.get("msg", "")})
+            problems.append(
+                {"field": where, "message": error.get("msg", ""), "type": error.get("type", "")}
+            )
         text = "; ".join(f"`{p['field']}`: {p['message']}" for p in problems)
         return JSONResponse(error_body("invalid_request", text, problems=problems), 422)
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404 and wants_page(request):
+            from api.routes.pages import not_found_page  # people get a page, programs JSON
+
+            return not_found_page(request)
         code = {404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}.get(
             exc.status_code, "http_error"
         )

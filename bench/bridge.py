@@ -89,7 +89,7 @@ def measure(
     name: str, options: dict[str, object], frames: list[bytes], seconds: float
 ) -> dict[str, float]:
     driver = DRIVERS[name](Options(options, "bench"))
-    noise = b"\x00" if name not in ("maxbotix", "sdi12", "rg15") else b""
+    noise = b"\x00"  # before every frame: every framer resynchronises past it
     stream = b"".join(noise + f for f in frames) * max(1, 20_000 // sum(map(len, frames)))
     chunks = [stream[i : i + 64] for i in range(0, len(stream), 64)]
     decode: Callable[[bytes], object] = driver.decode

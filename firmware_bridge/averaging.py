@@ -18,6 +18,7 @@ class Averaged:
     ts_ms: int  # end of the window
     values: Mapping[str, float]
     samples: int
+    flags: int = 0  # OR of the samples' flags
 
 
 @dataclass(slots=True)
@@ -26,6 +27,7 @@ class _Window:
     sums: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     samples: int = 0
+    flags: int = 0
 
 
 class Averager:
@@ -35,7 +37,7 @@ class Averager:
         self.period_ms = round(period_s * 1000)
         self._window: _Window | None = None
 
-    def add(self, ts_ms: int, values: Mapping[str, float]) -> list[Averaged]:
+    def add(self, ts_ms: int, values: Mapping[str, float], flags: int = 0) -> list[Averaged]:
         """Add a sample; returns the window it closed, if it belongs to a later one."""
         start = ts_ms - ts_ms % self.period_ms
         out: list[Averaged] = []
@@ -52,6 +54,7 @@ class Averager:
             window.sums[name] = window.sums.get(name, 0.0) + value
             window.counts[name] = window.counts.get(name, 0) + 1
         window.samples += 1
+        window.flags |= flags
         return out
 
     def due(self, now_ms: int) -> list[Averaged]:
@@ -71,4 +74,4 @@ class Averager:
             name: round(total if name in SUMMED else total / window.counts[name], 4)
             for name, total in window.sums.items()
         }
-        return Averaged(window.start_ms + self.period_ms, values, window.samples)
+        return Averaged(window.start_ms + self.period_ms, values, window.samples, window.flags)

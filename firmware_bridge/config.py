@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from firmware_bridge.driver import Driver, SerialFormat
-from firmware_bridge.drivers import DRIVERS
+from firmware_bridge.drivers import DRIVERS, modbus
 from firmware_bridge.options import Options
 from pantau.errors import ConfigError
 
@@ -28,6 +28,19 @@ class SensorConfig:
     username: str
     password: str | None
     average_seconds: float
+    silent_after: float | None = None  # seconds; None: 3 × the expected interval, ≥ 10 s
+    modbus_unit: modbus.Unit | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PortConfig:
+    """One serial port and what is read on it: one sensor, or a Modbus bus of several."""
+
+    port: str
+    serial: SerialFormat
+    driver: Driver
+    device_ids: tuple[str, ...]
+    silent_after: dict[str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +52,44 @@ class BridgeConfig:
     backlog_batch: int
     publish_timeout: float
     sensors: tuple[SensorConfig, ...]
+    status_interval: float = 60.0
+    gateway_username: str = ""  # for gateways/<gateway_id>/status
+    gateway_password: str | None = None
+    gateway_status: bool = False
 
     @property
     def queue_path(self) -> Path:
         return self.queue_dir / "bridge-queue.sqlite3"
+
+    @property
+    def status_path(self) -> Path:
+        """Where the running bridge keeps its health view (``pantau bridge status``)."""
+        return self.queue_dir / "bridge-status.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        """The health view as Prometheus metrics (node exporter textfile format)."""
+        return self.queue_dir / "bridge-metrics.prom"
+
+    @property
+    def ports(self) -> tuple[PortConfig, ...]:
+        groups: dict[str, list[SensorConfig]] = {}
+        for sensor in self.sensors:
+            groups.setdefault(sensor.port, []).append(sensor)
+        out = []
+        for port, sensors in groups.items():
+            first = sensors[0]
+            driver = first.driver
+            if first.modbus_unit is not None:
+                units = [
+                    replace(s.modbus_unit, device_id=s.device_id) for s in sensors if s.modbus_unit
+                ]
+                driver = modbus.bus_driver(units, first.serial)
+            after = {s.device_id: s.silent_after for s in sensors if s.silent_after is not None}
+            out.append(
+                PortConfig(port, first.serial, driver, tuple(s.device_id for s in sensors), after)
+            )
+        return tuple(out)
 
 
 def load(path: str | Path) -> BridgeConfig:
@@ -69,6 +116,10 @@ def parse(document: dict[str, object], *, base_dir: Path) -> BridgeConfig:
     batch = root.get_int("backlog_batch", 100, low=1, high=10_000)
     timeout = root.get_float("publish_timeout", 10.0, low=0.5)
     average = root.get_float("average_seconds", 0.0, low=0.0)
+    status_interval = root.get_float("status_interval", 60.0, low=1.0)
+    gateway_username = root.get_str("gateway_username", gateway_id)
+    gateway_password = _password(root, "gateway_password", "gateway_password_file", base_dir)
+    gateway_status = root.get_bool("gateway_status", gateway_password is not None)
     tables = root.get_table_list("sensors")
     if not tables:
         raise ConfigError("sensors: at least one [[sensors]] table is required")
@@ -83,6 +134,10 @@ def parse(document: dict[str, object], *, base_dir: Path) -> BridgeConfig:
         backlog_batch=batch,
         publish_timeout=timeout,
         sensors=sensors,
+        status_interval=status_interval,
+        gateway_username=gateway_username,
+        gateway_password=gateway_password,
+        gateway_status=gateway_status,
     )
 
 
@@ -93,6 +148,7 @@ def _sensor(table: Options, default_average: float, base_dir: Path) -> SensorCon
     name = table.get_str("driver", choices=tuple(DRIVERS))
     options = table.get_table("options")
     driver = DRIVERS[name](options)
+    unit = modbus.unit(Options(options.table, options.where)) if name == "modbus" else None
     options.reject_unknown()
     port = table.get_str("port")
     fmt = driver.serial
@@ -103,22 +159,30 @@ def _sensor(table: Options, default_average: float, base_dir: Path) -> SensorCon
         stopbits=table.get_int("stopbits", fmt.stopbits, low=1, high=2),
     )
     username = table.get_str("username", device_id)
-    password: str | None = None
-    if table.has("password") and table.has("password_file"):
-        raise ConfigError(f"{table.key('password')}: give password or password_file, not both")
-    if table.has("password"):
-        password = table.get_str("password")
-    elif table.has("password_file"):
-        secret = base_dir / table.get_str("password_file")
-        try:
-            password = secret.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{table.key('password_file')}: cannot read {secret}: {exc}") from exc
-        if not password:
-            raise ConfigError(f"{table.key('password_file')}: {secret} is empty")
+    password = _password(table, "password", "password_file", base_dir)
     average = table.get_float("average_seconds", default_average, low=0.0)
+    silent_after = table.get_float("silent_after", 0.0, low=0.0) or None
     table.reject_unknown()
-    return SensorConfig(device_id, name, driver, port, serial, username, password, average)
+    return SensorConfig(
+        device_id, name, driver, port, serial, username, password, average, silent_after, unit
+    )
+
+
+def _password(table: Options, key: str, file_key: str, base_dir: Path) -> str | None:
+    if table.has(key) and table.has(file_key):
+        raise ConfigError(f"{table.key(key)}: give {key} or {file_key}, not both")
+    if table.has(key):
+        return table.get_str(key)
+    if not table.has(file_key):
+        return None
+    secret = base_dir / table.get_str(file_key)
+    try:
+        password = secret.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{table.key(file_key)}: cannot read {secret}: {exc}") from exc
+    if not password:
+        raise ConfigError(f"{table.key(file_key)}: {secret} is empty")
+    return password
 
 
 def _unique(sensors: tuple[SensorConfig, ...]) -> None:
@@ -128,6 +192,16 @@ def _unique(sensors: tuple[SensorConfig, ...]) -> None:
         if sensor.device_id in seen_ids:
             raise ConfigError(f"sensors[{index}].device_id {sensor.device_id!r} appears twice")
         if sensor.port in seen_ports:
-            raise ConfigError(f"sensors[{index}].port {sensor.port!r} is used by two sensors")
+            other = next(s for s in sensors if s.port == sensor.port)
+            if sensor.driver_name != "modbus" or other.driver_name != "modbus":
+                raise ConfigError(
+                    f"sensors[{index}].port {sensor.port!r} is used by two sensors "
+                    "(only Modbus devices can share a port, as a bus)"
+                )
+            if sensor.serial != other.serial:
+                raise ConfigError(
+                    f"sensors[{index}].port {sensor.port!r}: the devices of a Modbus bus "
+                    "must have the same baudrate, bytesize, parity and stopbits"
+                )
         seen_ids.add(sensor.device_id)
         seen_ports.add(sensor.port)

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import threading
+from collections.abc import Mapping
 from typing import Protocol
 
 from firmware_bridge.store import ForwardQueue
@@ -50,8 +51,25 @@ def status_topic(device_id: str) -> str:
     return f"sensors/{device_id}/status"
 
 
-def status_payload(state: str, firmware: str) -> bytes:
-    return json.dumps({"state": state, "firmware": firmware}, separators=(",", ":")).encode()
+def status_payload(state: str, firmware: str, sensor: Mapping[str, object] | None = None) -> bytes:
+    """``{"state", "firmware"}`` and, from a running bridge, ``"sensor"``: the device's
+    health (state ok/silent/port_down, frames decoded, rejections, last reading, port)."""
+    document: dict[str, object] = {"state": state, "firmware": firmware}
+    if sensor is not None:
+        document["sensor"] = sensor
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+SENSOR_KEYS = ("state", "frames_decoded", "rejected", "last_reading_ms", "silent_since_ms")
+
+
+def sensor_health(device: Mapping[str, object]) -> dict[str, object]:
+    """The part of a device's health view that goes on its status topic."""
+    health = {key: device.get(key) for key in SENSOR_KEYS}
+    port = device.get("port")
+    if isinstance(port, Mapping):
+        health["port"] = {"state": port.get("state"), "errors": port.get("errors")}
+    return health
 
 
 class DeviceForwarder:
@@ -82,12 +100,20 @@ class DeviceForwarder:
         self._connected_once = False
         self._announced = False
         self._outage = False
+        self._health: dict[str, object] | None = None
+        self._health_lock = threading.Lock()
         self._thread = threading.Thread(
             target=self._run, name=f"forwarder-{device_id}", daemon=True
         )
 
     def start(self) -> None:
         self._thread.start()
+
+    def set_health(self, device: Mapping[str, object]) -> None:
+        """Publish this health view (retained, on the status topic) when next online."""
+        with self._health_lock:
+            self._health = sensor_health(device)
+        self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -96,33 +122,62 @@ class DeviceForwarder:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if not self._online():
-                self._stop.wait(self.retry)
-                continue
-            self._wake.clear()
-            items = self.store.peek(self.device_id, self.batch)
-            if not items:
-                self._wake.wait(0.5)
-                continue
-            if len(items) == 1:
-                payload = items[0].payload
-            else:
-                payload = "[" + ",".join(item.payload for item in items) + "]"
             try:
-                self.publisher.publish(self._topic, payload.encode(), qos=1, timeout=self.timeout)
-            except BrokerUnavailable as exc:
-                self.failures += 1
-                self._went_offline(str(exc))
+                self._step()
+            except Exception:  # a queue or client bug must not end forwarding for good
+                log.exception("device %s: forwarding failed; retrying", self.device_id)
                 self._stop.wait(self.retry)
-                continue
-            self.store.remove(self.device_id, items[-1].id)
-            self.published += len(items)
-            self.messages += 1
-            if len(items) > 1:
-                log.info(
-                    "device %s: published a backlog of %d readings", self.device_id, len(items)
-                )
         self._goodbye()
+
+    def _step(self) -> None:
+        if not self._online():
+            self._stop.wait(self.retry)
+            return
+        self._wake.clear()
+        if not self._send_health():
+            return
+        items = self.store.peek(self.device_id, self.batch)
+        if not items:
+            self._wake.wait(0.5)
+            return
+        if len(items) == 1:
+            payload = items[0].payload
+        else:
+            payload = "[" + ",".join(item.payload for item in items) + "]"
+        try:
+            self.publisher.publish(self._topic, payload.encode(), qos=1, timeout=self.timeout)
+        except BrokerUnavailable as exc:
+            self.failures += 1
+            self._went_offline(str(exc))
+            self._stop.wait(self.retry)
+            return
+        self.store.remove(self.device_id, items[-1].id)
+        self.published += len(items)
+        self.messages += 1
+        if len(items) > 1:
+            log.info("device %s: published a backlog of %d readings", self.device_id, len(items))
+
+    def _send_health(self) -> bool:
+        with self._health_lock:
+            health, self._health = self._health, None
+        if health is None:
+            return True
+        try:
+            self.publisher.publish(
+                status_topic(self.device_id),
+                status_payload("online", self.firmware, health),
+                qos=1,
+                retain=True,
+                timeout=self.timeout,
+            )
+        except BrokerUnavailable as exc:
+            with self._health_lock:
+                self._health = self._health or health  # send it when back
+            self.failures += 1
+            self._went_offline(str(exc))
+            self._stop.wait(self.retry)
+            return False
+        return True
 
     def _online(self) -> bool:
         if not self._connected_once:

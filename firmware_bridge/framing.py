@@ -8,6 +8,7 @@ bounded by the protocol's maximum frame length.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -95,6 +96,10 @@ class BinaryFramer:
                 del buf[:1]
                 continue
             if size is None or len(buf) < size:
+                # the candidate may be the head of a frame cut short, with a whole
+                # frame already behind it: do not wait for bytes that may never come
+                if self._whole_frame_later(events):
+                    continue
                 break
             candidate = bytes(buf[:size])
             try:
@@ -108,6 +113,28 @@ class BinaryFramer:
             self._quiet = 0
             del buf[:size]
         return events
+
+    def _whole_frame_later(self, events: list[Event]) -> bool:
+        buf = self._buffer
+        at = buf.find(self._header, 1)
+        while at > 0:
+            try:
+                size = self._length(bytes(buf[at : at + 64]))
+            except DecodeError:
+                size = None
+            if size is not None and len(buf) - at >= size:
+                candidate = bytes(buf[at : at + size])
+                try:
+                    self._check(candidate)
+                except DecodeError:
+                    pass
+                else:
+                    events.append(Rejected(TRUNCATED, bytes(buf[:at])))
+                    self._quiet = 0
+                    del buf[:at]
+                    return True
+            at = buf.find(self._header, at + 1)
+        return False
 
     def _skip(self, count: int, events: list[Event]) -> None:
         if count <= 0:
@@ -128,11 +155,34 @@ class BinaryFramer:
 
 
 class LineFramer:
-    """ASCII lines ended by ``terminator``; ``\\r``/``\\n`` around a line are stripped."""
+    """ASCII lines ended by ``terminator``; ``\\r``/``\\n`` around a line are stripped.
 
-    def __init__(self, *, terminator: bytes = b"\n", max_length: int = 256) -> None:
+    With ``start`` (a pattern for where a frame begins, e.g. ``R\\d{4}\\Z`` for a MaxBotix
+    range) a line is resynchronised: a frame is searched at every position where
+    ``start`` matches, the first one that ``check`` accepts (when given; it raises
+    :class:`DecodeError` for a bad candidate) wins, and what came before it in the line —
+    line noise, or a frame cut short by a glitch and run into the next — is rejected as
+    ``truncated`` when it begins with ``marker`` and as ``garbage`` otherwise. A line
+    where no candidate passes is handed on whole, and the decoder says why it is bad.
+    ``prepare`` may rewrite a line first (drop a command echo).
+    """
+
+    def __init__(
+        self,
+        *,
+        terminator: bytes = b"\n",
+        max_length: int = 256,
+        start: re.Pattern[bytes] | None = None,
+        check: Callable[[bytes], object] | None = None,
+        marker: bytes = b"",
+        prepare: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         self._terminator = terminator
         self._max = max_length
+        self._start = start
+        self._check = check
+        self._marker = marker
+        self._prepare = prepare
         self._buffer = bytearray()
         self._overflowing = False
 
@@ -146,18 +196,48 @@ class LineFramer:
                     if not self._overflowing:
                         events.append(Rejected(TOO_LONG, bytes(self._buffer[:64])))
                     self._overflowing = True
-                    self._buffer.clear()
+                    if self._start is None:
+                        self._buffer.clear()
+                    else:  # a frame may still start in what comes last
+                        del self._buffer[: len(self._buffer) - self._max]
                 break
             line = bytes(self._buffer[:end]).strip(b"\r\n")
             del self._buffer[: end + len(self._terminator)]
-            if self._overflowing:
-                self._overflowing = False  # the tail of an over-long line
-                continue
+            overflowed, self._overflowing = self._overflowing, False
             if len(line) > self._max:
                 events.append(Rejected(TOO_LONG, line[:64]))
-            elif line:
-                events.append(Frame(line))
+                overflowed, line = True, line[-self._max :]
+            if overflowed and self._start is None:
+                continue  # the tail of an over-long line
+            if line:
+                self._line(line, events, tail=overflowed)
         return events
+
+    def _line(self, line: bytes, events: list[Event], *, tail: bool = False) -> None:
+        if self._prepare is not None:
+            line = self._prepare(line)
+        if self._start is None or not line:
+            if line:
+                events.append(Frame(line))
+            return
+        for at in range(len(line)):
+            if not self._start.match(line, at):
+                continue
+            candidate = line[at:]
+            if self._check is not None:
+                try:
+                    self._check(candidate)
+                except DecodeError:
+                    continue
+            if at:
+                prefix = line[:at]
+                marked = bool(self._marker) and prefix.startswith(self._marker)
+                if not tail:
+                    events.append(Rejected(TRUNCATED if marked else GARBAGE, prefix[:64]))
+            events.append(Frame(candidate))
+            return
+        if not tail:  # (the rest of an over-long line was counted as too_long)
+            events.append(Frame(line))
 
     def reset(self) -> list[Event]:
         events: list[Event] = []

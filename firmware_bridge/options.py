@@ -18,6 +18,10 @@ class Options:
         self.where = where
         self._used: set[str] = set()
 
+    @property
+    def table(self) -> Mapping[str, object]:
+        return self._table
+
     def key(self, name: str) -> str:
         return f"{self.where}.{name}" if self.where else name
 

@@ -56,7 +56,7 @@ class Recorder:
             now_ms = int(self.clock() * 1000)
             for device, averager in self._averagers.items():
                 for window in averager.due(now_ms):
-                    self._store(device, window.ts_ms, window.values)
+                    self._store(device, window.ts_ms, window.values, window.flags)
         while True:
             try:
                 self._add(self.samples.get_nowait())
@@ -64,19 +64,19 @@ class Recorder:
                 break
         for device, averager in self._averagers.items():
             for window in averager.flush():
-                self._store(device, window.ts_ms, window.values)
+                self._store(device, window.ts_ms, window.values, window.flags)
 
     def _add(self, sample: Sample) -> None:
         averager = self._averagers.get(sample.device_id)
         if averager is None:
-            self._store(sample.device_id, sample.ts_ms, sample.values)
+            self._store(sample.device_id, sample.ts_ms, sample.values, sample.flags)
             return
-        for window in averager.add(sample.ts_ms, sample.values):
-            self._store(sample.device_id, window.ts_ms, window.values)
+        for window in averager.add(sample.ts_ms, sample.values, sample.flags):
+            self._store(sample.device_id, window.ts_ms, window.values, window.flags)
 
-    def _store(self, device: str, ts_ms: int, values: Mapping[str, float]) -> None:
+    def _store(self, device: str, ts_ms: int, values: Mapping[str, float], flags: int = 0) -> None:
         try:
-            self.store.append(device, ts_ms, values)
+            self.store.append(device, ts_ms, values, flags)
         except Exception:  # a full disk must not kill the thread; say so loudly
             log.exception("device %s: could not store a reading in the queue", device)
             return

@@ -37,8 +37,12 @@ class Queued:
     payload: str  # one reading object, UTF-8 JSON
 
 
-def reading_json(ts_ms: int, seq: int, values: Mapping[str, float]) -> str:
-    return json.dumps({"ts": ts_ms, "seq": seq, "values": dict(values)}, separators=(",", ":"))
+def reading_json(ts_ms: int, seq: int, values: Mapping[str, float], flags: int = 0) -> str:
+    """A reading object; ``flags`` (QC bits the gateway knows, e.g. BOUND) only when set."""
+    document: dict[str, object] = {"ts": ts_ms, "seq": seq, "values": dict(values)}
+    if flags:
+        document["flags"] = flags
+    return json.dumps(document, separators=(",", ":"))
 
 
 class ForwardQueue:
@@ -63,7 +67,7 @@ class ForwardQueue:
         with self._lock:
             return self._listeners.setdefault(device, threading.Event())
 
-    def append(self, device: str, ts_ms: int, values: Mapping[str, float]) -> int:
+    def append(self, device: str, ts_ms: int, values: Mapping[str, float], flags: int = 0) -> int:
         """Store one reading durably and return the ``seq`` it was given."""
         with self._lock:
             db = self._db
@@ -78,7 +82,7 @@ class ForwardQueue:
                 )
                 db.execute(
                     "INSERT INTO readings (device, payload) VALUES (?, ?)",
-                    (device, reading_json(ts_ms, seq, values)),
+                    (device, reading_json(ts_ms, seq, values, flags)),
                 )
                 dropped = self._drop_oldest_locked()
                 db.execute("COMMIT")

@@ -28,6 +28,7 @@ class _Reading(msgspec.Struct, gc=False):
     ts: Annotated[int, msgspec.Meta(ge=MIN_TS_NS // _MS, lt=MAX_TS_NS // _MS)]  # epoch ms
     values: dict[str, float]
     seq: Annotated[int, msgspec.Meta(ge=NO_SEQ, le=2**63 - 1)] = NO_SEQ
+    flags: int = 0  # a reading with flags takes the careful path
 
 
 _DECODER = msgspec.json.Decoder(list[_Reading] | _Reading)
@@ -41,7 +42,7 @@ def decode_common(device: str, payload: bytes, out: Columns, *, max_items: int) 
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     items = document if isinstance(document, list) else [document]
-    if len(items) > max_items:
+    if len(items) > max_items or any(item.flags for item in items):
         return None
     metrics, raws = out.metric, out.raw
     start = len(raws)

@@ -20,6 +20,7 @@ from ingest.readings import MAX_TS_NS, MIN_TS_NS, Columns, Rejection, StatusUpda
 from ingest.senml import decode_senml, looks_like_senml
 from pantau.batch import NO_SEQ
 from pantau.catalogue import METRIC_INDEX
+from pantau.flags import DEVICE_FLAGS
 
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}")
 MAX_READINGS_PER_MESSAGE = 100_000
@@ -144,6 +145,13 @@ def _reading(device: str, item: Any, received_ns: int, out: Columns) -> list[Rej
     seq = item.get("seq", NO_SEQ)
     if not isinstance(seq, int) or isinstance(seq, bool) or not -1 <= seq < 2**63:
         return [Rejection("bad_seq", f"seq must be a non-negative integer, not {seq!r}", device)]
+    flags = item.get("flags", 0)
+    if isinstance(flags, bool) or not isinstance(flags, int) or flags & ~DEVICE_FLAGS:
+        return [
+            Rejection(
+                "bad_flags", f"flags may only hold {DEVICE_FLAGS} (BOUND), not {flags!r}", device
+            )
+        ]
     problems: list[Rejection] = []
     for name, value in item["values"].items():
         index = METRIC_INDEX.get(name)
@@ -156,6 +164,8 @@ def _reading(device: str, item: Any, received_ns: int, out: Columns) -> list[Rej
         elif not math.isfinite(value):
             problems.append(Rejection("non_finite", f"{name}: {value}", device))
         else:
+            if flags:
+                out.flagged[len(out)] = flags
             out.add(device, index, ts, float(value), seq)
     return problems
 

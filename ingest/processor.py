@@ -232,9 +232,13 @@ class Processor:
         intern = self.devices.intern
         runs = np.fromiter(map(intern, columns.devices), dtype=np.int32, count=len(columns.devices))
         device = np.repeat(runs, columns.run_lengths())
-        return Batch.from_columns(
+        batch = Batch.from_columns(
             device=device, metric=columns.metric, ts=columns.ts, raw=columns.raw, seq=columns.seq
         )
+        if columns.flagged:  # flags a device set in its payload (QC.BOUND)
+            rows = np.fromiter(columns.flagged.keys(), np.int64, len(columns.flagged))
+            batch.flags[rows] = np.fromiter(columns.flagged.values(), np.int32, len(rows))
+        return batch
 
     def _write(self, lines: list[str], now_ns: int) -> list[NewDeadLetter]:
         """Write until InfluxDB accepts (or rejects lines as bad); return dead letters for those."""

@@ -40,6 +40,7 @@ class Columns:
     ts: list[int] = field(default_factory=list)
     raw: list[float] = field(default_factory=list)
     seq: list[int] = field(default_factory=list)
+    flagged: dict[int, int] = field(default_factory=dict)  # row → flags from the payload
 
     def add(self, device: str, metric: int, ts: int, raw: float, seq: int) -> None:
         self.metric.append(metric)
@@ -94,5 +95,6 @@ REASONS = (
     "bad_value",
     "bad_timestamp",
     "bad_seq",
+    "bad_flags",
     "influx_rejected",
 )

@@ -15,6 +15,12 @@ class QC(IntFlag):
     GAP = 64
     UNCALIBRATED = 128
     ANOMALY = 256
+    BOUND = 512  # set by the device or gateway: the value is a bound, the true value is at
+    # least this (e.g. water inside an ultrasonic ranger's blanking distance)
+
+
+#: The flags a reading may carry in its own payload; Pantau sets the others.
+DEVICE_FLAGS = int(QC.BOUND)
 
 
 def flag_names(mask: int) -> list[str]:

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import time
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +28,7 @@ from api import derived, i18n
 from api.auth import context, require
 from api.context import AppContext
 from api.keys import ApiKey
+from api.routes import apidocs
 from devices.kinds import KINDS
 from devices.qc import qc_text
 from devices.registry import Registry
@@ -40,6 +41,7 @@ from pantau.store import InfluxStore, quote_ident, quote_string
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
+router.include_router(apidocs.router)
 Ctx = Annotated[AppContext, Depends(context)]
 ANY_KEY = Depends(require("researcher", "operator", "technician"))
 
@@ -77,7 +79,7 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={_fingerprint(name)}"
 
 
-@router.get("/static/{name:path}")
+@router.api_route("/static/{name:path}", methods=["GET", "HEAD"])
 def static_file(name: str, v: str = "") -> Response:
     path = (STATIC / name).resolve()
     if not path.is_file() or STATIC.resolve() not in path.parents:
@@ -177,10 +179,19 @@ def _moment(t: i18n.Translator, value: str | None) -> str:
     return t.moment(datetime.fromisoformat(value)) if value else ""
 
 
+def _hour(t: i18n.Translator, value: str | None) -> str:
+    """An hourly ISPU's hour as the span it covers, ``22 Nov 2026 20.00–21.00 WIB``."""
+    if not value:
+        return ""
+    start = datetime.fromisoformat(value)
+    end = t.moment(start + timedelta(hours=1))
+    return t.moment(start).removesuffix(" WIB") + "–" + end.split(" ")[-2] + " WIB"
+
+
 # ── public ───────────────────────────────────────────────────────────────────
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def public_page(request: Request, ctx: Ctx) -> HTMLResponse:
     try:
         view: dict[str, Any] | None = public_view(ctx.store)
@@ -188,13 +199,24 @@ def public_page(request: Request, ctx: Ctx) -> HTMLResponse:
         log.exception("public page: cannot read the current ISPU and flood status")
         view = None
     names = {z.id: z.name for z in ZONES}
-    return render(request, "public.html", view=view, moment=_moment, zone_names=names)
+    try:  # a station is known by its place (the registry's address), its id below it
+        places = {d.id: d.address for d in Registry(ctx.engine).list(kind="water_level")}
+    except PantauError:
+        places = {}
+    if view is not None:
+        for station in view["stations"]:
+            station["place"] = places.get(station["device"]) or ""
+        view["stations"].sort(key=lambda s: (s["siaga"] or 5, s["place"] or s["device"]))
+    return render(
+        request, "public.html", view=view, moment=_moment, hour=_hour, zone_names=names,
+        places={k: v for k, v in places.items() if v},
+    )  # fmt: skip
 
 
 # ── login ────────────────────────────────────────────────────────────────────
 
 
-@router.get("/login", response_class=HTMLResponse)
+@router.api_route("/login", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/dashboard") -> HTMLResponse:
     return render(request, "login.html", next=_safe_next(next), error=False)
 
@@ -238,7 +260,7 @@ def _map_config(ctx: AppContext) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.get("/dashboard", response_model=None)
+@router.api_route("/dashboard", methods=["GET", "HEAD"], response_model=None)
 def dashboard(request: Request, ctx: Ctx) -> Response:
     key = _operator(request)
     if key is None:
@@ -271,12 +293,13 @@ def map_data(ctx: Ctx) -> dict[str, Any]:
         devices.append({
             "id": d.id, "kind": d.kind, "zone": d.zone, "lat": d.latitude, "lon": d.longitude,
             "status": d.status, "reporting": is_reporting(d, now), "level": level,
+            "siaga": list(d.siaga) if d.siaga else None,
             "last_seen": d.last_seen.isoformat() if d.last_seen else None,
         })  # fmt: skip
     return {"devices": devices}
 
 
-@router.get("/dashboard/devices/{device_id}", response_model=None)
+@router.api_route("/dashboard/devices/{device_id}", methods=["GET", "HEAD"], response_model=None)
 def device_page(request: Request, device_id: str, ctx: Ctx) -> Response:
     key = _operator(request)
     if key is None:
@@ -287,7 +310,26 @@ def device_page(request: Request, device_id: str, ctx: Ctx) -> Response:
         return render(request, "notfound.html", status=404, what=device_id)
     zone = ZONE_INDEX.get(device.zone)
     return render(request, "device.html", key=key, device=device, qc_text=qc_text(device.qc),
-                  zone_name=zone.name if zone else device.zone)  # fmt: skip
+                  zone_name=zone.name if zone else device.zone,
+                  siaga=list(device.siaga) if device.siaga else [])  # fmt: skip
+
+
+def not_found_page(request: Request) -> HTMLResponse:
+    """The page a person sees at an unknown address (programs asking for JSON get JSON)."""
+    return render(request, "notfound.html", status=404, what=request.url.path)
+
+
+@router.api_route("/dashboard/data", methods=["GET", "HEAD"], response_model=None)
+def data_page(request: Request, ctx: Ctx) -> Response:
+    """A zone or selection of devices: its readings over a range, shown and downloadable."""
+    key = _operator(request)
+    if key is None:
+        return _to_login(request)
+    devices = [d for d in Registry(ctx.engine).list() if d.status != "decommissioned"]
+    listed = [{"id": d.id, "zone": d.zone, "kind": d.kind, "metrics": list(d.metrics)}
+              for d in devices]  # fmt: skip
+    metrics = sorted({m for d in devices for m in d.metrics})
+    return render(request, "data.html", key=key, zones=ZONES, devices=listed, metrics=metrics)
 
 
 @router.get("/dashboard/devices/{device_id}/series.json", dependencies=[ANY_KEY])
@@ -339,7 +381,7 @@ def device_series(
     }
 
 
-@router.get("/dashboard/register", response_model=None)
+@router.api_route("/dashboard/register", methods=["GET", "HEAD"], response_model=None)
 def register_page(request: Request, ctx: Ctx) -> Response:
     key = _operator(request)
     if key is None:

@@ -19,6 +19,7 @@ from api.context import AppContext
 from api.cursor import Cursor
 from api.export import FORMATS, encoder
 from api.influxql import ReadingsQuery
+from api.precision import measured_positions, tidy_block, tidy_rows
 from api.query import parse_readings_query
 from api.rowstream import Block, blocks, estimate_rows, page
 from api.streaming import EXPORT_ROWS, ExportResponse
@@ -79,7 +80,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         "counts the readings in the bucket; rollups (`source=1m|1h`) "
         "`time, device, metric, zone, kind, mean, min, max, count, flags`. "
         "`flags` is the QC bitmask: 1 RANGE, 2 SPIKE, 4 FLATLINE, 8 RATE, 16 TIME, "
-        "32 DUPLICATE, 64 GAP, 128 UNCALIBRATED, 256 ANOMALY. "
+        "32 DUPLICATE, 64 GAP, 128 UNCALIBRATED, 256 ANOMALY, 512 BOUND (a bound set by the "
+        "device: e.g. water inside a ranger's blanking distance, at least this high). "
         "Without `limit` the whole result streams, series by series (ordered by device, "
         "kind, metric, zone), each series in time order. With `limit` (JSON only) you get a "
         "page and `next_cursor` to pass as `cursor`; raw and rollup pages are in time order "
@@ -182,6 +184,7 @@ def get_readings(
 def _page(ctx: AppContext, q: ReadingsQuery, limit: int, after: Cursor | None) -> JSONResponse:
     rows, following = page(ctx.store, q, limit=limit, after=after)
     names = q.columns()
+    rows = tidy_rows(rows, measured_positions(names))
     times = iso_list([r[0] for r in rows])
     data = [
         {"time": t, **dict(zip(names[1:], r[1:], strict=True))}
@@ -205,7 +208,7 @@ def _encode(
         yield enc.begin()
         for part in parts:
             counter.inc(len(part.rows))
-            yield enc.block(part)
+            yield enc.block(tidy_block(part, q.columns()))
         yield enc.end()
     finally:
         source.close()

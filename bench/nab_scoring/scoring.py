@@ -97,7 +97,13 @@ def file_score(
 def optimise_threshold(
     files: Sequence[LabelledFile], scores: Sequence[NDArray[np.float64]], profile: Profile
 ) -> tuple[float, float]:
-    """Corpus threshold with the best total raw score: ``(threshold, raw_total)``."""
+    """Corpus threshold with the best total raw score: ``(threshold, raw_total)``.
+
+    Every distinct score is a candidate (plus 1.1, "detect nothing"). Vectorised: rows
+    sorted by score, highest first; each row adds what lowering the threshold to it
+    adds (an FP's sweep value, or the rise of its window's best detection), and the
+    running sum at the last row of each run of equal scores is the total there.
+    """
     all_scores: list[NDArray[np.float64]] = []
     all_sweep: list[NDArray[np.float64]] = []
     all_window: list[NDArray[np.int64]] = []
@@ -110,36 +116,40 @@ def optimise_threshold(
         win[win >= 0] += n_windows
         all_window.append(win)
         n_windows += len(lf.windows)
+    start = -profile.fn * n_windows
+    if not all_scores:
+        return 1.1, start
     sc_all = np.concatenate(all_scores)
-    sw_all = np.concatenate(all_sweep)
-    wi_all = np.concatenate(all_window)
+    if sc_all.shape[0] == 0:
+        return 1.1, start
     order = np.argsort(-sc_all, kind="stable")
-    sc_sorted = sc_all[order].tolist()
-    sw_sorted = sw_all[order].tolist()
-    wi_sorted = wi_all[order].tolist()
-    best_in_window: dict[int, float] = {}
-    total = -profile.fn * n_windows
-    best_threshold, best_total = 1.1, total
-    i = 0
-    n = len(sc_sorted)
-    while i < n:
-        value = sc_sorted[i]
-        while i < n and sc_sorted[i] == value:
-            w = wi_sorted[i]
-            if w < 0:
-                total += sw_sorted[i]
-            else:
-                old = best_in_window.get(w)
-                if old is None:
-                    total += profile.fn + sw_sorted[i]
-                    best_in_window[w] = sw_sorted[i]
-                elif sw_sorted[i] > old:
-                    total += sw_sorted[i] - old
-                    best_in_window[w] = sw_sorted[i]
-            i += 1
-        if total > best_total:
-            best_threshold, best_total = value, total
-    return best_threshold, best_total
+    sc_sorted = sc_all[order]
+    sw_sorted = np.concatenate(all_sweep)[order]
+    wi_sorted = np.concatenate(all_window)[order]
+    gain = np.where(wi_sorted < 0, sw_sorted, 0.0)
+    in_win = np.flatnonzero(wi_sorted >= 0)
+    if in_win.shape[0]:
+        # Within each window (rows in score order), the running best sweep value.
+        w = wi_sorted[in_win]
+        by_window = in_win[np.argsort(w, kind="stable")]
+        wk = wi_sorted[by_window]
+        # sweep values lie in (-1, 1]: offsetting window k by 4k keeps windows apart
+        offset = 4.0 * wk
+        best = np.maximum.accumulate(sw_sorted[by_window] + offset) - offset
+        first = np.ones(by_window.shape[0], np.bool_)
+        first[1:] = wk[1:] != wk[:-1]
+        prev_best = np.empty_like(best)
+        prev_best[0] = 0.0
+        prev_best[1:] = best[:-1]
+        gain[by_window] = np.where(first, profile.fn + best, best - prev_best)
+    total = start + np.cumsum(gain)
+    last = np.ones(sc_sorted.shape[0], np.bool_)
+    last[:-1] = sc_sorted[1:] != sc_sorted[:-1]
+    ends = np.flatnonzero(last)
+    k = int(np.argmax(total[ends]))
+    if total[ends[k]] > start:
+        return float(sc_sorted[ends[k]]), float(total[ends[k]])
+    return 1.1, start
 
 
 def normalised(raw_total: float, n_windows: int, profile: Profile) -> float:

@@ -4,7 +4,10 @@
 same with ``in``/``iph`` (imperial). ``Acc`` is the rain since the previous report and is
 published as ``rain`` in mm per interval. A line that starts like data but does not parse
 whole is rejected (a glitched line never yields a value); banners (``;…``) and short
-command echoes are ignored.
+command echoes are ignored. The framer resynchronises on ``Acc``: noise or the remains
+of a cut-short reply before a whole data line are rejected (``garbage``/``truncated``)
+and the line itself is read. Before each poll the bytes still waiting are dropped
+(``stale``), so an old partial reply never runs into the answer.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ _LINE = re.compile(
     + _NUM
     + rb" (mmph|iph)"
 )
+_START = re.compile(_LINE.pattern + rb"\Z")
 MM_PER_INCH = 25.4
 
 CMD_POLLING = b"P\r\n"
@@ -77,7 +81,7 @@ def encode(data: RainLine) -> bytes:
 
 
 def make_framer() -> Framer:
-    return LineFramer(terminator=b"\n", max_length=160)
+    return LineFramer(terminator=b"\n", max_length=160, start=_START, marker=b"Acc")
 
 
 def driver(options: Options) -> Driver:
@@ -91,4 +95,5 @@ def driver(options: Options) -> Driver:
         start_commands=start,
         poll_commands=((CMD_READ, 0.0),),
         poll_interval=interval,
+        reset_before_poll=True,
     )

@@ -1,7 +1,7 @@
 """The streaming anomaly detector: causal, vectorised across series, score in [0, 1].
 
 Per series it tracks exponentially weighted statistics and turns each reading into
-three *surprises*, each compared with its own long-run distribution:
+up to four *surprises*, each compared with its own long-run distribution:
 
 - **level**: ``log1p`` of the larger of |x - level| / deviation and
   |x - previous| / (typical step) — jumps, spikes, level shifts;
@@ -9,24 +9,33 @@ three *surprises*, each compared with its own long-run distribution:
   suddenly goes flat (stuck sensor) or much noisier;
 - **season**: |x - profile[time of day]| / profile deviation, from a per-series
   time-of-day profile (``season_bins`` bins per day) — a daily pattern that does
-  not happen (a missing rush hour, a peak at the wrong level).
+  not happen (a missing rush hour, a peak at the wrong level);
+- **range** (``range_weight`` > 0): how far the reading lies beyond the series' recent
+  extremes (which relax slowly toward the level), relative to their spread — a value
+  never seen before, the "novel input" of ARTime's adaptive resonance.
 
 Each surprise is smoothed (short EW average) and standardised against the EW mean
 and variance of that average (an "anomaly likelihood" in the spirit of Numenta's),
-giving ``u``. The level channel is also a *novelty gate*: while its smoothed surprise
-stays below ``novelty_ratio`` times the largest one seen recently (slowly decaying),
-``u`` is lowered, so regularly recurring spikes stop alarming. The largest ``u`` is
-squashed into [0, 1] with a logistic curve. After an alarm the next ``cooldown``
-scores are damped, so one event raises one alarm.
+giving ``u``. Two *novelty gates* (the idea behind CAD OSE's and ARTime's restraint)
+lower ``u`` when the surprise is not new: the level channel (every channel with
+``novelty_all``) against its own record, the largest smoothed surprise seen (slowly
+decaying), so regularly recurring spikes stop alarming; and the combined ``u``
+against the largest combined ``u`` seen (``unovel_*``). The largest ``u`` is squashed
+into [0, 1] with a logistic curve. After an alarm the next ``cooldown`` scores are
+damped, so one event raises one alarm.
 
+Bounded state per series: ``N_CORE`` floats plus ``3 x season_bins`` for the profile.
 Only the past is used: a reading is scored against the state before it, then (if it
 is an in-order, plausible reading) folded into the state. The same :func:`score_step`
 runs in :meth:`Pipeline.process` and in ``bench/nab.py``. The slow reference
-(``tests/ingest/pipeline/reference.py``) restates it one reading at a time.
+(``tests/ingest/pipeline/reference.py``) restates it one reading at a time. Which parts
+are on, and every parameter, were chosen by the NAB cross-validation protocol
+(``python -m bench.nab --cv``; ``docs/anomaly.md``).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import numpy as np
@@ -37,15 +46,18 @@ from ingest.pipeline.state import grown_capacity
 
 # Rows of the per-series core state (one contiguous row per field: gathers and the
 # arithmetic on them stay contiguous).
-N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL, NOVEL = range(8)
-CHANNELS = 3  # level, activity, season
-SHORT, TMEAN, TVAR = 8, 8 + CHANNELS, 8 + 2 * CHANNELS  # first row of each block
-N_CORE = 8 + 3 * CHANNELS
+N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL, UMAX, HI, LO = range(10)
+CHANNELS = 4  # level, activity, season, range
+# First row of each per-channel block: short average of the surprise, its long-run mean
+# and variance, and its record (largest short average seen, slowly decaying).
+SHORT, TMEAN, TVAR, RECORD = (10 + k * CHANNELS for k in range(4))
+N_CORE = 10 + 4 * CHANNELS
 # Rows of the time-of-day profile, indexed by ``slot * season_bins + bin``.
 P_MEAN, P_DEV, P_COUNT = range(3)
 
 TINY = 1e-9
 LOGISTIC_SLOPE = 1.702  # logistic approximation of the normal CDF
+SUBNORMAL_GUARD = 1e-100  # state values below this (in magnitude) are set to 0
 U_LIMIT = 30.0  # |u| is clipped here (keeps exp() finite; the score saturates long before)
 
 
@@ -126,6 +138,22 @@ class DetectorState:
         self.used = int(self.core.shape[1])
 
 
+@functools.cache
+def rows_in_use(cfg: DetectorConfig) -> tuple[int, ...]:
+    """The rows of the core state that ``cfg``'s parts read and write (the others stay 0)."""
+    k = CHANNELS if cfg.range_weight != 0.0 else CHANNELS - 1
+    g = k if cfg.novelty_all else 1
+    rows = [N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL]
+    if cfg.unovel_penalty != 0.0:
+        rows.append(UMAX)
+    if cfg.range_weight != 0.0:
+        rows += [HI, LO]
+    for block in (SHORT, TMEAN, TVAR):
+        rows += range(block, block + k)
+    rows += range(RECORD, RECORD + g)
+    return tuple(rows)
+
+
 def new_detector_state(cfg: DetectorConfig) -> DetectorState:
     return DetectorState(cfg.season_bins)
 
@@ -155,6 +183,10 @@ def score_step(
     flat = col * state.bins + season_bin(ts, state.bins)
     p = state.profile.take(flat, axis=1)
     pm, pd, pc = p[P_MEAN], p[P_DEV], p[P_COUNT]
+    m = series.shape[0]
+    use_range = cfg.range_weight != 0.0
+    use_umax = cfg.unovel_penalty != 0.0
+    k = CHANNELS if use_range else CHANNELS - 1  # channels in use (range is the last)
 
     floor = cfg.scale_floor * np.abs(level) + TINY
     adiff = np.abs(x - prev)
@@ -164,31 +196,49 @@ def score_step(
     sdiff = r[SDIFF]
     new_sdiff = np.where(n > 1, sdiff + cfg.alpha_activity * (step - sdiff), step)
     ddev_f = ddev + floor
-    z_level = np.maximum(alev / (dev + floor), adiff / ddev_f)
-    z_act = np.abs(np.log((new_sdiff + floor) / ddev_f))
     apm = np.abs(x - pm)
+    # Surprises, one row per channel in use.
+    surprise = np.empty((k, m), np.float64)
+    np.log1p(np.maximum(alev / (dev + floor), adiff / ddev_f), out=surprise[0])
+    if cfg.activity_floor:
+        afloor = cfg.activity_floor * ddev
+        act = np.log((new_sdiff + floor + afloor) / (ddev_f + afloor))
+    else:
+        act = np.log((new_sdiff + floor) / ddev_f)
+    np.multiply(np.abs(act), cfg.activity_weight, out=surprise[1])
     z_season = np.where(
         pc >= cfg.season_min_count, apm / (pd + cfg.season_floor * dev + floor), 0.0
     )
-    surprise = (
-        np.log1p(z_level),
-        cfg.activity_weight * z_act,
-        cfg.season_weight * np.log1p(z_season),
-    )
-    alphas = (cfg.alpha_short, cfg.alpha_short, cfg.alpha_season_short)
-    new_short = np.empty((CHANNELS, series.shape[0]), np.float64)
-    us = []
-    for c in range(CHANNELS):
-        short = r[SHORT + c]
-        sh = np.where(started, short + alphas[c] * (surprise[c] - short), 0.0)
-        new_short[c] = sh
-        us.append((sh - r[TMEAN + c]) / (np.sqrt(r[TVAR + c]) + cfg.tail_floor))
-    # Novelty gate on the level channel.
-    gate = np.maximum(cfg.novelty_ratio - new_short[0] / (r[NOVEL] + TINY), 0.0)
-    best = us[0] - cfg.novelty_penalty * gate
-    for u in us[1:]:
-        np.maximum(best, u, out=best)
+    np.multiply(np.log1p(z_season), cfg.season_weight, out=surprise[2])
+    hi, lo = r[HI], r[LO]
+    if use_range:  # (at the first reading the short average is 0 whatever this is)
+        z = surprise[3]
+        np.maximum(np.subtract(x, hi, out=z), lo - x, out=z)
+        np.maximum(z, 0.0, out=z)
+        z /= hi - lo + dev + floor
+        np.log1p(z, out=z)
+        z *= cfg.range_weight
+    alphas = np.array(
+        (cfg.alpha_short, cfg.alpha_short, cfg.alpha_season_short, cfg.alpha_short)[:k]
+    )[:, None]
+    short = r[SHORT : SHORT + k]
+    new_short = np.where(started, short + alphas * (surprise - short), 0.0)
+    us = (new_short - r[TMEAN : TMEAN + k]) / (np.sqrt(r[TVAR : TVAR + k]) + cfg.tail_floor)
+    # Novelty gate: a channel's u is lowered while its averaged surprise stays below
+    # ``novelty_ratio`` x its record (+ margin); the level channel always, the others
+    # with ``novelty_all``.
+    g = k if cfg.novelty_all else 1
+    rec = r[RECORD : RECORD + g]
+    short_fall = cfg.novelty_ratio * rec + cfg.novelty_margin - new_short[:g]
+    us[:g] -= cfg.novelty_penalty * np.maximum(short_fall / (rec + TINY), 0.0)
+    best = us.max(axis=0) if k > 1 else us[0]
     np.clip(best, -U_LIMIT, U_LIMIT, out=best)
+    # Novelty gate on the combined u: below ``unovel_ratio`` x the (slowly decaying)
+    # largest one seen, lowered by ``unovel_penalty`` x the shortfall.
+    umax = r[UMAX]
+    raw_best = best
+    if use_umax:
+        best = best - cfg.unovel_penalty * np.maximum(cfg.unovel_ratio * umax - best, 0.0)
     score = 1.0 / (1.0 + np.exp(-LOGISTIC_SLOPE * (best - cfg.z_offset)))
     score = np.where(n >= cfg.warmup, score, 0.0)
     cool = r[COOL]
@@ -202,7 +252,7 @@ def score_step(
     rate = np.maximum(cfg.alpha, inv)
     trate = np.maximum(cfg.alpha_tail, inv)
     keep = 1.0 - trate
-    out = np.empty_like(r)
+    out = np.empty_like(r)  # rows of parts not in use are neither computed nor written back
     out[N] = n + 1.0
     out[LEVEL] = np.where(started, level + rate * (x - level), x)
     out[DEV] = np.where(started, dev + rate * (alev - dev), 0.0)
@@ -211,23 +261,42 @@ def score_step(
     out[SDIFF] = new_sdiff
     alarm = (score >= cfg.cooldown_level) & (cool <= 0)
     out[COOL] = np.where(alarm, float(cfg.cooldown), np.maximum(cool - 1.0, 0.0))
-    out[NOVEL] = np.maximum(r[NOVEL] * cfg.novelty_decay, new_short[0])
-    out[SHORT : SHORT + CHANNELS] = new_short
-    for c in range(CHANNELS):
-        tmean = r[TMEAN + c]
-        delta = new_short[c] - tmean
-        out[TMEAN + c] = tmean + trate * delta
-        out[TVAR + c] = keep * (r[TVAR + c] + trate * delta * delta)
+    out[RECORD : RECORD + g] = np.maximum(r[RECORD : RECORD + g] * cfg.novelty_decay, new_short[:g])
+    if use_umax:
+        out[UMAX] = np.where(
+            n >= cfg.unovel_start, np.maximum(umax * cfg.unovel_decay, raw_best), 0.0
+        )
+    if use_range:  # (at the first reading hi = lo = level = 0: both become x)
+        np.maximum(x, hi - cfg.range_decay * (hi - level), out=out[HI])
+        np.minimum(x, lo + cfg.range_decay * (level - lo), out=out[LO])
+        out[HI] = np.where(started, out[HI], x)
+        out[LO] = np.where(started, out[LO], x)
+    out[SHORT : SHORT + k] = new_short
+    tmean = r[TMEAN : TMEAN + k]
+    tvar = r[TVAR : TVAR + k]
+    delta = new_short - tmean
+    if cfg.tail_clip > 0:  # winsorised: one anomaly does not widen the tail for long
+        lim = cfg.tail_clip * (np.sqrt(tvar) + cfg.tail_floor)
+        delta = np.where(n > cfg.warmup, np.clip(delta, -lim, lim), delta)
+    out[TMEAN : TMEAN + k] = tmean + trate * delta
+    out[TVAR : TVAR + k] = keep * (tvar + trate * delta * delta)
+    if use_range:
+        # The range surprise is 0 most of the time: flush its averages before they decay
+        # into subnormal numbers (arithmetic on those is many times slower).
+        for row in (SHORT + CHANNELS - 1, TMEAN + CHANNELS - 1, TVAR + CHANNELS - 1):
+            v = out[row]
+            np.copyto(v, 0.0, where=np.abs(v) < SUBNORMAL_GUARD)
     srate = np.maximum(cfg.alpha_season, 1.0 / (pc + 1.0))
     seen = pc > 0
     new_p = np.empty_like(p)
     new_p[P_MEAN] = np.where(seen, pm + srate * (x - pm), x)
     new_p[P_DEV] = np.where(seen, pd + srate * (apm - pd), 0.0)
     new_p[P_COUNT] = pc + 1.0
-    if update is None or update.all():
-        state.core[:, col] = out
-        state.profile[:, flat] = new_p
-    else:
-        state.core[:, col[update]] = out[:, update]
-        state.profile[:, flat[update]] = new_p[:, update]
+    if update is not None and not update.all():
+        col, flat, out, new_p = col[update], flat[update], out[:, update], new_p[:, update]
+    # Row by row: a fancy-indexed scatter per row is about twice as fast as one 2-D one.
+    for i in rows_in_use(cfg):
+        state.core[i, col] = out[i]
+    for i in range(3):
+        state.profile[i, flat] = new_p[i]
     return before

@@ -91,7 +91,7 @@ class Pipeline:
 
         value, calibrated = self._calibrations.apply(series, batch.ts, batch.raw)
         finite_raw = np.isfinite(batch.raw)
-        flags = np.zeros(len(batch), np.int32)
+        flags = batch.flags.astype(np.int32, copy=True)  # any a device set (QC.BOUND)
         out_of_range = finite_raw & ((value < thr.low) | (value > thr.high) | np.isnan(value))
         flags |= np.where(out_of_range, np.int32(QC.RANGE), 0).astype(np.int32)
         time_bad = finite_raw & (

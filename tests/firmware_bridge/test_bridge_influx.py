@@ -29,11 +29,11 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def register(sql_url: str, device_id: str) -> None:
+def register(sql_url: str, device_id: str, kind: str = "air_quality") -> None:
     device, problems = parse_device(
         {
             "id": device_id,
-            "kind": "air_quality",
+            "kind": kind,
             "zone": "jababeka",
             "latitude": -6.29,
             "longitude": 107.15,
@@ -89,13 +89,23 @@ def pm25_points(influx: InfluxStore, device: str) -> list[float]:
     return [row[1] for s in series for row in s.values]
 
 
+def level_points(influx: InfluxStore, device: str) -> list[tuple[float, int]]:
+    series = influx.query_all(
+        f"SELECT raw, flags FROM readings WHERE device = '{device}' AND metric = 'water_level' "
+        "ORDER BY time"
+    )
+    return [(row[1], row[2]) for s in series for row in s.values]
+
+
 def test_serial_to_influxdb_with_broker_outage(
     ingest_process: tuple[Mosquitto, InfluxStore], sql_url: str, tmp_path: Path
 ) -> None:
     broker, influx = ingest_process
     device = "aq-serial-e2e"
     register(sql_url, device)
+    register(sql_url, "wl-serial-e2e", "water_level")
     sensor = PtySensor(tmp_path / "ttyUSB0")
+    ranger = PtySensor(tmp_path / "ttyUSB1")
     (tmp_path / "bridge.toml").write_text(
         f"""
 gateway_id = "gw-e2e"
@@ -106,6 +116,14 @@ device_id = "{device}"
 driver = "sds011"
 port = "{sensor.path}"
 password = "unused-on-an-open-broker"
+
+[[sensors]]
+device_id = "wl-serial-e2e"
+driver = "maxbotix"
+port = "{ranger.path}"
+password = "unused-on-an-open-broker"
+[sensors.options]
+mounting_height_cm = 450.0
 """
     )
     bridge = Bridge(bridge_config.load(tmp_path / "bridge.toml"))
@@ -125,8 +143,15 @@ password = "unused-on-an-open-broker"
         broker.start()
         SensorProcess(sensor, stream[25:], 0.05).join(10)
         wait_for(lambda: len(pm25_points(influx, device)) == 30, timeout=60, step=0.5)
+        # water inside the ranger's blanking distance: stored, flagged BOUND (512)
+        ranger.write(b"R13R1422\r\x00R0250\r")
+        wait_for(lambda: len(level_points(influx, "wl-serial-e2e")) == 2, timeout=30, step=0.5)
     finally:
         bridge.stop()
         sensor.close()
+        ranger.close()
+    (first, first_flags), (bound, bound_flags) = level_points(influx, "wl-serial-e2e")
+    assert (first, bound) == (307.8, 420.0)
+    assert not first_flags & 512 and bound_flags & 512  # (a jump that fast is also RATE)
     assert pm25_points(influx, device) == expected
     assert bridge.readers[0].rejected["garbage"] >= 15

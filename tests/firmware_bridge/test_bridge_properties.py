@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_bridge.decoding import DecodeError, Values
+from firmware_bridge.decoding import Decoded, DecodeError, split
 from firmware_bridge.drivers import (
     DRIVERS,
     hpma115,
@@ -40,7 +40,7 @@ CONFIGS: dict[str, dict[str, object]] = {
     "sps30": {},
     "mcu680": {},
 }
-DECODERS: dict[str, Callable[[bytes], Values]] = {
+DECODERS: dict[str, Callable[[bytes], Decoded]] = {
     name: DRIVERS[name](Options(CONFIGS[name], "options")).decode for name in DRIVERS
 }
 DECODERS["pms5003t"] = lambda f: plantower.values(f, model="pms5003t")
@@ -55,7 +55,7 @@ def test_random_bytes_only_raise_decode_error(name: str, data: bytes) -> None:
     except DecodeError as exc:
         assert exc.reason
     else:
-        assert all(isinstance(v, float) for v in result.values())
+        assert all(isinstance(v, float) for v in split(result)[0].values())
 
 
 @pytest.mark.parametrize("name", sorted(DRIVERS))
@@ -124,7 +124,8 @@ def test_mcu680_round_trip(temp: int, rhum: int, pres: int, iaq: int, gas: int, 
 @given(raw=st.integers(301, 9998))
 def test_maxbotix_round_trip(raw: int) -> None:
     line = maxbotix.encode(raw)
-    assert maxbotix.water_level(line, mounting_height_cm=1000.0) == round(1000.0 - raw / 10, 3)
+    level = maxbotix.water_level(line, mounting_height_cm=1000.0)
+    assert level == {"water_level": round(1000.0 - raw / 10, 3)}
 
 
 @given(

@@ -12,6 +12,7 @@
     timeZone: "Asia/Jakarta", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hour12: false,
   });
   const SVG_NS = "http://www.w3.org/2000/svg";
+  let P_fieldLabels = {};
 
   function t(key) {
     return Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : key;
@@ -22,6 +23,12 @@
   }
   function shortWhen(value) {
     return shortFmt.format(new Date(value));
+  }
+  const hourFmt = new Intl.DateTimeFormat(locale, { timeZone: "Asia/Jakarta", hour: "2-digit", minute: "2-digit", hour12: false });
+  // an hourly value's hour as the span it covers: "22 Nov 2026 20.00–21.00 WIB"
+  function hourRange(value) {
+    const start = new Date(value);
+    return dateFmt.format(start) + "–" + hourFmt.format(new Date(start.getTime() + 3600000)) + " WIB";
   }
   function num(value, digits) {
     if (value === null || value === undefined || Number.isNaN(value)) return "—";
@@ -37,7 +44,19 @@
     }
   }
 
-  // Calls the API with the login cookie; errors carry the API's own message.
+  // Server errors in the reader's language: the error's code (and the field it names) say
+  // what went wrong; the server's own words (English) are added only on the English page.
+  function errorText(status, code, field, problem, serverMessage) {
+    const key = "error.code." + (code || "");
+    let message = Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : t("error.generic") + " (HTTP " + status + ")";
+    const typeKey = problem && problem.type ? "error.type." + problem.type : "";
+    if (typeKey && Object.prototype.hasOwnProperty.call(strings, typeKey)) message = strings[typeKey];
+    if (field) message = (P_fieldLabels[field] || field) + ": " + message;
+    if (lang === "en" && serverMessage) message += " (" + serverMessage + ")";
+    return message;
+  }
+
+  // Calls the API with the login cookie; errors come in the reader's language.
   async function api(path, options) {
     const opts = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
     opts.headers = Object.assign({ Accept: "application/json" }, opts.headers);
@@ -52,10 +71,10 @@
     try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
     if (!response.ok) {
       const err = body && body.error ? body.error : {};
-      let message = err.message || (t("error.generic") + " (HTTP " + response.status + ")");
-      if (response.status === 403) message = t("error.forbidden") + " " + (err.message || "");
+      const problem = err.problems && err.problems.length ? err.problems[0] : null;
+      const field = err.field || (problem ? problem.field : undefined);
       if (response.status === 401) { window.location.href = "/login?next=" + encodeURIComponent(location.pathname); }
-      throw new ApiError(response.status, message, err.field);
+      throw new ApiError(response.status, errorText(response.status, err.code, field, problem, err.message), field);
     }
     return body;
   }
@@ -95,7 +114,7 @@
   function localiseTimes(root) {
     for (const node of (root || document).querySelectorAll("time[datetime]")) {
       const value = node.getAttribute("datetime");
-      if (value) node.textContent = when(value);
+      if (value) node.textContent = node.classList.contains("hour") ? hourRange(value) : when(value);
     }
   }
 
@@ -108,7 +127,8 @@
   localiseTimes(document);
 
   window.Pantau = {
-    t, lang, locale, when, shortWhen, num, api, ApiError, el, svg, ispuClass, floodClass,
+    t, lang, locale, when, shortWhen, hourRange, num, api, ApiError, el, svg, ispuClass, floodClass,
     ispuBadge, floodBadge, localiseTimes,
+    setFieldLabels: function (labels) { P_fieldLabels = labels; },
   };
 })();

@@ -1,57 +1,45 @@
-// Dashboard map: sensors on an inline SVG (Web Mercator), coloured by status, with labels.
+// Dashboard map (Leaflet, served from /static/vendor): pan and zoom, zone outlines as the
+// plain basemap (tiles only when PANTAU_TILE_URL is set), one label per zone with its worst
+// ISPU (labels that would overlap are hidden, worst first), stations as shapes by kind and
+// colours by scale, station labels from zoom 14 on. The device table below mirrors it.
 "use strict";
 (function () {
   const P = window.Pantau;
-  const { t, el, svg } = P;
+  const { t, el } = P;
   const config = JSON.parse(document.getElementById("map-config").textContent);
-  const ZOOM = 12;
-  const WORLD = 256 * Math.pow(2, ZOOM);
-  const MARGIN = 0.012; // degrees around the devices
   const REFRESH_MS = 30000;
+  const LABEL_ZOOM = 14;
   const zoneNames = Object.fromEntries(config.zones.map((z) => [z.id, z.name.split(" (")[0]]));
+  P.zoneNames = zoneNames;
+  // on the map, the shortest name people use: "Jababeka", "MM2100", "Kali Bekasi"
+  const shortName = (name) => name.split(" (")[0].split(" / ")[0].replace(/^Kawasan Industri /, "")
+    .replace(/ Industrial (Town|Park)$/, "");
+  const box = document.getElementById("map");
+  const b = config.bounds;
 
-  function project(lat, lon) {
-    const x = (lon + 180) / 360 * WORLD;
-    const s = Math.sin(lat * Math.PI / 180);
-    const y = (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * WORLD;
-    return [x, y];
+  const map = L.map(box, { zoomSnap: 0.5, keyboard: true, attributionControl: Boolean(config.tile_url) });
+  map.fitBounds([[b.lat_min, b.lon_min], [b.lat_max, b.lon_max]]);
+  if (config.tile_url) {
+    L.tileLayer(config.tile_url, { maxZoom: 18, attribution: config.tile_attribution || "" }).addTo(map);
   }
-
-  // The frame fits the sensors (or, with none yet, every zone), widened to the panel's shape.
-  function frame(devices) {
-    const b = config.bounds;
-    const inside = devices.filter((d) => d.lat >= b.lat_min && d.lat <= b.lat_max && d.lon >= b.lon_min && d.lon <= b.lon_max);
-    const points = inside.length ? inside.map((d) => [d.lat, d.lon]) : config.zones.map((z) => [z.lat, z.lon]);
-    const lats = points.map((p) => p[0]);
-    const lons = points.map((p) => p[1]);
-    let [x0, y0] = project(Math.max(...lats) + MARGIN, Math.min(...lons) - MARGIN);
-    let [x1, y1] = project(Math.min(...lats) - MARGIN, Math.max(...lons) + MARGIN);
-    x1 += Math.max(x1 - x0, 150) * 0.3; // room for the labels right of the markers
-    const box = document.getElementById("map");
-    const ratio = Math.max(1, Math.min(2, box.clientWidth / Math.max(1, window.innerHeight * 0.7)));
-    let w = x1 - x0, h = y1 - y0;
-    if (w / h < ratio) { x0 -= (h * ratio - w) / 2; w = h * ratio; }
-    else { y0 -= (w / ratio - h) / 2; h = w / ratio; }
-    return { x0, y0, w, h };
+  // the plain basemap: each zone's outline (a 1.6 km circle around its centre)
+  for (const z of config.zones) {
+    L.circle([z.lat, z.lon], { radius: 1600, className: "zone-outline zone-" + z.category, interactive: false }).addTo(map);
   }
-
-  function tiles(f) {
-    const group = svg("g", { class: "tiles", "aria-hidden": "true" });
-    if (!config.tile_url) return group;
-    for (let tx = Math.floor(f.x0 / 256); tx <= Math.floor((f.x0 + f.w) / 256); tx++) {
-      for (let ty = Math.floor(f.y0 / 256); ty <= Math.floor((f.y0 + f.h) / 256); ty++) {
-        const href = config.tile_url.replace("{z}", ZOOM).replace("{x}", tx).replace("{y}", ty);
-        group.append(svg("image", { href, x: tx * 256, y: ty * 256, width: 256, height: 256 }));
-      }
-    }
-    return group;
-  }
+  const zoneLayer = L.layerGroup().addTo(map);
+  const deviceLayer = L.layerGroup().addTo(map);
+  let fitted = false;
 
   // Status class and words: ISPU for air, Siaga for water, traffic level, grey when offline.
+  const LEVELLED = new Set(["air_quality", "water_level", "traffic"]);  // kinds with a scale
+
   function status(d) {
     const lv = d.level;
-    if (!d.reporting) return { cls: "offline", text: t("status.offline"), short: "off" };
-    if (!lv) return { cls: "reporting", text: t("status.reporting"), short: "✓" };  // rain, weather, …
+    if (!d.reporting) return { cls: "offline", text: t("status.offline"), short: t("status.off_short") };
+    if (!lv && !LEVELLED.has(d.kind)) {  // rain, weather, …: reporting is all there is to show
+      return { cls: "reporting", text: t("status.reporting"), short: "✓" };
+    }
+    if (!lv) return { cls: "nodata", text: t("status.nodata"), short: "—" };
     if (lv.type === "ispu") {
       return { cls: P.ispuClass(lv.category), short: String(lv.index),
         text: t("ispu.index") + " " + lv.index + " · " + t("ispu." + lv.category) };
@@ -62,79 +50,127 @@
     }
     return { cls: "traffic-" + lv.level, text: t("traffic." + lv.level), short: t("traffic." + lv.level) };
   }
+  P.deviceStatus = status;
 
-  function shape(kind, x, y) {
-    const r = 9;
-    if (kind === "water_level") {
-      return svg("polygon", { class: "marker", points: [[x, y - r - 2], [x + r + 2, y], [x, y + r + 2], [x - r - 2, y]].join(" ") });
+  function worstPerZone(devices) {
+    const worst = {};
+    for (const d of devices) {
+      if (!d.reporting || !d.level || d.level.type !== "ispu") continue;
+      if (!worst[d.zone] || d.level.index > worst[d.zone].index) worst[d.zone] = d.level;
     }
-    if (kind === "traffic") return svg("rect", { class: "marker", x: x - r, y: y - r, width: 2 * r, height: 2 * r });
-    if (kind === "rain" || kind === "weather") {
-      return svg("polygon", { class: "marker", points: [[x, y - r - 2], [x + r + 1, y + r], [x - r - 1, y + r]].join(" ") });
-    }
-    return svg("circle", { class: "marker", cx: x, cy: y, r });
+    return worst;
   }
 
-  function drawMap(devices) {
-    const f = frame(devices);
-    const scale = f.w / Math.max(320, document.getElementById("map").clientWidth); // map units per screen pixel
-    const root = svg("svg", { viewBox: [f.x0, f.y0, f.w, f.h].join(" "), role: "img", "aria-labelledby": "map-h",
-      preserveAspectRatio: "xMidYMid meet" });
-    root.append(svg("rect", { x: f.x0, y: f.y0, width: f.w, height: f.h, fill: "#dfe8e2" }), tiles(f));
-    const zones = svg("g", { class: "zones", "aria-hidden": "true" });
-    for (const z of config.zones) {
-      const [x, y] = project(z.lat, z.lon);
-      zones.append(svg("circle", { class: "zone-dot", cx: x, cy: y, r: 28 * scale, "stroke-width": scale, "stroke-dasharray": 4 * scale + " " + 4 * scale }),
-        svg("text", { class: "zone-label", x, y: y + 42 * scale, "text-anchor": "middle",
-          "font-size": 12 * scale, "stroke-width": 3 * scale, text: z.name.split(" (")[0] }));
+  function drawZones(devices) {
+    const worst = worstPerZone(devices);
+    zoneLayer.clearLayers();
+    const ordered = config.zones.slice().sort((a, c) => ((worst[c.id] || {}).index || -1) - ((worst[a.id] || {}).index || -1));
+    for (const z of ordered) {
+      const w = worst[z.id];
+      const html = '<span class="zone-inner"><span class="zone-name"></span>' +
+        (w ? ' <span class="badge ' + P.ispuClass(w.category) + '"><span class="num"></span></span>' : "") + "</span>";
+      const icon = L.divIcon({ className: "zone-label", html, iconSize: null });
+      const marker = L.marker([z.lat, z.lon], { icon, interactive: false, keyboard: false, zIndexOffset: -1000 });
+      marker.addTo(zoneLayer);
+      const node = marker.getElement();
+      node.dataset.zone = z.id;
+      node.querySelector(".zone-name").textContent = shortName(z.name);
+      if (w) {
+        node.querySelector(".num").textContent = t("ispu.index") + " " + w.index;
+        node.querySelector(".badge").title = t("ispu." + w.category);
+      }
     }
-    root.append(zones);
-    const marks = svg("g", { class: "devices" });
+    declutter();
+  }
+
+  // Labels never overlap: in order (worst ISPU first), a label that would cover one already
+  // placed is hidden until the reader zooms in far enough for both.
+  function declutter() {
+    const placed = [];
+    const labels = Array.from(box.querySelectorAll(".zone-label"));
+    const stationLabels = map.getZoom() >= LABEL_ZOOM;
+    box.classList.toggle("show-station-labels", stationLabels);
+    const all = labels.concat(stationLabels ? Array.from(box.querySelectorAll(".dev-label")) : []);
+    for (const node of all) {
+      node.classList.remove("collides");
+      const r = (node.querySelector(".zone-inner") || node).getBoundingClientRect();
+      if (!r.width) continue;
+      const hit = placed.some((p) => r.left < p.right && r.right > p.left && r.top < p.bottom && r.bottom > p.top);
+      if (hit) node.classList.add("collides");
+      else placed.push(r);
+    }
+  }
+  map.on("zoomend moveend", declutter);
+
+  function shape(kind) {
+    if (kind === "water_level") return '<polygon class="marker" points="11,1 21,11 11,21 1,11"/>';
+    if (kind === "traffic") return '<rect class="marker" x="3" y="3" width="16" height="16"/>';
+    if (kind === "rain" || kind === "weather") return '<polygon class="marker" points="11,1 21,20 1,20"/>';
+    return '<circle class="marker" cx="11" cy="11" r="9"/>';
+  }
+  P.markerShape = shape;
+
+  function drawDevices(devices) {
+    deviceLayer.clearLayers();
+    const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.device : null;
     for (const d of devices) {
-      const [x, y] = project(d.lat, d.lon);
       const s = status(d);
       const label = d.id + ": " + t("kind." + d.kind) + ", " + s.text;
-      const g = svg("g", { transform: "translate(" + x + " " + y + ") scale(" + scale + ")" },
-        shape(d.kind, 0, 0),
-        svg("text", { class: "dev-label", x: 13, y: 4, text: d.id + " · " + s.short }));
-      marks.append(svg("a", { href: "/dashboard/devices/" + encodeURIComponent(d.id), class: s.cls,
-        "aria-label": label, "data-device": d.id }, svg("title", { text: label }), g));
+      const html = '<a class="' + s.cls + '"><svg viewBox="0 0 22 22" width="22" height="22" aria-hidden="true">' +
+        shape(d.kind) + '</svg><span class="dev-label"></span></a>';
+      const icon = L.divIcon({ className: "dev-icon", html, iconSize: [22, 22], iconAnchor: [11, 11] });
+      const marker = L.marker([d.lat, d.lon], { icon, keyboard: false, riseOnHover: true }).addTo(deviceLayer);
+      const link = marker.getElement().querySelector("a");
+      link.href = "/dashboard/devices/" + encodeURIComponent(d.id);
+      link.dataset.device = d.id;
+      link.setAttribute("aria-label", label);
+      link.title = label;
+      link.querySelector(".dev-label").textContent = d.id + " · " + s.short;
+      if (focused === d.id) link.focus({ preventScroll: true });
     }
-    root.append(marks);
-    document.getElementById("map").replaceChildren(root);
+    if (!fitted && devices.length) {
+      const inside = devices.filter((d) => d.lat >= b.lat_min && d.lat <= b.lat_max && d.lon >= b.lon_min && d.lon <= b.lon_max);
+      if (inside.length) map.fitBounds(inside.map((d) => [d.lat, d.lon]), { padding: [30, 30], maxZoom: 13 });
+      fitted = true;
+    }
+    declutter();
   }
 
   function drawTable(devices) {
+    const focused = document.activeElement && document.activeElement.closest("#device-rows")
+      ? document.activeElement.closest("tr").dataset.device : null;
     const rows = devices.map(function (d) {
       const s = status(d);
       return el("tr", { "data-device": d.id },
-        el("th", { scope: "row" }, el("a", { href: "/dashboard/devices/" + encodeURIComponent(d.id), text: d.id })),
-        el("td", { text: t("kind." + d.kind) }),
-        el("td", { text: zoneNames[d.zone] || d.zone }),
-        el("td", {}, el("span", { class: "badge " + s.cls + (s.cls.startsWith("traffic") || s.cls === "offline" ? " plain" : "") },
-          el("span", { class: "swatch " + s.cls, "aria-hidden": "true" }), s.text)));
+        el("th", { scope: "row", "data-label": t("dash.device") }, el("a", { href: "/dashboard/devices/" + encodeURIComponent(d.id), text: d.id })),
+        el("td", { "data-label": t("dash.kind"), text: t("kind." + d.kind) }),
+        el("td", { "data-label": t("dash.zone"), text: zoneNames[d.zone] || d.zone }),
+        el("td", { "data-label": t("dash.status") }, el("span", { class: "badge " + s.cls }, el("span", { class: "icon", "aria-hidden": "true" }), s.text)));
     });
     document.getElementById("device-rows").replaceChildren(...rows);
+    if (focused) {
+      const link = document.querySelector('#device-rows tr[data-device="' + CSS.escape(focused) + '"] a');
+      if (link) link.focus({ preventScroll: true });
+    }
   }
-
-  let last = null;
-  let resizing = 0;
-  window.addEventListener("resize", function () {
-    clearTimeout(resizing);
-    resizing = setTimeout(function () { if (last) drawMap(last); }, 200);
-  });
 
   async function refresh() {
     try {
       const data = await P.api("/dashboard/map.json");
-      last = data.devices;
-      drawMap(data.devices);
+      P.devices = Object.fromEntries(data.devices.map((d) => [d.id, d]));
+      drawZones(data.devices);
+      drawDevices(data.devices);
       drawTable(data.devices);
+      document.getElementById("map-error").hidden = true;
+      document.dispatchEvent(new CustomEvent("pantau:devices"));
     } catch (e) {
-      document.getElementById("map").replaceChildren(el("p", { class: "error", role: "alert", text: t("dash.load_failed") + ": " + e.message }));
+      const problem = document.getElementById("map-error");
+      problem.textContent = t("dash.load_failed") + ": " + e.message;
+      problem.hidden = false;
     }
   }
 
+  window.addEventListener("resize", function () { map.invalidateSize(); declutter(); });
   refresh();
   setInterval(function () { if (!document.hidden) refresh(); }, REFRESH_MS);
   document.addEventListener("pantau:alerts", refresh);

@@ -6,6 +6,7 @@
   const REFRESH_MS = 60000;
   const zoneNames = JSON.parse(document.getElementById("zone-names").textContent);
   const name = (zone) => zoneNames[zone] || zone;
+  const places = JSON.parse(document.getElementById("station-places").textContent);
 
   function zoneCard(z) {
     return el("li", { class: "card ispu-card " + P.ispuClass(z.category), "data-zone": z.zone, "data-category": z.category },
@@ -13,22 +14,23 @@
       el("p", { class: "reading" }, P.ispuBadge(z.category, z.index)),
       el("p", { class: "advice", text: t("advice." + z.category) }),
       el("p", { class: "meta" }, t("public.dominant") + ": ", el("b", { text: z.dominant === "pm25" ? "PM2.5" : String(z.dominant).toUpperCase() }),
-        " · ", el("time", { datetime: z.time, text: P.when(z.time) })));
+        " · " + t("public.hour") + " ", el("time", { class: "hour", datetime: z.time, text: P.hourRange(z.time) })));
   }
 
   function stationRow(s) {
     return el("tr", { "data-device": s.device, "data-status": s.status },
-      el("th", { scope: "row" }, s.device, el("br"), el("small", { text: name(s.zone) })),
-      el("td", {}, P.floodBadge(s.status),
+      el("th", { scope: "row" }, places[s.device] || s.device, el("br"),
+        el("small", { text: name(s.zone) + (places[s.device] ? " · " + s.device : "") })),
+      el("td", { "data-label": t("dash.status") }, P.floodBadge(s.status),
         s.rise_cm_per_h > 0 ? el("span", { class: "rise", text: " ↑ " + P.num(s.rise_cm_per_h, 0) + " " + t("unit.cm_per_h") }) : null),
-      el("td", { class: "n", text: P.num(s.level_cm, 0) + " " + t("unit.cm") }),
-      el("td", {}, el("time", { datetime: s.time, text: P.when(s.time) })));
+      el("td", { class: "n", "data-label": t("public.level"), text: P.num(s.level_cm, 0) + " " + t("unit.cm") }),
+      el("td", { "data-label": t("public.updated") }, el("time", { datetime: s.time, text: P.when(s.time) })));
   }
 
   // The open API's answers, shaped as the server-rendered page: worst zones first, Siaga 1 first.
   function view(ispu, flood) {
     const zones = ispu.zones.slice().sort((a, b) => b.index - a.index || a.zone.localeCompare(b.zone));
-    const stations = flood.stations.filter((s) => s.siaga).sort((a, b) => a.siaga - b.siaga || a.device.localeCompare(b.device));
+    const stations = flood.stations.filter((s) => s.siaga).sort((a, b) => a.siaga - b.siaga || (places[a.device] || a.device).localeCompare(places[b.device] || b.device));
     const times = zones.concat(stations).map((x) => x.time).sort();
     return { zones, stations, updated: times.length ? times[times.length - 1] : null };
   }

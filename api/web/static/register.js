@@ -12,6 +12,22 @@
   const FIELD_INPUT = { id: "f-id", kind: "f-kind", zone: "f-zone", latitude: "f-lat", longitude: "f-lon",
     model: "f-model", address: "f-address", siaga: "f-s3", qc: "f-qc", notes: "f-notes" };
 
+  const label = (inputId) => {
+    const node = form.querySelector("label[for='" + inputId + "']");
+    return node ? node.textContent : inputId;
+  };
+  P.setFieldLabels(Object.fromEntries(Object.entries(FIELD_INPUT).map(([field, inputId]) => [field, label(inputId)])));
+
+  // The browser's own validation messages are in the browser's language; these are in the page's.
+  function invalidText(input) {
+    const v = input.validity;
+    if (v.valueMissing) return t("valid.required");
+    if (v.patternMismatch) return input.id === "f-id" ? t("valid.id_pattern") : t("valid.pattern");
+    if (v.badInput || v.typeMismatch) return t("valid.number");
+    if (v.rangeUnderflow || v.rangeOverflow) return t("valid.range").replace("{min}", input.min).replace("{max}", input.max);
+    return t("valid.invalid");
+  }
+
   function showSiaga() {
     document.getElementById("siaga").hidden = kind.value !== "water_level";
   }
@@ -105,15 +121,21 @@
   for (const button of document.querySelectorAll("button.copy")) {
     button.addEventListener("click", async function () {
       const text = document.getElementById(button.dataset.copy).textContent;
+      const state = document.getElementById("copy-state");
       try {
         await navigator.clipboard.writeText(text);
         button.textContent = t("reg.copied");
+        state.textContent = t("reg.copied") + ": " + button.getAttribute("aria-label").split(": ").pop();
       } catch (e) {
+        // clipboard refused (no permission, plain http): select the text and say how to copy it
         const range = document.createRange();
         range.selectNodeContents(document.getElementById(button.dataset.copy));
         getSelection().removeAllRanges();
         getSelection().addRange(range);
+        button.textContent = t("reg.copy_selected");
+        state.textContent = t("reg.copy_manual");
       }
+      setTimeout(function () { button.textContent = t("reg.copy"); }, 4000);
     });
   }
 
@@ -122,7 +144,7 @@
     event.preventDefault();
     const first = form.querySelector(":invalid");
     if (first) {
-      showError(first.validationMessage + " (" + form.querySelector("label[for='" + first.id + "']").textContent + ")", null);
+      showError(label(first.id) + ": " + invalidText(first), null);
       first.setAttribute("aria-invalid", "true");
       first.focus();
       return;

@@ -29,14 +29,24 @@ from pantau import database
 from pantau.database import open_engine
 from pantau.services import InfluxDB, Mosquitto
 from pantau.store import InfluxStore
-from tests.api.browser.support import CHROMIUM, CHROMIUM_ARGS, DEVICES, Device, Stack, Watched
+from tests.api.browser.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DEVICES,
+    KNOWN_PM25,
+    WATER_CM,
+    Device,
+    Stack,
+    Watched,
+    wait_until,
+)
 from tests.api.conftest import serve
 from tests.harness import IngestProcess, TestPublisher
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(
     tmp_path_factory: pytest.TempPathFactory, mosquitto: Mosquitto, influxdb: InfluxDB
 ) -> Iterator[Stack]:
@@ -97,7 +107,7 @@ def stack(
         store.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is None:
         pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium, or set PANTAU_CHROMIUM")
@@ -116,14 +126,18 @@ def open_page(browser: Any, stack: Stack) -> Iterator[Callable[..., Watched]]:
         context = browser.new_context(
             base_url=stack.url, locale="id-ID", timezone_id="Asia/Jakarta", **options
         )
-        # Loopback only: anything that is not the app under test is refused.
-        context.route(
-            lambda u: not u.startswith(stack.url), lambda route: route.abort("blockedbyclient")
-        )
+        w = Watched(None, [])
+
+        def refuse(route: Any) -> None:
+            w.blocked.append(route.request.url)
+            route.abort("blockedbyclient")
+
+        # Loopback only: anything that is not the app under test is refused (and noted).
+        context.route(lambda u: not u.startswith(stack.url), refuse)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
-        w = Watched(page, [])
+        w.page = page
         page.on("pageerror", lambda exc: w.errors.append(f"page error: {exc}"))
         page.on(
             "console",
@@ -138,4 +152,30 @@ def open_page(browser: Any, stack: Stack) -> Iterator[Callable[..., Watched]]:
     for context in contexts:
         context.close()
     problems = [e for w in watched for e in w.errors]
+    problems += [f"request left the machine: {u}" for w in watched for u in w.blocked]
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="session")
+def known(stack: Stack) -> Stack:
+    """Known readings published over MQTT, waited for until the open API shows them."""
+    for name, (pm25, _, _) in KNOWN_PM25.items():
+        # one temperature outside the physical range (-20..70 °C): a RANGE-flagged point
+        temperature = [28.0, 95.0, 29.0] if name == "aq-baik" else [28.0, 28.5, 29.0]
+        stack.publish(
+            stack.devices[name].id,
+            [{"pm25": pm25, "pm10": 20.0, "temperature": t, "humidity": 70.0} for t in temperature],
+        )
+    stack.publish(stack.devices["wl-siaga"].id, [{"water_level": cm} for cm in WATER_CM])
+    stack.publish(
+        stack.devices["tr-macet"].id, [{"speed": s, "vehicle_count": 90} for s in (12, 9, 8)]
+    )
+
+    def arrived() -> bool:
+        zones = {z["device"] for z in stack.get("/api/v1/ispu")["zones"]}
+        stations = {s["device"] for s in stack.get("/api/v1/flood")["stations"]}
+        want = {stack.devices[n].id for n in KNOWN_PM25}
+        return want <= zones and stack.devices["wl-siaga"].id in stations
+
+    wait_until(arrived, 45, "ISPU and flood status from the published readings")
+    return stack

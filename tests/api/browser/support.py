@@ -79,12 +79,59 @@ DEVICES = (
 )
 
 
+#: pm2.5 (µg/m³) well inside one ISPU band each (Permen LHK P.14/2020 breakpoints
+#: 15.5 / 55.4 / 150.4 / 250.4), so the category cannot depend on rounding.
+KNOWN_PM25 = {
+    "aq-baik": (8.0, "Baik", "Good"),
+    "aq-sedang": (35.0, "Sedang", "Moderate"),
+    "aq-tidak": (100.0, "Tidak Sehat", "Unhealthy"),
+    "aq-sangat": (200.0, "Sangat Tidak Sehat", "Very unhealthy"),
+}
+# thresholds 80 / 150 / 200: SIAGA 2 once two readings above 150 confirm it (issue 18)
+WATER_CM = [100.0, 130.0, 170.0, 172.0]
+
+
 @dataclass
 class Watched:
-    """A page whose script errors and failed requests fail the test."""
+    """A page whose script errors and outside requests (``blocked``) fail the test."""
 
     page: Any
     errors: list[str]
+    blocked: list[str] = field(default_factory=list)
+
+
+#: the two screens of the issue: the office's wall screen / laptop and a technician's phone
+DESKTOP: dict[str, Any] = {"viewport": {"width": 1366, "height": 768}}
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+}
+SIZES = {"desktop": DESKTOP, "phone": PHONE}
+
+#: WCAG 2.x contrast of every visible text node's colour against the background behind it
+#: (the first ancestor with an opaque background); large text (>= 24 px, or >= 18.66 px
+#: bold) needs 3:1, the rest 4.5:1. Returns the failures.
+CONTRAST_JS = (Path(__file__).parent / "contrast.js").read_text(encoding="utf-8")
+
+
+def check_page(w: Watched, name: str, size: str) -> None:
+    """A screenshot, no horizontal overflow (nothing past the right edge), WCAG AA contrast."""
+    page = w.page
+    screen = page.viewport_size["width"]
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= screen, f"{name}: {width} px wide on a {screen} px screen"
+    wide = page.evaluate(
+        "(screen) => Array.from(document.querySelectorAll('body *')).filter(e => {"
+        " const r = e.getBoundingClientRect(); return r.width && r.right > screen + 1"
+        " && !e.closest('.leaflet-pane, .leaflet-control-container'); })"
+        ".map(e => e.tagName + '.' + e.className).slice(0, 5)",
+        screen,
+    )
+    assert not wide, f"{name}: elements past the right edge: {wide}"
+    failures = page.evaluate(CONTRAST_JS)
+    assert not failures, f"{name} ({size}): low contrast: {failures}"
+    screenshot(w, f"{name}-{size}")
 
 
 def login(w: Watched, key: str, target: str = "/dashboard") -> None:

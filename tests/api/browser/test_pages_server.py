@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from api import i18n
+from api import errors, i18n
 from api.routes.pages import MAX_RAW_POINTS, static_url
 from devices.registry import Registry
 from tests.api.conftest import Api, reading
@@ -151,3 +151,115 @@ def test_a_tile_server_is_allowed_only_when_configured(api: Api) -> None:
     csp = tiled.headers["content-security-policy"]
     assert "img-src 'self' data: https://tiles.dlh.example;" in csp
     assert "connect-src 'self'" in csp
+
+
+def test_head_and_unknown_addresses(api: Api) -> None:
+    for path in ("/", "/login", "/docs", "/redoc", static_url("pantau.css")):
+        answer = api.client.head(path)
+        assert answer.status_code == 200, path
+    assert api.client.head("/dashboard", follow_redirects=False).status_code == 303
+    # a person gets a page in their language; programs and the API get JSON
+    page = api.client.get("/no/such/page?lang=en", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "Not found." in page.text and "/no/such/page" in page.text
+    indonesian = api.client.get("/nope?lang=id", headers={"Accept": "text/html"})
+    assert "Tidak ditemukan." in indonesian.text
+    program = api.client.get("/no/such/page")
+    assert program.status_code == 404 and program.json()["error"]["code"] == "not_found"
+    in_api = api.client.get("/api/v1/nope", headers={"Accept": "text/html,*/*"})
+    assert in_api.json()["error"]["code"] == "not_found"
+
+
+def test_api_docs_are_served_from_pantau_itself(api: Api) -> None:
+    for path, asset in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        page = api.client.get(path)
+        assert page.status_code == 200
+        assert "http://" not in page.text and "https://" not in page.text  # nothing outside
+        assert f'src="/docs/assets/{asset}"' in page.text
+        assert "connect-src 'self'" in page.headers["content-security-policy"]
+        assert api.client.get(f"/docs/assets/{asset}").status_code == 200
+    assert api.client.get("/docs/assets/../../pages.py").status_code == 404
+    assert api.client.get("/openapi.json").json()["info"]["title"] == "Pantau API"
+
+
+def test_validation_errors_carry_codes_the_pages_translate(api: Api) -> None:
+    answer = api.client.post(
+        "/api/v1/devices",
+        json={"id": "aq-x", "kind": "air_quality", "zone": "jababeka", "latitude": 91,
+              "longitude": 107.1},
+        headers={"Authorization": f"Bearer {api.technician}"},
+    )  # fmt: skip
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_request"
+    problem = error["problems"][0] if "problems" in error else error
+    assert problem["field"].endswith("latitude")
+    # every code the API answers with has words in both languages
+    codes = {code for _, _, code in errors._STATUS}
+    codes |= {"internal", "method_not_allowed", "rate_limited", "http_error", "import_rejected"}
+    used = {"error.code." + code for code in codes}
+    for lang in i18n.LANGUAGES:
+        table = json.loads((i18n.I18N_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+        assert used <= set(table), used - set(table)
+    if "problems" in error:
+        assert f"error.type.{problem['type']}" in i18n.strings("id")
+
+
+def test_exports_carry_no_float_noise(api: Api, sql_url: str) -> None:
+    """130.24175959000002 (calibration arithmetic) is written as the sensor's 130.24175959."""
+    register(sql_url, ["aq-noise"], metrics=("pm25",))
+    now = time.time_ns() // 10**9 * 10**9
+    api.ctx.store.write([reading("aq-noise", "pm25", now, 130.24175959000002, raw=0.1 + 0.2)])
+    headers = {"Authorization": f"Bearer {api.researcher}"}
+    base = f"/api/v1/readings?device=aq-noise&start={now // 10**9 - 60}"
+    csv_text = api.client.get(base + "&format=csv", headers=headers).text
+    assert ",130.24175959,0.3,0," in csv_text and "000002" not in csv_text
+    ndjson = api.client.get(base + "&format=ndjson", headers=headers).text
+    assert '"value":130.24175959,"raw":0.3' in ndjson
+    page = api.client.get(base + "&limit=10", headers=headers).json()
+    assert page["data"][0]["value"] == 130.24175959
+    import io
+
+    import pyarrow.parquet as pq
+
+    parquet = api.client.get(base + "&format=parquet", headers=headers).content
+    assert pq.read_table(io.BytesIO(parquet)).column("value").to_pylist() == [130.24175959]
+
+
+def _luminance(hex_colour: str) -> float:
+    value = hex_colour.lstrip("#")
+    if len(value) == 3:
+        value = "".join(c * 2 for c in value)
+    channels = [int(value[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_palette_meets_wcag_aa_contrast() -> None:
+    """Every badge colour with its text colour, and the page's text colours, at least 4.5:1."""
+    css = (i18n.I18N_DIR.parent / "static" / "pantau.css").read_text(encoding="utf-8")
+    root = css[css.index(":root {") : css.index("}", css.index(":root {"))]
+    palette = dict(re.findall(r"--([a-z0-9-]+):\s*(#[0-9a-fA-F]{3,6})", root))
+    scales = re.findall(
+        r"\.((?:ispu|flood|traffic)-[a-z0-9-]+|offline|nodata) \{ --c: var\(--([a-z0-9-]+)\);"
+        r"(?: --on: (#[0-9a-fA-F]{3,6});)? \}",
+        css,
+    )
+    assert len(scales) == 5 + 4 + 3 + 2, scales
+    failures = []
+    for name, colour, on in scales:
+        ratio = contrast(palette[colour], on or "#fff")
+        if ratio < 4.5:
+            failures.append(f"{name}: {ratio:.2f}")
+    for fg, bg in (("fg", "bg"), ("muted", "bg"), ("muted", "card"), ("accent", "card")):
+        ratio = contrast(palette[fg], palette[bg])
+        if ratio < 4.5:
+            failures.append(f"{fg} on {bg}: {ratio:.2f}")
+    assert not failures, failures
+    # the three scales do not share a colour (Baik, Siaga 4 and Lancar were all one green)
+    colours = [palette[c] for _, c, _ in scales]
+    assert len(set(colours)) == len(colours)

@@ -22,6 +22,7 @@ from ingest.pipeline.config import (
 from pantau.catalogue import METRIC_INDEX, METRIC_NAMES, METRICS
 
 N = len(METRICS)
+CHANNELS = 4  # detector surprises: level, activity, season, range
 RANGE, SPIKE, FLATLINE, RATE, TIME, DUPLICATE, GAP, UNCAL, ANOMALY = (
     1,
     2,
@@ -83,10 +84,13 @@ class Series:
     prev: float = 0.0
     ddev: float = 0.0
     sdiff: float = 0.0
-    novel: float = 0.0
-    short: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
-    tmean: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
-    tvar: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    umax: float = 0.0  # largest combined u seen (decaying)
+    hi: float = 0.0  # recent extremes (pulled slowly toward the level)
+    lo: float = 0.0
+    short: list[float] = field(default_factory=lambda: [0.0] * CHANNELS)
+    tmean: list[float] = field(default_factory=lambda: [0.0] * CHANNELS)
+    tvar: list[float] = field(default_factory=lambda: [0.0] * CHANNELS)
+    record: list[float] = field(default_factory=lambda: [0.0] * CHANNELS)
     cool: int = 0
     profile: dict[int, tuple[float, float, int]] = field(default_factory=dict)  # time-of-day bin
     seen: list[tuple[int, int, float]] = field(default_factory=list)  # (ts, seq, raw)
@@ -157,29 +161,40 @@ class Reference:
         step = adiff if st.n > 0 else 0.0
         sdiff = st.sdiff + d.alpha_activity * (step - st.sdiff) if st.n > 1 else step
         z_level = max(alev / (st.dev + floor), adiff / (st.ddev + floor))
-        z_act = abs(math.log((sdiff + floor) / (st.ddev + floor)))
+        afloor = d.activity_floor * st.ddev
+        z_act = abs(math.log((sdiff + floor + afloor) / (st.ddev + floor + afloor)))
         b = (ts // (86_400_000_000_000 // d.season_bins)) % d.season_bins
         pm, pd, pc = st.profile.get(b, (0.0, 0.0, 0))
         apm = abs(x - pm)
         z_season = 0.0
         if pc >= d.season_min_count:
             z_season = apm / (pd + d.season_floor * st.dev + floor)
+        z_range = 0.0
+        if st.n > 0:
+            spread = st.hi - st.lo + st.dev + floor
+            z_range = max(x - st.hi, st.lo - x, 0.0) / spread
         surprise = (
             math.log1p(z_level),
             d.activity_weight * z_act,
             d.season_weight * math.log1p(z_season),
+            d.range_weight * math.log1p(z_range),
         )
-        alphas = (d.alpha_short, d.alpha_short, d.alpha_season_short)
-        short = [0.0, 0.0, 0.0]
+        alphas = (d.alpha_short, d.alpha_short, d.alpha_season_short, d.alpha_short)
+        short = [0.0] * CHANNELS
         best = -math.inf
-        for c in range(3):
+        used = CHANNELS if d.range_weight != 0.0 else CHANNELS - 1  # range channel: last
+        for c in range(used):
             if st.n > 0:
                 short[c] = st.short[c] + alphas[c] * (surprise[c] - st.short[c])
             u = (short[c] - st.tmean[c]) / (math.sqrt(st.tvar[c]) + d.tail_floor)
-            if c == 0:
-                u -= d.novelty_penalty * max(d.novelty_ratio - short[0] / (st.novel + 1e-9), 0.0)
+            if c == 0 or d.novelty_all:
+                rec = st.record[c]
+                fall = d.novelty_ratio * rec + d.novelty_margin - short[c]
+                u -= d.novelty_penalty * max(fall / (rec + 1e-9), 0.0)
             best = max(best, u)
         best = min(max(best, -30.0), 30.0)
+        raw_best = best
+        best -= d.unovel_penalty * max(d.unovel_ratio * st.umax - best, 0.0)
         score = 1.0 / (1.0 + math.exp(-1.702 * (best - d.z_offset))) if st.n >= d.warmup else 0.0
         if st.cool > 0:
             score *= d.cooldown_factor
@@ -191,21 +206,31 @@ class Reference:
             rate = max(d.alpha, inv)
             trate = max(d.alpha_tail, inv)
             if st.n > 0:
+                st.hi = max(x, st.hi - d.range_decay * (st.hi - st.level))
+                st.lo = min(x, st.lo + d.range_decay * (st.level - st.lo))
                 st.level, st.dev = st.level + rate * (x - st.level), st.dev + rate * (alev - st.dev)
             else:
-                st.level, st.dev = x, 0.0
+                st.level, st.dev, st.hi, st.lo = x, 0.0, x, x
             st.ddev = st.ddev + rate * (adiff - st.ddev) if st.n > 1 else step
             st.sdiff = sdiff
             if score64 >= d.cooldown_level and st.cool <= 0:
                 st.cool = d.cooldown
             else:
                 st.cool = max(st.cool - 1, 0)
-            st.novel = max(st.novel * d.novelty_decay, short[0])
-            for c in range(3):
+            st.umax = max(st.umax * d.unovel_decay, raw_best) if st.n >= d.unovel_start else 0.0
+            for c in range(used):
+                st.record[c] = max(st.record[c] * d.novelty_decay, short[c])
                 delta = short[c] - st.tmean[c]
+                if d.tail_clip > 0 and st.n > d.warmup:
+                    lim = d.tail_clip * (math.sqrt(st.tvar[c]) + d.tail_floor)
+                    delta = min(max(delta, -lim), lim)
                 st.tmean[c] = st.tmean[c] + trate * delta
                 st.tvar[c] = (1.0 - trate) * (st.tvar[c] + trate * delta * delta)
             st.short = short
+            if used == CHANNELS:  # the range channel's averages: flushed before subnormal
+                for block in (st.short, st.tmean, st.tvar):
+                    if abs(block[CHANNELS - 1]) < 1e-100:
+                        block[CHANNELS - 1] = 0.0
             if pc > 0:
                 srate = max(d.alpha_season, 1.0 / (pc + 1.0))
                 st.profile[b] = (pm + srate * (x - pm), pd + srate * (apm - pd), pc + 1)

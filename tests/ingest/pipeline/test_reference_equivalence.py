@@ -4,11 +4,13 @@ stream is cut into batches, with duplicates, redeliveries, out-of-order and NaN 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ingest.pipeline.config import PipelineConfig
 from tests.ingest.pipeline.harness import (
     CALS,
     CONFIG,
@@ -81,8 +83,25 @@ def streams(draw: st.DrawFn) -> tuple[list[Row], list[int]]:
     return rows, cuts
 
 
-def reference(rows: list[Row]) -> Collected:
-    ref = Reference(CONFIG, INFOS, CALS)
+#: Every optional part of the detector switched on (the shipped defaults may leave some off).
+ALL_PARTS = replace(
+    CONFIG,
+    detector=replace(
+        CONFIG.detector,
+        range_weight=1.5,
+        activity_floor=0.3,
+        novelty_all=True,
+        novelty_margin=-0.2,
+        unovel_penalty=1.0,
+        unovel_ratio=0.5,
+        unovel_start=4,
+        tail_clip=3.0,
+    ),
+)
+
+
+def reference(rows: list[Row], config: PipelineConfig = CONFIG) -> Collected:
+    ref = Reference(config, INFOS, CALS)
     for d, m, ts, raw, seq in rows:
         ref.process(d, m, ts, raw, seq, NOW)
     s = ref.store
@@ -153,3 +172,10 @@ def test_checkpoint_restore_continues_exactly(
         getattr(got, name).update(getattr(rest, name))
     got.redelivered += rest.redelivered
     assert_same(got, reference(rows))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams())
+def test_every_detector_part_matches_reference(stream: tuple[list[Row], list[int]]) -> None:
+    rows, cuts = stream
+    assert_same(run_cut(rows, cuts, new_pipeline(ALL_PARTS)), reference(rows, ALL_PARTS))

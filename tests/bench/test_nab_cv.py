@@ -1,0 +1,148 @@
+"""The NAB tuning protocol: the vectorised threshold optimiser, the fold selection (a fold
+never chooses by its own files), the shipped defaults, and the results layout."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from bench.nab_scoring.corpus import DataFile
+from bench.nab_scoring.cv import (
+    THRESHOLDS,
+    Candidate,
+    CandidateRun,
+    chosen_on_all,
+    cross_validate,
+    on_threshold_grid,
+)
+from bench.nab_scoring.cv_report import TOTAL, reference_scores
+from bench.nab_scoring.scoring import STANDARD, LabelledFile, label_file, optimise_threshold
+from bench.nab_scoring.sense import failures
+from ingest.pipeline.config import DetectorConfig, PipelineConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def slow_optimum(
+    files: list[LabelledFile], scores: list[NDArray[np.float64]]
+) -> tuple[float, float]:
+    """NAB's optimise step written plainly: every distinct score tried as the threshold."""
+    pairs = zip(scores, files, strict=True)
+    candidates = sorted({float(v) for s, f in pairs for v in s[f.probation :]})
+    best_t, best = 1.1, -STANDARD.fn * sum(len(f.windows) for f in files)
+    for t in sorted(candidates, reverse=True):
+        total = 0.0
+        for f, s in zip(files, scores, strict=True):
+            det = s >= t
+            det[: f.probation] = False
+            for w in range(len(f.windows)):
+                hits = det & (f.window_of == w)
+                total += float(f.sweep[hits].max()) if hits.any() else -STANDARD.fn
+            total += float(f.sweep[det & (f.window_of < 0)].sum())
+        if total > best + 1e-12:
+            best_t, best = t, total
+    return best_t, best
+
+
+def test_vectorised_optimiser_matches_the_plain_one() -> None:
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        files: list[LabelledFile] = []
+        scores: list[NDArray[np.float64]] = []
+        for _ in range(int(rng.integers(1, 4))):
+            n = int(rng.integers(60, 300))
+            wins, pos = [], int(0.2 * n)
+            for _ in range(int(rng.integers(0, 3))):
+                a = pos + int(rng.integers(0, 20))
+                b = a + int(rng.integers(1, 15))
+                if b >= n:
+                    break
+                wins.append((a, b))
+                pos = b + 2
+            files.append(label_file("f", n, wins, STANDARD))
+            scores.append(np.round(rng.random(n), 2))
+        got = optimise_threshold(files, scores, STANDARD)
+        want = slow_optimum(files, scores)
+        assert got[0] == pytest.approx(want[0]) and got[1] == pytest.approx(want[1])
+
+
+def test_threshold_grid_keeps_every_grid_decision() -> None:
+    s = np.array([0.0, 0.004, 0.005, 0.8999999, 0.9, 0.9049, 1.0])
+    q = on_threshold_grid(s)
+    for t in THRESHOLDS:
+        assert np.array_equal(q >= t, s >= t)
+
+
+def _run(
+    name: str, fits: dict[str, float], held: dict[str, float], sense: tuple[str, ...] = ()
+) -> CandidateRun:
+    return CandidateRun(
+        Candidate(name, DetectorConfig()),
+        {c: (0.9, v) for c, v in fits.items()},
+        held,
+        (0.9, sum(fits.values())),
+        {},
+        sense,
+    )
+
+
+def test_a_fold_chooses_by_the_other_categories_only() -> None:
+    data = [
+        DataFile("a/x.csv", ("2020-01-01 00:00:00",), np.zeros(1)),
+        DataFile("b/y.csv", ("2020-01-01 00:00:00",), np.zeros(1)),
+    ]
+    files = [label_file(d.name, 1, [], STANDARD) for d in data]
+    # "fit_a" is best when trained without a (its score on a is irrelevant to fold a)
+    runs = [
+        _run("good_on_b", {"a": 1.0, "b": 5.0}, {"a": -3.0, "b": 9.0}),
+        _run("good_on_a", {"a": 4.0, "b": 2.0}, {"a": 7.0, "b": -1.0}),
+        _run("senseless", {"a": 99.0, "b": 99.0}, {"a": 99.0, "b": 99.0}, ("stuck",)),
+    ]
+    folds = {f.category: f for f in cross_validate(runs, data, files)}
+    assert folds["a"].candidate == "good_on_a" and folds["a"].raw == 7.0
+    assert folds["b"].candidate == "good_on_b" and folds["b"].raw == 9.0
+    assert chosen_on_all(runs).candidate.name == "good_on_b"  # 6.0 against 6.0: first
+
+
+def test_shipped_defaults_are_the_protocols_choice() -> None:
+    saved = json.loads((ROOT / "bench" / "results" / "nab_cv.json").read_text())
+    assert saved["shipped"]["detector_config"] == asdict(DetectorConfig())
+    assert saved["shipped"]["threshold"] == pytest.approx(PipelineConfig().anomaly_threshold)
+    assert failures(DetectorConfig(), PipelineConfig().anomaly_threshold) == []
+
+
+def test_reference_table_is_read() -> None:
+    ref = reference_scores(ROOT / "bench" / "data" / "nab" / "REFERENCE.md")
+    assert ref["realTweets"] == (68.0, 81.8)
+    assert ref[TOTAL] == (73.0, 77.0)
+
+
+def test_any_nab_folder_gets_per_row_scores_in_nab_layout(tmp_path: Path) -> None:
+    data = tmp_path / "data" / "mycat"
+    data.mkdir(parents=True)
+    rows = [(f"2020-01-01 {i // 60:02d}:{i % 60:02d}:00", float(i % 7)) for i in range(300)]
+    with (data / "f.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", "value"])
+        w.writerows(rows)
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"mycat/f.csv": [[rows[200][0], rows[220][0]]]}))
+    out = tmp_path / "out"
+    subprocess.run(
+        [sys.executable, "-m", "bench.nab", "--data", str(tmp_path / "data"), "--labels",
+         str(labels), "--out", str(out)],
+        cwd=ROOT, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    with (out / "pantau" / "mycat" / "pantau_f.csv").open(newline="") as fh:
+        got = list(csv.DictReader(fh))
+    assert len(got) == 300 and set(got[0]) == {"timestamp", "value", "anomaly_score"}
+    assert all(0.0 <= float(r["anomaly_score"]) <= 1.0 for r in got)
+    assert (out / "nab.json").exists()
