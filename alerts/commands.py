@@ -1,17 +1,20 @@
 """``pantau alerts``: the notification dispatcher loop, and rule / endpoint administration.
 
-``pantau alerts [--once]`` delivers the outbox until stopped (SIGTERM/Ctrl-C).
-Offline and stale checks run where the device registry is, inside ``pantau
-ingest``. SMTP comes from ``--smtp-*`` or the settings ``PANTAU_SMTP_HOST``, ``_PORT``,
-``_FROM``, ``_USER``, ``_PASSWORD``, ``_STARTTLS`` (docs/settings.md).
+``pantau alerts [--once]`` delivers the outbox until stopped (SIGTERM/Ctrl-C); the same
+loop runs the pipeline watchdog (ingest heartbeats) and the reminders. Offline and
+stale checks run where the device registry is, inside ``pantau ingest``. SMTP comes
+from ``--smtp-*`` or the settings ``PANTAU_SMTP_HOST``, ``_PORT``, ``_FROM``,
+``_USER``, ``_PASSWORD``, ``_STARTTLS`` (docs/settings.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import threading
+import time
 from dataclasses import asdict, fields
 from typing import Any
 
@@ -22,6 +25,8 @@ from alerts.endpoints import Endpoint, EndpointStore
 from alerts.mailer import SmtpSettings
 from alerts.rulebook import RuleStore
 from alerts.rules import RULE_KINDS, Rule
+from alerts.silences import Silence, SilenceStore
+from alerts.watchdog import Reminders, Watchdog
 from pantau.database import open_engine, upgrade
 from pantau.secrets import service_credentials
 from pantau.settings import Settings, load_settings
@@ -54,8 +59,9 @@ def run_dispatcher(args: argparse.Namespace) -> int:
     smtp = smtp_settings(args, settings)
     # the URL's credentials, else the service account's secret under $PANTAU_HOME/secrets
     username, password = service_credentials(settings.home, "pantau-alerts", settings.mqtt_url)
+    engine = _engine()
     dispatcher = Dispatcher(
-        engine=_engine(),
+        engine=engine,
         mqtt_url=None if args.no_mqtt else settings.mqtt_url,
         mqtt_username=username,
         mqtt_password=password,
@@ -64,6 +70,10 @@ def run_dispatcher(args: argparse.Namespace) -> int:
         backoff_s=args.backoff,
         max_attempts=args.max_attempts,
         worker_id=args.worker_id,
+        max_in_flight=settings.alerts_max_in_flight,
+        telegram_api_url=settings.telegram_api_url,
+        watchdog=Watchdog(engine),
+        reminders=Reminders(engine, minutes=settings.alerts_remind_minutes),
     )
     if args.once:
         count = dispatcher.run_once()
@@ -112,19 +122,60 @@ def endpoints_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _secret(channel: str) -> str:
+    """Secrets come from settings (environment or pantau.toml), never the command line."""
+    if channel == "webhook":
+        return load_settings().webhook_secret
+    if channel == "telegram":
+        return load_settings().telegram_bot_token
+    return ""
+
+
 def endpoints_add(args: argparse.Namespace) -> int:
     ep = Endpoint(
         id=None,
         name=args.name,
         channel=args.channel,
         target=args.target,
-        secret=load_settings().webhook_secret if args.channel == "webhook" else "",
+        secret=_secret(args.channel),
         zones=tuple(args.zone or ()),
         kinds=tuple(args.kind or ()),
         min_severity=args.min_severity,
+        language=args.language,
     )
     saved = EndpointStore(_engine()).create(ep)
     print(f"created endpoint {saved.id}: {saved.name}")
+    return 0
+
+
+def silences_add(args: argparse.Namespace) -> int:
+    now = time.time_ns()
+    silence = SilenceStore(_engine()).create(
+        Silence(
+            id=None,
+            device=args.device,
+            zone=args.zone,
+            rule_id=args.rule,
+            starts_ns=now,
+            ends_ns=now + int(args.hours * 3600 * 1e9),
+            reason=args.reason,
+        ),
+        args.by or os.environ.get("USER", "cli"),
+    )
+    print(json.dumps(silence.as_json(), ensure_ascii=False))
+    return 0
+
+
+def silences_list(args: argparse.Namespace) -> int:
+    active = time.time_ns() if args.active else None
+    for silence in SilenceStore(_engine()).list(active_at_ns=active):
+        print(json.dumps(silence.as_json(), ensure_ascii=False))
+    return 0
+
+
+def silences_end(args: argparse.Namespace) -> int:
+    SilenceStore(_engine()).end(args.id)
+    print(f"silence {args.id} ended")
     return 0
 
 
@@ -174,12 +225,32 @@ def register(sub: Any) -> None:
     ep_cmds = endpoints.add_subparsers(dest="endpoints_command", metavar="ACTION", required=True)
     ep_cmds.add_parser("list").set_defaults(func=endpoints_list)
     ep_add = ep_cmds.add_parser(
-        "add", help="add an endpoint (a webhook's secret comes from PANTAU_WEBHOOK_SECRET)"
+        "add",
+        help="add an endpoint (a webhook's secret comes from PANTAU_WEBHOOK_SECRET, a Telegram "
+        "bot token from PANTAU_TELEGRAM_BOT_TOKEN)",
     )
     ep_add.add_argument("name")
-    ep_add.add_argument("channel", choices=["webhook", "email", "mqtt"])
+    ep_add.add_argument("channel", choices=["webhook", "email", "mqtt", "telegram"])
     ep_add.add_argument("target", help="URL, e-mail address or MQTT topic prefix")
     ep_add.add_argument("--zone", action="append")
     ep_add.add_argument("--kind", action="append")
     ep_add.add_argument("--min-severity", default="info")
+    ep_add.add_argument("--language", choices=["id", "en"], default="id")
     ep_add.set_defaults(func=endpoints_add)
+
+    silences = commands.add_parser("silences", help="maintenance windows: no notifications")
+    s_cmds = silences.add_subparsers(dest="silences_command", metavar="ACTION", required=True)
+    s_add = s_cmds.add_parser("add", help="silence a device, zone or rule from now on")
+    s_add.add_argument("--device")
+    s_add.add_argument("--zone")
+    s_add.add_argument("--rule")
+    s_add.add_argument("--hours", type=float, required=True)
+    s_add.add_argument("--reason", required=True)
+    s_add.add_argument("--by", help="who (default: $USER)")
+    s_add.set_defaults(func=silences_add)
+    s_list = s_cmds.add_parser("list", help="silences, newest first (JSON lines)")
+    s_list.add_argument("--active", action="store_true", help="only those active now")
+    s_list.set_defaults(func=silences_list)
+    s_end = s_cmds.add_parser("end", help="end a silence now")
+    s_end.add_argument("id", type=int)
+    s_end.set_defaults(func=silences_end)

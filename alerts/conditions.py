@@ -160,7 +160,7 @@ def rolling(rule: Rule, series: Series, tail: Sequence[int]) -> tuple[Series, tu
 
 def ispu(rule: Rule, rows: Sequence[IspuObservation]) -> list[Series]:
     obs = sorted(rows, key=lambda o: (o.device, o.ts_ns))
-    table = _table([(o.device, o.zone, o.ts_ns) for o in obs], "air")
+    table = _table([(o.device, o.zone, o.kind, o.ts_ns) for o in obs])
     index = np.array([o.index for o in obs], dtype=np.float64)
     rank = np.array([_rank(ISPU_CATEGORIES, o.category) for o in obs], dtype=np.int64)
     severity = np.array(
@@ -173,7 +173,7 @@ def ispu(rule: Rule, rows: Sequence[IspuObservation]) -> list[Series]:
 
 def flood(rule: Rule, rows: Sequence[FloodObservation]) -> list[Series]:
     obs = sorted(rows, key=lambda o: (o.device, o.ts_ns))
-    table = _table([(o.device, o.zone, o.ts_ns) for o in obs], "flood")
+    table = _table([(o.device, o.zone, o.kind, o.ts_ns) for o in obs])
     if rule.kind == "flood_rise":
         rise = np.array([o.rise_cm_per_h for o in obs], dtype=np.float64)
         with np.errstate(invalid="ignore"):
@@ -207,6 +207,7 @@ class Fleet:
     quiet: NDArray[np.bool_]  # a status that is never offline (maintenance, …)
     newest: NDArray[np.int64]  # device time of the newest reading
     has_reading: NDArray[np.bool_]  # newest is known
+    said_offline: NDArray[np.bool_]  # its status message said offline, nothing since
 
     @classmethod
     def of(cls, states: Sequence[DeviceState], now_ns: int) -> Fleet:
@@ -226,6 +227,7 @@ class Fleet:
             quiet=np.array([s.status.lower() in QUIET_STATUSES for s in states], dtype=np.bool_),
             newest=_filled(newest, now_ns),
             has_reading=np.array([t is not None for t in newest], dtype=np.bool_),
+            said_offline=np.array([s.said_offline for s in states], dtype=np.bool_),
         )
 
 
@@ -234,8 +236,9 @@ def _filled(times: Sequence[int | None], fill: int) -> NDArray[np.int64]:
 
 
 def liveness(rule: Rule, fleet: Fleet, *, tracked: Collection[str] | None = None) -> list[Series]:
-    """Offline (nothing received for k × interval; counted from registration for a device
-    never heard from) or stale (received, but old readings), for every device at once.
+    """Offline (nothing received for k × interval, counted from registration for a device
+    never heard from; or at once when its own status message said offline) or stale
+    (received, but old readings), for every device at once.
 
     With ``tracked`` (the devices that have a state for this rule), only series that
     can change something are returned: those of tracked devices and those raising. A
@@ -250,8 +253,10 @@ def liveness(rule: Rule, fleet: Fleet, *, tracked: Collection[str] | None = None
     seen_age = (now_ns - fleet.heard).astype(np.float64)
     use = table.scope(rule) & fleet.known & (fleet.interval > 0)
     raised = raise_level(rule.severity)
+    said = fleet.said_offline
     if rule.kind == "offline":
-        level = np.where(seen_age > limit_ns, raised, CLEAR)
+        use |= table.scope(rule) & said  # said so itself: known to be offline, now
+        level = np.where((seen_age > limit_ns) | said, raised, CLEAR)
         age = seen_age
     else:
         use &= quiet | fleet.has_reading
@@ -259,7 +264,7 @@ def liveness(rule: Rule, fleet: Fleet, *, tracked: Collection[str] | None = None
         max_age = rule.raise_value * NS if rule.raise_value is not None else limit_ns
         level = np.where(age > max_age, raised, CLEAR)
         # nothing arrives at all: that is the offline rule's business
-        level = np.where(seen_age > limit_ns, BAND, level)
+        level = np.where((seen_age > limit_ns) | said, BAND, level)
         age = np.where(quiet, seen_age, age)
     level = np.where(quiet, CLEAR, level).astype(np.int8)
     if tracked is not None:
@@ -271,11 +276,17 @@ def _rank(order: Sequence[str], name: str) -> int:
     return order.index(name) if name in order else -1
 
 
-def _table(rows: Sequence[tuple[str, str, int]], kind: str) -> Table:
-    """ISPU and flood observations carry no device kind: they are 'air' and 'flood'."""
+def _strings(values: Sequence[str]) -> NDArray[np.str_]:
+    """Strings as a NumPy array wide enough for the longest (never ``np.full(n, s,
+    dtype=np.str_)``, which is one character wide and cuts 'air_quality' to 'a')."""
+    return np.array(list(values), dtype=np.str_) if values else np.zeros(0, np.str_)
+
+
+def _table(rows: Sequence[tuple[str, str, str, int]]) -> Table:
+    """ISPU and flood observations: device, zone and the device's kind (full names)."""
     return Table(
-        np.array([r[0] for r in rows], dtype=np.str_),
-        np.array([r[1] for r in rows], dtype=np.str_),
-        np.full(len(rows), kind, dtype=np.str_),
-        np.array([r[2] for r in rows], dtype=np.int64),
+        _strings([r[0] for r in rows]),
+        _strings([r[1] for r in rows]),
+        _strings([r[2] for r in rows]),
+        np.array([r[3] for r in rows], dtype=np.int64),
     )

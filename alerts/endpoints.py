@@ -1,4 +1,4 @@
-"""Notification endpoints (webhook, e-mail, MQTT) in SQL, with their routing settings.
+"""Notification endpoints (webhook, e-mail, MQTT, Telegram) in SQL, with their routing settings.
 
 An endpoint receives an alert's notifications when the alert's zone is in its
 ``zones`` (empty: all), its rule kind or device kind is in ``kinds`` (empty:
@@ -20,10 +20,13 @@ from alerts.tables import endpoints as table
 from alerts.tables import outbox
 from pantau.errors import Conflict, InvalidRequest, NotFound
 
-Channel = Literal["webhook", "email", "mqtt"]
+Channel = Literal["webhook", "email", "mqtt", "telegram"]
 CHANNELS: tuple[str, ...] = get_args(Channel)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CHAT = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,64})$")
+_BOT_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
+LANGUAGES = ("id", "en")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +34,8 @@ class Endpoint:
     id: int | None
     name: str
     channel: Channel
-    target: str  # webhook URL, e-mail address, or MQTT topic prefix
-    secret: str = ""  # webhook HMAC key
+    target: str  # webhook URL, e-mail address, MQTT topic prefix, or Telegram chat id
+    secret: str = ""  # webhook HMAC key, or the Telegram bot token
     zones: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     min_severity: str = "info"
@@ -42,6 +45,7 @@ class Endpoint:
     digest_max_severity: str | None = None  # at or below this, it goes into a digest
     digest_interval_s: float = 3600.0
     enabled: bool = True
+    language: str = "id"  # of messages for people (Telegram): "id" Bahasa Indonesia, "en"
 
     def matches(self, *, zone: str, rule_kind: str, device_kind: str, severity: str) -> bool:
         if not self.enabled:
@@ -73,6 +77,19 @@ def validate(ep: Endpoint) -> Endpoint:
                 "a webhook needs a secret of at least 16 characters to sign its requests",
                 field="secret",
             )
+    if ep.channel == "telegram":
+        if not _CHAT.match(ep.target):
+            raise InvalidRequest(
+                "a Telegram target is a chat id (e.g. -1001234567890) or @channelname",
+                field="target",
+            )
+        if not _BOT_TOKEN.match(ep.secret):
+            raise InvalidRequest(
+                "a Telegram endpoint needs the bot token (123456:ABC…) as its secret",
+                field="secret",
+            )
+    if ep.language not in LANGUAGES:
+        raise InvalidRequest("language is 'id' (Bahasa Indonesia) or 'en'", field="language")
     if ep.channel == "email" and not _EMAIL.match(ep.target):
         raise InvalidRequest(f"{ep.target!r} is not an e-mail address", field="target")
     if ep.channel == "mqtt" and (not ep.target or "#" in ep.target or "+" in ep.target):
@@ -113,6 +130,7 @@ def _from(m: sa.RowMapping) -> Endpoint:
         digest_max_severity=m["digest_max_severity"],
         digest_interval_s=m["digest_interval_s"],
         enabled=m["enabled"],
+        language=m["language"],
     )
 
 
@@ -153,7 +171,7 @@ class EndpointStore:
 
     def update(self, endpoint_id: int, ep: Endpoint) -> Endpoint:
         current = self.get(endpoint_id)
-        if ep.channel == "webhook" and not ep.secret:
+        if ep.channel in ("webhook", "telegram") and not ep.secret:
             ep = replace(ep, secret=current.secret)  # keep the secret unless a new one is given
         ep = validate(replace(ep, id=endpoint_id))
         with self.engine.begin() as conn:

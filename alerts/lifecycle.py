@@ -109,8 +109,22 @@ def escalate(
         return None
     if SEVERITIES.index(severity) <= SEVERITIES.index(alert.severity):
         return None
-    alert = _update(conn, alert_id, severity=severity, value=value, updated_ns=at_ns, status="open")
-    comment = "condition worsened; acknowledgement cleared" if alert.acknowledged_by else ""
+    acknowledged_by = alert.acknowledged_by
+    alert = _update(
+        conn,
+        alert_id,
+        severity=severity,
+        value=value,
+        updated_ns=at_ns,
+        status="open",
+        acknowledged_ns=None,  # somebody must look at it anew; the history keeps who did
+        acknowledged_by=None,
+    )
+    comment = (
+        f"condition worsened; acknowledgement by {acknowledged_by} cleared"
+        if acknowledged_by
+        else ""
+    )
     return _record(conn, alert, "escalate", at_ns, RULE_ACTOR, value=value, comment=comment)
 
 
@@ -183,6 +197,17 @@ def acknowledge(
         updated_ns=at_ns,
     )
     return _record(conn, alert, "acknowledge", at_ns, actor, comment=comment)
+
+
+def remind(conn: Connection, alert_id: int, at_ns: int) -> Transition | None:
+    """A reminder that an alert is still open and unacknowledged (notified like a step)."""
+    alert = load(conn, alert_id)
+    if alert.status != "open":
+        return None
+    conn.execute(alerts.update().where(alerts.c.id == alert_id).values(reminded_ns=at_ns))
+    return _record(
+        conn, alert, "remind", at_ns, RULE_ACTOR, value=alert.value, comment="still unacknowledged"
+    )
 
 
 def add_comment(conn: Connection, alert_id: int, at_ns: int, actor: str, text: str) -> Transition:

@@ -1,4 +1,5 @@
-"""E-mail notifier through SMTP (stdlib smtplib), plain text."""
+"""E-mail notifier through SMTP (stdlib smtplib), plain text: the message in the endpoint's
+language (:mod:`alerts.templates`), then the alert's details."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from email.utils import make_msgid
 
 from alerts.delivery import Delivery, DeliveryFailed, summary
 from alerts.endpoints import Endpoint
+from alerts.templates import render
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +33,17 @@ class EmailNotifier:
         s = self.settings
         if s is None:
             raise DeliveryFailed("no SMTP server is configured (pantau alerts --smtp-host)")
-        subject, body = summary(delivery.document())
+        document = delivery.document()
+        subject, details = summary(document)
+        # first what a person reads (the endpoint's language), then the details
+        body = f"{render(document, endpoint.language)}\n\n{details}"
         message = EmailMessage()
         message["From"] = s.sender
         message["To"] = endpoint.target
         message["Subject"] = subject
         message["Message-ID"] = make_msgid(idstring=f"pantau-{delivery.outbox_id}")
         message["X-Pantau-Delivery"] = str(delivery.outbox_id)
-        message.set_content(body)
+        message.set_content(body, charset="utf-8")
         try:
             with smtplib.SMTP(s.host, s.port, timeout=s.timeout_s) as smtp:
                 if s.starttls:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 STATUSES = ("open", "acknowledged", "resolved")
-ACTIONS = ("open", "escalate", "flapping", "acknowledge", "resolve", "comment")
+ACTIONS = ("open", "escalate", "flapping", "acknowledge", "resolve", "comment", "remind")
 
 
 def iso(ns: int | None) -> str | None:

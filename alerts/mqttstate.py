@@ -8,6 +8,7 @@ out-of-order deliveries always leave the newest state retained.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 
@@ -75,6 +76,7 @@ class MqttStateNotifier:
         self.url = url
         self._username, self._password = username, password
         self._publisher: Publisher | None = None
+        self._lock = threading.Lock()  # the dispatcher delivers from several threads
 
     def _connected(self) -> Publisher:
         if self.url is None:
@@ -98,18 +100,21 @@ class MqttStateNotifier:
         if not isinstance(alert, dict):
             return "nothing to publish (not an alert transition)"
         device, zone = str(alert["device"]), str(alert["zone"])
-        state = device_state(
-            self.engine, device=device, zone=zone, min_severity=endpoint.min_severity
-        )
         topic = f"{endpoint.target}/{topic_part(zone)}/{topic_part(device)}"
-        body = json.dumps(state, separators=(",", ":")).encode()
         try:
-            self._connected().publish(topic, body, qos=1, retain=True, timeout=10.0)
+            # read and publish under one lock: the state published last is the newest read
+            with self._lock:
+                state = device_state(
+                    self.engine, device=device, zone=zone, min_severity=endpoint.min_severity
+                )
+                body = json.dumps(state, separators=(",", ":")).encode()
+                self._connected().publish(topic, body, qos=1, retain=True, timeout=10.0)
         except BrokerUnavailable as exc:
             raise DeliveryFailed(str(exc)) from exc
         return f"retained {state['state']} on {topic}"
 
     def close(self) -> None:
-        if self._publisher is not None:
-            self._publisher.close()
-            self._publisher = None
+        with self._lock:
+            if self._publisher is not None:
+                self._publisher.close()
+                self._publisher = None

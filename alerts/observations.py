@@ -20,11 +20,16 @@ FLOOD_STATUSES = schema.FLOOD_STATUSES  # normal → disaster
 
 @dataclass(frozen=True, slots=True)
 class IspuObservation:
+    """The station's *current* ISPU as of ``ts_ns``: the time of the newest reading in
+    it (not the start of the hour it is stored under), so that each update of the
+    current hour is a new sample and a rule's duration counts reading time."""
+
     device: str
     zone: str
     ts_ns: int
     index: int
     category: str  # one of schema.ISPU_CATEGORIES
+    kind: str = "air_quality"  # the device's kind, as registered (full name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,7 @@ class FloodObservation:
     level_cm: float
     status: str  # one of schema.FLOOD_STATUSES
     rise_cm_per_h: float
+    kind: str = "water_level"  # the device's kind, as registered (full name)
 
 
 Column = Sequence[str] | NDArray[np.str_] | NDArray[np.object_]
@@ -126,3 +132,6 @@ class DeviceState:
     # when it was registered: a device never heard from is offline k × interval after it
     # (None: a device never heard from is not checked)
     registered_ns: int | None = None
+    # its own status message said offline (MQTT Last Will, {"state": "offline"}) and
+    # nothing was received after it: offline at once, whatever the interval
+    said_offline: bool = False

@@ -3,8 +3,9 @@
 :func:`enqueue` routes a transition to the endpoints that want it. Low severities
 go into an endpoint's digest when it has one; during an endpoint's quiet hours
 (Asia/Jakarta) anything below its ``quiet_min_severity`` waits until they end.
-The retained MQTT state is not a message to a person: quiet hours and digests do
-not apply to it.
+The retained MQTT state is not a message to a person: quiet hours, digests and
+silences do not apply to it. While a silence (:mod:`alerts.silences`) covers the
+alert, its transitions are recorded as always but no person-facing row is written.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from sqlalchemy import Connection
 from alerts.endpoints import Endpoint, load_all
 from alerts.model import Alert, Transition
 from alerts.rules import SEVERITIES
-from alerts.tables import outbox
+from alerts.silences import active_silence
+from alerts.tables import alerts, outbox
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 NOTIFY: dict[str, frozenset[str]] = {
     "mqtt": frozenset({"open", "escalate", "flapping", "acknowledge", "resolve"}),
-    "webhook": frozenset({"open", "escalate", "flapping", "acknowledge", "resolve"}),
-    "email": frozenset({"open", "escalate", "flapping", "resolve"}),
+    "webhook": frozenset({"open", "escalate", "flapping", "acknowledge", "resolve", "remind"}),
+    "email": frozenset({"open", "escalate", "flapping", "resolve", "remind"}),
+    "telegram": frozenset({"open", "escalate", "flapping", "resolve", "remind"}),
 }
 
 
@@ -59,10 +62,15 @@ def enqueue(
 ) -> int:
     """Write one outbox row per endpoint that should hear of ``transition``; returns how many."""
     now = time.time() if now is None else now
+    silence = active_silence(conn, alert, int(now * 1e9))
+    if silence is not None:
+        conn.execute(alerts.update().where(alerts.c.id == alert.id).values(silenced_by=silence))
     rows = []
     for ep in load_all(conn):
         if transition.action not in NOTIFY.get(ep.channel, frozenset()):
             continue
+        if silence is not None and ep.channel != "mqtt":
+            continue  # silenced: recorded, and the retained state stays true, but nobody paged
         # the retained MQTT state lists every open alert of the device at or above the
         # endpoint's minimum severity (it is rebuilt at delivery), so any change may alter it
         severity = SEVERITIES[-1] if ep.channel == "mqtt" else alert.severity

@@ -19,7 +19,15 @@ from pantau.errors import InvalidRequest
 from pantau.flags import QC
 
 RuleKind = Literal[
-    "threshold", "ispu", "flood_status", "flood_rise", "anomaly", "quality", "offline", "stale"
+    "threshold",
+    "ispu",
+    "flood_status",
+    "flood_rise",
+    "anomaly",
+    "quality",
+    "offline",
+    "stale",
+    "pipeline",
 ]
 RULE_KINDS: tuple[str, ...] = get_args(RuleKind)
 Severity = Literal["info", "warning", "major", "critical"]
@@ -202,6 +210,17 @@ def _liveness(rule: Rule) -> Rule:
     return rule
 
 
+def _pipeline(rule: Rule) -> Rule:
+    """The watchdog's rule: ``raise_value`` seconds without an ingest heartbeat."""
+    raise_value = 60.0 if rule.raise_value is None else rule.raise_value
+    if raise_value < 5:
+        raise InvalidRequest(
+            "raise_value of a pipeline rule is the heartbeat silence in seconds, at least 5",
+            field="raise_value",
+        )
+    return replace(rule, raise_value=raise_value)
+
+
 _KIND_CHECKS = {
     "threshold": _threshold,
     "ispu": _ispu,
@@ -211,6 +230,7 @@ _KIND_CHECKS = {
     "quality": _quality,
     "offline": _liveness,
     "stale": _liveness,
+    "pipeline": _pipeline,
 }
 
 DEFAULT_RULES: tuple[Rule, ...] = tuple(
@@ -240,5 +260,12 @@ DEFAULT_RULES: tuple[Rule, ...] = tuple(
             clear_for_s=900.0,
         ),
         Rule(id="default-offline", kind="offline", name="Sensor offline", factor=3.0),
+        Rule(
+            id="default-pipeline",
+            kind="pipeline",
+            name="Pipeline down (no ingest heartbeat)",
+            severity="critical",
+            raise_value=60.0,
+        ),
     )
 )

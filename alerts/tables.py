@@ -74,6 +74,8 @@ alerts = sa.Table(
     sa.Column("acknowledged_by", sa.String(200)),
     sa.Column("resolved_ns", sa.BigInteger),
     sa.Column("resolved_by", sa.String(200)),
+    sa.Column("reminded_ns", sa.BigInteger),  # the last reminder (issue 18)
+    sa.Column("silenced_by", sa.Integer),  # the silence that held its notifications
     sa.Index(
         "ux_alerts_one_unresolved",
         "rule_id",
@@ -115,6 +117,7 @@ endpoints = sa.Table(
     sa.Column("digest_max_severity", sa.String(16)),
     sa.Column("digest_interval_s", sa.Float, nullable=False),
     sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("language", sa.String(2), nullable=False, server_default="id"),
 )
 
 outbox = sa.Table(
@@ -150,4 +153,26 @@ attempts = sa.Table(
     sa.Column("finished_at", sa.Float),
     sa.Column("outcome", sa.String(16), nullable=False),  # started|delivered|failed|interrupted
     sa.Column("detail", sa.Text, nullable=False),
+)
+
+silences = sa.Table(
+    "alert_silences",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("device", sa.String(64)),  # scope: any of these, all empty = everything
+    sa.Column("zone", sa.String(64)),
+    sa.Column("rule_id", sa.String(64)),
+    sa.Column("starts_ns", sa.BigInteger, nullable=False),
+    sa.Column("ends_ns", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+)
+
+heartbeats = sa.Table(
+    "pantau_heartbeats",
+    metadata,
+    sa.Column("component", sa.String(64), primary_key=True),  # e.g. "ingest"
+    sa.Column("beat_ns", sa.BigInteger, nullable=False),
+    sa.Column("detail", sa.String(200), nullable=False),
 )

@@ -13,12 +13,23 @@ from api import errors
 from api.context import AppContext
 from api.guard import RequestGuard
 from api.requestmetrics import RequestMetrics
-from api.routes import alerts, deadletters, derived, devices, health, keys, metrics, pages, readings
+from api.routes import (
+    alerts,
+    deadletters,
+    derived,
+    devices,
+    health,
+    keys,
+    metrics,
+    pages,
+    readings,
+    silences,
+)
 
 log = logging.getLogger(__name__)
 
 # Every router of the API. Each module exposes ``router`` (an APIRouter).
-ROUTERS = (health, readings, keys, metrics, devices, alerts, derived, deadletters, pages)
+ROUTERS = (health, readings, keys, metrics, devices, alerts, silences, derived, deadletters, pages)
 
 DESCRIPTION = """
 Pantau serves the sensor readings of Kabupaten Bekasi's smart-city programme:

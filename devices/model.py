@@ -20,7 +20,8 @@ class Device:
     ``siaga`` holds the Siaga 3 / 2 / 1 thresholds in cm (ascending) of a
     water-level station. ``qc`` overrides the metric's default QC thresholds for
     this device (see :mod:`devices.qc`). ``last_seen``, ``firmware``, ``battery`` and
-    ``online`` come from the ingest path (see :meth:`devices.registry.Registry.record_seen`).
+    ``online`` (with ``status_at``, when its last status message came) come from the ingest
+    path (see :meth:`devices.registry.Registry.record_seen`).
     """
 
     id: str
@@ -45,6 +46,7 @@ class Device:
     battery: float | None = None
     online: bool | None = None
     registered_at: datetime | None = None
+    status_at: datetime | None = None
     qc: QcOverrides = ()
 
     def qc_overrides(self) -> dict[str, dict[str, float]]:
@@ -69,7 +71,7 @@ class Device:
 
 #: Fields of a :class:`Device` the registry and the ingest path fill in: never given
 #: when a device is registered or changed.
-RECORDED_FIELDS = ("last_seen", "firmware", "battery", "online", "registered_at")
+RECORDED_FIELDS = ("last_seen", "firmware", "battery", "online", "registered_at", "status_at")
 #: ``siaga`` as columns, in the registry's table and in a CSV file.
 SIAGA_COLUMNS = ("siaga3", "siaga2", "siaga1")
 

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from devices.model import QcOverrides
 from pantau.catalogue import METRIC_INDEX, METRICS, QC_THRESHOLDS
 
-_POSITIVE = ("max_rate_per_s", "spike_sigma")
-_NOT_NEGATIVE = ("spike_min_delta", "flatline_count", "flatline_tolerance")
+_POSITIVE = ("max_rate_per_s", "spike_sigma", "confirm_readings")
+_NOT_NEGATIVE = ("spike_min_delta", "flatline_count", "flatline_tolerance", "confirm_s")
 
 
 def parse_qc(value: object, metrics: tuple[str, ...]) -> tuple[QcOverrides, list[str]]:
@@ -88,8 +88,8 @@ def _check(
         problems.append(f"{metric}.{name} must be above 0")
     elif name in _NOT_NEGATIVE and number < 0:
         problems.append(f"{metric}.{name} must not be negative")
-    elif name == "flatline_count" and number != int(number):
-        problems.append(f"{metric}.flatline_count must be a whole number of readings")
+    elif name in ("flatline_count", "confirm_readings") and number != int(number):
+        problems.append(f"{metric}.{name} must be a whole number of readings")
     else:
         return number
     return None

@@ -48,6 +48,7 @@ def device_of(m: Mapping[Any, Any]) -> Device:
         battery=m["battery"],
         online=m["online"],
         registered_at=maybe_utc(m["registered_at"]),
+        status_at=maybe_utc(m["status_at"]),
         qc=tuple(
             (metric, name, float(value))
             for metric, values in sorted(json.loads(m["qc"] or "{}").items())

@@ -65,6 +65,7 @@ class StatusOut(BaseModel):
     silent_s: float | None
     reporting: bool
     online: bool | None
+    status_at: datetime | None = None  # when its last status message (online/offline) came
     firmware: str | None
     battery: float | None
     readings_24h: int | None = None
@@ -80,6 +81,7 @@ class StatusOut(BaseModel):
             silent_s=s.silent_s,
             reporting=s.reporting,
             online=s.online,
+            status_at=s.status_at,
             firmware=s.firmware,
             battery=s.battery,
             readings_24h=c.received if c else None,

@@ -3,8 +3,13 @@
 Completeness counts the device's points in InfluxDB's ``readings`` measurement
 per metric over the last 24 h (or since registration, if later) against the
 count its interval promises: ``min(received, expected)`` summed over its metrics,
-divided by ``expected × metrics``. A device is *reporting* when it was last seen
-within :data:`REPORTING_INTERVALS` intervals (at least :data:`MIN_SILENCE_S`).
+divided by ``expected × metrics``.
+
+A device is *reporting* when it was last seen within :data:`OFFLINE_FACTOR` × its
+interval — the same rule, with the same k, as the shipped ``default-offline`` alert
+rule — and it has not said it went offline (a ``{"state": "offline"}`` status
+message, e.g. its MQTT Last Will) since it was last seen: the registry, the map,
+the device list and the offline alert agree.
 """
 
 from __future__ import annotations
@@ -22,8 +27,7 @@ from pantau.store import InfluxStore, quote_ident, quote_string
 log = logging.getLogger(__name__)
 
 WINDOW = timedelta(hours=24)
-REPORTING_INTERVALS = 3
-MIN_SILENCE_S = 180.0
+OFFLINE_FACTOR = 3.0  # = the factor of alerts' default-offline rule
 QUERY_CHUNK = 50
 _DEVICE = quote_ident(schema.TAG_DEVICE)
 
@@ -41,6 +45,7 @@ class DeviceStatus:
     silent_s: float | None
     reporting: bool
     online: bool | None
+    status_at: datetime | None  # when its last status message came
     firmware: str | None
     battery: float | None
     completeness: Completeness | None
@@ -54,10 +59,18 @@ def silent_seconds(device: Device, now: datetime) -> float | None:
     return max(0.0, (now - device.last_seen).total_seconds())
 
 
-def is_reporting(device: Device, now: datetime) -> bool:
+def said_offline(device: Device) -> bool:
+    """Its last status message said offline, and nothing was received after it."""
+    if device.online is not False or device.status_at is None:
+        return False
+    return device.last_seen is None or device.status_at >= device.last_seen
+
+
+def is_reporting(device: Device, now: datetime, factor: float = OFFLINE_FACTOR) -> bool:
     silent = silent_seconds(device, now)
-    limit = max(MIN_SILENCE_S, REPORTING_INTERVALS * device.interval_s)
-    return silent is not None and silent <= limit and device.status != "decommissioned"
+    if silent is None or device.status == "decommissioned" or said_offline(device):
+        return False
+    return silent <= factor * device.interval_s
 
 
 def is_silent_for(device: Device, now: datetime, intervals: float) -> bool:
@@ -74,6 +87,7 @@ def status_of(
         silent_s=silent_seconds(device, now),
         reporting=is_reporting(device, now),
         online=device.online,
+        status_at=device.status_at,
         firmware=device.firmware,
         battery=device.battery,
         completeness=completeness,

@@ -14,8 +14,12 @@ from numpy.typing import NDArray
 
 from alerts.engine import AlertEngine
 from alerts.observations import DeviceState, FloodObservation, IspuObservation, Observations
+from alerts.watchdog import Heartbeat
 from devices.cache import RegistrySnapshot
-from ingest.pipeline import FLOOD_STATUS, ISPU_CATEGORIES
+from ingest.pipeline import FLOOD_STATUS, ISPU_CATEGORIES, PipelineOutput
+from ingest.pipeline.air_quality import is_pollutant
+from ingest.pipeline.config import HOUR_NS
+from ingest.pipeline.sequential import BAD_FLAGS
 from ingest.processor import ChunkResult
 from pantau.batch import Batch
 from pantau.catalogue import METRIC_NAMES
@@ -79,19 +83,7 @@ def observations(results: Sequence[ChunkResult], tags: TagArrays | None = None) 
         flags=batch.flags,
         score=batch.score,
         device_order=t.rank[batch.device],
-        ispu=[
-            IspuObservation(
-                device=str(t.ids[d]),
-                zone=str(t.zones[d]),
-                ts_ns=int(ts),
-                index=int(index),
-                category=ISPU_CATEGORIES[int(category)],
-            )
-            for ispu in (output.ispu for output in outputs)
-            for d, ts, index, category in zip(
-                ispu.device, ispu.ts_ns, ispu.index, ispu.category, strict=True
-            )
-        ],
+        ispu=[o for output in outputs for o in ispu_observations(output, t)],
         flood=[
             FloodObservation(
                 device=str(t.ids[d]),
@@ -100,6 +92,7 @@ def observations(results: Sequence[ChunkResult], tags: TagArrays | None = None) 
                 level_cm=float(level),
                 status=FLOOD_STATUS[int(status)],
                 rise_cm_per_h=float(rise) if np.isfinite(rise) else 0.0,
+                kind=str(t.kinds[d]) or "water_level",
             )
             for flood in (output.flood for output in outputs)
             for d, ts, level, status, rise in zip(
@@ -112,6 +105,44 @@ def observations(results: Sequence[ChunkResult], tags: TagArrays | None = None) 
             )
         ],
     )
+
+
+def ispu_observations(output: PipelineOutput, t: Tags) -> list[IspuObservation]:
+    """The output's ISPU points as the rules' *current* values: each point of hour h is
+    stamped with the newest clean pollutant reading of its station within h (the moment
+    the value holds as of), so every update of the current hour is a new sample and a
+    rule's ``raise_for_s`` counts reading time. A point rewritten only because a late
+    reading of an earlier hour feeds it (no reading of its own hour here) is history,
+    not a current value: the rules do not see it again."""
+    ispu = output.ispu
+    if len(ispu) == 0:
+        return []
+    batch = output.batch
+    use = is_pollutant(batch.metric) & ((batch.flags & BAD_FLAGS) == 0)
+    hour = batch.ts[use] // HOUR_NS
+    key = (batch.device[use].astype(np.int64) << 32) | hour
+    keys, inverse = np.unique(key, return_inverse=True)
+    if keys.shape[0] == 0:
+        return []
+    newest = np.full(keys.shape[0], np.iinfo(np.int64).min, np.int64)
+    np.maximum.at(newest, inverse, batch.ts[use])
+    wanted = (ispu.device.astype(np.int64) << 32) | (ispu.ts_ns // HOUR_NS)
+    pos = np.minimum(np.searchsorted(keys, wanted), keys.shape[0] - 1)
+    found = keys[pos] == wanted
+    out = []
+    for i in np.flatnonzero(found).tolist():
+        d = int(ispu.device[i])
+        out.append(
+            IspuObservation(
+                device=str(t.ids[d]),
+                zone=str(t.zones[d]),
+                ts_ns=int(newest[pos[i]]),
+                index=int(ispu.index[i]),
+                category=ISPU_CATEGORIES[int(ispu.category[i])],
+                kind=str(t.kinds[d]) or "air_quality",
+            )
+        )
+    return out
 
 
 class Alerting:
@@ -130,8 +161,10 @@ class Alerting:
         *,
         check_seconds: float = 5.0,
         evaluate_seconds: float = 1.0,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.engine = engine
+        self.heartbeat = heartbeat  # for the alerts process's pipeline watchdog
         self.snapshot = snapshot
         self.check_seconds = check_seconds
         self.evaluate_seconds = evaluate_seconds
@@ -140,6 +173,7 @@ class Alerting:
         self._evaluated_at = time.monotonic()
         self._newest_reading: dict[str, int] = {}
         self._last_seen: dict[str, int] = {}  # receive times, ahead of the registry snapshot
+        self._said_offline: dict[str, int] = {}  # device -> when it said so (status message)
         self._lock = threading.Lock()
         self._next_check = 0.0
         self._registered_of: object = None
@@ -150,6 +184,11 @@ class Alerting:
         with self._lock:
             for device, ns in result.last_seen_ns.items():
                 self._last_seen[device] = max(ns, self._last_seen.get(device, ns))
+            for status in result.statuses:
+                if status.online:
+                    self._said_offline.pop(status.device, None)
+                else:
+                    self._said_offline[status.device] = status.at_ns
         if result.output is not None and len(result.output.batch):
             batch = result.output.batch
             newest = np.full(len(result.device_ids), -1, dtype=np.int64)
@@ -178,20 +217,33 @@ class Alerting:
             log.info("alerts: %d transitions from %d chunks", len(transitions), len(held))
 
     def on_tick(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.beat("processing")
         if time.monotonic() < self._next_check:
             return
         self._next_check = time.monotonic() + self.check_seconds
         with self._lock:
             newest = dict(self._newest_reading)
             seen = dict(self._last_seen)
+            said = dict(self._said_offline)
         states = []
-        for device, zone, kind, interval_s, status, registry_seen, registered in self._registered():
+        for row in self._registered():
+            device, zone, kind, interval_s, status, registry_seen, registered, offline_at = row
             heard = seen.get(device)
             if heard is None or (registry_seen is not None and registry_seen > heard):
                 heard = registry_seen
+            said_at = said.get(device, offline_at)
             states.append(
                 DeviceState(
-                    device, zone, kind, interval_s, heard, newest.get(device), status, registered
+                    device,
+                    zone,
+                    kind,
+                    interval_s,
+                    heard,
+                    newest.get(device),
+                    status,
+                    registered,
+                    said_offline=said_at is not None and (heard is None or said_at >= heard),
                 )
             )
         transitions = self.engine.check_devices(states, now_ns=time.time_ns())
@@ -212,6 +264,7 @@ class Alerting:
                     device.status,
                     _ns(device.last_seen),
                     _ns(device.registered_at),
+                    _ns(device.status_at) if device.online is False else None,
                 )
                 for device in snapshot.devices.values()
             ]
@@ -219,8 +272,9 @@ class Alerting:
         return self._registered_rows
 
 
-# (id, zone, kind, interval s, status, last seen by the registry, registered), times in ns
-_Registered = tuple[str, str, str, float, str, int | None, int | None]
+# (id, zone, kind, interval s, status, last seen by the registry, registered, when its
+# last status message said offline), times in ns
+_Registered = tuple[str, str, str, float, str, int | None, int | None, int | None]
 
 
 def _ns(moment: datetime | None) -> int | None:

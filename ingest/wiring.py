@@ -10,6 +10,7 @@ from typing import Any
 from prometheus_client import start_http_server
 
 from alerts.engine import AlertEngine
+from alerts.watchdog import Heartbeat
 from devices.cache import RegistryCache
 from ingest import chunk_scan
 from ingest.alerting import Alerting
@@ -143,7 +144,12 @@ def build_worker(
     registry.start()  # a large registry loads in its own thread: chunks keep flowing
     dead_letters = DeadLetterStore(engine)
     directory = CurrentDirectory(registry.snapshot)
-    alerting = Alerting(AlertEngine(engine=engine), registry.snapshot)
+    component = f"ingest {settings.ingest_partition}".strip()
+    alerting = Alerting(
+        AlertEngine(engine=engine),
+        registry.snapshot,
+        heartbeat=Heartbeat(engine, component=component),
+    )
     recorder = RegistryRecorder(engine)
     processor = Processor(
         store=store,

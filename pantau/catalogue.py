@@ -53,6 +53,8 @@ QC_THRESHOLDS: tuple[str, ...] = (
     "spike_min_delta",
     "flatline_count",
     "flatline_tolerance",
+    "confirm_readings",
+    "confirm_s",
 )
 
 

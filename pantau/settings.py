@@ -108,6 +108,21 @@ class Settings(BaseSettings):
         "", description="'i/n': handle only the devices whose id hashes to i mod n ('' = all)"
     )
 
+    # alerts (issue 18)
+    alerts_max_in_flight: int = Field(
+        4, ge=1, le=64, description="deliveries at once per notification endpoint"
+    )
+    alerts_remind_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 30.0, "major": 120.0},
+        description="repeat an open, unacknowledged alert every N minutes, per severity",
+    )
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Telegram Bot API base URL"
+    )
+    telegram_bot_token: str = Field(
+        "", repr=False, description="bot token of Telegram endpoints added with the CLI"
+    )
+
     # API
     api_host: str = "127.0.0.1"
     api_port: Port = 8000
@@ -128,11 +143,11 @@ class Settings(BaseSettings):
     # pipeline (pantau ingest)
     ispu_period_hours: dict[str, int] = Field(
         default_factory=dict,
-        description="ISPU averaging period per pollutant in hours, e.g. {\"co\": 8}; others 24",
+        description='ISPU averaging period per pollutant in hours, e.g. {"co": 8}; others 24',
     )
     qc_thresholds: dict[str, dict[str, float]] = Field(
         default_factory=dict,
-        description="QC defaults per metric, e.g. {\"pm25\": {\"spike_sigma\": 8}}",
+        description='QC defaults per metric, e.g. {"pm25": {"spike_sigma": 8}}',
     )
     anomaly_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="anomaly score that sets the ANOMALY flag (None: 0.9)"
@@ -148,6 +163,18 @@ class Settings(BaseSettings):
     webhook_secret: str = Field(
         "", repr=False, description="signing secret of webhooks added with the CLI"
     )
+
+    @field_validator("alerts_remind_minutes")
+    @classmethod
+    def _remind(cls, value: dict[str, float]) -> dict[str, float]:
+        known = ("info", "warning", "major", "critical")
+        bad = [k for k in value if k not in known]
+        if bad or any(v < 0 for v in value.values()):
+            raise ValueError(
+                f"a JSON object of severity ({', '.join(known)}) to minutes >= 0 "
+                f'(0 = no reminders), e.g. {{"critical": 30}}; got {value}'
+            )
+        return value
 
     @field_validator("mqtt_url")
     @classmethod

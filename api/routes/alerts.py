@@ -53,7 +53,15 @@ class RuleIn(BaseModel):
     """A rule; fields left out take the kind's defaults (see docs/alerts.md)."""
 
     kind: Literal[
-        "threshold", "ispu", "flood_status", "flood_rise", "anomaly", "quality", "offline", "stale"
+        "threshold",
+        "ispu",
+        "flood_status",
+        "flood_rise",
+        "anomaly",
+        "quality",
+        "offline",
+        "stale",
+        "pipeline",
     ]
     name: str = Field("", max_length=200)
     severity: Severity = "warning"
@@ -82,11 +90,17 @@ class RuleCreate(RuleIn):
 
 class EndpointIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["dlh-webhook"])
-    channel: Literal["webhook", "email", "mqtt"]
+    channel: Literal["webhook", "email", "mqtt", "telegram"]
     target: str = Field(min_length=1, max_length=500, examples=["https://example.org/hook"])
-    secret: str = Field("", max_length=200, description="webhook HMAC key (write-only)")
+    secret: str = Field(
+        "", max_length=200, description="webhook HMAC key or Telegram bot token (write-only)"
+    )
     zones: list[str] = Field(default_factory=list, examples=[["jababeka", "ejip"]])
-    kinds: list[str] = Field(default_factory=list, examples=[["flood_status", "air"]])
+    kinds: list[str] = Field(
+        default_factory=list,
+        description="rule kinds or device kinds (full names); empty = all",
+        examples=[["water_level", "air_quality"]],
+    )
     min_severity: Severity = "info"
     quiet_start: str | None = Field(None, examples=["22:00"])
     quiet_end: str | None = Field(None, examples=["06:00"])
@@ -94,6 +108,7 @@ class EndpointIn(BaseModel):
     digest_max_severity: Severity | None = None
     digest_interval_s: float = 3600.0
     enabled: bool = True
+    language: Literal["id", "en"] = "id"
 
     def endpoint(self, endpoint_id: int | None = None) -> Endpoint:
         data = self.model_dump()

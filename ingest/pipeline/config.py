@@ -33,6 +33,9 @@ class MetricQC:
     by more than ``spike_sigma`` running deviations *and* by at least
     ``spike_min_delta``. FLATLINE fires from the ``flatline_count``-th identical
     (within ``flatline_tolerance``) consecutive reading on; 0 disables it.
+    ``confirm_readings`` / ``confirm_s`` (water_level): a Siaga status changes after
+    that many consecutive clean readings beyond it, spanning at least that many
+    seconds (see :mod:`ingest.pipeline.flood`).
     """
 
     low: float | None = None
@@ -42,6 +45,8 @@ class MetricQC:
     spike_min_delta: float = 0.0
     flatline_count: int = 0
     flatline_tolerance: float = 0.0
+    confirm_readings: float = 2.0
+    confirm_s: float = 0.0
 
 
 def default_qc() -> dict[str, MetricQC]:

@@ -28,12 +28,12 @@ from ingest.pipeline.config import (
     PipelineConfig,
 )
 from ingest.pipeline.dedupe import find_repeats
-from ingest.pipeline.flood import SiagaTable, flood_rows
+from ingest.pipeline.flood import SiagaConfirmation, SiagaTable, flood_rows
 from ingest.pipeline.heap import keep_freed_memory
 from ingest.pipeline.identity import ident, seq_key
 from ingest.pipeline.memory import RecentReadings
 from ingest.pipeline.output import PipelineOutput
-from ingest.pipeline.sequential import RowInputs, run_sequential
+from ingest.pipeline.sequential import BAD_FLAGS, RowInputs, run_sequential
 from ingest.pipeline.state import INT64_MIN, QC_FIELDS, SeriesState
 from ingest.pipeline.thresholds import ThresholdTable
 from ingest.pipeline.traffic import OCCUPANCY, SPEED, traffic_rows
@@ -60,6 +60,9 @@ class Pipeline:
         self._memory = RecentReadings()
         self._minute = WindowStore(MINUTE_NS, time_major=True)
         self._hour = WindowStore(HOUR_NS)
+        # ISPU's own hour windows: pollutant readings without RANGE/SPIKE/RATE/FLATLINE/TIME
+        self._ispu_hour = WindowStore(HOUR_NS)
+        self._confirmation = SiagaConfirmation()
 
     def update_devices(
         self, infos: Sequence[DeviceInfo], calibrations: Sequence[Calibration]
@@ -134,23 +137,27 @@ class Pipeline:
         a_series, a_ts, a_val, a_flags = series[agg], batch.ts[agg], value[agg], res.flags[agg]
         minute = self._minute.aggregates(self._minute.add(a_series, a_ts, a_val, a_flags))
         hour = self._hour.aggregates(self._hour.add(a_series, a_ts, a_val, a_flags))
-        pol = is_pollutant(batch.metric[agg])
+        pol = is_pollutant(batch.metric[agg]) & ((a_flags & BAD_FLAGS) == 0)
+        self._ispu_hour.add(a_series[pol], a_ts[pol], a_val[pol], a_flags[pol])
         ispu = self._ispu.points(
-            self._hour,
+            self._ispu_hour,
             batch.device[agg][pol].astype(np.int64),
             a_ts[pol],
             self._qc.i64("last_ts"),
         )
 
         metric = batch.metric
-        water = res.good & (metric == WATER_LEVEL)
+        water = res.clean & (metric == WATER_LEVEL)
         flood = flood_rows(
             self._siaga,
+            self._confirmation,
             device=dev[water],
             ts=batch.ts[water],
             level=value[water],
             rise_cm_per_h=res.trend_per_h[water],
             rise_alert_cm_per_h=cfg.flood_rise_alert_cm_per_h,
+            confirm_readings=thr.confirm_readings[water],
+            confirm_s=thr.confirm_s[water],
         )
         road = res.good & ((metric == SPEED) | (metric == OCCUPANCY))
         traffic = traffic_rows(
@@ -172,7 +179,7 @@ class Pipeline:
 
     def _prune(self, now_ns: int) -> None:
         """Lazy pruning of remembered readings and windows (never changes results)."""
-        stores = (self._memory, self._minute, self._hour)
+        stores = (self._memory, self._minute, self._hour, self._ispu_hour)
         if not any(store.wants_pruning() for store in stores):
             return
         lateness = self.config.lateness_ns
@@ -192,6 +199,7 @@ class Pipeline:
         hour_horizon = horizon.copy()
         hour_horizon.reshape(-1, N_METRICS)[:, POLLUTANT_METRICS] = pol_horizon[:, None]
         self._hour.prune(hour_horizon)
+        self._ispu_hour.prune(hour_horizon)
 
     def checkpoint(self) -> bytes:
         """All state as one ``np.savez`` blob (registry facts are not included)."""
@@ -201,6 +209,8 @@ class Pipeline:
         arrays.update(self._memory.to_arrays("mem_"))
         arrays.update(self._minute.to_arrays("w1m_"))
         arrays.update(self._hour.to_arrays("w1h_"))
+        arrays.update(self._ispu_hour.to_arrays("w1hq_"))
+        arrays.update(self._confirmation.to_arrays("siaga_"))
         buf = io.BytesIO()
         np.savez(buf, **arrays)  # type: ignore[arg-type]
         return buf.getvalue()
@@ -213,3 +223,6 @@ class Pipeline:
         self._memory.load(arrays, "mem_")  # type: ignore[arg-type]
         self._minute.load(arrays, "w1m_")
         self._hour.load(arrays, "w1h_")
+        # an older checkpoint has no ISPU windows of their own: start from the hour windows
+        self._ispu_hour.load(arrays, "w1hq_" if "w1hq_key" in arrays else "w1h_")
+        self._confirmation.load(arrays, "siaga_")

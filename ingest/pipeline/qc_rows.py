@@ -2,7 +2,7 @@
 
 Each row is checked against its series' state before it and updates that state
 (see :mod:`ingest.pipeline.sequential` for the rules: redelivery, DUPLICATE, GAP,
-RATE, FLATLINE, the newest timestamp, the last good value and the trend). A
+RATE, FLATLINE, the newest timestamp and the last good value). A
 series' rows are taken in arrival order, which is all the result depends on, so one
 compiled loop over the rows in batch order replaces a vectorised step per depth
 (~40 NumPy operations each). The same arithmetic in the same order as the NumPy
@@ -32,12 +32,14 @@ def qc_rows(
     series: I64, ts: I64, seq: I64, value: F64, flags: NDArray[np.int32], eligible: B,
     ident_seen: B, seq_seen_ts: I64, max_rate_per_s: F64, flatline_tolerance: F64,
     flatline_count: F64, last_ts: I64, last_seq: I64, good_ts: I64, good_value: F64,
-    flat_run: I64, trend_mean: F64, lateness_ns: int, tau_s: float,
-) -> tuple[B, B, B, B, F64]:  # fmt: skip
+    flat_run: I64, lateness_ns: int,
+) -> tuple[B, B, B, B, B, F64, F64]:  # fmt: skip
     """Run the QC steps over the rows; ``flags`` gets DUPLICATE, GAP, RATE and FLATLINE
     and the series' state arrays are updated in place. Returns, per row: kept (not a
     redelivery), in range (finite, no RANGE flag), good (in order and in range), within
-    the lateness horizon on arrival, and the trend per hour (NaN unless good)."""
+    the lateness horizon on arrival, has a previous good value, the seconds since it
+    (1e-9 where none) and that value: the trend's inputs (the trend itself moves only
+    on clean rows, which needs SPIKE from the detector: see ``run_sequential``)."""
     n = series.shape[0]
     kept = np.empty(n, np.bool_)
     in_range = np.empty(n, np.bool_)
@@ -45,19 +47,15 @@ def qc_rows(
     in_horizon = np.empty(n, np.bool_)
     has_prev = np.empty(n, np.bool_)
     dt_s = np.empty(n, np.float64)
+    previous = np.empty(n, np.float64)
     _qc(
         series, ts, seq, value, flags, eligible, ident_seen, seq_seen_ts, max_rate_per_s,
         flatline_tolerance, flatline_count, last_ts, last_seq, good_ts, good_value, flat_run,
         np.int64(lateness_ns), np.int32(QC.DUPLICATE), np.int32(QC.GAP), np.int32(QC.RATE),
         np.int32(QC.FLATLINE), np.int32(QC.RANGE), kept, in_range, good, in_horizon, has_prev,
-        dt_s,
+        dt_s, previous,
     )  # fmt: skip
-    # The trend's weights by NumPy's expm1, as the vectorised steps had them (a compiled
-    # expm1 may differ in the last bit); the means, which chain, in a second pass.
-    a = -np.expm1(-dt_s / tau_s)
-    trend = np.empty(n, np.float64)
-    _trend(series, value, good, has_prev, dt_s, a, trend_mean, trend)
-    return kept, in_range, good, in_horizon, trend
+    return kept, in_range, good, in_horizon, has_prev, dt_s, previous
 
 
 def warm_up() -> None:
@@ -69,7 +67,7 @@ def warm_up() -> None:
         seq_seen_ts=one + _INT64_MIN, max_rate_per_s=np.ones(1), flatline_tolerance=np.ones(1),
         flatline_count=np.ones(1), last_ts=one + _INT64_MIN, last_seq=one - 1,
         good_ts=one + _INT64_MIN, good_value=np.full(1, np.nan), flat_run=one.copy(),
-        trend_mean=np.full(1, np.nan), lateness_ns=1, tau_s=1.0,
+        lateness_ns=1,
     )  # fmt: skip
 
 
@@ -81,7 +79,7 @@ def _qc(  # pragma: no cover - compiled
     flat_run: I64, lateness: np.int64,
     duplicate_flag: np.int32, gap_flag: np.int32, rate_flag: np.int32, flat_flag: np.int32,
     range_flag: np.int32, kept_out: B, in_range_out: B, good_out: B, in_horizon_out: B,
-    has_prev_out: B, dt_out: F64,
+    has_prev_out: B, dt_out: F64, previous_out: F64,
 ) -> None:  # fmt: skip
     lowest = np.iinfo(np.int64).min
     for r in range(series.shape[0]):
@@ -139,21 +137,4 @@ def _qc(  # pragma: no cover - compiled
         in_horizon_out[r] = t >= horizon
         has_prev_out[r] = has_prev
         dt_out[r] = dt_s
-
-
-@kernel
-def _trend(  # pragma: no cover - compiled
-    series: I64, value: F64, good: B, has_prev: B, dt_s: F64, a: F64, trend_mean: F64,
-    trend_out: F64,
-) -> None:  # fmt: skip
-    """The trend of each good row and its series' new mean (see sequential.trend_step: the
-    same operations in the same order)."""
-    for r in range(series.shape[0]):
-        if not good[r]:
-            trend_out[r] = np.nan
-            continue
-        s = series[r]
-        v = value[r]
-        mean = trend_mean[s] if has_prev[r] else np.nan
-        trend_out[r] = (v - mean) * a[r] / (dt_s[r] / 3600.0)
-        trend_mean[s] = v if math.isnan(mean) else mean + a[r] * (v - mean)
+        previous_out[r] = gv

@@ -14,10 +14,17 @@ Per row, against the series' state before it:
 - a reading whose seq was already seen within the horizon gets DUPLICATE;
 - a reading newer than ``newest`` is *in order*: it advances ``newest`` and is checked
   for GAP (seq jump > 1); if its value is finite and not RANGE-flagged it is *good*:
-  RATE, FLATLINE are checked against the last good value and it updates the detector
-  and the series' trend (the smoothed rate of change per hour, see ``trend_step``);
+  RATE, FLATLINE are checked against the last good value and it updates the detector;
 - every kept row with a finite, in-range value is scored (late rows too, without
-  updating the detector); SPIKE and ANOMALY come from the detector.
+  updating the detector); ANOMALY comes from the detector. SPIKE needs the reading to
+  be far from both the detector's level and what the series' trend expects (the last
+  good value carried along the smoothed slope, see ``expected``), so a steady physical
+  rise (far from the slow level, on the trend) is not a spike, nor is the return to
+  normal after a glitch (off the trend the glitch bent, on the level), while a lone
+  jump off both is;
+- a good row flagged neither RATE, FLATLINE nor SPIKE is *clean*: only clean rows move
+  the series' trend (the smoothed rate of change per hour, see ``trend_step``), so a
+  flagged glitch never reads as "rising fast" (``BAD_FLAGS`` gate the derived values).
 """
 
 from __future__ import annotations
@@ -36,7 +43,10 @@ from ingest.pipeline.thresholds import Thresholds
 from pantau.flags import QC
 
 _SPIKE = np.int32(QC.SPIKE)
+_RATE_OR_FLAT = np.int32(QC.RATE | QC.FLATLINE)
 _ANOMALY = np.int32(QC.ANOMALY)
+#: Readings carrying any of these never move a derived value (trend, flood, ISPU).
+BAD_FLAGS = np.int32(QC.RANGE | QC.SPIKE | QC.RATE | QC.FLATLINE | QC.TIME)
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,8 @@ class RowResults:
     score: NDArray[np.float32]
     in_horizon: NDArray[np.bool_]  # within the lateness horizon on arrival
     good: NDArray[np.bool_]  # in order with a finite, in-range value
-    trend_per_h: NDArray[np.float64]  # smoothed change per hour at good rows (else NaN)
+    clean: NDArray[np.bool_]  # good and flagged neither RATE, FLATLINE nor SPIKE
+    trend_per_h: NDArray[np.float64]  # smoothed change per hour at clean rows (else NaN)
     series_order: NDArray[np.int64]  # rows sorted by series, arrival order within a series
 
 
@@ -116,6 +127,20 @@ def trend_step(
         return per_h, np.where(np.isnan(mean), value, mean + a * (value - mean))
 
 
+def expected(
+    good_value: NDArray[np.float64],
+    mean: NDArray[np.float64],
+    dt_s: NDArray[np.float64],
+    tau_s: float,
+) -> NDArray[np.float64]:
+    """The value the trend expects ``dt_s`` after the last good value: on a steady ramp of
+    slope r, ``good_value - mean`` is ``r * dt / a`` (``trend_step``), so the next value is
+    ``good_value + a * (good_value - mean)``. NaN where there is no trend yet."""
+    a = -np.expm1(-dt_s / tau_s)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return good_value + a * (good_value - mean)
+
+
 def run_sequential(
     rows: RowInputs,
     qc: SeriesState,
@@ -126,7 +151,7 @@ def run_sequential(
     flags = rows.flags.copy()
     thr = rows.thresholds
     # The QC steps, one compiled pass over the rows (see qc_rows); then the detector.
-    keep, in_range, good, in_horizon, trend = qc_rows(
+    keep, in_range, good, in_horizon, has_prev, dt_s, previous = qc_rows(
         series=rows.series,
         ts=rows.ts,
         seq=rows.seq,
@@ -143,10 +168,11 @@ def run_sequential(
         good_ts=qc.i64("good_ts"),
         good_value=qc.f64("good_value"),
         flat_run=qc.i64("flat_run"),
-        trend_mean=qc.f64("trend_mean"),
         lateness_ns=config.lateness_ns,
-        tau_s=config.trend_window_ns / 1e9,
     )
+    trend_mean, tau_s = qc.f64("trend_mean"), config.trend_window_ns / 1e9
+    trend = np.full(n, np.nan)
+    clean = np.zeros(n, np.bool_)
     score = np.zeros(n, np.float32)
     scored = keep & in_range
     order, bounds, series_order = depth_order(rows.series)
@@ -156,9 +182,13 @@ def run_sequential(
         at = at[scored[at]]
         if not at.shape[0]:
             continue
-        s, v, t = rows.series[at], rows.value[at], rows.ts[at]
-        sc, level, dev, count = score_step(detector, s, v, t, good[at], config.detector)
-        deviation = np.abs(v - level)
+        s, v, t, g = rows.series[at], rows.value[at], rows.ts[at], good[at]
+        tm = trend_mean[s]
+        prev_mean = np.where(has_prev[at], tm, np.nan)
+        step_trend, new_mean = trend_step(prev_mean, v, dt_s[at], tau_s)
+        expect = expected(previous[at], prev_mean, dt_s[at], tau_s)  # NaN: the level alone
+        sc, level, dev, count = score_step(detector, s, v, t, g, config.detector)
+        deviation = np.fmin(np.abs(v - level), np.abs(v - expect))
         spike = (
             (count >= config.detector.warmup)
             & (deviation > thr.spike_sigma[at] * dev)
@@ -166,6 +196,10 @@ def run_sequential(
         )
         score[at] = sc
         flags[at] |= spike * _SPIKE
+        ok = g & ~spike & ((flags[at] & _RATE_OR_FLAT) == 0)
+        trend_mean[s] = np.where(ok, new_mean, tm)
+        clean[at] = ok
+        trend[at] = np.where(ok, step_trend, np.nan)
     anomaly = scored & (score >= config.anomaly_threshold)
     flags |= (anomaly * _ANOMALY).astype(np.int32)
     return RowResults(
@@ -174,6 +208,7 @@ def run_sequential(
         score=score,
         in_horizon=in_horizon,
         good=good,
+        clean=clean,
         trend_per_h=trend,
         series_order=series_order,
     )

@@ -24,6 +24,8 @@ def _defaults(config: PipelineConfig) -> dict[str, NDArray[np.float64]]:
         table["spike_min_delta"][m] = qc.spike_min_delta
         table["flatline_count"][m] = qc.flatline_count
         table["flatline_tolerance"][m] = qc.flatline_tolerance
+        table["confirm_readings"][m] = qc.confirm_readings
+        table["confirm_s"][m] = qc.confirm_s
     return table
 
 
@@ -38,6 +40,8 @@ class Thresholds:
     spike_min_delta: NDArray[np.float64]
     flatline_count: NDArray[np.float64]
     flatline_tolerance: NDArray[np.float64]
+    confirm_readings: NDArray[np.float64]
+    confirm_s: NDArray[np.float64]
 
 
 class ThresholdTable:

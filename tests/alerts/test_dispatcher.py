@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import hashlib
 import hmac
 import json
@@ -191,8 +193,12 @@ def test_email_through_a_real_smtp_server(engine: Engine) -> None:
         dispatcher.run_once()
         [(sender, to, content)] = inbox.messages
         assert sender == "pantau@bekasikab.go.id" and to == ["piket@dlh.bekasikab.go.id"]
-        text = content.decode()
-        assert "Subject: [Pantau] OPEN warning" in text and "aq-001" in text
+        message = email.message_from_bytes(content, policy=email.policy.default)
+        assert message["Subject"].startswith("[Pantau] OPEN warning")
+        body = message.get_body().get_content()  # type: ignore[union-attr]
+        assert "aq-001" in body
+        assert body.startswith("🟡 BARU · PERINGATAN · aq-001 (zona jababeka)")  # BI by default
+        assert " WIB, " in body.splitlines()[1]
     finally:
         controller.stop()
 

@@ -85,9 +85,20 @@ def test_escalation_reopens_an_acknowledged_alert(engine: Engine) -> None:
     alerts = AlertEngine(engine=engine, rules=RuleBook([crit]))
     [t] = alerts.evaluate(series([160], start_ns=T0 + 60 * S), now_ns=T0)
     assert (t.action, t.severity, t.status) == ("escalate", "critical", "open")
-    assert "acknowledgement cleared" in t.comment
-    [row] = rows(engine, "SELECT status, severity FROM alerts")
-    assert row == {"status": "open", "severity": "critical"}
+    assert "acknowledgement by Sari" in t.comment and t.comment.endswith("cleared")
+    [row] = rows(engine, "SELECT status, severity, acknowledged_by, acknowledged_ns FROM alerts")
+    assert row == {
+        "status": "open",
+        "severity": "critical",
+        "acknowledged_by": None,  # cleared: somebody must look anew
+        "acknowledged_ns": None,
+    }
+    history = rows(engine, "SELECT action, actor FROM alert_transitions ORDER BY id")
+    assert [(h["action"], h["actor"]) for h in history] == [
+        ("open", "pantau"),
+        ("acknowledge", "Sari"),  # the history keeps who acknowledged
+        ("escalate", "pantau"),
+    ]
 
 
 def test_manual_resolve_then_condition_must_clear_first(engine: Engine) -> None:

@@ -26,7 +26,7 @@ from pantau.database import open_engine
 DEVICE_FIELDS = tuple(f.name for f in fields(Device))
 DESCRIPTION = tuple(n for n in DEVICE_FIELDS if n not in RECORDED_FIELDS)
 #: columns of the table that are the registry's bookkeeping, not the device's
-BOOKKEEPING = {"status_at", "updated_at", "decommissioned_at"}
+BOOKKEEPING = {"updated_at", "decommissioned_at"}
 #: what DeviceOut says beyond the device's fields
 OUT_EXTRA = {"topic", "state"}
 
@@ -75,6 +75,7 @@ def test_rows_carry_every_field() -> None:
         battery=3.7,
         online=True,
         registered_at=datetime(2026, 11, 1, 1, 0, tzinfo=UTC),
+        status_at=datetime(2026, 12, 1, 7, 0, tzinfo=UTC),
     )
     assert set(recorded) == set(RECORDED_FIELDS)
     row = {c.name: None for c in tables.devices.c} | device_values(WATER) | recorded

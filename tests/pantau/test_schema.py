@@ -28,11 +28,14 @@ MEASUREMENTS = (
     schema.FLOOD,
     schema.TRAFFIC,
 )
-NAMES = tuple(
-    value
-    for key, value in vars(schema).items()
-    if key.startswith(("TAG_", "FIELD_")) and isinstance(value, str)
-) + MEASUREMENTS
+NAMES = (
+    tuple(
+        value
+        for key, value in vars(schema).items()
+        if key.startswith(("TAG_", "FIELD_")) and isinstance(value, str)
+    )
+    + MEASUREMENTS
+)
 WORDS = (*schema.ISPU_CATEGORIES, *schema.FLOOD_STATUSES)
 
 

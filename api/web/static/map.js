@@ -31,9 +31,14 @@
   let fitted = false;
 
   // Status class and words: ISPU for air, Siaga for water, traffic level, grey when offline.
+  const LEVELLED = new Set(["air_quality", "water_level", "traffic"]);  // kinds with a scale
+
   function status(d) {
     const lv = d.level;
     if (!d.reporting) return { cls: "offline", text: t("status.offline"), short: t("status.off_short") };
+    if (!lv && !LEVELLED.has(d.kind)) {  // rain, weather, …: reporting is all there is to show
+      return { cls: "reporting", text: t("status.reporting"), short: "✓" };
+    }
     if (!lv) return { cls: "nodata", text: t("status.nodata"), short: "—" };
     if (lv.type === "ispu") {
       return { cls: P.ispuClass(lv.category), short: String(lv.index),

@@ -87,7 +87,8 @@ KNOWN_PM25 = {
     "aq-tidak": (100.0, "Tidak Sehat", "Unhealthy"),
     "aq-sangat": (200.0, "Sangat Tidak Sehat", "Very unhealthy"),
 }
-WATER_CM = [100.0, 130.0, 170.0]  # thresholds 80 / 150 / 200: the last one is SIAGA 2
+# thresholds 80 / 150 / 200: SIAGA 2 once two readings above 150 confirm it (issue 18)
+WATER_CM = [100.0, 130.0, 170.0, 172.0]
 
 
 @dataclass

@@ -34,6 +34,7 @@ RANGE, SPIKE, FLATLINE, RATE, TIME, DUPLICATE, GAP, UNCAL, ANOMALY = (
     128,
     256,
 )
+BAD = RANGE | SPIKE | RATE | FLATLINE | TIME  # never moves a derived value
 ISPU_TABLE = {
     "pm10": (50, 150, 350, 420, 500),
     "pm25": (15.5, 55.4, 150.4, 250.4, 500),
@@ -119,6 +120,9 @@ class Reference:
         self.cals = cals
         self.series: dict[int, Series] = {}
         self.windows: dict[int, dict[tuple[int, int], list[float]]] = {60: {}, 3600: {}}
+        # ISPU's hour windows: pollutant readings without RANGE/SPIKE/RATE/FLATLINE/TIME
+        self.ispu_windows: dict[tuple[int, int], list[float]] = {}
+        self.siaga: dict[int, dict[str, int]] = {}
         self.store = Store()
 
     # -- helpers ---------------------------------------------------------------
@@ -289,14 +293,17 @@ class Reference:
         good = ordered and in_range
         prev_ts, prev_value = st.good_ts, st.good_value
         trend: float | None = None  # smoothed change per hour
+        new_mean: float | None = None
+        expect: float | None = None  # what the trend expects (None: use the detector's level)
         if good:
             if prev_ts is not None and st.trend_mean is not None:
                 dt_s = (ts - prev_ts) / 1e9
                 a = -math.expm1(-dt_s / (cfg.trend_window_ns / 1e9))
                 trend = (value - st.trend_mean) * a / (dt_s / 3600.0)
-                st.trend_mean += a * (value - st.trend_mean)
+                new_mean = st.trend_mean + a * (value - st.trend_mean)
+                expect = prev_value + a * (prev_value - st.trend_mean)
             else:
-                st.trend_mean = value
+                new_mean = value
             if prev_ts is not None:
                 step = abs(value - prev_value)
                 if step > self.qc(device, metric, "max_rate_per_s") * ((ts - prev_ts) / 1e9):
@@ -314,6 +321,8 @@ class Reference:
         if in_range:
             score, level, dev, n = self.detect(st, value, ts, good)
             deviation = abs(value - level)
+            if expect is not None:
+                deviation = min(deviation, abs(value - expect))
             if (
                 n >= cfg.detector.warmup
                 and deviation > self.qc(device, metric, "spike_sigma") * dev
@@ -322,6 +331,11 @@ class Reference:
                 flags |= SPIKE
             if score >= cfg.anomaly_threshold:
                 flags |= ANOMALY
+        clean = good and not flags & (RATE | FLATLINE | SPIKE)
+        if clean:
+            st.trend_mean = new_mean
+        else:
+            trend = None
         if eligible:
             st.seen.append((ts, seq, raw + 0.0))
         self.store.readings.append(
@@ -352,11 +366,18 @@ class Reference:
                     int(acc[3]),
                     int(acc[4]),
                 )
-            if METRIC_NAMES[metric] in ISPU_POLLUTANTS:
-                self.rewrite_ispu(device, ts // HOUR_NS)
-        if good and metric == METRIC_INDEX["water_level"] and info is not None and info.siaga:
+            if METRIC_NAMES[metric] in ISPU_POLLUTANTS and not flags & BAD:
+                w = ts // HOUR_NS
+                acc = self.ispu_windows.setdefault((sid, w), [0.0, 0])
+                acc[0] += value
+                acc[1] += 1
+                self.rewrite_ispu(device, w)
+        if clean and metric == METRIC_INDEX["water_level"] and info is not None and info.siaga:
             thr = sorted(info.siaga)
-            status = ("SIAGA 4", "SIAGA 3", "SIAGA 2", "SIAGA 1")[sum(value >= t for t in thr)]
+            raw_status = sum(value >= t for t in thr)
+            status = ("SIAGA 4", "SIAGA 3", "SIAGA 2", "SIAGA 1")[
+                self.confirm(device, ts, raw_status)
+            ]
             rising = trend is not None and trend >= cfg.flood_rise_alert_cm_per_h
             self.store.flood.append((device, ts, value, status, trend, rising))
         if good and METRIC_NAMES[metric] in ("speed", "occupancy"):
@@ -378,8 +399,26 @@ class Reference:
                 )
             self.store.traffic.append((device, ts, METRIC_NAMES[metric], traffic))
 
+    def confirm(self, device: int, ts: int, raw: int) -> int:
+        """ingest.pipeline.flood.SiagaConfirmation, one reading at a time."""
+        c = self.siaga.setdefault(device, {"status": 0, "dir": 0, "n": 0, "since": 0, "best": 0})
+        side = (raw > c["status"]) - (raw < c["status"])
+        if side == 0:
+            c["dir"], c["n"] = 0, 0
+            return c["status"]
+        if side == c["dir"]:
+            c["n"] += 1
+            c["best"] = min(c["best"], raw) if side > 0 else max(c["best"], raw)
+        else:
+            c["dir"], c["n"], c["since"], c["best"] = side, 1, ts, raw
+        need_n = self.qc(device, METRIC_INDEX["water_level"], "confirm_readings")
+        need_s = self.qc(device, METRIC_INDEX["water_level"], "confirm_s")
+        if c["n"] >= need_n and ts - c["since"] >= need_s * 1e9:
+            c["status"], c["dir"], c["n"] = c["best"], 0, 0
+        return c["status"]
+
     def rewrite_ispu(self, device: int, hour: int) -> None:
-        hourly = self.windows[3600]
+        hourly = self.ispu_windows
         longest = max(self.cfg.ispu_hours(p) for p in ISPU_POLLUTANTS)
         for k in range(hour, hour + longest):
             if not any((device * N + METRIC_INDEX[p], k) in hourly for p in ISPU_POLLUTANTS):
@@ -391,7 +430,7 @@ class Reference:
                     acc = hourly.get((device * N + METRIC_INDEX[p], k - j))
                     if acc is not None:
                         total += acc[0]
-                        count += int(acc[3])
+                        count += int(acc[1])
                 if count:
                     sub = ref_ispu_sub(p, total / count)
                     if sub > best:
