@@ -105,10 +105,10 @@ class DetectorConfig:
     # by novelty_penalty x the relative shortfall. The level channel always; every
     # channel with novelty_all.
     novelty_decay: float = 0.99995
-    novelty_ratio: float = 1.3
+    novelty_ratio: float = 1.05
     novelty_all: bool = False
     novelty_margin: float = 0.0  # log scale; negative: a little below the record passes
-    novelty_penalty: float = 20.0
+    novelty_penalty: float = 200.0
     tail_floor: float = 0.05  # floor of the standard deviation of the averaged surprise
     tail_clip: float = 0.0  # surprises enter their distribution clipped at this many sd (0: off)
     z_offset: float = 1.4  # u at which the score is 0.5

@@ -61,6 +61,24 @@ def test_regular_spikes_stop_alarming(period: int) -> None:
     assert alarms.shape[0] > 0 and not np.any(alarms > 1500), alarms
 
 
+@pytest.mark.parametrize(
+    ("gap", "rise", "alarms_again"),
+    [(150, 30.0, False), (3000, 30.0, True), (300, 45.0, True)],
+)
+def test_a_spike_is_new_again_after_the_record_fades_or_above_it(
+    gap: int, rise: float, alarms_again: bool
+) -> None:
+    """The sharp record gate (docs/anomaly.md): the same spike soon after is quiet; the
+    same spike long after (the record has faded), or a larger one, alarms."""
+    values = 50.0 + np.random.default_rng(2).normal(0.0, 1.0, 6000)
+    values[2000] += 30.0
+    values[2000 + gap] += rise
+    alarms = np.flatnonzero(scores_of(values) >= 0.9)
+    assert 2000 in alarms
+    again = (alarms >= 2000 + gap) & (alarms <= 2000 + gap + 2)
+    assert bool(again.any()) is alarms_again, alarms
+
+
 def test_late_reading_is_scored_without_changing_state() -> None:
     state = new_detector_state(CFG)
     state.ensure(1)
