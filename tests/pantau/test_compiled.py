@@ -11,10 +11,13 @@ from ingest import chunk_scan
 from ingest.pipeline import qc_rows
 from pantau import lineblock
 chunk_scan.warm_up()
-kernels = (lineblock._assemble, chunk_scan._chunk, qc_rows._qc, qc_rows._trend)
+kernels = (lineblock._assemble, chunk_scan._chunk, qc_rows._qc)
 print(sum(sum(k._cache_hits.values()) for k in kernels),
       sum(sum(k._cache_misses.values()) for k in kernels))
 """
+
+
+kernels_named = ("lineblock._assemble", "chunk_scan._chunk", "qc_rows._qc")
 
 
 def test_a_start_after_the_warm_up_loads_the_kernels_from_the_cache() -> None:
@@ -23,4 +26,4 @@ def test_a_start_after_the_warm_up_loads_the_kernels_from_the_cache() -> None:
         [sys.executable, "-c", _PROBE], check=True, capture_output=True, text=True, timeout=120
     )
     hits, misses = map(int, out.stdout.split())
-    assert hits >= 4 and misses == 0
+    assert hits >= len(kernels_named) and misses == 0

@@ -1,5 +1,5 @@
 """The compiled QC pass against the vectorised NumPy steps it replaced, bit for bit:
-the same flags, kept/good/in-range/horizon rows, trends and series state."""
+the same flags, kept/good/in-range/horizon rows, the trend's inputs and series state."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from ingest.pipeline.qc_rows import qc_rows
-from ingest.pipeline.sequential import depth_order, trend_step
+from ingest.pipeline.sequential import depth_order
 from pantau.flags import QC
 
 MIN = np.iinfo(np.int64).min
-STATE = ("last_ts", "last_seq", "good_ts", "good_value", "flat_run", "trend_mean")
+STATE = ("last_ts", "last_seq", "good_ts", "good_value", "flat_run")
 
 
-def numpy_steps(rows: dict[str, Any], state: dict[str, Any], lateness: int, tau_s: float) -> Any:
+def numpy_steps(rows: dict[str, Any], state: dict[str, Any], lateness: int) -> Any:
     """The QC part of ``run_sequential`` as it was: one vectorised step per depth."""
     n = rows["series"].shape[0]
     keep = np.ones(n, np.bool_)
@@ -26,11 +26,12 @@ def numpy_steps(rows: dict[str, Any], state: dict[str, Any], lateness: int, tau_
     in_horizon = np.zeros(n, np.bool_)
     good_all = np.zeros(n, np.bool_)
     in_range_all = np.zeros(n, np.bool_)
-    trend_all = np.full(n, np.nan)
+    has_prev_all = np.zeros(n, np.bool_)
+    dt_all = np.zeros(n, np.float64)
+    previous_all = np.zeros(n, np.float64)
     finite_value = np.isfinite(rows["value"])
     last_ts, last_seq = state["last_ts"], state["last_seq"]
     good_ts, good_value, flat_run = state["good_ts"], state["good_value"], state["flat_run"]
-    trend_mean = state["trend_mean"]
     order, bounds, _ = depth_order(rows["series"])
     for d in range(bounds.shape[0] - 1):
         idx = order[bounds[d] : bounds[d + 1]]
@@ -64,16 +65,13 @@ def numpy_steps(rows: dict[str, Any], state: dict[str, Any], lateness: int, tau_
         good_ts[s] = np.where(good, t, gts)
         good_value[s] = np.where(good, v, gv)
         flat_run[s] = new_run
-        tm = trend_mean[s]
-        trend, new_mean = trend_step(np.where(has_prev, tm, np.nan), v, dt_s, tau_s)
-        trend_mean[s] = np.where(good, new_mean, tm)
         flags[idx] = (
             f | duplicate * QC.DUPLICATE | gap * QC.GAP | rate * QC.RATE | flat * QC.FLATLINE
         ).astype(np.int32)
         keep[idx], in_range_all[idx], good_all[idx] = kept, in_range, good
         in_horizon[idx] = t >= horizon
-        trend_all[idx] = np.where(good, trend, np.nan)
-    return flags, (keep, in_range_all, good_all, in_horizon, trend_all)
+        has_prev_all[idx], dt_all[idx], previous_all[idx] = has_prev, dt_s, gv
+    return flags, (keep, in_range_all, good_all, in_horizon, has_prev_all, dt_all, previous_all)
 
 
 def same_bits(a: NDArray[Any], b: NDArray[Any]) -> bool:
@@ -138,12 +136,11 @@ def test_the_compiled_pass_matches_the_numpy_steps(
         "good_ts": np.array([MIN if x[0] is None else T0 + x[0] * 10**9 for x in start]),
         "good_value": np.array([x[2] for x in start], np.float64),
         "flat_run": np.array([x[3] for x in start], np.int64),
-        "trend_mean": np.array([x[2] for x in start], np.float64),
     }
     mine = {k: v.copy() for k, v in state.items()}
-    want_flags, want = numpy_steps(data, state, 900 * 10**9, 1800.0)
+    want_flags, want = numpy_steps(data, state, 900 * 10**9)
     flags = data["flags"].copy()
-    got = qc_rows(**{**data, "flags": flags}, **mine, lateness_ns=900 * 10**9, tau_s=1800.0)
+    got = qc_rows(**{**data, "flags": flags}, **mine, lateness_ns=900 * 10**9)
     assert same_bits(flags, want_flags)
     for g, w in zip(got, want, strict=True):
         assert same_bits(g, w)
