@@ -26,30 +26,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from firmware_bridge.forwarder import MqttPublisher
 from pantau.errors import BrokerUnavailable
 
 log = logging.getLogger(__name__)
-
-
-class Publisher(Protocol):
-    """What :class:`GatewayTopic` needs of :class:`pantau.mqtt.Publisher`."""
-
-    @property
-    def connected(self) -> bool: ...
-
-    def connect(self, timeout: float = 10.0) -> None: ...
-
-    def publish(
-        self,
-        topic: str,
-        payload: bytes,
-        *,
-        qos: int = 1,
-        retain: bool = False,
-        timeout: float = 10.0,
-    ) -> None: ...
-
-    def close(self) -> None: ...
 
 
 def gateway_topic(gateway_id: str) -> str:
@@ -69,7 +49,7 @@ class GatewayTopic:
     and the next report tries again."""
 
     def __init__(
-        self, *, gateway_id: str, publisher: Publisher, firmware: str, timeout: float = 10.0
+        self, *, gateway_id: str, publisher: MqttPublisher, firmware: str, timeout: float = 10.0
     ) -> None:
         self.topic = gateway_topic(gateway_id)
         self.publisher = publisher
