@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from alerts.board import AlertBoard, Filter
 from alerts.endpoints import Endpoint, EndpointStore
 from alerts.rulebook import RuleStore
-from alerts.rules import Rule
+from alerts.rules import Rule, RuleKind
 from api.auth import charge, context, require
 from api.context import AppContext
 from api.keys import ApiKey
@@ -52,17 +52,7 @@ class CommentIn(BaseModel):
 class RuleIn(BaseModel):
     """A rule; fields left out take the kind's defaults (see docs/alerts.md)."""
 
-    kind: Literal[
-        "threshold",
-        "ispu",
-        "flood_status",
-        "flood_rise",
-        "anomaly",
-        "quality",
-        "offline",
-        "stale",
-        "pipeline",
-    ]
+    kind: RuleKind
     name: str = Field("", max_length=200)
     severity: Severity = "warning"
     device: str | None = Field(None, max_length=64)
