@@ -7,7 +7,7 @@ Times are ISO-8601 with an offset (``2026-12-04T08:00:00+07:00``) or ``Z``.
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -36,9 +36,17 @@ class SilenceIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, examples=["pemeliharaan pompa"])
 
 
-def _ns(moment: datetime) -> int:
+#: Times a silence may name: nanoseconds since 1970 fit a signed 64-bit column until 2262.
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _ns(moment: datetime, field: str) -> int:
     if moment.tzinfo is None:
-        raise InvalidRequest("give times with an offset, e.g. 2026-12-04T17:00:00+07:00")
+        raise InvalidRequest(
+            "give times with an offset, e.g. 2026-12-04T17:00:00+07:00", field=field
+        )
+    if not EARLIEST <= moment < LATEST:
+        raise InvalidRequest(f"{field} must lie between 1970 and 2200", field=field)
     return int(moment.timestamp() * 1e9)
 
 
@@ -57,8 +65,8 @@ def create_silence(ctx: Ctx, key: Operator, body: SilenceIn) -> dict[str, Any]:
         device=body.device,
         zone=body.zone,
         rule_id=body.rule_id,
-        starts_ns=_ns(body.starts_at) if body.starts_at else time.time_ns(),
-        ends_ns=_ns(body.ends_at),
+        starts_ns=_ns(body.starts_at, "starts_at") if body.starts_at else time.time_ns(),
+        ends_ns=_ns(body.ends_at, "ends_at"),
         reason=body.reason,
     )
     return SilenceStore(ctx.engine).create(silence, f"{key.name or 'key'} ({key.id})").as_json()

@@ -33,3 +33,18 @@ def test_operators_silence_a_station_for_maintenance(api: Api) -> None:
     no_scope = {"ends_at": "2099-12-04T17:00:00+07:00", "reason": "x"}
     bad = api.client.post("/api/v1/alert-silences", json=no_scope, headers=api.auth(api.operator))
     assert bad.status_code in (400, 422) and "scope" in bad.text
+
+
+@pytest.mark.parametrize(
+    ("field", "moment"),
+    [("ends_at", "2328-05-26T19:24:57-01:29"), ("starts_at", "1900-01-01T00:00:00Z")],
+)
+def test_a_silence_outside_the_storable_years_is_a_400_naming_the_field(
+    api: Api, field: str, moment: str
+) -> None:
+    body = {"device": "kb-03", "ends_at": "2099-12-04T17:00:00+07:00", "reason": "x"}
+    answer = api.client.post(
+        "/api/v1/alert-silences", json={**body, field: moment}, headers=api.auth(api.operator)
+    )
+    assert answer.status_code == 400, answer.text
+    assert field in answer.text and "1970" in answer.text
