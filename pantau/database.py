@@ -7,6 +7,7 @@ owns its tables and its own Alembic branch (``<package>/migrations/``, with
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from pathlib import Path
@@ -61,7 +62,12 @@ def _private_file(path: Path) -> None:
     """The SQLite file exists and is 0600: it holds webhook secrets and key hashes
     (SQLite gives its -wal and -shm files the same mode)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    # Never open (and close) an existing database file here: closing any descriptor of
+    # a file drops every POSIX lock this process holds on it, SQLite's included, and
+    # another process could then reset the WAL under this one's connections.
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # created meanwhile by another process
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     if path.stat().st_mode & 0o077:
         path.chmod(0o600)
 

@@ -59,10 +59,14 @@ def assert_exactly_stored(store: InfluxStore, total: int, timeout: float) -> Non
     assert stored_values(store) == expected_values(total)
 
 
-def assert_spooled(tmp_path: Path) -> None:
-    """The ingest under ``tmp_path/home`` holds messages in its spool on disk."""
+def assert_spooled(tmp_path: Path, timeout: float = 30.0) -> None:
+    """The ingest under ``tmp_path/home`` holds messages in its spool on disk (soon: the
+    broker acknowledged them to the publisher, and delivers them to ingest's session)."""
     spool = tmp_path / "home" / "spool"
-    assert sum(p.stat().st_size for p in spool.glob("*.seg")) > 0
+    deadline = time.monotonic() + timeout
+    while sum(p.stat().st_size for p in spool.glob("*.seg")) == 0:
+        assert time.monotonic() < deadline, "nothing reached the spool"
+        time.sleep(0.2)
 
 
 def make_ingest(
