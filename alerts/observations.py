@@ -18,8 +18,11 @@ from pantau import schema
 FLOOD_STATUSES = schema.FLOOD_STATUSES  # normal → disaster
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IspuObservation:
+    """Not frozen: one is made per station per chunk, and a frozen dataclass costs four
+    times as much to make (it sets each field through ``object.__setattr__``)."""
+
     device: str
     zone: str
     ts_ns: int
@@ -27,8 +30,10 @@ class IspuObservation:
     category: str  # one of schema.ISPU_CATEGORIES
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FloodObservation:
+    """Not frozen, as :class:`IspuObservation`."""
+
     device: str
     zone: str
     ts_ns: int

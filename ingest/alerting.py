@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,13 +15,17 @@ from numpy.typing import NDArray
 from alerts.engine import AlertEngine
 from alerts.observations import DeviceState, FloodObservation, IspuObservation, Observations
 from devices.cache import RegistrySnapshot
+from ingest.hooks import merge_latest
 from ingest.pipeline import FLOOD_STATUS, ISPU_CATEGORIES
+from ingest.pipeline.output import FloodRows, IspuRows
 from ingest.processor import ChunkResult
 from pantau.batch import Batch
 from pantau.catalogue import METRIC_NAMES
 
 log = logging.getLogger(__name__)
 _METRIC_NAMES = np.array(METRIC_NAMES, dtype=np.str_)
+_ISPU_NAMES = np.array(ISPU_CATEGORIES, dtype=object)
+_FLOOD_NAMES = np.array(FLOOD_STATUS, dtype=object)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,38 +83,38 @@ def observations(results: Sequence[ChunkResult], tags: TagArrays | None = None) 
         flags=batch.flags,
         score=batch.score,
         device_order=t.rank[batch.device],
-        ispu=[
-            IspuObservation(
-                device=str(t.ids[d]),
-                zone=str(t.zones[d]),
-                ts_ns=int(ts),
-                index=int(index),
-                category=ISPU_CATEGORIES[int(category)],
-            )
-            for ispu in (output.ispu for output in outputs)
-            for d, ts, index, category in zip(
-                ispu.device, ispu.ts_ns, ispu.index, ispu.category, strict=True
-            )
-        ],
-        flood=[
-            FloodObservation(
-                device=str(t.ids[d]),
-                zone=str(t.zones[d]),
-                ts_ns=int(ts),
-                level_cm=float(level),
-                status=FLOOD_STATUS[int(status)],
-                rise_cm_per_h=float(rise) if np.isfinite(rise) else 0.0,
-            )
-            for flood in (output.flood for output in outputs)
-            for d, ts, level, status, rise in zip(
-                flood.device,
-                flood.ts_ns,
-                flood.level_cm,
-                flood.status,
-                flood.rise_cm_per_h,
-                strict=True,
-            )
-        ],
+        ispu=[o for output in outputs for o in _ispu(output.ispu, t)],
+        flood=[o for output in outputs for o in _flood(output.flood, t)],
+    )
+
+
+def _ispu(ispu: IspuRows, t: Tags) -> Iterator[IspuObservation]:
+    """The chunk's ISPU rows as observations, each column converted at once."""
+    if not len(ispu.device):
+        return iter(())
+    return map(
+        IspuObservation,
+        t.ids[ispu.device].tolist(),
+        t.zones[ispu.device].tolist(),
+        ispu.ts_ns.astype(np.int64).tolist(),
+        ispu.index.astype(np.int64).tolist(),
+        _ISPU_NAMES[ispu.category.astype(np.int64)].tolist(),
+    )
+
+
+def _flood(flood: FloodRows, t: Tags) -> Iterator[FloodObservation]:
+    """The chunk's flood rows as observations (a rise that is not finite is 0)."""
+    if not len(flood.device):
+        return iter(())
+    rise = flood.rise_cm_per_h.astype(np.float64)
+    return map(
+        FloodObservation,
+        t.ids[flood.device].tolist(),
+        t.zones[flood.device].tolist(),
+        flood.ts_ns.astype(np.int64).tolist(),
+        flood.level_cm.astype(np.float64).tolist(),
+        _FLOOD_NAMES[flood.status.astype(np.int64)].tolist(),
+        np.where(np.isfinite(rise), rise, 0.0).tolist(),
     )
 
 
@@ -138,8 +142,11 @@ class Alerting:
         self._held: list[ChunkResult] = []
         self._held_now_ns = 0
         self._evaluated_at = time.monotonic()
-        self._newest_reading: dict[str, int] = {}
+        # the newest reading's time by device index (-1: none yet), and the index's ids
+        self._newest_reading = np.zeros(0, np.int64)
+        self._device_ids: Sequence[str] = ()
         self._last_seen: dict[str, int] = {}  # receive times, ahead of the registry snapshot
+        self._seen_floor = 0  # at least every time in _last_seen
         self._lock = threading.Lock()
         self._next_check = 0.0
         self._registered_of: object = None
@@ -148,17 +155,17 @@ class Alerting:
 
     def on_chunk(self, result: ChunkResult) -> None:
         with self._lock:
-            for device, ns in result.last_seen_ns.items():
-                self._last_seen[device] = max(ns, self._last_seen.get(device, ns))
+            self._seen_floor = merge_latest(self._last_seen, result.last_seen_ns, self._seen_floor)
         if result.output is not None and len(result.output.batch):
             batch = result.output.batch
-            newest = np.full(len(result.device_ids), -1, dtype=np.int64)
-            np.maximum.at(newest, batch.device, batch.ts)
-            present = np.flatnonzero(newest >= 0)
             with self._lock:
-                for d, ts in zip(present.tolist(), newest[present].tolist(), strict=True):
-                    device = result.device_ids[d]
-                    self._newest_reading[device] = max(ts, self._newest_reading.get(device, ts))
+                newest = self._newest_reading
+                if len(newest) < len(result.device_ids):
+                    grown = np.full(len(result.device_ids), -1, dtype=np.int64)
+                    grown[: len(newest)] = newest
+                    newest = self._newest_reading = grown
+                np.maximum.at(newest, batch.device, batch.ts)
+                self._device_ids = result.device_ids
         with self._lock:
             self._held.append(result)
             self._held_now_ns = max(self._held_now_ns, result.now_ns)
@@ -182,7 +189,15 @@ class Alerting:
             return
         self._next_check = time.monotonic() + self.check_seconds
         with self._lock:
-            newest = dict(self._newest_reading)
+            present = np.flatnonzero(self._newest_reading >= 0)
+            ids = self._device_ids
+            newest = dict(
+                zip(
+                    [ids[i] for i in present.tolist()],
+                    self._newest_reading[present].tolist(),
+                    strict=True,
+                )
+            )
             seen = dict(self._last_seen)
         states = []
         for device, zone, kind, interval_s, status, registry_seen, registered in self._registered():
