@@ -201,8 +201,10 @@ class Processor:
             self._names, self._names_of = {}, directory
         names, accepts, data = self._names, directory.accepts, found.data
         rows = Rows()
+        devices, lengths, last_seen = rows.devices, rows.lengths, result.last_seen_ns
         segment = -1  # first row of the scanned rows not yet in ``rows``
         row = 0  # scanned rows before this record
+        now = 0  # the newest receive time of the records decoded here
         for record, ok, received, first, stop, end in zip(
             records,
             found.ok.tolist(),
@@ -220,11 +222,17 @@ class Processor:
                 else:
                     name = names[key] = key.decode() if accepts(key.decode()) is None else None
             if name is not None:
-                result.now_ns = max(result.now_ns, received)
+                if received > now:
+                    now = received
                 if end > row:
-                    segment = row if segment < 0 else segment
-                    rows.extend_device(name, end - row)
-                    result.last_seen_ns[name] = received
+                    if segment < 0:
+                        segment = row
+                    if devices and devices[-1] == name:  # Rows.extend_device, inline
+                        lengths[-1] += end - row
+                    else:
+                        devices.append(name)
+                        lengths.append(end - row)
+                    last_seen[name] = received
             else:
                 if segment >= 0:
                     rows.add_arrays(*found.rows(segment, row))
@@ -235,6 +243,7 @@ class Processor:
             row = end
         if segment >= 0:
             rows.add_arrays(*found.rows(segment, row))
+        result.now_ns = max(result.now_ns, now)
         return rows, letters, result
 
     def _careful(
