@@ -45,6 +45,7 @@ from alerts.tables import alerts
 
 log = logging.getLogger(__name__)
 LIVENESS_KINDS = ("offline", "stale")  # checked on a timer over every registered device
+READING_KINDS = ("threshold", "anomaly", "quality")  # evaluated on every reading
 
 
 class AlertEngine:
@@ -80,11 +81,18 @@ class AlertEngine:
                     self._book = RuleBook.defaults()
         return self._book
 
+    def needs_readings(self) -> bool:
+        """Whether a rule looks at single readings (threshold, anomaly, quality): if none
+        does, a batch's per-reading columns need not be built, nor sorted."""
+        return bool(self.rulebook().of_kind(*READING_KINDS))
+
     def evaluate(self, obs: Observations, *, now_ns: int) -> list[Transition]:
         """Evaluate every batch rule on ``obs``; returns the transitions it caused."""
         book = self.rulebook()
         work: list[tuple[Rule, Series]] = []
-        readings = conditions.sort_readings(obs.columns()) if len(obs) else None
+        readings = (
+            conditions.sort_readings(obs.columns()) if len(obs) and self.needs_readings() else None
+        )
         for rule in book.of_kind(
             "threshold", "anomaly", "quality", "ispu", "flood_status", "flood_rise"
         ):

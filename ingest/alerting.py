@@ -63,15 +63,23 @@ class TagArrays:
         return self._tags
 
 
-def observations(results: Sequence[ChunkResult], tags: TagArrays | None = None) -> Observations:
+def observations(
+    results: Sequence[ChunkResult], tags: TagArrays | None = None, *, readings: bool = True
+) -> Observations:
     """The chunks' pipeline output, in order, as the alerts engine's columns (names, not
     indices). The device index only grows, so the last chunk's tag lists cover every
-    chunk's devices."""
+    chunk's devices. Without ``readings``, only the ISPU and flood observations (for a
+    rule book with no rule on single readings)."""
     outputs = [r.output for r in results if r.output is not None]
     if not outputs:
         return Observations()
     last = results[-1]
     t = (tags or TagArrays())(last.device_ids, last.zones, last.kinds)
+    if not readings:
+        return Observations(
+            ispu=[o for output in outputs for o in _ispu(output.ispu, t)],
+            flood=[o for output in outputs for o in _flood(output.flood, t)],
+        )
     batch = Batch.concat([output.batch for output in outputs])
     return Observations(
         device=t.ids[batch.device],
@@ -180,7 +188,8 @@ class Alerting:
             self._evaluated_at = time.monotonic()
         if not held:
             return
-        transitions = self.engine.evaluate(observations(held, self._tags), now_ns=now_ns)
+        seen = observations(held, self._tags, readings=self.engine.needs_readings())
+        transitions = self.engine.evaluate(seen, now_ns=now_ns)
         if transitions:
             log.info("alerts: %d transitions from %d chunks", len(transitions), len(held))
 

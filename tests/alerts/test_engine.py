@@ -355,3 +355,8 @@ def test_quiet_series_of_idle_states_write_nothing(engine: Engine) -> None:
     assert again.evaluate(series([20, 30], start_ns=T0 + 500 * S), now_ns=T0) == []
     [state] = rows(engine, "SELECT active, last_ts_ns FROM alert_rule_state")
     assert state == {"active": 0, "last_ts_ns": T0 + 400 * S}
+
+
+def test_readings_are_needed_only_by_rules_on_single_readings(engine: Engine) -> None:
+    assert not AlertEngine(engine=engine, rules=RuleBook.defaults()).needs_readings()
+    assert AlertEngine(engine=engine, rules=book(PM25)).needs_readings()

@@ -90,3 +90,9 @@ def test_merge_latest_keeps_the_later_time_per_device() -> None:
     floor = merge_latest(seen, {"a": 3, "b": 10, "d": 1}, floor)  # one older: compared
     assert (seen, floor) == ({"a": 9, "b": 10, "c": 8, "d": 1}, 10)
     assert merge_latest(seen, {}, floor) == floor
+
+
+def test_without_readings_only_the_derived_observations_are_made() -> None:
+    result = chunk([0, 1, 0], ["wl-9", "aq-5"], 100)
+    assert len(observations([result], TagArrays())) == 3
+    assert len(observations([result], TagArrays(), readings=False)) == 0
