@@ -134,8 +134,10 @@ class _BlockReader(paho.Client):
             return MQTTErrorCode.MQTT_ERR_CONN_LOST
         if not data:
             return MQTTErrorCode.MQTT_ERR_CONN_LOST
-        with self._msgtime_mutex:
-            self._last_bytes_received = paho.time_func()
+        now = paho.time_func()
+        with self._msgtime_mutex:  # what paho's keepalive check reads (both names: the
+            self._last_bytes_received = now  # paho 2.2 on
+            self._last_msg_in = now  # before paho 2.2
         raw = self._pending + data if self._pending else data
         topics: list[bytes] = []
         payloads: list[bytes] = []
