@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 from numpy.typing import NDArray
@@ -158,21 +159,26 @@ def rolling(rule: Rule, series: Series, tail: Sequence[int]) -> tuple[Series, tu
     return out, new_tail
 
 
+_ISPU_RANK = {name: ISPU_CATEGORIES.index(name) for name in ISPU_CATEGORIES}
+_ISPU_RAISE = {name: raise_level(ISPU_SEVERITY.get(name, "info")) for name in ISPU_CATEGORIES}
+_INFO = raise_level("info")
+_BY_DEVICE_TIME = attrgetter("device", "ts_ns")
+
+
 def ispu(rule: Rule, rows: Sequence[IspuObservation]) -> list[Series]:
-    obs = sorted(rows, key=lambda o: (o.device, o.ts_ns))
+    obs = sorted(rows, key=_BY_DEVICE_TIME)
     table = _table([(o.device, o.zone, o.kind, o.ts_ns) for o in obs])
     index = np.array([o.index for o in obs], dtype=np.float64)
-    rank = np.array([_rank(ISPU_CATEGORIES, o.category) for o in obs], dtype=np.int64)
-    severity = np.array(
-        [raise_level(ISPU_SEVERITY.get(o.category, "info")) for o in obs], dtype=np.int8
-    )
+    category = [o.category for o in obs]
+    rank = np.array([_ISPU_RANK.get(c, -1) for c in category], dtype=np.int64)
+    severity = np.array([_ISPU_RAISE.get(c, _INFO) for c in category], dtype=np.int8)
     raised = rank >= ISPU_CATEGORIES.index(rule.level or schema.ISPU_UNHEALTHY)
     cleared = index <= float(rule.clear_value or 0.0)
     return split(table, table.scope(rule), _levels(raised, cleared, severity), index)
 
 
 def flood(rule: Rule, rows: Sequence[FloodObservation]) -> list[Series]:
-    obs = sorted(rows, key=lambda o: (o.device, o.ts_ns))
+    obs = sorted(rows, key=_BY_DEVICE_TIME)
     table = _table([(o.device, o.zone, o.kind, o.ts_ns) for o in obs])
     if rule.kind == "flood_rise":
         rise = np.array([o.rise_cm_per_h for o in obs], dtype=np.float64)

@@ -18,11 +18,14 @@ from pantau import schema
 FLOOD_STATUSES = schema.FLOOD_STATUSES  # normal → disaster
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IspuObservation:
     """The station's *current* ISPU as of ``ts_ns``: the time of the newest reading in
     it (not the start of the hour it is stored under), so that each update of the
-    current hour is a new sample and a rule's duration counts reading time."""
+    current hour is a new sample and a rule's duration counts reading time.
+
+    Not frozen: one is made per station per chunk, and a frozen dataclass costs four
+    times as much to make (it sets each field through ``object.__setattr__``)."""
 
     device: str
     zone: str
@@ -32,8 +35,10 @@ class IspuObservation:
     kind: str = "air_quality"  # the device's kind, as registered (full name)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FloodObservation:
+    """Not frozen, as :class:`IspuObservation`."""
+
     device: str
     zone: str
     ts_ns: int

@@ -45,6 +45,26 @@ def load_states(conn: Connection, keys: Iterable[Key]) -> dict[Key, RuleState]:
     return out
 
 
+def busy_keys(conn: Connection, keys: Iterable[Key]) -> set[Key]:
+    """Those of ``keys`` whose stored state is active, pending or clearing (the rows read
+    are only those: a quiet fleet costs the query, not a row per device)."""
+    wanted = set(keys)
+    devices = sorted({device for _, device in wanted})
+    busy = sa.or_(
+        rule_state.c.active,
+        rule_state.c.pending_since_ns.is_not(None),
+        rule_state.c.clearing_since_ns.is_not(None),
+    )
+    out: set[Key] = set()
+    query = sa.select(rule_state.c.rule_id, rule_state.c.device)
+    for start in range(0, len(devices), 500):
+        chunk = devices[start : start + 500]
+        for rule_id, device in conn.execute(query.where(rule_state.c.device.in_(chunk), busy)):
+            if (rule_id, device) in wanted:
+                out.add((rule_id, device))
+    return out
+
+
 def tracked_devices(conn: Connection, rule_ids: Sequence[str]) -> dict[str, set[str]]:
     """The devices with a stored state, per rule."""
     out: dict[str, set[str]] = {rule_id: set() for rule_id in rule_ids}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,9 +16,11 @@ from alerts.engine import AlertEngine
 from alerts.observations import DeviceState, FloodObservation, IspuObservation, Observations
 from alerts.watchdog import Heartbeat
 from devices.cache import RegistrySnapshot
+from ingest.hooks import merge_latest
 from ingest.pipeline import FLOOD_STATUS, ISPU_CATEGORIES, PipelineOutput
 from ingest.pipeline.air_quality import is_pollutant
 from ingest.pipeline.config import HOUR_NS
+from ingest.pipeline.output import FloodRows
 from ingest.pipeline.sequential import BAD_FLAGS
 from ingest.processor import ChunkResult
 from pantau.batch import Batch
@@ -26,6 +28,8 @@ from pantau.catalogue import METRIC_NAMES
 
 log = logging.getLogger(__name__)
 _METRIC_NAMES = np.array(METRIC_NAMES, dtype=np.str_)
+_ISPU_NAMES = np.array(ISPU_CATEGORIES, dtype=object)
+_FLOOD_NAMES = np.array(FLOOD_STATUS, dtype=object)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +67,23 @@ class TagArrays:
         return self._tags
 
 
-def observations(results: Sequence[ChunkResult], tags: TagArrays | None = None) -> Observations:
+def observations(
+    results: Sequence[ChunkResult], tags: TagArrays | None = None, *, readings: bool = True
+) -> Observations:
     """The chunks' pipeline output, in order, as the alerts engine's columns (names, not
     indices). The device index only grows, so the last chunk's tag lists cover every
-    chunk's devices."""
+    chunk's devices. Without ``readings``, only the ISPU and flood observations (for a
+    rule book with no rule on single readings)."""
     outputs = [r.output for r in results if r.output is not None]
     if not outputs:
         return Observations()
     last = results[-1]
     t = (tags or TagArrays())(last.device_ids, last.zones, last.kinds)
+    if not readings:
+        return Observations(
+            ispu=[o for output in outputs for o in ispu_observations(output, t)],
+            flood=[o for output in outputs for o in _flood(output.flood, t)],
+        )
     batch = Batch.concat([output.batch for output in outputs])
     return Observations(
         device=t.ids[batch.device],
@@ -84,26 +96,31 @@ def observations(results: Sequence[ChunkResult], tags: TagArrays | None = None) 
         score=batch.score,
         device_order=t.rank[batch.device],
         ispu=[o for output in outputs for o in ispu_observations(output, t)],
-        flood=[
-            FloodObservation(
-                device=str(t.ids[d]),
-                zone=str(t.zones[d]),
-                ts_ns=int(ts),
-                level_cm=float(level),
-                status=FLOOD_STATUS[int(status)],
-                rise_cm_per_h=float(rise) if np.isfinite(rise) else 0.0,
-                kind=str(t.kinds[d]) or "water_level",
-            )
-            for flood in (output.flood for output in outputs)
-            for d, ts, level, status, rise in zip(
-                flood.device,
-                flood.ts_ns,
-                flood.level_cm,
-                flood.status,
-                flood.rise_cm_per_h,
-                strict=True,
-            )
-        ],
+        flood=[o for output in outputs for o in _flood(output.flood, t)],
+    )
+
+
+def _kinds(t: Tags, device: NDArray[np.integer], default: str) -> list[str]:
+    """The devices' kinds as registered (full names; ``default`` for one with none)."""
+    kinds = t.kinds[device]
+    return np.where(kinds == "", default, kinds).tolist()  # type: ignore[no-any-return]
+
+
+def _flood(flood: FloodRows, t: Tags) -> Iterator[FloodObservation]:
+    """The chunk's flood rows as observations, each column converted at once (a rise
+    that is not finite is 0)."""
+    if not len(flood.device):
+        return iter(())
+    rise = flood.rise_cm_per_h.astype(np.float64)
+    return map(
+        FloodObservation,
+        t.ids[flood.device].tolist(),
+        t.zones[flood.device].tolist(),
+        flood.ts_ns.astype(np.int64).tolist(),
+        flood.level_cm.astype(np.float64).tolist(),
+        _FLOOD_NAMES[flood.status.astype(np.int64)].tolist(),
+        np.where(np.isfinite(rise), rise, 0.0).tolist(),
+        _kinds(t, flood.device, "water_level"),
     )
 
 
@@ -129,20 +146,19 @@ def ispu_observations(output: PipelineOutput, t: Tags) -> list[IspuObservation]:
     wanted = (ispu.device.astype(np.int64) << 32) | (ispu.ts_ns // HOUR_NS)
     pos = np.minimum(np.searchsorted(keys, wanted), keys.shape[0] - 1)
     found = keys[pos] == wanted
-    out = []
-    for i in np.flatnonzero(found).tolist():
-        d = int(ispu.device[i])
-        out.append(
-            IspuObservation(
-                device=str(t.ids[d]),
-                zone=str(t.zones[d]),
-                ts_ns=int(newest[pos[i]]),
-                index=int(ispu.index[i]),
-                category=ISPU_CATEGORIES[int(ispu.category[i])],
-                kind=str(t.kinds[d]) or "air_quality",
-            )
+    at = np.flatnonzero(found)
+    device = ispu.device[at]
+    return list(
+        map(
+            IspuObservation,
+            t.ids[device].tolist(),
+            t.zones[device].tolist(),
+            newest[pos[at]].tolist(),
+            ispu.index[at].astype(np.int64).tolist(),
+            _ISPU_NAMES[ispu.category[at].astype(np.int64)].tolist(),
+            _kinds(t, device, "air_quality"),
         )
-    return out
+    )
 
 
 class Alerting:
@@ -171,9 +187,12 @@ class Alerting:
         self._held: list[ChunkResult] = []
         self._held_now_ns = 0
         self._evaluated_at = time.monotonic()
-        self._newest_reading: dict[str, int] = {}
+        # the newest reading's time by device index (-1: none yet), and the index's ids
+        self._newest_reading = np.zeros(0, np.int64)
+        self._device_ids: Sequence[str] = ()
         self._last_seen: dict[str, int] = {}  # receive times, ahead of the registry snapshot
         self._said_offline: dict[str, int] = {}  # device -> when it said so (status message)
+        self._seen_floor = 0  # at least every time in _last_seen
         self._lock = threading.Lock()
         self._next_check = 0.0
         self._registered_of: object = None
@@ -182,8 +201,7 @@ class Alerting:
 
     def on_chunk(self, result: ChunkResult) -> None:
         with self._lock:
-            for device, ns in result.last_seen_ns.items():
-                self._last_seen[device] = max(ns, self._last_seen.get(device, ns))
+            self._seen_floor = merge_latest(self._last_seen, result.last_seen_ns, self._seen_floor)
             for status in result.statuses:
                 if status.online:
                     self._said_offline.pop(status.device, None)
@@ -191,13 +209,14 @@ class Alerting:
                     self._said_offline[status.device] = status.at_ns
         if result.output is not None and len(result.output.batch):
             batch = result.output.batch
-            newest = np.full(len(result.device_ids), -1, dtype=np.int64)
-            np.maximum.at(newest, batch.device, batch.ts)
-            present = np.flatnonzero(newest >= 0)
             with self._lock:
-                for d, ts in zip(present.tolist(), newest[present].tolist(), strict=True):
-                    device = result.device_ids[d]
-                    self._newest_reading[device] = max(ts, self._newest_reading.get(device, ts))
+                newest = self._newest_reading
+                if len(newest) < len(result.device_ids):
+                    grown = np.full(len(result.device_ids), -1, dtype=np.int64)
+                    grown[: len(newest)] = newest
+                    newest = self._newest_reading = grown
+                np.maximum.at(newest, batch.device, batch.ts)
+                self._device_ids = result.device_ids
         with self._lock:
             self._held.append(result)
             self._held_now_ns = max(self._held_now_ns, result.now_ns)
@@ -212,7 +231,8 @@ class Alerting:
             self._evaluated_at = time.monotonic()
         if not held:
             return
-        transitions = self.engine.evaluate(observations(held, self._tags), now_ns=now_ns)
+        seen = observations(held, self._tags, readings=self.engine.needs_readings())
+        transitions = self.engine.evaluate(seen, now_ns=now_ns)
         if transitions:
             log.info("alerts: %d transitions from %d chunks", len(transitions), len(held))
 
@@ -223,7 +243,15 @@ class Alerting:
             return
         self._next_check = time.monotonic() + self.check_seconds
         with self._lock:
-            newest = dict(self._newest_reading)
+            present = np.flatnonzero(self._newest_reading >= 0)
+            ids = self._device_ids
+            newest = dict(
+                zip(
+                    [ids[i] for i in present.tolist()],
+                    self._newest_reading[present].tolist(),
+                    strict=True,
+                )
+            )
             seen = dict(self._last_seen)
             said = dict(self._said_offline)
         states = []

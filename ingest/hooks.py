@@ -17,6 +17,26 @@ def _utc(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
+def merge_latest(into: dict[str, int], new: dict[str, int], floor: int) -> int:
+    """Keep the later time per device of ``into`` and ``new``; ``floor`` is at least every
+    time in ``into``, and the floor for the merged dict is returned.
+
+    Receive times grow chunk by chunk, so ``new``'s times are usually all at or after
+    ``floor`` and a plain update is exact; otherwise (a replayed dead letter carries its
+    original receive time) the times are compared device by device."""
+    if not new:
+        return floor
+    newest = max(new.values())
+    if min(new.values()) >= floor:
+        into.update(new)
+    else:
+        get = into.get
+        for device, ns in new.items():
+            if ns > get(device, ns - 1):
+                into[device] = ns
+    return max(floor, newest)
+
+
 class RegistryRecorder:
     """Records last-seen times and status messages (battery, firmware) in the registry.
 
@@ -28,13 +48,13 @@ class RegistryRecorder:
         self.registry = Registry(engine)
         self.seconds = seconds
         self._seen: dict[str, int] = {}
+        self._floor = 0  # at least every time in _seen
         self._written_at = time.monotonic()
         self._lock = threading.Lock()
 
     def __call__(self, result: ChunkResult) -> None:
         with self._lock:
-            for device, ns in result.last_seen_ns.items():
-                self._seen[device] = max(ns, self._seen.get(device, ns))
+            self._floor = merge_latest(self._seen, result.last_seen_ns, self._floor)
         if time.monotonic() - self._written_at >= self.seconds:
             self.flush()
         registry = self.registry

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ingest import metrics
 from ingest.partition import Partition
-from ingest.record import encode_message
+from ingest.record import encode_message, encode_messages
 from ingest.spool import Spool, SpoolFull
 from pantau.deadletters import DeadLetterStore
 from pantau.mqtt import Handler, Subscriber
@@ -68,23 +68,30 @@ class Receiver:
         self._thread.join(timeout=30)
         self.spool.close()
 
-    def handle(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
-        """paho's on_message: hand over, nothing more."""
-        if self.partition is not None and not self.partition.owns(topic):
-            with self._lock:  # another partition has its own copy: acknowledge with the group
-                if qos == 1:
-                    self._mids.append(mid)
-                self.other_partitions += 1
-            return
-        body = encode_message(time.time_ns(), topic, payload)
+    def handle(self, topics: list[bytes], payloads: list[bytes], mids: list[int]) -> None:
+        """The subscriber's handler for a block of messages: hand over, nothing more.
+
+        Every QoS 1 id is acknowledged with the group its block is spooled in (the
+        messages of other partitions too: each partition has its own copy)."""
+        received_ns = time.time_ns()
+        partition = self.partition
+        if partition is not None:
+            owned = [partition.owns(t.decode(errors="replace")) for t in topics]
+            others = owned.count(False)
+            if others:
+                topics = [t for t, mine in zip(topics, owned, strict=True) if mine]
+                payloads = [p for p, mine in zip(payloads, owned, strict=True) if mine]
+        else:
+            others = 0
+        bodies = encode_messages(received_ns, topics, payloads)
         with self._lock:
             while len(self._bodies) >= self.max_pending and not self._stopping.is_set():
                 self.buffer_full_waits += 1
                 self._room.wait(1.0)
-            self._bodies.append(body)
-            if qos == 1:
-                self._mids.append(mid)
-            self.received += 1
+            self._bodies += bodies
+            self._mids += mids
+            self.received += len(bodies)
+            self.other_partitions += others
 
     def _commit_loop(self) -> None:
         next_replay_poll = 0.0

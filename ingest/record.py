@@ -30,3 +30,9 @@ def encode_message(received_ns: int, topic: str, payload: bytes, replay_of: int 
     """The spool record body of one message (the receiver's hot path: no objects)."""
     raw_topic = topic.encode()
     return _HEAD.pack(received_ns, replay_of, len(raw_topic)) + raw_topic + payload
+
+
+def encode_messages(received_ns: int, topics: list[bytes], payloads: list[bytes]) -> list[bytes]:
+    """The spool record bodies of messages received together (topics as UTF-8 bytes)."""
+    pack = _HEAD.pack
+    return [pack(received_ns, 0, len(t)) + t + p for t, p in zip(topics, payloads, strict=True)]

@@ -4,6 +4,13 @@
 acknowledgement and hands them to a bounded queue; the caller acknowledges with
 :meth:`Subscriber.ack` once a message is durable. :class:`Publisher` publishes and
 waits for the broker's acknowledgement. Nothing heavy runs in paho's callbacks.
+
+The subscriber's client reads the socket in blocks (:class:`_BlockReader`): paho
+reads each packet with three ``recv`` calls and builds a message object, a
+properties object and a topic string per message, about 12 µs of CPU per message;
+PUBLISH packets are instead cut out of the block here and handed over as lists, a
+block at a time. Every other packet (CONNACK, SUBACK, PINGRESP, …) still goes to
+paho's own handling, and so do connecting, keepalive and reconnecting.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -72,10 +80,11 @@ def new_client(
     manual_ack: bool,
     username: str | None,
     password: str | None,
+    kind: type[paho.Client] = paho.Client,
 ) -> paho.Client:
     """A paho client as Pantau uses them: MQTT 3.1.1, credentials from the arguments or
     else the URL, TLS for ``mqtts://``, reconnecting with a backoff of 1 to 10 s."""
-    client = paho.Client(
+    client = kind(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,
         clean_session=clean,
@@ -97,7 +106,9 @@ def _wait(event: threading.Event, timeout: float, what: str, address: BrokerAddr
         raise BrokerUnavailable(f"MQTT broker {address} did not answer ({what}) within {timeout}s")
 
 
-Handler = Callable[[str, bytes, int, int], None]  # topic, payload, mid, qos
+# topics (UTF-8 bytes) and payloads of the messages received, in order, and the ids of
+# those among them sent at QoS 1 (to acknowledge)
+Handler = Callable[[list[bytes], list[bytes], list[int]], None]
 Credentials = Callable[[], tuple[str | None, str | None]]  # re-read before each (re)connect
 
 
@@ -211,12 +222,125 @@ def prime_session(
     return ok
 
 
+_RECV_BYTES = 256 * 1024
+_PUBLISH_QOS0 = 0x30  # fixed header of a PUBLISH, ignoring DUP (0x08) and RETAIN (0x01)
+_PUBLISH_QOS1 = 0x32
+
+
+class _BlockReader(paho.Client):
+    """A paho client that reads what the socket holds in one call and cuts the PUBLISH
+    packets (QoS 0 and 1) out of it itself, handing them to ``on_block`` a block at a
+    time; other packets go to paho's handling, in their order."""
+
+    on_block: Handler | None = None
+    _pending = b""  # the start of a packet whose rest has not arrived yet
+
+    def reconnect(self) -> MQTTErrorCode:
+        self._pending = b""  # a new connection starts with a new packet
+        return super().reconnect()
+
+    def _packet_read(self) -> MQTTErrorCode:
+        try:
+            data = self._sock_recv(_RECV_BYTES)
+        except BlockingIOError:
+            return MQTTErrorCode.MQTT_ERR_AGAIN
+        except OSError as err:
+            log.warning("MQTT: failed to receive on socket: %s", err)
+            return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        if not data:
+            return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        now = paho.time_func()
+        with self._msgtime_mutex:  # what paho's keepalive check reads (both names: the
+            self._last_bytes_received = now  # paho 2.2 on
+            self._last_msg_in = now  # before paho 2.2
+        raw = self._pending + data if self._pending else data
+        topics: list[bytes] = []
+        payloads: list[bytes] = []
+        mids: list[int] = []
+        size, pos, rc = len(raw), 0, MQTTErrorCode.MQTT_ERR_SUCCESS
+        while pos + 2 <= size:
+            command = raw[pos]
+            length, shift, start, complete = 0, 0, pos + 1, False
+            while start < size and shift <= 21:  # remaining length: 1 to 4 bytes, 7 bits each
+                byte = raw[start]
+                start += 1
+                length |= (byte & 127) << shift
+                shift += 7
+                if byte < 128:
+                    complete = True
+                    break
+            if not complete:
+                if shift > 21:
+                    rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
+                break  # else the remaining length itself is incomplete
+            end = start + length
+            if end > size:
+                break  # the packet is not complete yet
+            kind = command & 0xF6
+            if kind in (_PUBLISH_QOS1, _PUBLISH_QOS0):
+                topic_end = start + 2 + (raw[start] << 8 | raw[start + 1])
+                body = topic_end + 2 if kind == _PUBLISH_QOS1 else topic_end
+                if length < 2 or body > end:
+                    rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
+                    break
+                topics.append(raw[start + 2 : topic_end])
+                payloads.append(raw[body:end])
+                if kind == _PUBLISH_QOS1:
+                    mids.append(raw[topic_end] << 8 | raw[topic_end + 1])
+            else:
+                if topics:  # keep the order: what came before goes first
+                    self._deliver(topics, payloads, mids)
+                    topics, payloads, mids = [], [], []
+                rc = self._paho_handle(command, raw[start:end])
+                if rc:
+                    break
+            pos = end
+        self._pending = raw[pos:] if rc == MQTTErrorCode.MQTT_ERR_SUCCESS else b""
+        if topics:
+            self._deliver(topics, payloads, mids)
+        return rc
+
+    def _deliver(self, topics: list[bytes], payloads: list[bytes], mids: list[int]) -> None:
+        if self.on_block is not None:
+            self.on_block(topics, payloads, mids)
+
+    def _paho_handle(self, command: int, packet: bytes) -> MQTTErrorCode:
+        """One packet through paho's own handling (as its ``_packet_read`` would)."""
+        self._in_packet = {
+            "command": command,
+            "have_remaining": 1,
+            "remaining_count": [],
+            "remaining_mult": 1,
+            "remaining_length": len(packet),
+            "packet": bytearray(packet),
+            "to_process": 0,
+            "pos": 0,
+        }
+        try:
+            rc: MQTTErrorCode = self._packet_handle()
+        except MalformedPacket as exc:
+            log.warning("MQTT: malformed packet from the broker: %s", exc)
+            rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
+        self._in_packet = {
+            "command": 0,
+            "have_remaining": 0,
+            "remaining_count": [],
+            "remaining_mult": 1,
+            "remaining_length": 0,
+            "packet": bytearray(b""),
+            "to_process": 0,
+            "pos": 0,
+        }
+        return rc
+
+
 class Subscriber:
     """Persistent-session QoS 1 subscriber with manual acknowledgement.
 
-    Each message goes to ``handler(topic, payload, mid, qos)`` on paho's network
-    thread; the handler must only hand it over (append to a bounded buffer) and
-    may block to push back on the broker. The caller acknowledges later with
+    The messages of each block read from the socket go to
+    ``handler(topics, payloads, qos1_mids)`` on the network thread; the handler must
+    only hand them over (append to a bounded buffer) and may block to push back on
+    the broker. The caller acknowledges later with
     :meth:`ack` once the messages are durable.
     """
 
@@ -250,11 +374,14 @@ class Subscriber:
             manual_ack=True,
             username=username,
             password=password,
+            kind=_BlockReader,
         )
+        assert isinstance(self._client, _BlockReader)
+        self._client.on_block = handler
         self._client.max_inflight_messages_set(1000)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
+        self._client.on_message = self._on_message  # QoS 2 (not subscribed to) still via paho
 
     def start(self, timeout: float = 15.0) -> None:
         """Connect, subscribe and start the network thread; raises BrokerUnavailable.
@@ -360,7 +487,7 @@ class Subscriber:
         self._reread_credentials()
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        self.handler(msg.topic, bytes(msg.payload), msg.mid, msg.qos)
+        self.handler([msg.topic.encode()], [bytes(msg.payload)], [msg.mid] if msg.qos == 1 else [])
 
 
 class Publisher:

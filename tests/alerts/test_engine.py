@@ -326,3 +326,37 @@ def test_state_store_inserts_and_updates_many_rows_in_one_go(engine: Engine) -> 
         loaded = load_states(conn, [*keys, ("pm", "aq-new"), ("pm", "aq-missing")])
     assert loaded == {**first, **changed}
     assert len(rows(engine, "SELECT rule_id FROM alert_rule_state")) == 7
+
+
+def test_quiet_series_of_idle_states_write_nothing(engine: Engine) -> None:
+    """Readings that raise nothing on an idle (rule, device) are neither loaded nor saved;
+    the last time they reached is kept in memory, a floor for later samples as the stored
+    one is; what raises is stored as before."""
+    alerts = AlertEngine(engine=engine, rules=book(PM25))
+    assert alerts.evaluate(series([50, 60, 70]), now_ns=T0) == []
+    assert rows(engine, "SELECT * FROM alert_rule_state") == []
+    # a late sample older than the quiet ones already seen is skipped, as before
+    late = series([150, 150], start_ns=T0 + 30 * S, step_s=30)  # T0+30 s, T0+60 s
+    assert alerts.evaluate(late, now_ns=T0) == []
+    # one that is newer raises, and its state is stored
+    [t] = alerts.evaluate(series([150], start_ns=T0 + 300 * S), now_ns=T0)
+    assert t.action == "open"
+    [state] = rows(engine, "SELECT active, last_ts_ns FROM alert_rule_state")
+    assert state == {"active": 1, "last_ts_ns": T0 + 300 * S}
+    # quiet readings of an active state are advanced: they resolve it
+    [t] = alerts.evaluate(series([10], start_ns=T0 + 400 * S), now_ns=T0)
+    assert t.action == "resolve"
+    [state] = rows(engine, "SELECT active, last_ts_ns FROM alert_rule_state")
+    assert state == {"active": 0, "last_ts_ns": T0 + 400 * S}
+    # a new engine (a restart) has no floor in memory: the stored state's time is the floor
+    again = AlertEngine(engine=engine, rules=book(PM25))
+    assert again.evaluate(series([150], start_ns=T0 + 350 * S), now_ns=T0) == []
+    # and quiet readings after it leave the stored row as it is
+    assert again.evaluate(series([20, 30], start_ns=T0 + 500 * S), now_ns=T0) == []
+    [state] = rows(engine, "SELECT active, last_ts_ns FROM alert_rule_state")
+    assert state == {"active": 0, "last_ts_ns": T0 + 400 * S}
+
+
+def test_readings_are_needed_only_by_rules_on_single_readings(engine: Engine) -> None:
+    assert not AlertEngine(engine=engine, rules=RuleBook.defaults()).needs_readings()
+    assert AlertEngine(engine=engine, rules=book(PM25)).needs_readings()

@@ -39,11 +39,16 @@ def test_refused_then_accepted_after_the_secret_changes(tmp_path: Path, registry
     )
     secret = {"now": "wrong"}
     received: queue.Queue[bytes] = queue.Queue()
+
+    def hand_over(topics: list[bytes], payloads: list[bytes], mids: list[int]) -> None:
+        for payload in payloads:
+            received.put(payload)
+
     subscriber = Subscriber(
         url=server.url,
         client_id="pantau-ingest",
         topics=topics,
-        handler=lambda topic, payload, mid, qos: received.put(payload),
+        handler=hand_over,
         credentials=lambda: ("pantau-ingest", secret["now"]),
         keep_trying=True,
     )

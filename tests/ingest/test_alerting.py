@@ -3,9 +3,13 @@ observations, named with the latest device index."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
-from ingest.alerting import TagArrays, observations
+from alerts.observations import DeviceState
+from ingest.alerting import Alerting, TagArrays, observations
+from ingest.hooks import merge_latest
 from ingest.pipeline.emit import empty_output
 from ingest.processor import ChunkResult
 from pantau.batch import Batch
@@ -37,3 +41,58 @@ def test_chunks_held_across_a_growing_device_index_keep_their_names_and_order() 
     names = np.asarray(obs.device)
     assert names[np.argsort(order, kind="stable")].tolist() == sorted(names.tolist())
     assert len(observations([], tags)) == 0
+
+
+class Checks:
+    """An alerts engine that only records what the liveness check is given."""
+
+    def __init__(self) -> None:
+        self.states: list[DeviceState] = []
+
+    def check_devices(self, states: list[DeviceState], *, now_ns: int) -> list[object]:
+        self.states = list(states)
+        return []
+
+
+def test_liveness_check_gets_each_devices_newest_reading_and_latest_receive_time() -> None:
+    """Newest reading per device index (the index grows between chunks) and the latest
+    receive time per device, also when a replayed dead letter carries an older one."""
+    checks = Checks()
+    devices = {
+        name: SimpleNamespace(
+            id=name, zone="z", kind="air", interval_s=60, status="active",
+            last_seen=None, registered_at=None, online=None, status_at=None,
+        )
+        for name in ("aq-5", "wl-9", "aq-7")
+    }  # fmt: skip
+    snapshot = SimpleNamespace(devices=devices)
+    alerting = Alerting(checks, lambda: snapshot, check_seconds=0.0, evaluate_seconds=3600)  # type: ignore[arg-type,return-value]
+    first = chunk([0, 1, 0], ["wl-9", "aq-5"], 100)
+    first.last_seen_ns.update({"wl-9": 1_000, "aq-5": 1_100})
+    alerting.on_chunk(first)
+    second = chunk([2, 0], ["wl-9", "aq-5", "aq-7"], 50)  # older readings; a new device
+    second.last_seen_ns.update({"aq-7": 2_000, "wl-9": 900})  # wl-9: a replay's older time
+    alerting.on_chunk(second)
+    third = chunk([1], ["wl-9", "aq-5", "aq-7"], 500)
+    third.last_seen_ns.update({"aq-5": 3_000})
+    alerting.on_chunk(third)
+    alerting.on_tick()
+    got = {s.device: (s.last_seen_ns, s.last_reading_ts_ns) for s in checks.states}
+    assert got == {"wl-9": (1_000, 102), "aq-5": (3_000, 500), "aq-7": (2_000, 50)}
+
+
+def test_merge_latest_keeps_the_later_time_per_device() -> None:
+    seen: dict[str, int] = {}
+    floor = merge_latest(seen, {"a": 5, "b": 7}, 0)
+    assert (seen, floor) == ({"a": 5, "b": 7}, 7)
+    floor = merge_latest(seen, {"a": 9, "c": 8}, floor)  # all at or after the floor
+    assert (seen, floor) == ({"a": 9, "b": 7, "c": 8}, 9)
+    floor = merge_latest(seen, {"a": 3, "b": 10, "d": 1}, floor)  # one older: compared
+    assert (seen, floor) == ({"a": 9, "b": 10, "c": 8, "d": 1}, 10)
+    assert merge_latest(seen, {}, floor) == floor
+
+
+def test_without_readings_only_the_derived_observations_are_made() -> None:
+    result = chunk([0, 1, 0], ["wl-9", "aq-5"], 100)
+    assert len(observations([result], TagArrays())) == 3
+    assert len(observations([result], TagArrays(), readings=False)) == 0
