@@ -19,6 +19,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -149,19 +150,9 @@ class PostgreSQL(ManagedProcess):
             os.kill(pid, signal.SIGINT)
         super().stop(timeout)
 
-    def start_process(self) -> subprocess.Popen[bytes]:
-        with self.log_file.open("ab") as log:
-            return subprocess.Popen(
-                self.command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env=self.environment(),
-                user=self._uid(),
-                group=self._gid(),
-                extra_groups=self._groups(),
-            )
+    def identity(self) -> dict[str, Any]:
+        """As root, PostgreSQL runs as the ``postgres`` user (initdb refuses root)."""
+        return {"user": self._uid(), "group": self._gid(), "extra_groups": self._groups()}
 
     def ready(self) -> bool:
         return port_open(self.port)

@@ -15,6 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -120,7 +121,13 @@ class ManagedProcess:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
                 env=self.environment(),
+                **self.identity(),
             )
+
+    def identity(self) -> dict[str, Any]:
+        """``user``, ``group`` and ``extra_groups`` for Popen when the service runs as
+        another user; none by default (it runs as Pantau's user)."""
+        return {}
 
     def ready(self) -> bool:
         return port_open(self.port)
