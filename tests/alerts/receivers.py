@@ -14,14 +14,17 @@ from pantau.services import free_port
 class Received:
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # arrival, time.monotonic()
 
 
 @dataclass
 class WebhookReceiver:
-    """Answers 500 to the first ``fail_first`` requests; sleeps ``delay_s`` on the first."""
+    """Answers 500 to the first ``fail_first`` requests; sleeps ``delay_s`` on the first
+    and ``hang_s`` on every one (a slow or hanging endpoint)."""
 
     fail_first: int = 0
     delay_s: float = 0.0
+    hang_s: float = 0.0
     requests: list[Received] = field(default_factory=list)
     port: int = field(default_factory=free_port)
 
@@ -34,6 +37,7 @@ class WebhookReceiver:
                 receiver.requests.append(Received(dict(self.headers.items()), body))
                 if len(receiver.requests) == 1 and receiver.delay_s:
                     time.sleep(receiver.delay_s)
+                time.sleep(receiver.hang_s)
                 ok = len(receiver.requests) > receiver.fail_first
                 self.send_response(200 if ok else 500)
                 self.end_headers()
@@ -46,6 +50,10 @@ class WebhookReceiver:
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def deliveries(self) -> list[tuple[str, float]]:
+        """(delivery id, arrival time) of each request, in arrival order."""
+        return [(r.headers["X-Pantau-Delivery"], r.at) for r in self.requests]
 
     @property
     def url(self) -> str:

@@ -7,8 +7,6 @@ import collections
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import Engine
@@ -18,53 +16,17 @@ from alerts.endpoints import Endpoint, EndpointStore
 from alerts.engine import AlertEngine
 from alerts.rulebook import RuleBook
 from alerts.rules import Rule, validate
-from pantau.services import free_port
 from tests.alerts.helpers import T0, rows, series
+from tests.alerts.receivers import WebhookReceiver
 
 pytestmark = pytest.mark.integration
 SECRET = "s3cret-s3cret-s3cret"
 RULE = validate(Rule(id="pm25-high", kind="threshold", metric="pm25", raise_value=100))
 
 
-@dataclass
-class Receiver:
-    """Answers 200 after ``hang_s`` (0: at once); records each delivery id with its time."""
-
-    hang_s: float = 0.0
-    seen: list[tuple[str, float]] = field(default_factory=list)
-    port: int = field(default_factory=free_port)
-
-    def __post_init__(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                receiver.seen.append((self.headers["X-Pantau-Delivery"], time.monotonic()))
-                time.sleep(receiver.hang_s)
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def receivers() -> Iterator[tuple[Receiver, Receiver]]:
-    hanging, healthy = Receiver(hang_s=4.0), Receiver()
+def receivers() -> Iterator[tuple[WebhookReceiver, WebhookReceiver]]:
+    hanging, healthy = WebhookReceiver(hang_s=4.0), WebhookReceiver()
     yield hanging, healthy
     hanging.close()
     healthy.close()
@@ -98,7 +60,7 @@ def run(dispatcher: Dispatcher, stop: threading.Event) -> threading.Thread:
 
 
 def test_a_hanging_endpoint_delays_no_other(
-    engine: Engine, receivers: tuple[Receiver, Receiver]
+    engine: Engine, receivers: tuple[WebhookReceiver, WebhookReceiver]
 ) -> None:
     hanging, healthy = receivers
     endpoints(engine, hanging.url, healthy.url)
@@ -111,12 +73,12 @@ def test_a_hanging_endpoint_delays_no_other(
             raised = time.monotonic()
             raise_alerts_named(engine, f"b{batch}")
             deadline = time.monotonic() + 5
-            while len(healthy.seen) < batch + 1 and time.monotonic() < deadline:
+            while len(healthy.deliveries()) < batch + 1 and time.monotonic() < deadline:
                 time.sleep(0.01)
-            assert len(healthy.seen) == batch + 1
-            assert healthy.seen[-1][1] - raised < 1.0  # well within a second
+            assert len(healthy.deliveries()) == batch + 1
+            assert healthy.deliveries()[-1][1] - raised < 1.0  # well within a second
             time.sleep(0.5)
-        assert len(hanging.seen) >= 1  # the hanging one got its first and is still on it
+        assert len(hanging.deliveries()) >= 1  # the hanging one got its first and is still on it
     finally:
         stop.set()
         thread.join(timeout=30)
@@ -129,7 +91,7 @@ def raise_alerts_named(engine: Engine, device: str) -> None:
 
 
 def test_two_dispatchers_deliver_each_notification_exactly_once(
-    engine: Engine, receivers: tuple[Receiver, Receiver]
+    engine: Engine, receivers: tuple[WebhookReceiver, WebhookReceiver]
 ) -> None:
     hanging, healthy = receivers
     hanging.hang_s = 2.5  # longer than the lease: without renewal the other would resend
@@ -154,7 +116,7 @@ def test_two_dispatchers_deliver_each_notification_exactly_once(
     outbox = rows(engine, "SELECT id, status FROM alert_outbox")
     assert len(outbox) == 16 and all(r["status"] == "delivered" for r in outbox)
     for receiver in (hanging, healthy):
-        counts = collections.Counter(delivery for delivery, _ in receiver.seen)
+        counts = collections.Counter(delivery for delivery, _ in receiver.deliveries())
         assert len(counts) == 8
         assert set(counts.values()) == {1}, counts  # no delivery id twice
     workers = {r["worker"] for r in rows(engine, "SELECT worker FROM alert_delivery_attempts")}
