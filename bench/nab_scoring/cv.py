@@ -90,6 +90,7 @@ START = DetectorConfig(
     alpha_activity=0.05,
     activity_weight=1.5,
     activity_floor=0.0,
+    activity_clip=0.0,
     season_bins=24,
     alpha_season=0.05,
     alpha_season_short=0.1,
@@ -138,6 +139,11 @@ GROUPS: tuple[dict[str, tuple[Any, ...]], ...] = (
     {**SHARP, "novelty_ratio": (1.05,), "range_weight": (0.0,)},
     {**SHARP, "novelty_ratio": (1.05,), "alpha_tail": (0.0005,)},
     {**SHARP, "novelty_ratio": (1.05,), "activity_weight": (1.0,)},
+    # The activity channel measures a change in step size that lasts: a single step
+    # enters the short-term step size clipped at activity_clip x the typical step, so a
+    # spike (the level channel's business, gated by its record) no longer raises an
+    # activity alarm a few readings later.
+    {**SHARP, "novelty_ratio": (1.05,), "activity_clip": (4.0, 6.0, 8.0)},
 )
 
 

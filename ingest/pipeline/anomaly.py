@@ -194,8 +194,9 @@ def score_step(
     started = n > 0
     step = adiff * started
     sdiff = r[SDIFF]
-    new_sdiff = np.where(n > 1, sdiff + cfg.alpha_activity * (step - sdiff), step)
     ddev_f = ddev + floor
+    astep = np.minimum(step, cfg.activity_clip * ddev_f) if cfg.activity_clip else step
+    new_sdiff = np.where(n > 1, sdiff + cfg.alpha_activity * (astep - sdiff), step)
     apm = np.abs(x - pm)
     # Surprises, one row per channel in use.
     surprise = np.empty((k, m), np.float64)

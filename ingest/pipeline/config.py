@@ -94,6 +94,7 @@ class DetectorConfig:
     alpha_activity: float = 0.05  # short-term average step size
     activity_weight: float = 1.5  # weight of the activity-change surprise (0 = off)
     activity_floor: float = 0.0  # floor of both step sizes, relative to the long-run one
+    activity_clip: float = 6.0  # a step enters the recent step size clipped at this x typical
     season_bins: int = 24  # time-of-day profile bins per day
     alpha_season: float = 0.05  # adaptation rate of a profile bin (per reading in the bin)
     alpha_season_short: float = 0.1  # short-term average of the season surprise

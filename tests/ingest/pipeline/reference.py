@@ -159,7 +159,8 @@ class Reference:
         adiff = abs(x - st.prev)
         alev = abs(x - st.level)
         step = adiff if st.n > 0 else 0.0
-        sdiff = st.sdiff + d.alpha_activity * (step - st.sdiff) if st.n > 1 else step
+        astep = min(step, d.activity_clip * (st.ddev + floor)) if d.activity_clip else step
+        sdiff = st.sdiff + d.alpha_activity * (astep - st.sdiff) if st.n > 1 else step
         z_level = max(alev / (st.dev + floor), adiff / (st.ddev + floor))
         afloor = d.activity_floor * st.ddev
         z_act = abs(math.log((sdiff + floor + afloor) / (st.ddev + floor + afloor)))

@@ -90,6 +90,7 @@ ALL_PARTS = replace(
         CONFIG.detector,
         range_weight=1.5,
         activity_floor=0.3,
+        activity_clip=2.0,
         novelty_all=True,
         novelty_margin=-0.2,
         unovel_penalty=1.0,
