@@ -107,6 +107,9 @@ START = DetectorConfig(
     z_offset=1.4,
     range_weight=0.0,
     range_decay=0.001,
+    shift_weight=0.0,
+    alpha_shift=0.1,
+    shift_clip=0.0,
     unovel_decay=0.9999,
     unovel_ratio=1.0,
     unovel_penalty=0.0,
@@ -144,6 +147,19 @@ GROUPS: tuple[dict[str, tuple[Any, ...]], ...] = (
     # spike (the level channel's business, gated by its record) no longer raises an
     # activity alarm a few readings later.
     {**SHARP, "novelty_ratio": (1.05,), "activity_clip": (4.0, 6.0, 8.0)},
+    # The shift channel: a medium-term mean against the level, in standard errors of that
+    # mean (a level shift or a ramp inside noise, which no single reading shows), on top
+    # of the protocol's previous choice (the sharp gate with activity_clip 6). A reading
+    # enters that mean clipped at shift_clip deviations from the level: one spike is the
+    # level channel's business and must not look like a shift.
+    {
+        **SHARP,
+        "novelty_ratio": (1.05,),
+        "activity_clip": (6.0,),
+        "shift_weight": (1.0,),
+        "alpha_shift": (0.05, 0.1, 0.2),
+        "shift_clip": (3.0, 5.0),
+    },
 )
 
 
@@ -189,7 +205,10 @@ def run_candidate(
     ts: Sequence[NDArray[np.int64]],
 ) -> CandidateRun:
     raw_scores = pantau_scores([d.values for d in data], ts, candidate.config)
-    scores = [on_threshold_grid(s) for s in raw_scores]
+    # A score that starts a cooldown is an alarm: no threshold above the cooldown level
+    # (one there would hide the alarms that silence the detector after them).
+    cap = float(on_threshold_grid(np.array([candidate.config.cooldown_level]))[0])
+    scores = [np.minimum(on_threshold_grid(s), cap) for s in raw_scores]
     cats = [d.name.split("/")[0] for d in data]
     fits: dict[str, tuple[float, float]] = {}
     held: dict[str, float] = {}

@@ -36,6 +36,7 @@ are on, and every parameter, were chosen by the NAB cross-validation protocol
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -46,12 +47,13 @@ from ingest.pipeline.state import grown_capacity
 
 # Rows of the per-series core state (one contiguous row per field: gathers and the
 # arithmetic on them stay contiguous).
-N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL, UMAX, HI, LO = range(10)
-CHANNELS = 4  # level, activity, season, range
+N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL, UMAX, HI, LO, MEDIUM = range(11)
+CHANNELS = 5  # level, activity, season, range, shift
+RANGE, SHIFT = 3, 4  # the optional channels (in use: the first channels_in_use(cfg))
 # First row of each per-channel block: short average of the surprise, its long-run mean
 # and variance, and its record (largest short average seen, slowly decaying).
-SHORT, TMEAN, TVAR, RECORD = (10 + k * CHANNELS for k in range(4))
-N_CORE = 10 + 4 * CHANNELS
+SHORT, TMEAN, TVAR, RECORD = (11 + k * CHANNELS for k in range(4))
+N_CORE = 11 + 4 * CHANNELS
 # Rows of the time-of-day profile, indexed by ``slot * season_bins + bin``.
 P_MEAN, P_DEV, P_COUNT = range(3)
 
@@ -138,16 +140,26 @@ class DetectorState:
         self.used = int(self.core.shape[1])
 
 
+def channels_in_use(cfg: DetectorConfig) -> int:
+    """How many channels ``cfg`` uses: always level, activity and season; then range
+    (``range_weight``), then shift (``shift_weight``, which needs the range channel)."""
+    if cfg.shift_weight != 0.0:
+        return SHIFT + 1
+    return RANGE + 1 if cfg.range_weight != 0.0 else RANGE
+
+
 @functools.cache
 def rows_in_use(cfg: DetectorConfig) -> tuple[int, ...]:
     """The rows of the core state that ``cfg``'s parts read and write (the others stay 0)."""
-    k = CHANNELS if cfg.range_weight != 0.0 else CHANNELS - 1
+    k = channels_in_use(cfg)
     g = k if cfg.novelty_all else 1
     rows = [N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL]
     if cfg.unovel_penalty != 0.0:
         rows.append(UMAX)
     if cfg.range_weight != 0.0:
         rows += [HI, LO]
+    if cfg.shift_weight != 0.0:
+        rows.append(MEDIUM)
     for block in (SHORT, TMEAN, TVAR):
         rows += range(block, block + k)
     rows += range(RECORD, RECORD + g)
@@ -185,8 +197,9 @@ def score_step(
     pm, pd, pc = p[P_MEAN], p[P_DEV], p[P_COUNT]
     m = series.shape[0]
     use_range = cfg.range_weight != 0.0
+    use_shift = cfg.shift_weight != 0.0
     use_umax = cfg.unovel_penalty != 0.0
-    k = CHANNELS if use_range else CHANNELS - 1  # channels in use (range is the last)
+    k = channels_in_use(cfg)
 
     floor = cfg.scale_floor * np.abs(level) + TINY
     adiff = np.abs(x - prev)
@@ -219,8 +232,27 @@ def score_step(
         z /= hi - lo + dev + floor
         np.log1p(z, out=z)
         z *= cfg.range_weight
+    if use_shift:  # the medium-term mean against the level, in standard errors of that mean
+        mm = r[MEDIUM]
+        if cfg.shift_clip:  # a reading enters the medium-term mean within clip x dev
+            lim = cfg.shift_clip * (dev + floor)
+            xc = np.minimum(np.maximum(x, level - lim), level + lim)
+        else:
+            xc = x
+        medium = np.where(started, mm + cfg.alpha_shift * (xc - mm), x)
+        se = math.sqrt(cfg.alpha_shift / (2.0 - cfg.alpha_shift))
+        z = surprise[SHIFT]
+        np.divide(np.abs(medium - level), (dev + floor) * se, out=z)
+        np.log1p(z, out=z)
+        z *= cfg.shift_weight
     alphas = np.array(
-        (cfg.alpha_short, cfg.alpha_short, cfg.alpha_season_short, cfg.alpha_short)[:k]
+        (
+            cfg.alpha_short,
+            cfg.alpha_short,
+            cfg.alpha_season_short,
+            cfg.alpha_short,
+            cfg.alpha_short,
+        )[:k]
     )[:, None]
     short = r[SHORT : SHORT + k]
     new_short = np.where(started, short + alphas * (surprise - short), 0.0)
@@ -272,6 +304,8 @@ def score_step(
         np.minimum(x, lo + cfg.range_decay * (level - lo), out=out[LO])
         out[HI] = np.where(started, out[HI], x)
         out[LO] = np.where(started, out[LO], x)
+    if use_shift:
+        out[MEDIUM] = medium
     out[SHORT : SHORT + k] = new_short
     tmean = r[TMEAN : TMEAN + k]
     tvar = r[TVAR : TVAR + k]
@@ -284,7 +318,7 @@ def score_step(
     if use_range:
         # The range surprise is 0 most of the time: flush its averages before they decay
         # into subnormal numbers (arithmetic on those is many times slower).
-        for row in (SHORT + CHANNELS - 1, TMEAN + CHANNELS - 1, TVAR + CHANNELS - 1):
+        for row in (SHORT + RANGE, TMEAN + RANGE, TVAR + RANGE):
             v = out[row]
             np.copyto(v, 0.0, where=np.abs(v) < SUBNORMAL_GUARD)
     srate = np.maximum(cfg.alpha_season, 1.0 / (pc + 1.0))

@@ -115,6 +115,11 @@ class DetectorConfig:
     z_offset: float = 1.4  # u at which the score is 0.5
     range_weight: float = 2.0  # weight of the range surprise: beyond the recent extremes (0: off)
     range_decay: float = 0.001  # per-reading pull of the extremes toward the level
+    # Shift channel (needs the range channel): a medium-term mean (rate alpha_shift)
+    # against the level, in standard errors of that mean; weight 0: off.
+    shift_weight: float = 1.0
+    alpha_shift: float = 0.1
+    shift_clip: float = 5.0  # readings enter the medium-term mean within this x dev (0: off)
     # Gate on the combined u: below unovel_ratio x the largest u seen (decaying by
     # unovel_decay, tracked from unovel_start readings on) lowers it by unovel_penalty x
     # the shortfall (0: off).
@@ -126,6 +131,10 @@ class DetectorConfig:
     def __post_init__(self) -> None:
         if self.season_bins < 1 or 86_400 % self.season_bins:
             raise ValueError("season_bins must divide a day into whole seconds")
+        if self.shift_weight != 0.0 and self.range_weight == 0.0:
+            raise ValueError("the shift channel (shift_weight) needs the range channel")
+        if not 0.0 < self.alpha_shift < 1.0:
+            raise ValueError("alpha_shift must be within (0, 1)")
 
 
 @dataclass(frozen=True)

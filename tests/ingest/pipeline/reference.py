@@ -22,7 +22,7 @@ from ingest.pipeline.config import (
 from pantau.catalogue import METRIC_INDEX, METRIC_NAMES, METRICS
 
 N = len(METRICS)
-CHANNELS = 4  # detector surprises: level, activity, season, range
+CHANNELS = 5  # detector surprises: level, activity, season, range, shift
 RANGE, SPIKE, FLATLINE, RATE, TIME, DUPLICATE, GAP, UNCAL, ANOMALY = (
     1,
     2,
@@ -87,6 +87,7 @@ class Series:
     umax: float = 0.0  # largest combined u seen (decaying)
     hi: float = 0.0  # recent extremes (pulled slowly toward the level)
     lo: float = 0.0
+    medium: float = 0.0  # medium-term mean (the shift channel)
     short: list[float] = field(default_factory=lambda: [0.0] * CHANNELS)
     tmean: list[float] = field(default_factory=lambda: [0.0] * CHANNELS)
     tvar: list[float] = field(default_factory=lambda: [0.0] * CHANNELS)
@@ -174,16 +175,25 @@ class Reference:
         if st.n > 0:
             spread = st.hi - st.lo + st.dev + floor
             z_range = max(x - st.hi, st.lo - x, 0.0) / spread
+        xc = x
+        if d.shift_clip:
+            lim = d.shift_clip * (st.dev + floor)
+            xc = min(max(x, st.level - lim), st.level + lim)
+        medium = st.medium + d.alpha_shift * (xc - st.medium) if st.n > 0 else x
+        se = math.sqrt(d.alpha_shift / (2.0 - d.alpha_shift))
+        z_shift = abs(medium - st.level) / ((st.dev + floor) * se)
         surprise = (
             math.log1p(z_level),
             d.activity_weight * z_act,
             d.season_weight * math.log1p(z_season),
             d.range_weight * math.log1p(z_range),
+            d.shift_weight * math.log1p(z_shift),
         )
-        alphas = (d.alpha_short, d.alpha_short, d.alpha_season_short, d.alpha_short)
+        alphas = (d.alpha_short, d.alpha_short, d.alpha_season_short, d.alpha_short, d.alpha_short)
         short = [0.0] * CHANNELS
         best = -math.inf
-        used = CHANNELS if d.range_weight != 0.0 else CHANNELS - 1  # range channel: last
+        # channels in use: level, activity, season; then range; then shift (needs range)
+        used = 5 if d.shift_weight != 0.0 else 4 if d.range_weight != 0.0 else 3
         for c in range(used):
             if st.n > 0:
                 short[c] = st.short[c] + alphas[c] * (surprise[c] - st.short[c])
@@ -228,10 +238,11 @@ class Reference:
                 st.tmean[c] = st.tmean[c] + trate * delta
                 st.tvar[c] = (1.0 - trate) * (st.tvar[c] + trate * delta * delta)
             st.short = short
-            if used == CHANNELS:  # the range channel's averages: flushed before subnormal
+            if used > 3:  # the range channel's averages: flushed before subnormal
                 for block in (st.short, st.tmean, st.tvar):
-                    if abs(block[CHANNELS - 1]) < 1e-100:
-                        block[CHANNELS - 1] = 0.0
+                    if abs(block[3]) < 1e-100:
+                        block[3] = 0.0
+            st.medium = medium
             if pc > 0:
                 srate = max(d.alpha_season, 1.0 / (pc + 1.0))
                 st.profile[b] = (pm + srate * (x - pm), pd + srate * (apm - pd), pc + 1)
