@@ -45,7 +45,7 @@ def local_services(settings: Settings) -> tuple[Mosquitto, InfluxDB]:
     influx = InfluxDB(
         home / "influxdb",
         settings.influx_port,
-        rpc_port=settings.influx_port + 1,
+        rpc_port=settings.influx_rpc_port or settings.influx_port + 1,
         credentials=(INFLUX_USER, ensure_secret(home, INFLUX_SECRET)),  # auth on
     )
     return mosquitto, influx
