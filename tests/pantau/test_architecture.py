@@ -119,3 +119,23 @@ def test_start_up_steps_are_declared_installed_and_resolve() -> None:
             module, _, function = target.partition(":")
             assert module.split(".")[0] in PARTS and module.split(".")[0] != "pantau", name
             assert callable(getattr(importlib.import_module(module), function)), target
+
+
+#: third-party library -> the one adapter module that may import it
+ADAPTERS = {
+    "paho": "pantau/mqtt.py",
+    "numba": "pantau/compiled.py",
+    "serial": "firmware_bridge/serial_link.py",
+    "pyarrow": "api/export.py",
+}
+
+
+@pytest.mark.parametrize("library", sorted(ADAPTERS))
+def test_one_adapter_per_library(library: str) -> None:
+    found = sorted(
+        str(path.relative_to(ROOT))
+        for part in PARTS
+        for path in (ROOT / part).rglob("*.py")
+        if any(module.split(".")[0] == library for _, module in imports(path))
+    )
+    assert found == [ADAPTERS[library]]
