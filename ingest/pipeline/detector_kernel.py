@@ -62,7 +62,7 @@ from ingest.pipeline.anomaly import (
     N,
 )
 from ingest.pipeline.config import DAY_NS, DetectorConfig
-from pantau.compiled import kernel
+from pantau.compiled import inlined, kernel
 
 F64 = NDArray[np.float64]
 
@@ -115,26 +115,36 @@ def detector_params(cfg: DetectorConfig) -> DetectorParams:
     return DetectorParams(*(kinds[n](getattr(cfg, n)) for n in names))
 
 
-@kernel
-def season_bin(ts: int, bins: int) -> int:  # pragma: no cover - compiled
-    """Time-of-day bin of a timestamp (UTC day; any fixed offset works as well)."""
-    return (ts // (DAY_NS // bins)) % bins
+@inlined
+def season_bin(ts: int, bin_ns: int, bins: int) -> int:  # pragma: no cover - compiled
+    """Time-of-day bin of a timestamp, ``(ts // bin_ns) % bins`` with ``bin_ns = DAY_NS //
+    bins`` (UTC day; any fixed offset works as well). Exact, without a 64-bit division
+    (tens of cycles each): the quotients estimated in floating point, then corrected."""
+    q = np.int64(math.floor(ts / bin_ns))
+    rest = ts - q * bin_ns
+    if rest < 0:
+        q -= 1
+    elif rest >= bin_ns:
+        q += 1
+    return int(q - np.int64(math.floor(q / bins)) * bins)
 
 
-@kernel
-def level_surprise(st: F64, x: float, floor: float) -> float:  # pragma: no cover - compiled
+@inlined
+def level_surprise(
+    core: F64, col: int, x: float, floor: float
+) -> float:  # pragma: no cover - compiled
     """``log1p`` of the larger of |x - level| / deviation and |x - previous| / typical step."""
-    alev = abs(x - st[LEVEL])
-    adiff = abs(x - st[PREV])
-    return math.log1p(max(alev / (st[DEV] + floor), adiff / (st[DDEV] + floor)))
+    alev = abs(x - core[col, LEVEL])
+    adiff = abs(x - core[col, PREV])
+    return math.log1p(max(alev / (core[col, DEV] + floor), adiff / (core[col, DDEV] + floor)))
 
 
-@kernel
+@inlined
 def activity_surprise(
-    st: F64, new_sdiff: float, floor: float, p: DetectorParams
+    core: F64, col: int, new_sdiff: float, floor: float, p: DetectorParams
 ) -> float:  # pragma: no cover - compiled
     """Weighted |log(recent step size / long-run step size)|."""
-    ddev = st[DDEV]
+    ddev = core[col, DDEV]
     if p.activity_floor:
         afloor = p.activity_floor * ddev
         act = math.log((new_sdiff + floor + afloor) / (ddev + floor + afloor))
@@ -143,7 +153,7 @@ def activity_surprise(
     return abs(act) * p.activity_weight
 
 
-@kernel
+@inlined
 def season_surprise(
     x: float, pm: float, pd: float, pc: float, dev: float, floor: float, p: DetectorParams
 ) -> float:  # pragma: no cover - compiled
@@ -154,54 +164,64 @@ def season_surprise(
     return math.log1p(z) * p.season_weight
 
 
-@kernel
-def range_surprise(st: F64, x: float, floor: float, p: DetectorParams) -> float:  # pragma: no cover
+@inlined
+def range_surprise(
+    core: F64, col: int, x: float, floor: float, p: DetectorParams
+) -> float:  # pragma: no cover
     """Weighted ``log1p`` of how far x lies beyond the recent extremes, over their spread."""
-    hi, lo = st[HI], st[LO]
+    hi, lo = core[col, HI], core[col, LO]
     z = max(max(x - hi, lo - x), 0.0)
-    z /= hi - lo + st[DEV] + floor
+    z /= hi - lo + core[col, DEV] + floor
     return math.log1p(z) * p.range_weight
 
 
-@kernel
+@inlined
 def channel_u(
-    st: F64, c: int, surprise: float, alpha: float, gated: bool, p: DetectorParams
+    core: F64, col: int, c: int, surprise: float, alpha: float, gated: bool, p: DetectorParams
 ) -> tuple[float, float]:  # pragma: no cover - compiled
     """(new short average, u) of channel ``c``: the surprise's short average standardised
     against its long-run distribution, lowered by the record gate if ``gated``."""
     short = 0.0
-    if st[N] > 0:
-        short = st[SHORT + c] + alpha * (surprise - st[SHORT + c])
-    u = (short - st[TMEAN + c]) / (math.sqrt(st[TVAR + c]) + p.tail_floor)
+    if core[col, N] > 0:
+        short = core[col, SHORT + c] + alpha * (surprise - core[col, SHORT + c])
+    u = (short - core[col, TMEAN + c]) / (math.sqrt(core[col, TVAR + c]) + p.tail_floor)
     if gated:
-        rec = st[RECORD + c]
+        rec = core[col, RECORD + c]
         fall = p.novelty_ratio * rec + p.novelty_margin - short
         u -= p.novelty_penalty * max(fall / (rec + TINY), 0.0)
     return short, u
 
 
-@kernel
-def combined_score(st: F64, best: float, p: DetectorParams) -> float:  # pragma: no cover
+@inlined
+def combined_score(
+    core: F64, col: int, best: float, p: DetectorParams
+) -> float:  # pragma: no cover
     """The score of the largest ``u`` (already clipped): the ``unovel`` gate, the
     logistic curve, 0 during warmup, damped during a cooldown."""
     if p.unovel_penalty != 0.0:
-        best = best - p.unovel_penalty * max(p.unovel_ratio * st[UMAX] - best, 0.0)
+        best = best - p.unovel_penalty * max(p.unovel_ratio * core[col, UMAX] - best, 0.0)
     score = 1.0 / (1.0 + math.exp(-LOGISTIC_SLOPE * (best - p.z_offset)))
-    if not st[N] >= p.warmup:
+    if not core[col, N] >= p.warmup:
         score = 0.0
-    if st[COOL] > 0:
+    if core[col, COOL] > 0:
         score = score * p.cooldown_factor
     return score
 
 
-@kernel
+@inlined
 def fold(
-    st: F64, prof: F64, x: float, new_sdiff: float, shorts: F64, k: int, score: float,
-    raw_best: float, p: DetectorParams,
+    core: F64, col: int, profile: F64, b: int, x: float, new_sdiff: float, shorts: F64,
+    k: int, score: float, raw_best: float, p: DetectorParams,
 ) -> None:  # pragma: no cover - compiled  # fmt: skip
-    """Fold the reading into the series' state (``st``, in place) and its profile bin
-    (``prof``): the reading was scored against the state before."""
-    n, level, dev, prev, ddev = st[N], st[LEVEL], st[DEV], st[PREV], st[DDEV]
+    """Fold the reading into the series' state (``core[col]``, in place) and its profile
+    bin (``profile[b]``): the reading was scored against the state before."""
+    n, level, dev, prev, ddev = (
+        core[col, N],
+        core[col, LEVEL],
+        core[col, DEV],
+        core[col, PREV],
+        core[col, DDEV],
+    )
     adiff = abs(x - prev)
     alev = abs(x - level)
     inv = 1.0 / (n + 1.0)
@@ -210,85 +230,100 @@ def fold(
     use_range = p.range_weight != 0.0
     if n > 0:
         if use_range:
-            st[HI] = max(x, st[HI] - p.range_decay * (st[HI] - level))
-            st[LO] = min(x, st[LO] + p.range_decay * (level - st[LO]))
-        st[LEVEL] = level + rate * (x - level)
-        st[DEV] = dev + rate * (alev - dev)
+            core[col, HI] = max(x, core[col, HI] - p.range_decay * (core[col, HI] - level))
+            core[col, LO] = min(x, core[col, LO] + p.range_decay * (level - core[col, LO]))
+        core[col, LEVEL] = level + rate * (x - level)
+        core[col, DEV] = dev + rate * (alev - dev)
     else:
-        st[LEVEL] = x
-        st[DEV] = 0.0
+        core[col, LEVEL] = x
+        core[col, DEV] = 0.0
         if use_range:
-            st[HI] = x
-            st[LO] = x
-    st[DDEV] = ddev + rate * (adiff - ddev) if n > 1 else (adiff if n > 0 else 0.0)
-    st[SDIFF] = new_sdiff
-    cool = st[COOL]
-    st[COOL] = (
+            core[col, HI] = x
+            core[col, LO] = x
+    core[col, DDEV] = ddev + rate * (adiff - ddev) if n > 1 else (adiff if n > 0 else 0.0)
+    core[col, SDIFF] = new_sdiff
+    cool = core[col, COOL]
+    core[col, COOL] = (
         float(p.cooldown) if score >= p.cooldown_level and cool <= 0 else max(cool - 1.0, 0.0)
     )
     if p.unovel_penalty != 0.0:
-        st[UMAX] = max(st[UMAX] * p.unovel_decay, raw_best) if n >= p.unovel_start else 0.0
+        core[col, UMAX] = (
+            max(core[col, UMAX] * p.unovel_decay, raw_best) if n >= p.unovel_start else 0.0
+        )
     g = k if p.novelty_all else 1
     for c in range(k):
         if c < g:
-            st[RECORD + c] = max(st[RECORD + c] * p.novelty_decay, shorts[c])
-        tmean, tvar = st[TMEAN + c], st[TVAR + c]
+            core[col, RECORD + c] = max(core[col, RECORD + c] * p.novelty_decay, shorts[c])
+        tmean, tvar = core[col, TMEAN + c], core[col, TVAR + c]
         delta = shorts[c] - tmean
         if p.tail_clip > 0 and n > p.warmup:
             lim = p.tail_clip * (math.sqrt(tvar) + p.tail_floor)
             delta = min(max(delta, -lim), lim)
-        st[TMEAN + c] = tmean + trate * delta
-        st[TVAR + c] = (1.0 - trate) * (tvar + trate * delta * delta)
-        st[SHORT + c] = shorts[c]
+        core[col, TMEAN + c] = tmean + trate * delta
+        core[col, TVAR + c] = (1.0 - trate) * (tvar + trate * delta * delta)
+        core[col, SHORT + c] = shorts[c]
     if use_range:  # the range surprise is 0 most of the time: flush before subnormal
         for row in (SHORT + CHANNELS - 1, TMEAN + CHANNELS - 1, TVAR + CHANNELS - 1):
-            if abs(st[row]) < SUBNORMAL_GUARD:
-                st[row] = 0.0
-    pm, pd, pc = prof[P_MEAN], prof[P_DEV], prof[P_COUNT]
+            if abs(core[col, row]) < SUBNORMAL_GUARD:
+                core[col, row] = 0.0
+    pm, pd, pc = profile[b, P_MEAN], profile[b, P_DEV], profile[b, P_COUNT]
     if pc > 0:
         srate = max(p.alpha_season, 1.0 / (pc + 1.0))
-        prof[P_MEAN] = pm + srate * (x - pm)
-        prof[P_DEV] = pd + srate * (abs(x - pm) - pd)
+        profile[b, P_MEAN] = pm + srate * (x - pm)
+        profile[b, P_DEV] = pd + srate * (abs(x - pm) - pd)
     else:
-        prof[P_MEAN] = x
-        prof[P_DEV] = 0.0
-    prof[P_COUNT] = pc + 1.0
-    st[PREV] = x
-    st[N] = n + 1.0
+        profile[b, P_MEAN] = x
+        profile[b, P_DEV] = 0.0
+    profile[b, P_COUNT] = pc + 1.0
+    core[col, PREV] = x
+    core[col, N] = n + 1.0
 
 
-@kernel
+@inlined
 def score_row(
-    st: F64, prof: F64, x: float, update: bool, shorts: F64, p: DetectorParams
+    core: F64,
+    col: int,
+    profile: F64,
+    b: int,
+    x: float,
+    update: bool,
+    shorts: F64,
+    p: DetectorParams,
 ) -> float:  # pragma: no cover - compiled
-    """Score reading ``x`` of a series against its state ``st`` (its row of ``core``) and
-    its profile bin ``prof``; fold it in if ``update``. ``shorts`` is scratch (CHANNELS)."""
-    n = st[N]
-    floor = p.scale_floor * abs(st[LEVEL]) + TINY
-    step = abs(x - st[PREV]) if n > 0 else 0.0
-    sdiff = st[SDIFF]
+    """Score reading ``x`` of a series against its state ``core[col]`` and its profile bin
+    ``profile[b]``; fold it in if ``update``. ``shorts`` is scratch (CHANNELS)."""
+    n = core[col, N]
+    floor = p.scale_floor * abs(core[col, LEVEL]) + TINY
+    step = abs(x - core[col, PREV]) if n > 0 else 0.0
+    sdiff = core[col, SDIFF]
     new_sdiff = sdiff + p.alpha_activity * (step - sdiff) if n > 1 else step
     k = CHANNELS if p.range_weight != 0.0 else CHANNELS - 1  # channels in use (range: last)
     best = -math.inf
     for c in range(k):
         if c == 0:
-            surprise, alpha = level_surprise(st, x, floor), p.alpha_short
+            surprise, alpha = level_surprise(core, col, x, floor), p.alpha_short
         elif c == 1:
-            surprise, alpha = activity_surprise(st, new_sdiff, floor, p), p.alpha_short
+            surprise, alpha = activity_surprise(core, col, new_sdiff, floor, p), p.alpha_short
         elif c == 2:
             surprise = season_surprise(
-                x, prof[P_MEAN], prof[P_DEV], prof[P_COUNT], st[DEV], floor, p
+                x,
+                profile[b, P_MEAN],
+                profile[b, P_DEV],
+                profile[b, P_COUNT],
+                core[col, DEV],
+                floor,
+                p,
             )
             alpha = p.alpha_season_short
         else:
-            surprise, alpha = range_surprise(st, x, floor, p), p.alpha_short
-        short, u = channel_u(st, c, surprise, alpha, c == 0 or p.novelty_all, p)
+            surprise, alpha = range_surprise(core, col, x, floor, p), p.alpha_short
+        short, u = channel_u(core, col, c, surprise, alpha, c == 0 or p.novelty_all, p)
         shorts[c] = short
         best = max(best, u)
     best = min(max(best, -U_LIMIT), U_LIMIT)
-    score = combined_score(st, best, p)
+    score = combined_score(core, col, best, p)
     if update:
-        fold(st, prof, x, new_sdiff, shorts, k, score, best, p)
+        fold(core, col, profile, b, x, new_sdiff, shorts, k, score, best, p)
     return score
 
 
@@ -303,6 +338,7 @@ def detect_rows(
     series needs a slot when ``core`` is full (the caller grows it and resumes)."""
     shorts = np.zeros(CHANNELS, np.float64)
     bins = p.season_bins
+    bin_ns = DAY_NS // bins
     for r in range(start, series.shape[0]):
         s = series[r]
         col = slot[s]
@@ -312,10 +348,9 @@ def detect_rows(
             col = used
             slot[s] = col
             used += 1
-        st = core[col]
-        level[r], dev[r], count[r] = st[LEVEL], st[DEV], st[N]
-        prof = profile[col * bins + season_bin(ts[r], bins)]
-        score[r] = np.float32(score_row(st, prof, x[r], update[r], shorts, p))
+        level[r], dev[r], count[r] = core[col, LEVEL], core[col, DEV], core[col, N]
+        b = col * bins + season_bin(ts[r], bin_ns, bins)
+        score[r] = np.float32(score_row(core, col, profile, b, x[r], update[r], shorts, p))
     return series.shape[0], used
 
 

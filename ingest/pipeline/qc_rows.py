@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from pantau.compiled import kernel
+from pantau.compiled import inlined
 from pantau.flags import QC
 
 I64 = NDArray[np.int64]
@@ -29,7 +29,7 @@ _DUPLICATE, _GAP = np.int32(QC.DUPLICATE), np.int32(QC.GAP)
 _RATE, _FLATLINE, _RANGE = np.int32(QC.RATE), np.int32(QC.FLATLINE), np.int32(QC.RANGE)
 
 
-@kernel
+@inlined
 def qc_row(  # pragma: no cover - compiled
     r: int, series: I64, ts: I64, seq: I64, value: F64, flags: NDArray[np.int32],
     eligible: B, ident_seen: B, seq_seen_ts: I64, max_rate_per_s: F64,

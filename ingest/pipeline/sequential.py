@@ -36,13 +36,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ingest.pipeline.anomaly import CHANNELS, DEV, LEVEL, DetectorState, N
-from ingest.pipeline.config import DetectorConfig, PipelineConfig
+from ingest.pipeline.config import DAY_NS, DetectorConfig, PipelineConfig
 from ingest.pipeline.dedupe import Repeats
 from ingest.pipeline.detector_kernel import DetectorParams, detector_params, score_row, season_bin
 from ingest.pipeline.qc_rows import qc_row
 from ingest.pipeline.state import SeriesState
 from ingest.pipeline.thresholds import Thresholds
-from pantau.compiled import kernel
+from pantau.compiled import inlined, kernel
 from pantau.flags import QC
 
 I64 = NDArray[np.int64]
@@ -110,33 +110,35 @@ def depth_order(
     return by_depth, bounds, order
 
 
-@kernel
+@inlined
+def trend_weight(dt_s: float, tau_s: float) -> float:  # pragma: no cover - compiled
+    """The weight ``a = 1 - exp(-dt/tau)`` of a reading ``dt_s`` after the previous one in
+    the trend's exponentially weighted mean (time constant ``tau_s``)."""
+    return -math.expm1(-dt_s / tau_s)
+
+
+@inlined
 def trend_step(
-    mean: float, value: float, dt_s: float, tau_s: float
+    mean: float, value: float, dt_s: float, a: float
 ) -> tuple[float, float]:  # pragma: no cover - compiled
     """One step of the trend: (change per hour, new mean) of a series' good reading.
 
-    ``mean`` is an exponentially weighted mean of the series' good values with time
-    constant ``tau_s`` (weight ``a = 1 - exp(-dt/tau)`` for a reading ``dt`` after the
-    previous one). On a steady ramp of slope r, ``value - mean`` settles at
-    ``r * dt / a``, so ``(value - mean) * a / dt`` is the slope, and noise between
-    consecutive readings is averaged over about ``tau``. After a long silence
-    (``a`` near 1) it is the plain difference to the previous reading. ``mean`` NaN
-    (no previous reading): no change (NaN), and the mean starts at the value.
+    ``mean`` is an exponentially weighted mean of the series' good values, ``a`` the
+    reading's weight in it (:func:`trend_weight`). On a steady ramp of slope r,
+    ``value - mean`` settles at ``r * dt / a``, so ``(value - mean) * a / dt`` is the
+    slope, and noise between consecutive readings is averaged over about ``tau``. After a
+    long silence (``a`` near 1) it is the plain difference to the previous reading.
+    ``mean`` NaN (no previous reading): no change (NaN), and the mean starts at the value.
     """
-    a = -math.expm1(-dt_s / tau_s)
     per_h = (value - mean) * a / (dt_s / 3600.0)
     return per_h, value if math.isnan(mean) else mean + a * (value - mean)
 
 
-@kernel
-def expected(
-    good_value: float, mean: float, dt_s: float, tau_s: float
-) -> float:  # pragma: no cover - compiled
+@inlined
+def expected(good_value: float, mean: float, a: float) -> float:  # pragma: no cover - compiled
     """The value the trend expects ``dt_s`` after the last good value: on a steady ramp of
     slope r, ``good_value - mean`` is ``r * dt / a`` (``trend_step``), so the next value is
     ``good_value + a * (good_value - mean)``. NaN where there is no trend yet."""
-    a = -math.expm1(-dt_s / tau_s)
     return good_value + a * (good_value - mean)
 
 
@@ -199,6 +201,7 @@ def _rows(  # pragma: no cover - compiled
     stops before a row whose series needs a detector slot when ``core`` is full."""
     shorts = np.zeros(CHANNELS, np.float64)
     bins = p.season_bins
+    bin_ns = DAY_NS // bins
     for i in range(start, order.shape[0]):
         r = order[i]
         s = series[r]
@@ -220,18 +223,18 @@ def _rows(  # pragma: no cover - compiled
             continue
         # The trend's step and what it expects (NaN without a previous good value).
         tm = trend_mean[s] if has_prev else np.nan
-        step_trend, new_mean = trend_step(tm, v, dt_s, tau_s)
-        expect = expected(previous, tm, dt_s, tau_s)  # NaN: the detector's level alone
+        a = trend_weight(dt_s, tau_s)
+        step_trend, new_mean = trend_step(tm, v, dt_s, a)
+        expect = expected(previous, tm, a)  # NaN: the detector's level alone
         # The detector: scored against the series' state before the row; folded in if good.
         col = slot[s]
         if col < 0:
             col = used
             slot[s] = col
             used += 1
-        st = core[col]
-        level, dev, count = st[LEVEL], st[DEV], st[N]
-        prof = profile[col * bins + season_bin(ts[r], bins)]
-        sc = np.float32(score_row(st, prof, v, good, shorts, p))
+        level, dev, count = core[col, LEVEL], core[col, DEV], core[col, N]
+        b = col * bins + season_bin(ts[r], bin_ns, bins)
+        sc = np.float32(score_row(core, col, profile, b, v, good, shorts, p))
         score_out[r] = sc
         # SPIKE: far from both the detector's level and what the trend expects.
         deviation = abs(v - level)
