@@ -65,7 +65,8 @@ def create_app(ctx: AppContext, *, cors_origins: list[str] | None = None) -> Fas
     )
     app.state.ctx = ctx
     errors.install(app)
-    if cors_origins:
+    app.add_middleware(RequestGuard, ctx=ctx)  # size, key before body, keyless limits
+    if cors_origins:  # around the guard: its early 401/413/429 reach the browser's code too
         app.add_middleware(
             CORSMiddleware,
             allow_origins=cors_origins,
@@ -78,7 +79,6 @@ def create_app(ctx: AppContext, *, cors_origins: list[str] | None = None) -> Fas
                 "Retry-After",
             ],
         )
-    app.add_middleware(RequestGuard, ctx=ctx)  # size, key before body, keyless limits
     app.add_middleware(RequestMetrics)  # outermost: counts CORS answers and errors too
     for module in ROUTERS:
         app.include_router(module.router)

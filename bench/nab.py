@@ -16,7 +16,7 @@ Without ``--cv``:
 ``timestamp,value``); per-row scores are written to ``--out`` in NAB's results layout
 (``<detector>/<category>/<detector>_<file>.csv`` with ``timestamp,value,anomaly_score``).
 
-Detectors: ``pantau`` (``ingest.pipeline.anomaly.score_step``, the code ``Pipeline.process``
+Detectors: ``pantau`` (``ingest.pipeline.detector_kernel``, the compiled code ``Pipeline.process``
 runs, with the default ``PipelineConfig().detector``), ``rolling_zscore`` (a 100-row
 rolling z-score baseline) and ``numenta`` (HTM; NAB's own per-row results re-scored here
 where they are present, otherwise NAB's published per-file raw scores at NAB's corpus

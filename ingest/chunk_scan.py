@@ -94,10 +94,10 @@ def scan(bodies: Sequence[bytes], *, max_payload: int, max_items: int) -> Scanne
 
 def warm_up() -> None:
     """Compile (or load) this module's kernels, the pipeline's and the kernel package's."""
-    from ingest.pipeline.qc_rows import warm_up as qc_rows
+    from ingest.pipeline.sequential import warm_up as pipeline
 
     compiled.warm_up()
-    qc_rows()
+    pipeline()
     from ingest.record import encode_message
 
     payload = b'[{"ts": 1763800000000, "values": {"pm25": 1}}]'

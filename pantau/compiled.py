@@ -24,6 +24,13 @@ def kernel(function: F) -> F:
     return cast(F, numba.njit(cache=True, nogil=True)(function))
 
 
+def inlined(function: F) -> F:
+    """A small compiled function that other kernels call: compiled into each caller
+    (Numba-level inlining), so a call costs nothing, not even the reference counts of
+    the arrays passed. Called from Python it runs as a kernel of its own."""
+    return cast(F, numba.njit(cache=True, nogil=True, inline="always")(function))
+
+
 def warm_up() -> None:
     """Compile (or load from the cache) every kernel, by running each on a small input."""
     from pantau.lineprotocol import warm_up as line_protocol

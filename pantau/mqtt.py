@@ -597,3 +597,103 @@ class Publisher:
     ) -> None:
         self._connected.clear()
         log.info("publisher disconnected from %s: %s", self.address, reason)
+
+
+class WindowedPublisher:
+    """Publishes QoS 1 without waiting for each acknowledgement, up to ``window`` in flight.
+
+    :class:`Publisher` waits for each PUBACK, which is right for a service and far too
+    slow for thousands of simulated devices. :meth:`publish` blocks only while the
+    window is full (back-pressure); ``on_ack`` is called from paho's network thread for
+    each acknowledgement (keep it a counter). ``refused`` holds the broker's reason
+    once it refused the login; ``answered`` is set by its first CONNACK.
+    """
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        *,
+        client_id: str,
+        username: str | None,
+        password: str | None,
+        window: int,
+        on_ack: Callable[[], None] | None = None,
+    ) -> None:
+        self.address = address
+        self.window = threading.BoundedSemaphore(window)
+        self.answered = threading.Event()
+        self.refused: str | None = None
+        self.sent = 0
+        self.acked = 0
+        self._on_ack = on_ack
+        self._lock = threading.Lock()
+        self.client = new_client(
+            address,
+            client_id=client_id[:64],
+            clean=True,
+            manual_ack=False,
+            username=username,
+            password=password,
+        )
+        self.client.max_inflight_messages_set(window)
+        self.client.max_queued_messages_set(0)
+        self.client.on_connect = self._on_connect
+        self.client.on_publish = self._on_publish
+
+    def start(self) -> None:
+        try:
+            self.client.connect_async(self.address.host, self.address.port, keepalive=30)
+        except OSError as exc:
+            raise BrokerUnavailable(f"cannot connect to MQTT broker {self.address}: {exc}") from exc
+        self.client.loop_start()
+
+    @property
+    def connected(self) -> bool:
+        return self.client.is_connected()
+
+    @property
+    def outstanding(self) -> int:
+        return self.sent - self.acked
+
+    def publish(self, topic: str, payload: bytes, timeout: float) -> bool:
+        """Queue one message; False if the window stayed full for ``timeout`` s or paho
+        refused it (a message sent while disconnected is kept and sent on reconnect)."""
+        if not self.window.acquire(timeout=timeout):
+            return False
+        # never hold our lock here: paho calls on_publish under its own message lock
+        info = self.client.publish(topic, payload, qos=1)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            self.window.release()
+            return False
+        with self._lock:
+            self.sent += 1
+        return True
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self.refused = str(reason) if reason.is_failure else None
+        self.answered.set()
+
+    def _on_publish(
+        self,
+        client: paho.Client,
+        userdata: object,
+        mid: int,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        with self._lock:
+            self.acked += 1
+        if self._on_ack is not None:
+            self._on_ack()
+        self.window.release()

@@ -3,13 +3,19 @@ $PANTAU_HOME.
 
 PostgreSQL is started with ``up --with-postgres`` (or when ``PANTAU_LOCAL_POSTGRES``
 is set); once created, ``down`` and ``status`` include it.
+
+``up`` also runs the start-up steps that other parts declare as entry points in
+``pyproject.toml`` (the kernel names no part): group ``pantau.before_services`` before
+the broker starts (the broker's credential files), ``pantau.after_fresh_start`` after a
+fresh start (ingest's persistent session). A step returning ``False`` could not finish
+yet and is reported; a part whose dependencies are not installed is skipped.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -39,7 +45,7 @@ def local_services(settings: Settings) -> tuple[Mosquitto, InfluxDB]:
     influx = InfluxDB(
         home / "influxdb",
         settings.influx_port,
-        rpc_port=settings.influx_port + 1,
+        rpc_port=settings.influx_rpc_port or settings.influx_port + 1,
         credentials=(INFLUX_USER, ensure_secret(home, INFLUX_SECRET)),  # auth on
     )
     return mosquitto, influx
@@ -57,13 +63,14 @@ def _describe(service: ManagedProcess) -> str:
     return f"{service.name:10} {state:22} port {service.port} {answer}  log: {service.log_file}"
 
 
-def _part(module: str, function: str) -> Callable[[Settings], object] | None:
-    """A function of another part, if that part is installed (as the CLI loads commands)."""
-    try:
-        found: Callable[[Settings], object] = getattr(importlib.import_module(module), function)
-    except ModuleNotFoundError:
-        return None
-    return found
+def startup_steps(group: str) -> Iterator[tuple[str, Callable[[Settings], object]]]:
+    """(name, step) of each start-up step an installed part declares in ``group``."""
+    for point in sorted(entry_points(group=group), key=lambda p: p.name):
+        try:
+            step: Callable[[Settings], object] = point.load()
+        except ModuleNotFoundError:  # that part's dependencies are not installed
+            continue
+        yield point.name, step
 
 
 def up(settings: Settings) -> None:
@@ -74,17 +81,18 @@ def up(settings: Settings) -> None:
     its credentials; then, on a fresh start, ingest's persistent session, so the
     broker keeps readings for ingest even before ingest first runs.
     """
-    prepare = _part("devices.brokerlink", "prepare_broker_files")
-    if prepare is not None:
-        prepare(settings)
+    for _name, step in startup_steps("pantau.before_services"):
+        step(settings)
     mosquitto, influx = local_services(settings)
     fresh = not mosquitto.running()
     for service in (mosquitto, influx):
         service.start()
         print(f"started  {_describe(service)}")
-    prime = _part("ingest.wiring", "prime_ingest_session")
-    if fresh and prime is not None and not prime(settings):
-        print("note: could not open ingest's session at the broker yet; it opens at first run")
+    if not fresh:
+        return
+    for name, step in startup_steps("pantau.after_fresh_start"):
+        if step(settings) is False:
+            print(f"note: {name}: could not be done yet; it is done at first run")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # local services (`pantau services up`)
     mosquitto_port: Port = 18830
     influx_port: Port = 18086
+    influx_rpc_port: int = Field(
+        0, ge=0, le=65535, description="InfluxDB's backup/restore port; 0: influx_port + 1"
+    )
     postgres_port: Port = Field(15432, description="port of the local PostgreSQL (--with-postgres)")
     local_postgres: bool = Field(
         False,

@@ -6,12 +6,15 @@ and its own SQL database (``sql_url``), once on SQLite and once on PostgreSQL: e
 test that takes ``sql_url`` runs against both. A PostgreSQL database is a copy of a
 template migrated once per session (``CREATE DATABASE … TEMPLATE``), dropped after.
 Tests that kill or restart a service start their own with ``make_mosquitto`` /
-``make_influxdb``. Everything is removed afterwards.
+``make_influxdb``. Everything is removed afterwards, and any process a failed test
+left running is killed at the end of the session (``tests/sweep.py``).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +26,17 @@ from pantau import database
 from pantau.postgres import PostgreSQL
 from pantau.services import InfluxDB, Mosquitto, free_port
 from pantau.store import InfluxStore
+from tests.sweep import MARKER, sweep
+
+RUN_ID = uuid.uuid4().hex  # fresh per session: a nested run never sweeps its parent's
+os.environ[MARKER] = RUN_ID
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Kill whatever a test left running (every child inherits the run's marker)."""
+    left = sweep(RUN_ID)
+    if left:
+        print(f"\nkilled {len(left)} process(es) left running by tests: {left}", file=sys.stderr)
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.pipeline.anomaly import new_detector_state, score_step
+from ingest.pipeline.anomaly import new_detector_state
 from ingest.pipeline.config import DetectorConfig
+from ingest.pipeline.detector_kernel import score_rows
 
 
 def pantau_scores(
@@ -17,28 +18,17 @@ def pantau_scores(
     series_ts: Sequence[NDArray[np.int64]],
     cfg: DetectorConfig,
 ) -> list[NDArray[np.float64]]:
-    """Run :func:`ingest.pipeline.anomaly.score_step` over all files at once, one series
-    each, one row per step: exactly how ``Pipeline.process`` feeds it (every row of a
-    NAB file is an in-order, plausible reading, so every row updates the state)."""
-    n_files = len(series_values)
+    """Score every file with :func:`ingest.pipeline.detector_kernel.score_rows`, the
+    compiled per-reading detector ``Pipeline.process`` runs, one series per file (every
+    row of a NAB file is an in-order, plausible reading, so every row updates the state)."""
     state = new_detector_state(cfg)
-    state.ensure(n_files)
-    lengths = np.array([v.shape[0] for v in series_values])
-    width = int(lengths.max(initial=0))
-    values = np.zeros((n_files, width), np.float64)
-    stamps = np.zeros((n_files, width), np.int64)
-    for i, (v, ts) in enumerate(zip(series_values, series_ts, strict=True)):
-        values[i, : v.shape[0]] = v
-        stamps[i, : ts.shape[0]] = ts
-    ids = np.arange(n_files, dtype=np.int64)
-    scores = np.zeros_like(values)
-    for row in range(width):
-        alive = ids[lengths > row]
-        score, _level, _dev, _n = score_step(
-            state, alive, values[alive, row], stamps[alive, row], None, cfg
-        )
-        scores[alive, row] = score
-    return [scores[i, : lengths[i]] for i in range(n_files)]
+    state.ensure(len(series_values))
+    out = []
+    for i, (values, ts) in enumerate(zip(series_values, series_ts, strict=True)):
+        series = np.full(values.shape[0], i, np.int64)
+        score = score_rows(state, series, values.astype(np.float64), ts.astype(np.int64), None, cfg)
+        out.append(score[0].astype(np.float64))
+    return out
 
 
 def rolling_zscore(values: NDArray[np.float64], window: int = 100) -> NDArray[np.float64]:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.pipeline.anomaly import new_detector_state, score_step
+from ingest.pipeline.anomaly import new_detector_state
 from ingest.pipeline.config import DetectorConfig
+from ingest.pipeline.detector_kernel import score_rows
 
 FIVE_MIN = 300 * 1_000_000_000
 T0 = 1_763_856_000 * 1_000_000_000  # a UTC midnight
@@ -26,12 +27,11 @@ def _scores(cfg: DetectorConfig, columns: NDArray[np.float64]) -> NDArray[np.flo
     n = columns.shape[1]
     state = new_detector_state(cfg)
     state.ensure(n)
-    ids = np.arange(n, dtype=np.int64)
-    out = np.zeros_like(columns)
-    for i in range(columns.shape[0]):
-        ts = np.full(n, T0 + i * FIVE_MIN, np.int64)
-        out[i] = score_step(state, ids, columns[i], ts, None, cfg)[0]
-    return out
+    rows = columns.shape[0]
+    ids = np.tile(np.arange(n, dtype=np.int64), rows)  # row after row, every column
+    ts = np.repeat(T0 + np.arange(rows, dtype=np.int64) * FIVE_MIN, n)
+    score = score_rows(state, ids, columns.ravel(), ts, None, cfg)[0]
+    return score.reshape(rows, n).astype(np.float64)
 
 
 def _daily(days: int, rng: np.random.Generator) -> NDArray[np.float64]:

@@ -123,4 +123,3 @@ def _rows(table: Any, mask: NDArray[np.bool_]) -> Any:
     if mask.all():
         return table
     return type(table)(**{f.name: getattr(table, f.name)[mask] for f in fields(table)})
-

@@ -1,11 +1,11 @@
 """The sequential part of the pipeline: per series, row after row.
 
-Rows are processed in arrival order per series, as if one at a time, which is what
-makes the result independent of how a stream is cut into batches. The QC steps run
-in one compiled pass over the rows (:mod:`ingest.pipeline.qc_rows`); the anomaly
-detector runs vectorised across series, in a loop over *depth* (the k-th row of every
-series in the batch at once), never over readings or series: a batch with ~10 rows
-per series takes ~10 vectorised steps.
+Rows are processed in arrival order per series, one at a time, which is what makes
+the result independent of how a stream is cut into batches: one compiled pass over
+the rows in series order (a series' state stays in cache while its rows go by) does
+QC (:func:`ingest.pipeline.qc_rows.qc_row`), the trend and what it expects
+(:func:`trend_step`, :func:`expected`), the anomaly detector
+(:func:`ingest.pipeline.detector_kernel.score_row`), SPIKE and ANOMALY.
 
 Per row, against the series' state before it:
 - ``newest`` is the newest timestamp seen (rows with a finite raw value and no TIME
@@ -18,29 +18,36 @@ Per row, against the series' state before it:
 - every kept row with a finite, in-range value is scored (late rows too, without
   updating the detector); ANOMALY comes from the detector. SPIKE needs the reading to
   be far from both the detector's level and what the series' trend expects (the last
-  good value carried along the smoothed slope, see ``expected``), so a steady physical
+  good value carried along the smoothed slope, see :func:`expected`), so a steady physical
   rise (far from the slow level, on the trend) is not a spike, nor is the return to
   normal after a glitch (off the trend the glitch bent, on the level), while a lone
   jump off both is;
 - a good row flagged neither RATE, FLATLINE nor SPIKE is *clean*: only clean rows move
-  the series' trend (the smoothed rate of change per hour, see ``trend_step``), so a
+  the series' trend (the smoothed rate of change per hour, see :func:`trend_step`), so a
   flagged glitch never reads as "rising fast" (``BAD_FLAGS`` gate the derived values).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.pipeline.anomaly import DetectorState, score_step
-from ingest.pipeline.config import PipelineConfig
+from ingest.pipeline.anomaly import CHANNELS, DEV, LEVEL, DetectorState, N
+from ingest.pipeline.config import DAY_NS, DetectorConfig, PipelineConfig
 from ingest.pipeline.dedupe import Repeats
-from ingest.pipeline.qc_rows import qc_rows
+from ingest.pipeline.detector_kernel import DetectorParams, detector_params, score_row, season_bin
+from ingest.pipeline.qc_rows import qc_row
 from ingest.pipeline.state import SeriesState
 from ingest.pipeline.thresholds import Thresholds
+from pantau.compiled import inlined, kernel
 from pantau.flags import QC
+
+I64 = NDArray[np.int64]
+F64 = NDArray[np.float64]
+B = NDArray[np.bool_]
 
 _SPIKE = np.int32(QC.SPIKE)
 _RATE_OR_FLAT = np.int32(QC.RATE | QC.FLATLINE)
@@ -103,42 +110,36 @@ def depth_order(
     return by_depth, bounds, order
 
 
+@inlined
+def trend_weight(dt_s: float, tau_s: float) -> float:  # pragma: no cover - compiled
+    """The weight ``a = 1 - exp(-dt/tau)`` of a reading ``dt_s`` after the previous one in
+    the trend's exponentially weighted mean (time constant ``tau_s``)."""
+    return -math.expm1(-dt_s / tau_s)
+
+
+@inlined
 def trend_step(
-    mean: NDArray[np.float64],
-    value: NDArray[np.float64],
-    dt_s: NDArray[np.float64],
-    tau_s: float,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """One step of the trend: (change per hour, new mean) of each series' good reading (the
-    NumPy form of what :mod:`ingest.pipeline.qc_rows` computes row by row; its tests'
-    reference).
+    mean: float, value: float, dt_s: float, a: float
+) -> tuple[float, float]:  # pragma: no cover - compiled
+    """One step of the trend: (change per hour, new mean) of a series' good reading.
 
-    ``mean`` is an exponentially weighted mean of the series' good values with time
-    constant ``tau_s`` (weight ``a = 1 - exp(-dt/tau)`` for a reading ``dt`` after the
-    previous one). On a steady ramp of slope r, ``value - mean`` settles at
-    ``r * dt / a``, so ``(value - mean) * a / dt`` is the slope, and noise between
-    consecutive readings is averaged over about ``tau``. After a long silence
-    (``a`` near 1) it is the plain difference to the previous reading. ``mean`` NaN
-    (no previous reading): no change, and the mean starts at the value.
+    ``mean`` is an exponentially weighted mean of the series' good values, ``a`` the
+    reading's weight in it (:func:`trend_weight`). On a steady ramp of slope r,
+    ``value - mean`` settles at ``r * dt / a``, so ``(value - mean) * a / dt`` is the
+    slope, and noise between consecutive readings is averaged over about ``tau``. After a
+    long silence (``a`` near 1) it is the plain difference to the previous reading.
+    ``mean`` NaN (no previous reading): no change (NaN), and the mean starts at the value.
     """
-    a = -np.expm1(-dt_s / tau_s)
-    with np.errstate(invalid="ignore", over="ignore"):  # rows that are not good: ignored
-        per_h = (value - mean) * a / (dt_s / 3600.0)
-        return per_h, np.where(np.isnan(mean), value, mean + a * (value - mean))
+    per_h = (value - mean) * a / (dt_s / 3600.0)
+    return per_h, value if math.isnan(mean) else mean + a * (value - mean)
 
 
-def expected(
-    good_value: NDArray[np.float64],
-    mean: NDArray[np.float64],
-    dt_s: NDArray[np.float64],
-    tau_s: float,
-) -> NDArray[np.float64]:
+@inlined
+def expected(good_value: float, mean: float, a: float) -> float:  # pragma: no cover - compiled
     """The value the trend expects ``dt_s`` after the last good value: on a steady ramp of
     slope r, ``good_value - mean`` is ``r * dt / a`` (``trend_step``), so the next value is
     ``good_value + a * (good_value - mean)``. NaN where there is no trend yet."""
-    a = -np.expm1(-dt_s / tau_s)
-    with np.errstate(invalid="ignore", over="ignore"):
-        return good_value + a * (good_value - mean)
+    return good_value + a * (good_value - mean)
 
 
 def run_sequential(
@@ -150,58 +151,29 @@ def run_sequential(
     n = rows.series.shape[0]
     flags = rows.flags.copy()
     thr = rows.thresholds
-    # The QC steps, one compiled pass over the rows (see qc_rows); then the detector.
-    keep, in_range, good, in_horizon, has_prev, dt_s, previous = qc_rows(
-        series=rows.series,
-        ts=rows.ts,
-        seq=rows.seq,
-        value=rows.value,
-        flags=flags,
-        eligible=rows.eligible,
-        ident_seen=rows.repeats.ident_seen,
-        seq_seen_ts=rows.repeats.seq_seen_ts,
-        max_rate_per_s=thr.max_rate_per_s,
-        flatline_tolerance=thr.flatline_tolerance,
-        flatline_count=thr.flatline_count,
-        last_ts=qc.i64("last_ts"),
-        last_seq=qc.i64("last_seq"),
-        good_ts=qc.i64("good_ts"),
-        good_value=qc.f64("good_value"),
-        flat_run=qc.i64("flat_run"),
-        lateness_ns=config.lateness_ns,
-    )
-    trend_mean, tau_s = qc.f64("trend_mean"), config.trend_window_ns / 1e9
-    trend = np.full(n, np.nan)
-    clean = np.zeros(n, np.bool_)
-    score = np.zeros(n, np.float32)
-    scored = keep & in_range
-    order, bounds, series_order = depth_order(rows.series)
-    single = bounds.shape[0] == 2  # one row per series: the step covers all rows in order
-    for d in range(bounds.shape[0] - 1):  # loop over depth, not over readings
-        at = np.arange(n) if single else order[bounds[d] : bounds[d + 1]]
-        at = at[scored[at]]
-        if not at.shape[0]:
-            continue
-        s, v, t, g = rows.series[at], rows.value[at], rows.ts[at], good[at]
-        tm = trend_mean[s]
-        prev_mean = np.where(has_prev[at], tm, np.nan)
-        step_trend, new_mean = trend_step(prev_mean, v, dt_s[at], tau_s)
-        expect = expected(previous[at], prev_mean, dt_s[at], tau_s)  # NaN: the level alone
-        sc, level, dev, count = score_step(detector, s, v, t, g, config.detector)
-        deviation = np.fmin(np.abs(v - level), np.abs(v - expect))
-        spike = (
-            (count >= config.detector.warmup)
-            & (deviation > thr.spike_sigma[at] * dev)
-            & (deviation > thr.spike_min_delta[at])
-        )
-        score[at] = sc
-        flags[at] |= spike * _SPIKE
-        ok = g & ~spike & ((flags[at] & _RATE_OR_FLAT) == 0)
-        trend_mean[s] = np.where(ok, new_mean, tm)
-        clean[at] = ok
-        trend[at] = np.where(ok, step_trend, np.nan)
-    anomaly = scored & (score >= config.anomaly_threshold)
-    flags |= (anomaly * _ANOMALY).astype(np.int32)
+    order = stable_order(rows.series)
+    keep = np.empty(n, np.bool_)
+    in_horizon = np.empty(n, np.bool_)
+    good = np.empty(n, np.bool_)
+    clean = np.empty(n, np.bool_)
+    trend = np.empty(n, np.float64)
+    score = np.empty(n, np.float32)
+    params = detector_params(config.detector)
+    done = 0
+    while True:  # stops early only when the detector needs room for new series
+        done, detector.used = _rows(
+            order, done, rows.series, rows.ts, rows.seq, rows.value, flags, rows.eligible,
+            rows.repeats.ident_seen, rows.repeats.seq_seen_ts, thr.max_rate_per_s,
+            thr.flatline_tolerance, thr.flatline_count, thr.spike_sigma, thr.spike_min_delta,
+            qc.i64("last_ts"), qc.i64("last_seq"), qc.i64("good_ts"), qc.f64("good_value"),
+            qc.i64("flat_run"), qc.f64("trend_mean"), detector.slot, detector.used,
+            detector.core, detector.profile, params, config.lateness_ns,
+            config.trend_window_ns / 1e9, config.anomaly_threshold,
+            keep, in_horizon, good, clean, trend, score,
+        )  # fmt: skip
+        if done == n:
+            break
+        detector.grow()
     return RowResults(
         keep=keep,
         flags=flags,
@@ -210,5 +182,88 @@ def run_sequential(
         good=good,
         clean=clean,
         trend_per_h=trend,
-        series_order=series_order,
+        series_order=order,
     )
+
+
+@kernel
+def _rows(  # pragma: no cover - compiled
+    order: I64, start: int, series: I64, ts: I64, seq: I64, value: F64,
+    flags: NDArray[np.int32], eligible: B, ident_seen: B, seq_seen_ts: I64,
+    max_rate_per_s: F64, flatline_tolerance: F64, flatline_count: F64, spike_sigma: F64,
+    spike_min_delta: F64, last_ts: I64, last_seq: I64, good_ts: I64, good_value: F64,
+    flat_run: I64, trend_mean: F64, slot: I64, used: int, core: F64, profile: F64,
+    p: DetectorParams, lateness: int, tau_s: float, anomaly_threshold: float,
+    keep_out: B, in_horizon_out: B, good_out: B, clean_out: B, trend_out: F64,
+    score_out: NDArray[np.float32],
+) -> tuple[int, int]:  # fmt: skip
+    """Rows ``order[start:]``, one at a time; returns (rows done, detector slots used). It
+    stops before a row whose series needs a detector slot when ``core`` is full."""
+    shorts = np.zeros(CHANNELS, np.float64)
+    bins = p.season_bins
+    bin_ns = DAY_NS // bins
+    for i in range(start, order.shape[0]):
+        r = order[i]
+        s = series[r]
+        v = value[r]
+        if math.isfinite(v) and slot[s] < 0 and used == core.shape[0]:
+            return i, used  # (a row that is not scored needs no slot: it may still fit)
+        kept, in_range, good, in_horizon, has_prev, dt_s, previous = qc_row(
+            r, series, ts, seq, value, flags, eligible, ident_seen, seq_seen_ts,
+            max_rate_per_s, flatline_tolerance, flatline_count, last_ts, last_seq, good_ts,
+            good_value, flat_run, lateness,
+        )  # fmt: skip
+        keep_out[r] = kept
+        in_horizon_out[r] = in_horizon
+        good_out[r] = good
+        clean_out[r] = False
+        trend_out[r] = np.nan
+        score_out[r] = 0.0
+        if not (kept and in_range):
+            continue
+        # The trend's step and what it expects (NaN without a previous good value).
+        tm = trend_mean[s] if has_prev else np.nan
+        a = trend_weight(dt_s, tau_s)
+        step_trend, new_mean = trend_step(tm, v, dt_s, a)
+        expect = expected(previous, tm, a)  # NaN: the detector's level alone
+        # The detector: scored against the series' state before the row; folded in if good.
+        col = slot[s]
+        if col < 0:
+            col = used
+            slot[s] = col
+            used += 1
+        level, dev, count = core[col, LEVEL], core[col, DEV], core[col, N]
+        b = col * bins + season_bin(ts[r], bin_ns, bins)
+        sc = np.float32(score_row(core, col, profile, b, v, good, shorts, p))
+        score_out[r] = sc
+        # SPIKE: far from both the detector's level and what the trend expects.
+        deviation = abs(v - level)
+        off_trend = abs(v - expect)
+        if off_trend < deviation:
+            deviation = off_trend
+        spike = count >= p.warmup and deviation > spike_sigma[r] * dev
+        spike = spike and deviation > spike_min_delta[r]
+        f = flags[r]
+        if spike:
+            f |= _SPIKE
+        ok = good and not spike and (f & _RATE_OR_FLAT) == 0
+        if ok:  # only clean rows move the trend
+            trend_mean[s] = new_mean
+            trend_out[r] = step_trend
+        clean_out[r] = ok
+        if np.float64(sc) >= anomaly_threshold:
+            f |= _ANOMALY
+        flags[r] = f
+    return order.shape[0], used
+
+
+def warm_up() -> None:
+    """Compile (or load) the pipeline's kernels, by running a small batch through them."""
+    from ingest.pipeline.detector_kernel import warm_up as detector
+    from ingest.pipeline.pipeline import Pipeline
+    from pantau.batch import Batch
+
+    detector()
+    now = 1_763_800_000 * 1_000_000_000
+    batch = Batch.from_columns(device=[0, 0], metric=[0, 0], ts=[now, now + 1], raw=[1.0, 2.0])
+    Pipeline(PipelineConfig(detector=DetectorConfig())).process(batch, now_ns=now)

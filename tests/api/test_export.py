@@ -129,6 +129,25 @@ def test_cors_preflight_and_exposed_headers(api: Api) -> None:
     assert "access-control-allow-origin" not in other.headers
 
 
+def test_the_guards_early_answers_carry_cors_headers(api: Api) -> None:
+    """A browser app must be able to read why it was refused (401 before the body)."""
+    origin = "https://data.bekasikab.go.id"
+    refused = api.client.post(
+        "/api/v1/devices",
+        content=b"{}",
+        headers={"Origin": origin, "Content-Type": "application/json"},
+    )
+    assert refused.status_code == 401
+    assert refused.headers["access-control-allow-origin"] == origin
+    too_big = api.client.post(
+        "/api/v1/devices",
+        content=b"x" * (1024 * 1024),
+        headers={"Origin": origin, "Authorization": "Bearer not-a-key"},
+    )
+    assert too_big.status_code in (401, 413)
+    assert too_big.headers["access-control-allow-origin"] == origin
+
+
 def _outcome(label: str, outcome: str) -> float:
     return EXPORTS.labels(label, outcome)._value.get()  # type: ignore[no-any-return]
 

@@ -30,25 +30,18 @@ pytestmark = pytest.mark.integration
 CSV = "id,kind,zone,latitude,longitude\n{id},air_quality,jababeka,-6.29,107.15\n"
 
 
-def _free_pair() -> int:
-    """A free port whose next port is free too (InfluxDB's RPC port is the next one)."""
-    while True:
-        port = free_port()
-        if port < 65535 and not port_open(port + 1):
-            return port
-
-
 class Home:
     """A PANTAU_HOME with its own ports, and the ``pantau`` command run against it."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.mqtt_port, self.influx_port = free_port(), _free_pair()
+        self.mqtt_port, self.influx_port = free_port(), free_port()
         self.env = {
             **os.environ,
             "PANTAU_HOME": str(root),
             "PANTAU_MOSQUITTO_PORT": str(self.mqtt_port),
             "PANTAU_INFLUX_PORT": str(self.influx_port),
+            "PANTAU_INFLUX_RPC_PORT": str(free_port()),
             "PANTAU_MQTT_URL": f"mqtt://127.0.0.1:{self.mqtt_port}",
             "PANTAU_INFLUX_URL": f"http://127.0.0.1:{self.influx_port}",
             "PANTAU_INGEST_FLUSH_MS": "50",

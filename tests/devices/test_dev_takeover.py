@@ -196,7 +196,7 @@ def test_the_simulators_shared_admin_pool_keeps_every_connection(
             pool.publish("aq-001", i % 4, "sensors/aq-001/readings", b'{"values": {"pm25": 1}}')
         assert pool.drain(10)
         assert pool.counters.errors == 0 and pool.counters.acked == 40
-        assert all(link.client.is_connected() and not link.refused for link in pool.links)
+        assert all(link.connected and not link.refused for link in pool.links)
         assert len({link.client._username for link in pool.links}) == 4
     finally:
         pool.close()

@@ -8,16 +8,21 @@ import sys
 
 _PROBE = """
 from ingest import chunk_scan
-from ingest.pipeline import qc_rows
+from ingest.pipeline import detector_kernel, sequential
 from pantau import lineblock
 chunk_scan.warm_up()
-kernels = (lineblock._assemble, chunk_scan._chunk, qc_rows._qc)
+kernels = (lineblock._assemble, chunk_scan._chunk, sequential._rows, detector_kernel.detect_rows)
 print(sum(sum(k._cache_hits.values()) for k in kernels),
       sum(sum(k._cache_misses.values()) for k in kernels))
 """
 
 
-kernels_named = ("lineblock._assemble", "chunk_scan._chunk", "qc_rows._qc")
+kernels_named = (
+    "lineblock._assemble",
+    "chunk_scan._chunk",
+    "sequential._rows",
+    "detector_kernel.detect_rows",
+)
 
 
 def test_a_start_after_the_warm_up_loads_the_kernels_from_the_cache() -> None:

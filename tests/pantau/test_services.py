@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from pantau.database import open_engine
 from pantau.errors import ConfigError, ServiceUnavailable
-from pantau.services import InfluxDB, find_binary, free_port, memory_bytes, port_open
+from pantau.servicecmd import local_services
+from pantau.services import InfluxDB, find_binary, free_port, memory_bytes
 from pantau.settings import load_settings, local_postgres_url
 
 pytestmark = pytest.mark.integration
@@ -32,8 +33,25 @@ def pantau(
     )
 
 
+def service_ports() -> dict[str, str]:
+    return {
+        "PANTAU_MOSQUITTO_PORT": str(free_port()),
+        "PANTAU_INFLUX_PORT": str(free_port()),
+        "PANTAU_INFLUX_RPC_PORT": str(free_port()),
+    }
+
+
+def test_influxdbs_rpc_port_is_the_next_one_unless_set(tmp_path: Path) -> None:
+    _, influx = local_services(load_settings(home=tmp_path, influx_port=18500))
+    assert influx.rpc_port == 18501
+    _, influx = local_services(
+        load_settings(home=tmp_path, influx_port=18500, influx_rpc_port=18900)
+    )
+    assert influx.rpc_port == 18900
+
+
 def test_up_status_down(tmp_path: Path) -> None:
-    ports = {"PANTAU_MOSQUITTO_PORT": str(free_port()), "PANTAU_INFLUX_PORT": str(free_port())}
+    ports = service_ports()
     up = pantau(tmp_path, "services", "up", env=ports)
     try:
         assert up.returncode == 0, up.stderr
@@ -44,6 +62,7 @@ def test_up_status_down(tmp_path: Path) -> None:
         influx_config = next((tmp_path / "influxdb").glob("*.conf")).read_text()
         assert f'dir = "{tmp_path}/influxdb/meta"' in influx_config
         assert f'wal-dir = "{tmp_path}/influxdb/wal"' in influx_config
+        assert f'bind-address = "127.0.0.1:{ports["PANTAU_INFLUX_RPC_PORT"]}"' in influx_config
     finally:
         down = pantau(tmp_path, "services", "down", env=ports)
     assert down.returncode == 0
@@ -82,17 +101,7 @@ def test_up_with_postgres_and_local_postgres_use_it() -> None:
     """
     home = Path(tempfile.mkdtemp(prefix="pantau-home-"))
     home.chmod(0o755)
-    influx = free_port()
-    while port_open(influx + 1):  # InfluxDB's RPC port is the next one
-        influx = free_port()
-    postgres = free_port()
-    while postgres == influx + 1:
-        postgres = free_port()
-    env = {
-        "PANTAU_MOSQUITTO_PORT": str(free_port()),
-        "PANTAU_INFLUX_PORT": str(influx),
-        "PANTAU_POSTGRES_PORT": str(postgres),
-    }
+    env = {**service_ports(), "PANTAU_POSTGRES_PORT": str(free_port())}
     using = {**env, "PANTAU_LOCAL_POSTGRES": "1"}
     try:
         up = pantau(home, "services", "up", "--with-postgres", env=env)
@@ -128,10 +137,7 @@ def test_local_postgres_before_it_exists_says_what_to_run(tmp_path: Path) -> Non
 def test_services_up_runs_influxdb_with_auth_and_pantau_uses_it(tmp_path: Path) -> None:
     from pantau.store import InfluxStore
 
-    influx_port = free_port()
-    while port_open(influx_port + 1):  # InfluxDB's RPC port is the next one
-        influx_port = free_port()
-    ports = {"PANTAU_MOSQUITTO_PORT": str(free_port()), "PANTAU_INFLUX_PORT": str(influx_port)}
+    ports = service_ports()
     up = pantau(tmp_path, "services", "up", env=ports)
     try:
         assert up.returncode == 0, up.stderr

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,19 +24,6 @@ pytestmark = pytest.mark.integration
 SEEN_WITHIN_S = 90.0
 
 
-def two_free_ports() -> int:
-    """A port p with p + 1 free too (InfluxDB's RPC port is the HTTP port + 1)."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no two adjacent free ports")
-
-
 def get(url: str, **kwargs: Any) -> Any:
     try:
         answer = httpx.get(url, timeout=5, **kwargs)
@@ -48,12 +34,13 @@ def get(url: str, **kwargs: Any) -> Any:
 
 def test_demo_shows_ispu_a_flood_alert_and_an_offline_sensor(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    ports = {"mqtt": free_port(), "influx": two_free_ports(), "api": free_port()}
+    ports = {"mqtt": free_port(), "influx": free_port(), "rpc": free_port(), "api": free_port()}
     env = {
         **os.environ,
         "PANTAU_HOME": str(home),
         "PANTAU_MOSQUITTO_PORT": str(ports["mqtt"]),
         "PANTAU_INFLUX_PORT": str(ports["influx"]),
+        "PANTAU_INFLUX_RPC_PORT": str(ports["rpc"]),
         "PANTAU_API_PORT": str(ports["api"]),
         "PANTAU_MQTT_URL": f"mqtt://127.0.0.1:{ports['mqtt']}",
         "PANTAU_INFLUX_URL": f"http://127.0.0.1:{ports['influx']}",

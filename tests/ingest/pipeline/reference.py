@@ -154,7 +154,7 @@ class Reference:
     def detect(
         self, st: Series, x: float, ts: int, update: bool
     ) -> tuple[float, float, float, int]:
-        """ingest.pipeline.anomaly.score_step, one reading at a time."""
+        """ingest.pipeline.detector_kernel.score_row, in plain Python."""
         d = self.cfg.detector
         floor = d.scale_floor * abs(st.level) + 1e-9
         adiff = abs(x - st.prev)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ingest.pipeline.anomaly import DetectorState, new_detector_state, score_step
+from ingest.pipeline.anomaly import N_CORE, DetectorState, N, new_detector_state
 from ingest.pipeline.config import DetectorConfig
+from ingest.pipeline.detector_kernel import score_rows
 from ingest.pipeline.heap import keep_freed_memory
 from ingest.pipeline.sequential import stable_order
 from ingest.pipeline.windows import WindowStore
@@ -27,13 +28,9 @@ def daily_square_wave(days: int, rng: np.random.Generator) -> np.ndarray:
 def scores_of(values: np.ndarray) -> np.ndarray:
     state = new_detector_state(CFG)
     state.ensure(1)
-    out = np.zeros(values.shape[0])
-    series = np.array([0], np.int64)
-    for i, v in enumerate(values.tolist()):
-        ts = np.array([T0 + i * FIVE_MIN], np.int64)
-        score, _, _, _ = score_step(state, series, np.array([v]), ts, None, CFG)
-        out[i] = score[0]
-    return out
+    n = values.shape[0]
+    ts = T0 + np.arange(n, dtype=np.int64) * FIVE_MIN
+    return score_rows(state, np.zeros(n, np.int64), values, ts, None, CFG)[0].astype(np.float64)
 
 
 @pytest.mark.parametrize("anomaly", ["missing_day", "flat", "level_shift"])
@@ -82,32 +79,55 @@ def test_a_spike_is_new_again_after_the_record_fades_or_above_it(
 def test_late_reading_is_scored_without_changing_state() -> None:
     state = new_detector_state(CFG)
     state.ensure(1)
-    s = np.array([0], np.int64)
-    for i in range(50):
-        score_step(state, s, np.array([float(i % 3)]), np.array([T0 + i * FIVE_MIN]), None, CFG)
+    s = np.zeros(50, np.int64)
+    ts = T0 + np.arange(50, dtype=np.int64) * FIVE_MIN
+    score_rows(state, s, (np.arange(50) % 3).astype(np.float64), ts, None, CFG)
     core, profile = state.core.copy(), state.profile.copy()
-    score_step(state, s, np.array([500.0]), np.array([T0]), np.array([False]), CFG)
+    score_rows(state, s[:1], np.array([500.0]), ts[:1], np.array([False]), CFG)
     assert np.array_equal(core, state.core) and np.array_equal(profile, state.profile)
 
 
 def test_checkpoint_of_another_layout_starts_afresh() -> None:
     state = DetectorState(24)
     state.ensure(10)
-    state.slots(np.array([3, 7], np.int64))
+    score_rows(state, np.array([3, 7], np.int64), np.ones(2), np.full(2, T0), None, CFG)
     state.core[:] = 1.0
     state.load({"det_d_n": np.zeros(10)}, "det_")  # the old per-field layout
     assert state.capacity == 0 and state.used == 0
     state.ensure(5)
-    assert state.slots(np.array([4], np.int64)).tolist() == [0]
-    assert not state.core.any()
+    score_rows(state, np.array([4], np.int64), np.ones(1), np.full(1, T0), None, CFG)
+    assert state.slot[4] == 0 and state.used == 1
+    assert np.array_equal(state.core[0, :2], [1.0, 1.0])  # count 1, level 1: fresh state
 
 
 def test_state_is_allocated_only_for_reporting_series() -> None:
     state = DetectorState(24)
     state.ensure(18_000)
-    assert state.slots(np.array([17_000, 5, 9], np.int64)).tolist() == [0, 1, 2]
-    assert state.slots(np.array([9, 11], np.int64)).tolist() == [2, 3]
-    assert state.used == 4 and state.slot[17_000] == 0
+    series = np.array([17_000, 5, 9, 9, 11], np.int64)
+    score_rows(state, series, np.ones(5), np.full(5, T0), None, CFG)
+    assert state.slot[[17_000, 5, 9, 11]].tolist() == [0, 1, 2, 3]
+    assert state.used == 4 and (state.slot >= 0).sum() == 4
+
+
+def test_state_grows_and_its_checkpoint_keeps_the_field_major_layout() -> None:
+    """More series than the first allocation (the kernel stops, the state grows, it
+    resumes); the checkpoint arrays are N_CORE x slots and 3 x slots * bins, as before
+    the kernel, so either version loads the other's checkpoint."""
+    state = DetectorState(24)
+    n = 3000
+    state.ensure(n)
+    series = np.tile(np.arange(n, dtype=np.int64), 2)
+    x = np.arange(2 * n, dtype=np.float64)
+    score_rows(state, series, x, np.full(2 * n, T0), None, CFG)
+    assert state.used == n and state.core.shape[0] >= n
+    arrays = state.to_arrays("det_")
+    assert arrays["det_core"].shape == (N_CORE, n)
+    assert arrays["det_profile"].shape == (3, n * 24)
+    assert np.array_equal(arrays["det_core"][N], np.full(n, 2.0))
+    loaded = DetectorState(24)
+    loaded.load(arrays, "det_")
+    assert np.array_equal(loaded.core[:n], state.core[:n])
+    assert np.array_equal(loaded.profile[: n * 24], state.profile[: n * 24])
 
 
 def test_stable_order_matches_numpy() -> None:

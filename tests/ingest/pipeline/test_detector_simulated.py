@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.pipeline.anomaly import new_detector_state, score_step
+from ingest.pipeline.anomaly import new_detector_state
 from ingest.pipeline.config import PipelineConfig
+from ingest.pipeline.detector_kernel import score_rows
 from sandbox.simulate.fleet import plan_fleet
 from sandbox.simulate.scenario import Scenario
 from sandbox.simulate.signals import COLUMN, Signals
@@ -121,13 +122,11 @@ def scores(values: NDArray[np.float64], t: NDArray[np.int64]) -> NDArray[np.floa
     state = new_detector_state(cfg)
     n = values.shape[1]
     state.ensure(n)
-    ids = np.arange(n, dtype=np.int64)
-    out = np.zeros_like(values)
-    stamps = t * 1_000_000
-    for row in range(values.shape[0]):
-        ts = np.full(n, stamps[row], np.int64)
-        out[row] = score_step(state, ids, values[row], ts, None, cfg)[0]
-    return out
+    rows = values.shape[0]
+    ids = np.tile(np.arange(n, dtype=np.int64), rows)  # row after row, every series
+    ts = np.repeat(t * 1_000_000, n).astype(np.int64)
+    score = score_rows(state, ids, values.ravel(), ts, None, cfg)[0]
+    return score.reshape(rows, n).astype(np.float64)
 
 
 def test_simulated_faults_recall_and_false_alarm_rate() -> None:

@@ -1,17 +1,19 @@
-"""The compiled QC pass against the vectorised NumPy steps it replaced, bit for bit:
-the same flags, kept/good/in-range/horizon rows, the trend's inputs and series state."""
+"""The compiled QC step (``qc_row``, the first step of the pipeline's compiled pass)
+against the vectorised NumPy steps it replaced, bit for bit: the same flags,
+kept/good/in-range/horizon rows, the trend's inputs and series state."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from ingest.pipeline.qc_rows import qc_rows
+from ingest.pipeline.qc_rows import qc_row
 from ingest.pipeline.sequential import depth_order
+from pantau.compiled import kernel
 from pantau.flags import QC
 
 MIN = np.iinfo(np.int64).min
@@ -72,6 +74,40 @@ def numpy_steps(rows: dict[str, Any], state: dict[str, Any], lateness: int) -> A
         in_horizon[idx] = t >= horizon
         has_prev_all[idx], dt_all[idx], previous_all[idx] = has_prev, dt_s, gv
     return flags, (keep, in_range_all, good_all, in_horizon, has_prev_all, dt_all, previous_all)
+
+
+@kernel
+def _loop(  # pragma: no cover - compiled
+    series: Any, ts: Any, seq: Any, value: Any, flags: Any, eligible: Any, ident_seen: Any,
+    seq_seen_ts: Any, max_rate_per_s: Any, flatline_tolerance: Any, flatline_count: Any,
+    last_ts: Any, last_seq: Any, good_ts: Any, good_value: Any, flat_run: Any, lateness: Any,
+    out: Any, dt: Any, previous: Any,
+) -> None:  # fmt: skip
+    for r in range(series.shape[0]):
+        kept, in_range, good, in_horizon, has_prev, dt_s, prev = qc_row(
+            r, series, ts, seq, value, flags, eligible, ident_seen, seq_seen_ts,
+            max_rate_per_s, flatline_tolerance, flatline_count, last_ts, last_seq, good_ts,
+            good_value, flat_run, lateness,
+        )  # fmt: skip
+        out[0, r], out[1, r], out[2, r], out[3, r], out[4, r] = (
+            kept, in_range, good, in_horizon, has_prev,
+        )  # fmt: skip
+        dt[r], previous[r] = dt_s, prev
+
+
+def qc_rows(*, lateness_ns: int, **columns: Any) -> tuple[NDArray[Any], ...]:
+    """``qc_row`` over the rows in batch order (as the pipeline's pass takes a series'
+    rows: in arrival order)."""
+    n = columns["series"].shape[0]
+    out = np.zeros((5, n), np.bool_)
+    dt, previous = np.empty(n), np.empty(n)
+    names = (
+        "series ts seq value flags eligible ident_seen seq_seen_ts max_rate_per_s"
+        " flatline_tolerance flatline_count last_ts last_seq good_ts good_value flat_run"
+    )
+    args = [columns[k] for k in names.split()]
+    cast(Any, _loop)(*args, lateness_ns, out, dt, previous)
+    return (*out, dt, previous)
 
 
 def same_bits(a: NDArray[Any], b: NDArray[Any]) -> bool:

@@ -137,7 +137,7 @@ def assert_same(got: Collected, want: Collected) -> None:
             assert g[k] == w[k], ctx
         assert close(g["raw"], w["raw"]), ctx
         assert close(g["value"], w["value"]), ctx
-        assert close(g["score"], w["score"], 1e-6), ctx
+        assert g["score"] == w["score"], ctx
     for name in ("agg_1m", "agg_1h"):
         ga, wa = getattr(got, name), getattr(want, name)
         assert ga.keys() == wa.keys(), name
