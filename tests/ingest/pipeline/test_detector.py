@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -25,12 +27,12 @@ def daily_square_wave(days: int, rng: np.random.Generator) -> np.ndarray:
     return base + rng.normal(0.0, 2.0, rows.shape[0])
 
 
-def scores_of(values: np.ndarray) -> np.ndarray:
-    state = new_detector_state(CFG)
+def scores_of(values: np.ndarray, cfg: DetectorConfig = CFG) -> np.ndarray:
+    state = new_detector_state(cfg)
     state.ensure(1)
     n = values.shape[0]
     ts = T0 + np.arange(n, dtype=np.int64) * FIVE_MIN
-    return score_rows(state, np.zeros(n, np.int64), values, ts, None, CFG)[0].astype(np.float64)
+    return score_rows(state, np.zeros(n, np.int64), values, ts, None, cfg)[0].astype(np.float64)
 
 
 @pytest.mark.parametrize("anomaly", ["missing_day", "flat", "level_shift"])
@@ -74,6 +76,34 @@ def test_a_spike_is_new_again_after_the_record_fades_or_above_it(
     assert 2000 in alarms
     again = (alarms >= 2000 + gap) & (alarms <= 2000 + gap + 2)
     assert bool(again.any()) is alarms_again, alarms
+
+
+def test_a_level_shift_inside_the_noise_is_caught_by_the_shift_channel() -> None:
+    """A shift of 1.5 noise sd, which no single reading shows: the medium-term mean
+    moves away from the level (docs/anomaly.md, the shift channel)."""
+    caught = {"default": 0, "no shift channel": 0}
+    for seed in range(20):
+        values = 50.0 + np.random.default_rng(seed).normal(0.0, 2.0, 4000)
+        values[3000:] += 3.0
+        for name, cfg in (("default", CFG), ("no shift channel", replace(CFG, shift_weight=0.0))):
+            alarms = np.flatnonzero(scores_of(values, cfg) >= 0.9)
+            caught[name] += bool(np.any((alarms >= 3000) & (alarms < 3060)))
+    assert caught["default"] >= 16 and caught["no shift channel"] <= 8, caught
+
+
+def test_a_daily_spike_does_not_raise_activity_alarms_after_it() -> None:
+    """A step enters the activity channel's recent step size clipped (activity_clip): a
+    spike that recurs daily is the level channel's (gated by its record), not a change
+    in activity a few readings later."""
+    after = {"default": 0, "unclipped": 0}
+    for seed in range(20):
+        values = 50.0 + np.random.default_rng(seed).normal(0.0, 2.0, 288 * 10)
+        values[100::288] += 40.0
+        for name, cfg in (("default", CFG), ("unclipped", replace(CFG, activity_clip=0.0))):
+            alarms = np.flatnonzero(scores_of(values, cfg) >= 0.9)
+            for spike in range(100 + 288, 288 * 10, 288):  # from the second day on
+                after[name] += bool(np.any((alarms > spike) & (alarms <= spike + 20)))
+    assert after["default"] <= 60 and after["unclipped"] >= 100, after
 
 
 def test_late_reading_is_scored_without_changing_state() -> None:
@@ -159,3 +189,9 @@ def test_window_store_layout_converts_on_load() -> None:
 def test_keep_freed_memory_is_idempotent() -> None:
     first = keep_freed_memory()
     assert keep_freed_memory() == first
+
+
+def test_the_shift_channel_needs_the_range_channel() -> None:
+    with pytest.raises(ValueError, match="range channel"):
+        DetectorConfig(range_weight=0.0)  # the shift channel is on by default
+    assert DetectorConfig(range_weight=0.0, shift_weight=0.0).range_weight == 0.0
