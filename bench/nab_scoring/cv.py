@@ -5,10 +5,12 @@ the score threshold are chosen on the *other* categories only (best total raw NA
 there), and the held-out category is scored with that choice. Every candidate
 configuration is run once over all files (its per-row scores do not depend on the
 fold); each fold then only selects among them, so a fold never sees its own files'
-labels. Only candidates that pass the per-metric sense checks (:mod:`.sense`: synthetic
-series, no NAB data) may be chosen. ``artificialNoAnomaly`` (no windows: false
-positives only) is a fold like the others. The cross-validated total is the sum of the
-held-out raw scores, normalised over all windows. The shipped defaults are the same
+labels. Thresholds are grid values at most the candidate's ``cooldown_level`` (a score
+that starts a cooldown is an alarm). Only candidates that pass the per-metric sense
+checks (:mod:`.sense`: synthetic series, no NAB data) may be chosen.
+``artificialNoAnomaly`` (no windows: false positives only) is a fold like the others.
+The cross-validated total is the sum of the held-out raw scores, normalised over all
+windows. The shipped defaults are the same
 selection made on all files.
 """
 

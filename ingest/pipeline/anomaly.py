@@ -1,18 +1,23 @@
 """The streaming anomaly detector: causal, vectorised across series, score in [0, 1].
 
 Per series it tracks exponentially weighted statistics and turns each reading into
-up to four *surprises*, each compared with its own long-run distribution:
+up to five *surprises*, each compared with its own long-run distribution:
 
 - **level**: ``log1p`` of the larger of |x - level| / deviation and
   |x - previous| / (typical step) — jumps, spikes, level shifts;
 - **activity**: |log(recent step size / long-run step size)| — a series that
-  suddenly goes flat (stuck sensor) or much noisier;
+  suddenly goes flat (stuck sensor) or much noisier (one step enters the recent step
+  size clipped at ``activity_clip`` typical steps: a spike is not a change of activity);
 - **season**: |x - profile[time of day]| / profile deviation, from a per-series
   time-of-day profile (``season_bins`` bins per day) — a daily pattern that does
   not happen (a missing rush hour, a peak at the wrong level);
 - **range** (``range_weight`` > 0): how far the reading lies beyond the series' recent
   extremes (which relax slowly toward the level), relative to their spread — a value
-  never seen before, the "novel input" of ARTime's adaptive resonance.
+  never seen before, the "novel input" of ARTime's adaptive resonance;
+- **shift** (``shift_weight`` > 0, needs the range channel): ``log1p`` of |medium-term
+  mean - level| in standard errors of that mean (rate ``alpha_shift``; a reading enters
+  it clipped at ``shift_clip`` deviations from the level) — a level shift or a ramp
+  inside the noise, which no single reading shows.
 
 Each surprise is smoothed (short EW average) and standardised against the EW mean
 and variance of that average (an "anomaly likelihood" in the spirit of Numenta's),
