@@ -10,8 +10,7 @@ that starts a cooldown is an alarm). Only candidates that pass the per-metric se
 checks (:mod:`.sense`: synthetic series, no NAB data) may be chosen.
 ``artificialNoAnomaly`` (no windows: false positives only) is a fold like the others.
 The cross-validated total is the sum of the held-out raw scores, normalised over all
-windows. The shipped defaults are the same
-selection made on all files.
+windows. The shipped defaults are the same selection made on all files.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import csv
 import json
 import subprocess
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from bench.nab_scoring.cv import (
     chosen_on_all,
     cross_validate,
     on_threshold_grid,
+    run_candidate,
 )
 from bench.nab_scoring.cv_report import TOTAL, reference_scores
 from bench.nab_scoring.scoring import STANDARD, LabelledFile, label_file, optimise_threshold
@@ -110,6 +111,24 @@ def test_a_fold_chooses_by_the_other_categories_only() -> None:
     assert folds["a"].candidate == "good_on_a" and folds["a"].raw == 7.0
     assert folds["b"].candidate == "good_on_b" and folds["b"].raw == 9.0
     assert chosen_on_all(runs).candidate.name == "good_on_b"  # 6.0 against 6.0: first
+
+
+def test_no_threshold_above_the_cooldown_level() -> None:
+    """A score that starts a cooldown is an alarm: folds choose thresholds at or below it."""
+    rng = np.random.default_rng(3)
+    data, files = [], []
+    for cat in ("a", "b"):
+        values = 10.0 + rng.normal(0.0, 1.0, 1200)
+        values[900] += 40.0
+        stamps = tuple(f"2020-01-{1 + i // 288:02d} 00:00:00" for i in range(1200))
+        data.append(DataFile(f"{cat}/x.csv", stamps, values))
+        files.append(label_file(f"{cat}/x.csv", 1200, [(880, 960)], STANDARD))
+    ts = [np.arange(1200, dtype=np.int64) * 300_000_000_000 for _ in data]
+    cfg = replace(DetectorConfig(), cooldown_level=0.5)
+    run = run_candidate(Candidate("low cooldown level", cfg), data, files, ts)
+    chosen = [t for t, _ in run.fits.values()] + [run.all_files[0]]
+    assert all(t <= 0.5 or t == 1.1 for t in chosen), run  # 1.1: detect nothing
+    assert 0.5 in chosen, run
 
 
 def test_shipped_defaults_are_the_protocols_choice() -> None:
