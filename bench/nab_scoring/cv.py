@@ -111,6 +111,9 @@ START = DetectorConfig(
     shift_weight=0.0,
     alpha_shift=0.1,
     shift_clip=0.0,
+    extreme_margin=0.0,
+    extreme_after_s=7 * 86_400.0,
+    extreme_decay=1e-5,
     unovel_decay=0.9999,
     unovel_ratio=1.0,
     unovel_penalty=0.0,
@@ -160,6 +163,18 @@ GROUPS: tuple[dict[str, tuple[Any, ...]], ...] = (
         "shift_weight": (1.0,),
         "alpha_shift": (0.05, 0.1, 0.2),
         "shift_clip": (3.0, 5.0),
+    },
+    # A new extreme: a reading beyond the series' all-time range by more than a margin
+    # of that range scores 1 (a value never seen, whatever the gates say), on top of the
+    # protocol's previous choice (shift channel at 0.1, clip 5).
+    {
+        **SHARP,
+        "novelty_ratio": (1.05,),
+        "activity_clip": (6.0,),
+        "shift_weight": (1.0,),
+        "alpha_shift": (0.1,),
+        "shift_clip": (5.0,),
+        "extreme_margin": (0.02, 0.05, 0.1),
     },
 )
 

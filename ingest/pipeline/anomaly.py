@@ -19,6 +19,12 @@ up to five *surprises*, each compared with its own long-run distribution:
   it clipped at ``shift_clip`` deviations from the level) — a level shift or a ramp
   inside the noise, which no single reading shows.
 
+Besides the channels, a plain rule (``extreme_margin`` > 0): once the series has a
+history of ``extreme_after_s`` (a week: its longest natural cycle), a reading beyond its
+all-time extremes (pulled toward the level by ``extreme_decay`` per reading) by more
+than ``extreme_margin`` x their spread scores 1 outside a cooldown — a value the series
+has never shown, whatever the gates say.
+
 Each surprise is smoothed (short EW average) and standardised against the EW mean
 and variance of that average (an "anomaly likelihood" in the spirit of Numenta's),
 giving ``u``. Two *novelty gates* (the idea behind CAD OSE's and ARTime's restraint)
@@ -52,13 +58,13 @@ from ingest.pipeline.state import grown_capacity
 
 # Fields of the per-series core state (``DetectorState.core[slot, FIELD]``: a series'
 # state is contiguous, what a kernel stepping one reading at a time wants).
-N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL, UMAX, HI, LO, MEDIUM = range(11)
+N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL, UMAX, HI, LO, MEDIUM, GMAX, GMIN, FIRST = range(14)
 CHANNELS = 5  # level, activity, season, range, shift
 RANGE, SHIFT = 3, 4  # the optional channels (in use: the first channels_in_use(cfg))
 # First row of each per-channel block: short average of the surprise, its long-run mean
 # and variance, and its record (largest short average seen, slowly decaying).
-SHORT, TMEAN, TVAR, RECORD = (11 + k * CHANNELS for k in range(4))
-N_CORE = 11 + 4 * CHANNELS
+SHORT, TMEAN, TVAR, RECORD = (14 + k * CHANNELS for k in range(4))
+N_CORE = 14 + 4 * CHANNELS
 # Fields of the time-of-day profile (``DetectorState.profile[slot * season_bins + bin, FIELD]``).
 P_MEAN, P_DEV, P_COUNT = range(3)
 

@@ -120,6 +120,13 @@ class DetectorConfig:
     shift_weight: float = 1.0
     alpha_shift: float = 0.1
     shift_clip: float = 5.0  # readings enter the medium-term mean within this x dev (0: off)
+    # New extreme: once the series' history spans extreme_after_s (a week: the longest
+    # natural cycle of Pantau's metrics), a reading beyond its all-time extremes (pulled
+    # toward the level by extreme_decay per reading) by more than extreme_margin x their
+    # spread scores 1 (outside a cooldown); margin 0: off.
+    extreme_margin: float = 0.05
+    extreme_after_s: float = 7 * 86_400.0
+    extreme_decay: float = 1e-5
     # Gate on the combined u: below unovel_ratio x the largest u seen (decaying by
     # unovel_decay, tracked from unovel_start readings on) lowers it by unovel_penalty x
     # the shortfall (0: off).

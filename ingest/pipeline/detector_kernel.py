@@ -43,6 +43,9 @@ from ingest.pipeline.anomaly import (
     COOL,
     DDEV,
     DEV,
+    FIRST,
+    GMAX,
+    GMIN,
     HI,
     LEVEL,
     LO,
@@ -107,6 +110,9 @@ class DetectorParams(NamedTuple):
     shift_weight: float
     alpha_shift: float
     shift_clip: float
+    extreme_margin: float
+    extreme_after_s: float
+    extreme_decay: float
     unovel_decay: float
     unovel_ratio: float
     unovel_penalty: float
@@ -211,6 +217,21 @@ def shift_surprise(
 
 
 @inlined
+def new_extreme(
+    core: F64, col: int, x: float, t_s: float, p: DetectorParams
+) -> bool:  # pragma: no cover - compiled
+    """Whether ``x`` (at ``t_s`` seconds) lies beyond the all-time extremes by more than
+    ``extreme_margin`` x their spread, once the history spans ``extreme_after_s``."""
+    if not (p.extreme_margin and core[col, N] > 0):
+        return False
+    if t_s - core[col, FIRST] < p.extreme_after_s:
+        return False
+    gmax, gmin = core[col, GMAX], core[col, GMIN]
+    m = p.extreme_margin * (gmax - gmin)
+    return bool(x > gmax + m or x < gmin - m)
+
+
+@inlined
 def channel_u(
     core: F64, col: int, c: int, surprise: float, alpha: float, gated: bool, p: DetectorParams
 ) -> tuple[float, float]:  # pragma: no cover - compiled
@@ -245,8 +266,8 @@ def combined_score(
 
 @inlined
 def fold(
-    core: F64, col: int, profile: F64, b: int, x: float, new_sdiff: float, medium: float,
-    shorts: F64, k: int, score: float, raw_best: float, p: DetectorParams,
+    core: F64, col: int, profile: F64, b: int, x: float, t_s: float, new_sdiff: float,
+    medium: float, shorts: F64, k: int, score: float, raw_best: float, p: DetectorParams,
 ) -> None:  # pragma: no cover - compiled  # fmt: skip
     """Fold the reading into the series' state (``core[col]``, in place) and its profile
     bin (``profile[b]``): the reading was scored against the state before."""
@@ -263,6 +284,14 @@ def fold(
     rate = max(p.alpha, inv)
     trate = max(p.alpha_tail, inv)
     use_range = p.range_weight != 0.0
+    if p.extreme_margin:
+        if n > 0:
+            core[col, GMAX] = max(x, core[col, GMAX] - p.extreme_decay * (core[col, GMAX] - level))
+            core[col, GMIN] = min(x, core[col, GMIN] + p.extreme_decay * (level - core[col, GMIN]))
+        else:
+            core[col, GMAX] = x
+            core[col, GMIN] = x
+            core[col, FIRST] = t_s
     if n > 0:
         if use_range:
             core[col, HI] = max(x, core[col, HI] - p.range_decay * (core[col, HI] - level))
@@ -323,12 +352,14 @@ def score_row(
     profile: F64,
     b: int,
     x: float,
+    t: int,
     update: bool,
     shorts: F64,
     p: DetectorParams,
 ) -> float:  # pragma: no cover - compiled
-    """Score reading ``x`` of a series against its state ``core[col]`` and its profile bin
-    ``profile[b]``; fold it in if ``update``. ``shorts`` is scratch (CHANNELS)."""
+    """Score reading ``x`` (at ``t`` ns) of a series against its state ``core[col]`` and
+    its profile bin ``profile[b]``; fold it in if ``update``. ``shorts`` is scratch
+    (CHANNELS)."""
     n = core[col, N]
     floor = p.scale_floor * abs(core[col, LEVEL]) + TINY
     step = abs(x - core[col, PREV]) if n > 0 else 0.0
@@ -370,8 +401,11 @@ def score_row(
         best = max(best, u)
     best = min(max(best, -U_LIMIT), U_LIMIT)
     score = combined_score(core, col, best, p)
+    t_s = t / 1e9
+    if core[col, COOL] <= 0 and new_extreme(core, col, x, t_s, p):
+        score = 1.0
     if update:
-        fold(core, col, profile, b, x, new_sdiff, medium, shorts, k, score, best, p)
+        fold(core, col, profile, b, x, t_s, new_sdiff, medium, shorts, k, score, best, p)
     return score
 
 
@@ -398,7 +432,7 @@ def detect_rows(
             used += 1
         level[r], dev[r], count[r] = core[col, LEVEL], core[col, DEV], core[col, N]
         b = col * bins + season_bin(ts[r], bin_ns, bins)
-        score[r] = np.float32(score_row(core, col, profile, b, x[r], update[r], shorts, p))
+        score[r] = np.float32(score_row(core, col, profile, b, x[r], ts[r], update[r], shorts, p))
     return series.shape[0], used
 
 

@@ -234,7 +234,7 @@ def _rows(  # pragma: no cover - compiled
             used += 1
         level, dev, count = core[col, LEVEL], core[col, DEV], core[col, N]
         b = col * bins + season_bin(ts[r], bin_ns, bins)
-        sc = np.float32(score_row(core, col, profile, b, v, good, shorts, p))
+        sc = np.float32(score_row(core, col, profile, b, v, ts[r], good, shorts, p))
         score_out[r] = sc
         # SPIKE: far from both the detector's level and what the trend expects.
         deviation = abs(v - level)

@@ -88,6 +88,9 @@ class Series:
     hi: float = 0.0  # recent extremes (pulled slowly toward the level)
     lo: float = 0.0
     medium: float = 0.0  # medium-term mean (the shift channel)
+    gmax: float = 0.0  # all-time extremes (pulled very slowly toward the level)
+    gmin: float = 0.0
+    first: float = 0.0  # time of the first reading, s
     short: list[float] = field(default_factory=lambda: [0.0] * CHANNELS)
     tmean: list[float] = field(default_factory=lambda: [0.0] * CHANNELS)
     tvar: list[float] = field(default_factory=lambda: [0.0] * CHANNELS)
@@ -209,6 +212,11 @@ class Reference:
         score = 1.0 / (1.0 + math.exp(-1.702 * (best - d.z_offset))) if st.n >= d.warmup else 0.0
         if st.cool > 0:
             score *= d.cooldown_factor
+        t_s = ts / 1e9
+        if st.cool <= 0 and d.extreme_margin and st.n > 0 and t_s - st.first >= d.extreme_after_s:
+            m = d.extreme_margin * (st.gmax - st.gmin)
+            if x > st.gmax + m or x < st.gmin - m:  # beyond every value seen: new
+                score = 1.0
         score64 = score
         score = _f32(score)
         before = (st.level, st.dev, st.n)
@@ -217,11 +225,14 @@ class Reference:
             rate = max(d.alpha, inv)
             trate = max(d.alpha_tail, inv)
             if st.n > 0:
+                st.gmax = max(x, st.gmax - d.extreme_decay * (st.gmax - st.level))
+                st.gmin = min(x, st.gmin + d.extreme_decay * (st.level - st.gmin))
                 st.hi = max(x, st.hi - d.range_decay * (st.hi - st.level))
                 st.lo = min(x, st.lo + d.range_decay * (st.level - st.lo))
                 st.level, st.dev = st.level + rate * (x - st.level), st.dev + rate * (alev - st.dev)
             else:
                 st.level, st.dev, st.hi, st.lo = x, 0.0, x, x
+                st.gmax, st.gmin, st.first = x, x, t_s
             st.ddev = st.ddev + rate * (adiff - st.ddev) if st.n > 1 else step
             st.sdiff = sdiff
             if score64 >= d.cooldown_level and st.cool <= 0:
