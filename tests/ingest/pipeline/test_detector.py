@@ -106,6 +106,25 @@ def test_a_daily_spike_does_not_raise_activity_alarms_after_it() -> None:
     assert after["default"] <= 60 and after["unclipped"] >= 100, after
 
 
+def test_a_value_beyond_every_earlier_one_alarms_once_the_history_spans_a_week() -> None:
+    """A spike of +36 some 300 readings after one of +30: the record gate may hold it
+    back, the new-extreme rule does not (once the series has a week of history: 2016
+    readings at 5 minutes); before that week the rule stays out of it."""
+    caught: dict[tuple[int, str], int] = {}
+    off = replace(CFG, extreme_margin=0.0)
+    for first in (800, 2400):
+        for name, cfg in (("default", CFG), ("no extreme rule", off)):
+            caught[first, name] = 0
+            for seed in range(20):
+                values = 50.0 + np.random.default_rng(seed).normal(0.0, 1.0, 3200)
+                values[first] += 30.0
+                values[first + 300] += 36.0
+                alarms = np.flatnonzero(scores_of(values, cfg) >= 0.9)
+                caught[first, name] += bool(np.any(np.abs(alarms - first - 301) <= 1))
+    assert caught[2400, "default"] >= 17 and caught[2400, "no extreme rule"] <= 12, caught
+    assert caught[800, "default"] == caught[800, "no extreme rule"], caught
+
+
 def test_late_reading_is_scored_without_changing_state() -> None:
     state = new_detector_state(CFG)
     state.ensure(1)
