@@ -29,6 +29,8 @@ from pathlib import Path
 from ingest.receiver import Receiver
 from pantau.status import write_status
 
+STATUS_REFRESH_S = 30.0  # the status file is rewritten at least this often
+
 log = logging.getLogger(__name__)
 
 
@@ -44,6 +46,8 @@ class IngestService:
         self.receiver = receiver
         self.status_file = status_file
         self._reported_state = ""
+        self._reported_at = 0.0
+        self._since = ""
         self.worker_args = worker_args
         self.ready_wait_s = ready_wait_s
         self.worker: subprocess.Popen[bytes] | None = None
@@ -141,15 +145,22 @@ class IngestService:
         self.stop()
 
     def _report_broker_state(self) -> None:
-        """The subscription's state in the status file (``/api/v1/health`` shows it)."""
+        """The subscription's state in the status file (``/api/v1/health`` shows it),
+        written when it changes and at least every ``STATUS_REFRESH_S`` (so a reader can
+        tell a report from a process that died without a word)."""
         subscriber = self.receiver.subscriber
         state = str(getattr(subscriber, "state", "connected"))
-        if self.status_file is None or state == self._reported_state:
+        if self.status_file is None:
             return
-        self._reported_state = state
+        changed = state != self._reported_state
+        if not changed and time.monotonic() - self._reported_at < STATUS_REFRESH_S:
+            return
+        if changed:
+            self._since = datetime.now(UTC).isoformat(timespec="seconds")
+        self._reported_state, self._reported_at = state, time.monotonic()
         document = {
             "broker": state,
-            "since": datetime.now(UTC).isoformat(timespec="seconds"),
+            "since": self._since,
             "refusals": int(getattr(subscriber, "refusals", 0)),
         }
         try:

@@ -3,6 +3,9 @@
 ``pantau ingest`` writes its connection to the broker there (``ingest-<client>.json``:
 ``{"broker": "connected" | "refused: …" | …, "since": …}``) and ``pantau api``'s
 ``/api/v1/health`` shows it, so a refused ingest is visible without reading its log.
+A writer refreshes its file at least every 30 s; :func:`read_statuses` marks a file not
+rewritten for ``STALE_AFTER_S`` as ``stale`` (its process died without a word, e.g.
+``kill -9``), unless it says the process stopped.
 """
 
 from __future__ import annotations
@@ -25,8 +28,15 @@ def write_status(path: Path, document: dict[str, object]) -> None:
     os.replace(temporary, path)
 
 
-def read_statuses(directory: Path, prefix: str) -> dict[str, dict[str, object]]:
-    """Every ``<prefix>*.json`` in ``directory`` by name (without prefix and suffix)."""
+STALE_AFTER_S = 90.0  # three missed refreshes
+
+
+def read_statuses(
+    directory: Path, prefix: str, *, now: float | None = None
+) -> dict[str, dict[str, object]]:
+    """Every ``<prefix>*.json`` in ``directory`` by name (without prefix and suffix), with
+    ``"stale": true`` where it was last written more than ``STALE_AFTER_S`` ago."""
+    now = time.time() if now is None else now
     found: dict[str, dict[str, object]] = {}
     for path in sorted(directory.glob(f"{prefix}*.json")):
         try:
@@ -34,5 +44,8 @@ def read_statuses(directory: Path, prefix: str) -> dict[str, dict[str, object]]:
         except (OSError, ValueError):
             continue
         if isinstance(document, dict):
+            written = document.get("written_at")
+            age = now - written if isinstance(written, int | float) else float("inf")
+            document["stale"] = age > STALE_AFTER_S and document.get("broker") != "stopped"
             found[path.name[len(prefix) : -len(".json")]] = document
     return found

@@ -25,7 +25,8 @@ class Health(BaseModel):
     database: bool
     ingest: dict[str, str] = Field(
         default_factory=dict,
-        description="each `pantau ingest`'s connection to the broker (connected, refused: …); "
+        description="each `pantau ingest`'s connection to the broker (connected, refused: …, "
+        "stopped), or `stale: …` when its report is over 90 s old (it died without a word); "
         "left out when no ingest reports",
     )
 
@@ -69,8 +70,13 @@ def get_health(ctx: Annotated[AppContext, Depends(context)]) -> JSONResponse:
     )
     if ctx.status_dir is not None:
         reports = read_statuses(ctx.status_dir, "ingest-")
-        health.ingest = {name: str(doc.get("broker", "")) for name, doc in reports.items()}
-    refused = any(state.startswith("refused") for state in health.ingest.values())
+        health.ingest = {
+            name: f"stale: last report {doc.get('broker', '')!s}"
+            if doc["stale"]
+            else str(doc.get("broker", ""))
+            for name, doc in reports.items()
+        }
+    refused = any(state.startswith(("refused", "stale")) for state in health.ingest.values())
     ok = health.broker and health.influxdb and health.database and not refused
     health.status = "ok" if ok else "degraded"
     body = health.model_dump(exclude=set() if health.ingest else {"ingest"})

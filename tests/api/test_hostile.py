@@ -3,6 +3,7 @@ parsing, limits on streams and keyless callers, bounded metric labels."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,3 +157,16 @@ def test_health_shows_a_refused_ingest(api: Api, tmp_path: Path) -> None:
     body = health.json()
     assert body["status"] == "degraded"
     assert body["ingest"] == {"pantau-ingest": "refused: Not authorized"}
+
+
+def test_health_shows_an_ingest_that_died_without_a_word(api: Api, tmp_path: Path) -> None:
+    """A report not rewritten for 90 s is stale (kill -9); a stopped ingest is not."""
+    api.ctx.status_dir = tmp_path
+    old = time.time() - 91
+    (tmp_path / "ingest-a.json").write_text(json.dumps({"broker": "connected", "written_at": old}))
+    (tmp_path / "ingest-b.json").write_text(json.dumps({"broker": "stopped", "written_at": old}))
+    health = api.client.get("/api/v1/health")
+    assert health.status_code == 503
+    assert health.json()["ingest"] == {"a": "stale: last report connected", "b": "stopped"}
+    (tmp_path / "ingest-a.json").unlink()
+    assert api.client.get("/api/v1/health").json()["ingest"] == {"b": "stopped"}
