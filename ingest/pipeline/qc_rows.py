@@ -24,6 +24,7 @@ I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
 
+_LOWEST = np.iinfo(np.int64).min  # "none yet" of a timestamp
 # Flags (module constants: frozen into the compiled code)
 _DUPLICATE, _GAP = np.int32(QC.DUPLICATE), np.int32(QC.GAP)
 _RATE, _FLATLINE, _RANGE = np.int32(QC.RATE), np.int32(QC.FLATLINE), np.int32(QC.RANGE)
@@ -42,7 +43,7 @@ def qc_row(  # pragma: no cover - compiled
     on arrival, has a previous good value, the seconds since it (1e-9 where none) and
     that value: the trend's inputs (the trend itself moves only on clean rows, which
     needs SPIKE from the detector: see ``run_sequential``)."""
-    lowest = np.iinfo(np.int64).min
+    lowest = _LOWEST
     s = series[r]
     t = ts[r]
     q = seq[r]
