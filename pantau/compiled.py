@@ -60,6 +60,14 @@ def kernel(function: F) -> F:
     return _compiled(function)
 
 
+def loop_kernel(function: F) -> F:
+    """A :func:`kernel` that allocates no array (its caller passes every array, scratch
+    included), compiled without Numba's reference counting: an array passed to an
+    :func:`inlined` function otherwise costs two atomic operations per call, which in a
+    loop over rows can cost more than the loop's own work."""
+    return _compiled(function, _nrt=False)
+
+
 def inlined(function: F) -> F:
     """A small compiled function that other kernels call: compiled into each caller
     (Numba-level inlining), so a call costs nothing, not even the reference counts of

@@ -62,7 +62,7 @@ from ingest.pipeline.anomaly import (
     N,
 )
 from ingest.pipeline.config import DAY_NS, DetectorConfig
-from pantau.compiled import inlined, kernel
+from pantau.compiled import inlined, loop_kernel
 
 F64 = NDArray[np.float64]
 
@@ -327,16 +327,15 @@ def score_row(
     return score
 
 
-@kernel
+@loop_kernel
 def detect_rows(
     slot: NDArray[np.int64], used: int, core: F64, profile: F64, series: NDArray[np.int64],
     x: F64, ts: NDArray[np.int64], update: NDArray[np.bool_], start: int, p: DetectorParams,
-    score: NDArray[np.float32], level: F64, dev: F64, count: F64,
+    score: NDArray[np.float32], level: F64, dev: F64, count: F64, shorts: F64,
 ) -> tuple[int, int]:  # pragma: no cover - compiled  # fmt: skip
     """Score rows ``start:`` in order (a series' rows in arrival order), allocating a slot
     for a new series; returns (rows done, slots used): it stops early at a row whose
     series needs a slot when ``core`` is full (the caller grows it and resumes)."""
-    shorts = np.zeros(CHANNELS, np.float64)
     bins = p.season_bins
     bin_ns = DAY_NS // bins
     for r in range(start, series.shape[0]):
@@ -375,7 +374,7 @@ def score_rows(
     while True:  # stops early only when the state needs room for new series
         done, state.used = detect_rows(
             state.slot, state.used, state.core, state.profile, series, x, ts, upd, done, p,
-            score, level, dev, count,
+            score, level, dev, count, np.zeros(CHANNELS),
         )  # fmt: skip
         if done == m:
             break

@@ -42,7 +42,7 @@ from ingest.pipeline.detector_kernel import DetectorParams, detector_params, sco
 from ingest.pipeline.qc_rows import qc_row
 from ingest.pipeline.state import SeriesState
 from ingest.pipeline.thresholds import Thresholds
-from pantau.compiled import inlined, kernel
+from pantau.compiled import inlined, loop_kernel
 from pantau.flags import QC
 
 I64 = NDArray[np.int64]
@@ -169,7 +169,7 @@ def run_sequential(
             qc.i64("flat_run"), qc.f64("trend_mean"), detector.slot, detector.used,
             detector.core, detector.profile, params, config.lateness_ns,
             config.trend_window_ns / 1e9, config.anomaly_threshold,
-            keep, in_horizon, good, clean, trend, score,
+            keep, in_horizon, good, clean, trend, score, np.zeros(CHANNELS),
         )  # fmt: skip
         if done == n:
             break
@@ -186,7 +186,7 @@ def run_sequential(
     )
 
 
-@kernel
+@loop_kernel
 def _rows(  # pragma: no cover - compiled
     order: I64, start: int, series: I64, ts: I64, seq: I64, value: F64,
     flags: NDArray[np.int32], eligible: B, ident_seen: B, seq_seen_ts: I64,
@@ -195,11 +195,10 @@ def _rows(  # pragma: no cover - compiled
     flat_run: I64, trend_mean: F64, slot: I64, used: int, core: F64, profile: F64,
     p: DetectorParams, lateness: int, tau_s: float, anomaly_threshold: float,
     keep_out: B, in_horizon_out: B, good_out: B, clean_out: B, trend_out: F64,
-    score_out: NDArray[np.float32],
+    score_out: NDArray[np.float32], shorts: F64,
 ) -> tuple[int, int]:  # fmt: skip
     """Rows ``order[start:]``, one at a time; returns (rows done, detector slots used). It
     stops before a row whose series needs a detector slot when ``core`` is full."""
-    shorts = np.zeros(CHANNELS, np.float64)
     bins = p.season_bins
     bin_ns = DAY_NS // bins
     for i in range(start, order.shape[0]):
