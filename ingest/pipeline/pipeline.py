@@ -111,8 +111,7 @@ class Pipeline:
         has_seq = batch.seq >= 0
         key = seq_key(series, batch.seq, batch.ts)
         idn = ident(series, batch.ts, batch.seq, batch.raw)
-        key_order = np.argsort(key)
-        repeats = find_repeats(self._memory, key, idn, batch.ts, has_seq, eligible, key_order)
+        repeats = find_repeats(self._memory, key, idn, batch.ts, series, has_seq, eligible)
         res = run_sequential(
             RowInputs(
                 series=series,
@@ -129,10 +128,7 @@ class Pipeline:
             cfg,
         )
         kept = res.keep
-        remember = kept & eligible
-        self._memory.add(key, idn, batch.ts, series, key_order[remember[key_order]])
-
-        agg_mask = remember & res.in_horizon & np.isfinite(value)
+        agg_mask = kept & eligible & res.in_horizon & np.isfinite(value)
         agg = res.series_order[agg_mask[res.series_order]]  # series order: hour keys sorted
         a_series, a_ts, a_val, a_flags = series[agg], batch.ts[agg], value[agg], res.flags[agg]
         minute = self._minute.aggregates(self._minute.add(a_series, a_ts, a_val, a_flags))
