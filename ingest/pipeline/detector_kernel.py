@@ -297,29 +297,24 @@ def score_row(
     step = abs(x - core[col, PREV]) if n > 0 else 0.0
     sdiff = core[col, SDIFF]
     new_sdiff = sdiff + p.alpha_activity * (step - sdiff) if n > 1 else step
-    k = CHANNELS if p.range_weight != 0.0 else CHANNELS - 1  # channels in use (range: last)
-    best = -math.inf
-    for c in range(k):
-        if c == 0:
-            surprise, alpha = level_surprise(core, col, x, floor), p.alpha_short
-        elif c == 1:
-            surprise, alpha = activity_surprise(core, col, new_sdiff, floor, p), p.alpha_short
-        elif c == 2:
-            surprise = season_surprise(
-                x,
-                profile[b, P_MEAN],
-                profile[b, P_DEV],
-                profile[b, P_COUNT],
-                core[col, DEV],
-                floor,
-                p,
-            )
-            alpha = p.alpha_season_short
-        else:
-            surprise, alpha = range_surprise(core, col, x, floor, p), p.alpha_short
-        short, u = channel_u(core, col, c, surprise, alpha, c == 0 or p.novelty_all, p)
-        shorts[c] = short
+    # The channels, in the reference's order (level, activity, season, range): each its
+    # surprise, then its short average and u; the largest u counts.
+    gated = p.novelty_all  # the record gate: the level channel always, the others if set
+    surprise = level_surprise(core, col, x, floor)
+    shorts[0], best = channel_u(core, col, 0, surprise, p.alpha_short, True, p)
+    surprise = activity_surprise(core, col, new_sdiff, floor, p)
+    shorts[1], u = channel_u(core, col, 1, surprise, p.alpha_short, gated, p)
+    best = max(best, u)
+    pm, pd, pc = profile[b, P_MEAN], profile[b, P_DEV], profile[b, P_COUNT]
+    surprise = season_surprise(x, pm, pd, pc, core[col, DEV], floor, p)
+    shorts[2], u = channel_u(core, col, 2, surprise, p.alpha_season_short, gated, p)
+    best = max(best, u)
+    k = CHANNELS - 1  # channels in use (range, the last, only with a weight)
+    if p.range_weight != 0.0:
+        surprise = range_surprise(core, col, x, floor, p)
+        shorts[3], u = channel_u(core, col, 3, surprise, p.alpha_short, gated, p)
         best = max(best, u)
+        k = CHANNELS
     best = min(max(best, -U_LIMIT), U_LIMIT)
     score = combined_score(core, col, best, p)
     if update:
