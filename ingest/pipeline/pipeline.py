@@ -87,12 +87,13 @@ class Pipeline:
         n_series = int(series.max()) + 1
         self._qc.ensure(n_series)
         self._detector.ensure(n_series)
-        thr = self._thresholds.for_rows(series, batch.metric)
+        thr = self._thresholds.per_series(n_series)  # indexed by series
 
         value, calibrated = self._calibrations.apply(series, batch.ts, batch.raw)
         finite_raw = np.isfinite(batch.raw)
         flags = batch.flags.astype(np.int32, copy=True)  # any a device set (QC.BOUND)
-        out_of_range = finite_raw & ((value < thr.low) | (value > thr.high) | np.isnan(value))
+        low, high = thr.low[series], thr.high[series]
+        out_of_range = finite_raw & ((value < low) | (value > high) | np.isnan(value))
         flags |= np.where(out_of_range, np.int32(QC.RANGE), 0).astype(np.int32)
         time_bad = finite_raw & (
             (batch.ts > now_ns + cfg.future_tolerance_ns) | (batch.ts < now_ns - cfg.max_age_ns)
@@ -152,8 +153,8 @@ class Pipeline:
             level=value[water],
             rise_cm_per_h=res.trend_per_h[water],
             rise_alert_cm_per_h=cfg.flood_rise_alert_cm_per_h,
-            confirm_readings=thr.confirm_readings[water],
-            confirm_s=thr.confirm_s[water],
+            confirm_readings=thr.confirm_readings[series[water]],
+            confirm_s=thr.confirm_s[series[water]],
         )
         road = res.good & ((metric == SPEED) | (metric == OCCUPANCY))
         traffic = traffic_rows(

@@ -65,7 +65,7 @@ class RowInputs:
     flags: NDArray[np.int32]
     eligible: NDArray[np.bool_]  # finite raw and no TIME flag
     repeats: Repeats
-    thresholds: Thresholds
+    thresholds: Thresholds  # per series
 
 
 @dataclass(frozen=True)
@@ -240,8 +240,8 @@ def _rows(  # pragma: no cover - compiled
         off_trend = abs(v - expect)
         if off_trend < deviation:
             deviation = off_trend
-        spike = count >= p.warmup and deviation > spike_sigma[r] * dev
-        spike = spike and deviation > spike_min_delta[r]
+        spike = count >= p.warmup and deviation > spike_sigma[s] * dev
+        spike = spike and deviation > spike_min_delta[s]
         f = flags[r]
         if spike:
             f |= _SPIKE

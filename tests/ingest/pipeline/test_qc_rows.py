@@ -59,10 +59,10 @@ def numpy_steps(rows: dict[str, Any], state: dict[str, Any], lateness: int) -> A
             step = np.abs(v - gv)
         dt_s = np.where(has_prev, t - gts, 1) / 1e9
         with np.errstate(invalid="ignore", over="ignore"):
-            rate = has_prev & (step > rows["max_rate_per_s"][idx] * dt_s)
-        same = has_prev & (step <= rows["flatline_tolerance"][idx])
+            rate = has_prev & (step > rows["max_rate_per_s"][s] * dt_s)
+        same = has_prev & (step <= rows["flatline_tolerance"][s])
         new_run = np.where(good, np.where(same, run + 1, 0), run)
-        flat_n = rows["flatline_count"][idx]
+        flat_n = rows["flatline_count"][s]
         flat = good & (flat_n > 0) & (new_run + 1 >= flat_n)
         good_ts[s] = np.where(good, t, gts)
         good_value[s] = np.where(good, v, gv)
@@ -151,7 +151,6 @@ VALUES = st.one_of(
 def test_the_compiled_pass_matches_the_numpy_steps(
     rows: list[tuple[Any, ...]], start: list[tuple[Any, ...]], thresholds: tuple[float, ...]
 ) -> None:
-    n = len(rows)
     cols = list(zip(*rows, strict=True)) if rows else [()] * 8
     data: dict[str, Any] = {
         "series": np.array(cols[0], np.int64),
@@ -162,9 +161,9 @@ def test_the_compiled_pass_matches_the_numpy_steps(
         "eligible": np.array(cols[5], np.bool_),
         "ident_seen": np.array(cols[6], np.bool_),
         "seq_seen_ts": np.array([MIN if x is None else T0 + x * 10**9 for x in cols[7]], np.int64),
-        "max_rate_per_s": np.full(n, thresholds[0]),
-        "flatline_tolerance": np.full(n, thresholds[1]),
-        "flatline_count": np.full(n, thresholds[2]),
+        "max_rate_per_s": np.full(SERIES, thresholds[0]),  # per series
+        "flatline_tolerance": np.full(SERIES, thresholds[1]),
+        "flatline_count": np.full(SERIES, thresholds[2]),
     }
     state = {
         "last_ts": np.array([MIN if x[0] is None else T0 + x[0] * 10**9 for x in start]),
