@@ -90,26 +90,6 @@ def stable_order(key: NDArray[np.int64]) -> NDArray[np.int64]:
     return packed & ((np.int64(1) << bits) - 1)
 
 
-def depth_order(
-    series: NDArray[np.int64],
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """Rows by (rank within its series in arrival order, series), depth bounds, series order."""
-    n = series.shape[0]
-    order = stable_order(series)
-    s_sorted = series[order]
-    first = np.empty(n, np.bool_)
-    first[:1] = True
-    np.not_equal(s_sorted[1:], s_sorted[:-1], out=first[1:])
-    if first.all():  # one row per series: a single step, rows in any order
-        return np.arange(n, dtype=np.int64), np.array([0, n], np.int64), order
-    start = np.flatnonzero(first)
-    group = np.cumsum(first) - 1
-    pos = np.arange(n) - start[group]
-    by_depth = order[stable_order(pos)]
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(pos)))).astype(np.int64)
-    return by_depth, bounds, order
-
-
 @inlined
 def trend_weight(dt_s: float, tau_s: float) -> float:  # pragma: no cover - compiled
     """The weight ``a = 1 - exp(-dt/tau)`` of a reading ``dt_s`` after the previous one in

@@ -12,12 +12,32 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from ingest.pipeline.qc_rows import qc_row
-from ingest.pipeline.sequential import depth_order
+from ingest.pipeline.sequential import stable_order
 from pantau.compiled import kernel
 from pantau.flags import QC
 
 MIN = np.iinfo(np.int64).min
 STATE = ("last_ts", "last_seq", "good_ts", "good_value", "flat_run")
+
+
+def depth_order(
+    series: NDArray[np.int64],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Rows by (rank within its series in arrival order, series), depth bounds, series order."""
+    n = series.shape[0]
+    order = stable_order(series)
+    s_sorted = series[order]
+    first = np.empty(n, np.bool_)
+    first[:1] = True
+    np.not_equal(s_sorted[1:], s_sorted[:-1], out=first[1:])
+    if first.all():  # one row per series: a single step, rows in any order
+        return np.arange(n, dtype=np.int64), np.array([0, n], np.int64), order
+    start = np.flatnonzero(first)
+    group = np.cumsum(first) - 1
+    pos = np.arange(n) - start[group]
+    by_depth = order[stable_order(pos)]
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(pos)))).astype(np.int64)
+    return by_depth, bounds, order
 
 
 def numpy_steps(rows: dict[str, Any], state: dict[str, Any], lateness: int) -> Any:
