@@ -30,7 +30,7 @@ from ingest.pipeline.config import (
 from ingest.pipeline.dedupe import find_repeats
 from ingest.pipeline.flood import SiagaConfirmation, SiagaTable, flood_rows
 from ingest.pipeline.heap import keep_freed_memory
-from ingest.pipeline.identity import ident, seq_key
+from ingest.pipeline.identity import identities
 from ingest.pipeline.memory import RecentReadings
 from ingest.pipeline.output import PipelineOutput
 from ingest.pipeline.sequential import BAD_FLAGS, RowInputs, run_sequential
@@ -110,8 +110,7 @@ class Pipeline:
 
         eligible = finite_raw & ~time_bad
         has_seq = batch.seq >= 0
-        key = seq_key(series, batch.seq, batch.ts)
-        idn = ident(series, batch.ts, batch.seq, batch.raw)
+        key, idn = identities(series, batch.ts, batch.seq, batch.raw)
         repeats = find_repeats(self._memory, key, idn, batch.ts, series, has_seq, eligible)
         res = run_sequential(
             RowInputs(
