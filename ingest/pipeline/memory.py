@@ -83,10 +83,7 @@ class RecentReadings:
         """Forget entries older than ``horizon[series]`` (done when the memory has doubled)."""
         if not self.wants_pruning():
             return
-        used = self._entries[: self._count]
-        live = used[used[:, TS] >= horizon[used[:, SERIES]]]
-        self._count = live.shape[0]
-        self._entries[: self._count] = live
+        self._count = _keep_live(self._entries, self._count, horizon)
         self._reindex(2 * self._count)
         self._pruned_size = len(self)
 
@@ -150,3 +147,15 @@ def _index_all(  # pragma: no cover - compiled
         while index[h] >= 0:
             h = (h + 1) & mask
         index[h] = e
+
+
+@loop_kernel
+def _keep_live(entries: NDArray[np.int64], count: int, horizon: I64) -> int:  # pragma: no cover
+    """Move the entries within their series' horizon to the front, in order; their count."""
+    kept = 0
+    for e in range(count):
+        if entries[e, TS] >= horizon[entries[e, SERIES]]:
+            for c in range(4):
+                entries[kept, c] = entries[e, c]
+            kept += 1
+    return kept
