@@ -33,6 +33,7 @@ from ingest.pipeline.heap import keep_freed_memory
 from ingest.pipeline.identity import identities
 from ingest.pipeline.memory import RecentReadings
 from ingest.pipeline.output import PipelineOutput
+from ingest.pipeline.row_flags import flag_rows
 from ingest.pipeline.sequential import BAD_FLAGS, RowInputs, run_sequential
 from ingest.pipeline.state import INT64_MIN, QC_FIELDS, SeriesState
 from ingest.pipeline.thresholds import ThresholdTable
@@ -40,7 +41,6 @@ from ingest.pipeline.traffic import OCCUPANCY, SPEED, traffic_rows
 from ingest.pipeline.windows import WindowStore
 from pantau.batch import N_METRICS, Batch
 from pantau.catalogue import METRIC_INDEX
-from pantau.flags import QC
 
 WATER_LEVEL = METRIC_INDEX["water_level"]
 _INT64_MAX = np.iinfo(np.int64).max
@@ -89,26 +89,23 @@ class Pipeline:
         self._detector.ensure(n_series)
         thr = self._thresholds.per_series(n_series)  # indexed by series
 
-        value, calibrated = self._calibrations.apply(series, batch.ts, batch.raw)
-        finite_raw = np.isfinite(batch.raw)
-        flags = batch.flags.astype(np.int32, copy=True)  # any a device set (QC.BOUND)
-        low, high = thr.low[series], thr.high[series]
-        out_of_range = finite_raw & ((value < low) | (value > high) | np.isnan(value))
-        flags |= np.where(out_of_range, np.int32(QC.RANGE), 0).astype(np.int32)
-        time_bad = finite_raw & (
-            (batch.ts > now_ns + cfg.future_tolerance_ns) | (batch.ts < now_ns - cfg.max_age_ns)
+        calibrated_value, calibrated = self._calibrations.apply(series, batch.ts, batch.raw)
+        checked = flag_rows(
+            series=series,
+            device=batch.device,
+            ts=batch.ts,
+            raw=batch.raw,
+            calibrated_value=calibrated_value,
+            calibrated=calibrated,
+            device_flags=batch.flags,  # any a device set (QC.BOUND)
+            low=thr.low,
+            high=thr.high,
+            requires_calibration=self._requires_cal,
+            earliest_ns=now_ns - cfg.max_age_ns,
+            latest_ns=now_ns + cfg.future_tolerance_ns,
         )
-        flags |= np.where(time_bad, np.int32(QC.TIME), 0).astype(np.int32)
-        n_req = self._requires_cal.shape[0]
+        value, flags, eligible = checked.value, checked.flags, checked.eligible
         dev = batch.device
-        requires = np.zeros(len(batch), np.bool_)
-        known = dev < n_req
-        requires[known] = self._requires_cal[dev[known]]
-        uncal = finite_raw & requires & ~calibrated
-        flags |= np.where(uncal, np.int32(QC.UNCALIBRATED), 0).astype(np.int32)
-        value = np.where(finite_raw, value, batch.raw)
-
-        eligible = finite_raw & ~time_bad
         has_seq = batch.seq >= 0
         key, idn = identities(series, batch.ts, batch.seq, batch.raw)
         repeats = find_repeats(self._memory, key, idn, batch.ts, series, has_seq, eligible)
