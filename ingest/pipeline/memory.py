@@ -3,10 +3,11 @@
 Used to drop exact redeliveries and to flag repeated seqs. Entries (``seq_key``,
 ``ident``, ts, series: one row of ``entries`` each, appended) are found through an
 open-addressing hash index (linear probing on the key's low bits: keys are hashes;
-at most half full). One compiled pass over a batch's rows, in arrival order, looks
-each row up and remembers it (:meth:`RecentReadings.check`), so a row also sees the
-earlier rows of its own batch: per row, two or three random accesses instead of
-sorting and merging sorted arrays. Pruning is lazy (when the entries have doubled
+at most half full; a slot holds the entry's number and its key's high bits, so a probe
+reads an entry only when its key may match). One compiled pass over a batch's rows, in
+arrival order, looks each row up and remembers it (:meth:`RecentReadings.check`), so a
+row also sees the earlier rows of its own batch: per row, a random access or two
+instead of sorting and merging sorted arrays. Pruning is lazy (when the entries have doubled
 since they were last pruned: the live ones are kept, the index rebuilt) and never
 changes results: every lookup's result goes through the horizon test in
 :mod:`ingest.pipeline.sequential`.
@@ -23,6 +24,8 @@ INT64_MIN = np.iinfo(np.int64).min
 COLUMNS = ("key", "ident", "ts", "series")
 KEY, IDENT, TS, SERIES = range(4)  # columns of an entry
 _MIN_CAPACITY = 1 << 16
+_LOW = np.int64(0xFFFFFFFF)
+_HIGH = ~_LOW
 
 I64 = NDArray[np.int64]
 
@@ -31,7 +34,9 @@ class RecentReadings:
     def __init__(self) -> None:
         self._entries = np.zeros((0, 4), np.int64)  # KEY, IDENT, TS, SERIES; count used
         self._count = 0
-        self._index = np.full(_MIN_CAPACITY, -1, np.int32)  # entry of each slot, or -1
+        # Per slot: -1 (empty) or the high 32 bits of the entry's key with its number in
+        # the low ones (a probe reads the entry only when the key may match).
+        self._index = np.full(_MIN_CAPACITY, -1, np.int64)
         self._pruned_size = 0
 
     def __len__(self) -> int:
@@ -72,7 +77,7 @@ class RecentReadings:
         if size == self._index.shape[0]:
             self._index.fill(-1)
         else:
-            self._index = np.full(size, -1, np.int32)
+            self._index = np.full(size, -1, np.int64)
         _index_all(self._index, self._entries, self._count)
 
     def wants_pruning(self) -> bool:
@@ -105,7 +110,7 @@ class RecentReadings:
 
 @loop_kernel
 def _check(  # pragma: no cover - compiled
-    index: NDArray[np.int32], entries: NDArray[np.int64], count: int, key: I64, ident: I64,
+    index: NDArray[np.int64], entries: NDArray[np.int64], count: int, key: I64, ident: I64,
     ts: I64, series: I64, has_seq: NDArray[np.bool_], eligible: NDArray[np.bool_],
     seen_out: NDArray[np.bool_], newest_out: I64,
 ) -> int:  # fmt: skip
@@ -117,11 +122,13 @@ def _check(  # pragma: no cover - compiled
         h = k & mask
         seen = False
         newest = INT64_MIN
-        while index[h] >= 0:  # the key's run: the slots up to the first empty one
-            e = index[h]
-            if entries[e, KEY] == k:
-                seen = seen or entries[e, IDENT] == i
-                newest = max(newest, entries[e, TS])
+        while index[h] != -1:  # the key's run: the slots up to the first empty one
+            slot = index[h]
+            if (slot ^ k) >> 32 == 0:  # the same high bits: may be the key
+                e = slot & _LOW
+                if entries[e, KEY] == k:
+                    seen = seen or entries[e, IDENT] == i
+                    newest = max(newest, entries[e, TS])
             h = (h + 1) & mask
         elig = eligible[r]
         seen_out[r] = seen and elig
@@ -131,22 +138,23 @@ def _check(  # pragma: no cover - compiled
             entries[count, IDENT] = i
             entries[count, TS] = ts[r]
             entries[count, SERIES] = series[r]
-            index[h] = count
+            index[h] = (k & _HIGH) | count
             count += 1
     return count
 
 
 @loop_kernel
 def _index_all(  # pragma: no cover - compiled
-    index: NDArray[np.int32], entries: NDArray[np.int64], count: int
+    index: NDArray[np.int64], entries: NDArray[np.int64], count: int
 ) -> None:
     """Index entries ``0 .. count - 1`` in an empty index."""
     mask = index.shape[0] - 1
     for e in range(count):
-        h = entries[e, KEY] & mask
-        while index[h] >= 0:
+        k = entries[e, KEY]
+        h = k & mask
+        while index[h] != -1:
             h = (h + 1) & mask
-        index[h] = e
+        index[h] = (k & _HIGH) | e
 
 
 @loop_kernel

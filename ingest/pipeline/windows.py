@@ -129,17 +129,23 @@ class WindowStore:
         return pos + np.cumsum(new) - new
 
     def aggregates(self, positions: NDArray[np.int64]) -> Aggregates:
-        series, window = self._split(self.key[positions])
-        return Aggregates(
-            device=(series // N_METRICS).astype(np.int32),
-            metric=(series % N_METRICS).astype(np.int16),
-            window_start_ns=window * self.width_ns,
-            mean=self.sum[positions] / self.count[positions],
-            min=self.min[positions].copy(),
-            max=self.max[positions].copy(),
-            count=self.count[positions].copy(),
-            flags=self.flags[positions].copy(),
+        n = positions.shape[0]
+        out = Aggregates(
+            device=np.empty(n, np.int32),
+            metric=np.empty(n, np.int16),
+            window_start_ns=np.empty(n, np.int64),
+            mean=np.empty(n, np.float64),
+            min=np.empty(n, np.float64),
+            max=np.empty(n, np.float64),
+            count=np.empty(n, np.int64),
+            flags=np.empty(n, np.int32),
         )
+        _gather(
+            positions, self.key, self.sum, self.min, self.max, self.count, self.flags,
+            self.time_major, self.width_ns, N_METRICS, out.device, out.metric,
+            out.window_start_ns, out.mean, out.min, out.max, out.count, out.flags,
+        )  # fmt: skip
+        return out
 
     def find(self, series: NDArray[np.int64], window: NDArray[np.int64]) -> NDArray[np.int64]:
         """Store position of each (series, window number), or -1."""
@@ -256,3 +262,25 @@ def _merge(  # pragma: no cover - compiled
             k += 1
         touched += 1
     return touched, k
+
+
+@loop_kernel
+def _gather(  # pragma: no cover - compiled
+    positions: I64, s_key: I64, s_sum: F64, s_min: F64, s_max: F64, s_count: I64,
+    s_flags: NDArray[np.int32], time_major: bool, width_ns: int, n_metrics: int,
+    device: NDArray[np.int32], metric: NDArray[np.int16], start: I64, mean: F64, low: F64,
+    high: F64, count: I64, flags: NDArray[np.int32],
+) -> None:  # fmt: skip
+    """The windows at ``positions``, as aggregate rows."""
+    for i in range(positions.shape[0]):
+        p = positions[i]
+        key = s_key[p]
+        if time_major:
+            series, window = key & _LOW, key >> _SHIFT
+        else:
+            series, window = key >> _SHIFT, key & _LOW
+        device[i] = series // n_metrics
+        metric[i] = series % n_metrics
+        start[i] = window * width_ns
+        mean[i] = s_sum[p] / s_count[p]
+        low[i], high[i], count[i], flags[i] = s_min[p], s_max[p], s_count[p], s_flags[p]
