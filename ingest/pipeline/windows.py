@@ -188,8 +188,12 @@ class WindowStore:
         series, window = self._split(self.key)
         keep = (window + 1) * self.width_ns >= horizon_ns[series]
         for name in COLUMNS:
-            setattr(self, name, getattr(self, name)[keep])
-        self._spare.clear()
+            kept = getattr(self, name)[keep]
+            buf = self._spare.get(name)
+            if buf is not None and getattr(self, name).base is buf:  # stay in the buffer
+                buf[: kept.shape[0]] = kept
+                kept = buf[: kept.shape[0]]
+            setattr(self, name, kept)
         self._pruned_size = len(self)
 
     def to_arrays(self, prefix: str) -> dict[str, NDArray[np.generic]]:
