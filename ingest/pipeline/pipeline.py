@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.pipeline.air_quality import POLLUTANT_METRICS, IspuCalculator, is_pollutant
+from ingest.pipeline.air_quality import POLLUTANT_METRICS, IspuCalculator, is_pollutant_series
 from ingest.pipeline.anomaly import DetectorState
 from ingest.pipeline.calibration import CalibrationTable
 from ingest.pipeline.config import (
@@ -125,17 +125,16 @@ class Pipeline:
             cfg,
         )
         kept = res.keep
-        agg_mask = kept & eligible & res.in_horizon & np.isfinite(value)
-        agg = res.series_order[agg_mask[res.series_order]]  # series order: hour keys sorted
-        a_series, a_ts, a_val, a_flags = series[agg], batch.ts[agg], value[agg], res.flags[agg]
-        minute = self._minute.aggregates(self._minute.add(a_series, a_ts, a_val, a_flags))
-        hour = self._hour.aggregates(self._hour.add(a_series, a_ts, a_val, a_flags))
-        pol = is_pollutant(batch.metric[agg]) & ((a_flags & BAD_FLAGS) == 0)
-        self._ispu_hour.add(a_series[pol], a_ts[pol], a_val[pol], a_flags[pol])
+        w = res.windowed  # by series: hour keys sorted
+        minute = self._minute.aggregates(self._minute.add(w.series, w.ts, w.value, w.flags))
+        hour = self._hour.aggregates(self._hour.add(w.series, w.ts, w.value, w.flags))
+        pol = is_pollutant_series(w.series) & ((w.flags & BAD_FLAGS) == 0)
+        p_series, p_ts = w.series[pol], w.ts[pol]
+        self._ispu_hour.add(p_series, p_ts, w.value[pol], w.flags[pol])
         ispu = self._ispu.points(
             self._ispu_hour,
-            batch.device[agg][pol].astype(np.int64),
-            a_ts[pol],
+            p_series // N_METRICS,
+            p_ts,
             self._qc.i64("last_ts"),
         )
 
