@@ -1,6 +1,8 @@
-"""Throughput of the full pipeline on one core, ratio to the pure-Python reference, peak memory.
+"""Throughput of the full pipeline on one core, ratio to the pure-Python reference, peak memory,
+and the cost of each of its steps.
 
-    python -m bench.pipeline [--quick]      (or python bench/pipeline.py)
+    python -m bench.pipeline [--quick] [--detector NAME=VALUE[,NAME=VALUE...]]...
+    (or python bench/pipeline.py)
 
 Stream: 10 000 series (1 250 devices x 8 metrics), one reading per series per minute,
 device messages in random order within each minute, plausible values with noise.
@@ -12,19 +14,27 @@ one core), so that other load on a shared machine does not count; wall-clock fig
 reported next to it. "best" is the fastest batch (least disturbed by other processes),
 "median" the median batch. Peak memory: the largest traced allocation peak
 (``tracemalloc``, NumPy arrays included) during one batch, and the process's max RSS.
+Each ``--detector`` adds a run of the same stream with that ``DetectorConfig`` (fields of
+the shipped one changed, e.g. ``--detector range_weight=0,unovel_penalty=0``), measured in
+the same run next to the shipped detector (issue 22: the pipeline's throughput with a
+candidate detector, side by side). The steps: CPU µs per reading of each function
+``Pipeline.process`` calls, on the 100k-reading batches (cProfile, least of 3 rounds).
 Prints a table and writes bench/results/pipeline.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import platform
+import pstats
 import resource
 import sys
 import time
 import tracemalloc
+from dataclasses import fields, replace
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -37,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # also runnable as ``python bench/pipeline.py``
     sys.path.insert(0, str(ROOT))
 
-from ingest.pipeline import DeviceInfo, Pipeline, PipelineConfig  # noqa: E402
+from ingest.pipeline import DetectorConfig, DeviceInfo, Pipeline, PipelineConfig  # noqa: E402
 from pantau.batch import Batch  # noqa: E402
 from pantau.catalogue import METRIC_INDEX  # noqa: E402
 
@@ -68,8 +78,25 @@ def make_minutes(n_minutes: int, seed: int = 7) -> list[Batch]:
     return out
 
 
-def new_pipeline() -> Pipeline:
-    p = Pipeline(PipelineConfig())
+SHIPPED = DetectorConfig()
+
+
+def detector_variant(text: str) -> DetectorConfig:
+    """The shipped DetectorConfig with ``NAME=VALUE[,NAME=VALUE...]`` changed."""
+    kinds = {f.name: type(getattr(SHIPPED, f.name)) for f in fields(SHIPPED)}
+    changes: dict[str, object] = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        name = name.strip()
+        if name not in kinds:
+            raise SystemExit(f"--detector: unknown DetectorConfig field {name!r}")
+        kind = kinds[name]
+        changes[name] = value.strip().lower() in ("1", "true") if kind is bool else kind(value)
+    return replace(SHIPPED, **changes)  # type: ignore[arg-type]
+
+
+def new_pipeline(detector: DetectorConfig = SHIPPED) -> Pipeline:
+    p = Pipeline(PipelineConfig(detector=detector))
     infos = [
         DeviceInfo(d, kind="mixed", zone=f"zone-{d % 7}", siaga=(80.0, 150.0, 200.0))
         for d in range(N_DEVICES)
@@ -78,9 +105,11 @@ def new_pipeline() -> Pipeline:
     return p
 
 
-def measure(batch_minutes: int, n_batches: int, warm_minutes: int) -> dict[str, float]:
+def measure(
+    batch_minutes: int, n_batches: int, warm_minutes: int, detector: DetectorConfig = SHIPPED
+) -> dict[str, float]:
     minutes = make_minutes(warm_minutes + batch_minutes * n_batches)
-    p = new_pipeline()
+    p = new_pipeline(detector)
     for b in minutes[:warm_minutes]:
         p.process(b, now_ns=int(b.ts.max()))
     timed = minutes[warm_minutes:]
@@ -102,6 +131,46 @@ def measure(batch_minutes: int, n_batches: int, warm_minutes: int) -> dict[str, 
         "readings_per_s_wall": size / float(np.median(wall)),
         "median_batch_ms": float(np.median(cpu) * 1e3),
     }
+
+
+def breakdown(
+    batch_minutes: int,
+    n_batches: int,
+    warm_minutes: int,
+    rounds: int = 3,
+    detector: DetectorConfig = SHIPPED,
+) -> dict[str, float]:
+    """CPU µs per reading of each step of ``Pipeline.process``: the cumulative time of each
+    function it calls (cProfile; its own lines as ``process (own)``) over ``n_batches``
+    batches, the least of ``rounds`` rounds (each on a fresh pipeline)."""
+    minutes = make_minutes(warm_minutes + batch_minutes * n_batches)
+    timed = minutes[warm_minutes:]
+    batches = [
+        Batch.concat(timed[i * batch_minutes : (i + 1) * batch_minutes]) for i in range(n_batches)
+    ]
+    readings = sum(len(b) for b in batches)
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        p = new_pipeline(detector)
+        for b in minutes[:warm_minutes]:
+            p.process(b, now_ns=int(b.ts.max()))
+        profile = cProfile.Profile(time.process_time)
+        profile.enable()
+        for b in batches:
+            p.process(b, now_ns=int(b.ts.max()))
+        profile.disable()
+        stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+        steps: dict[str, float] = {}
+        for (file, line, name), (_cc, _nc, tottime, _cum, callers) in stats.items():
+            if name == "process" and file.endswith("pipeline/pipeline.py"):
+                steps["process (own)"] = tottime
+            for (c_file, _c_line, c_name), call in callers.items():
+                if c_name == "process" and c_file.endswith("pipeline/pipeline.py"):
+                    label = f"{Path(file).stem}.{name}" if line else name
+                    steps[label] = steps.get(label, 0.0) + call[3]
+        for label, seconds in steps.items():
+            best[label] = min(best.get(label, np.inf), seconds / readings * 1e6)
+    return dict(sorted(best.items(), key=lambda kv: -kv[1]))
 
 
 def reference_rate(n_minutes: int) -> float:
@@ -138,32 +207,55 @@ def peak_memory(batch_minutes: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer batches (a smoke run)")
+    parser.add_argument(
+        "--detector",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE[,...]",
+        help="also run with the shipped DetectorConfig changed so (repeatable)",
+    )
     args = parser.parse_args()
+    variants = [("shipped", SHIPPED)] + [(t, detector_variant(t)) for t in args.detector]
     n10k, n100k = (5, 2) if args.quick else (60, 8)
     ref = reference_rate(1 if args.quick else 2)
     results = []
-    for minutes, n in ((1, n10k), (10, n100k)):
-        r = measure(minutes, n, warm_minutes=12)
-        r["ratio_to_reference"] = r["readings_per_s"] / ref
-        r["ratio_to_reference_best"] = r["readings_per_s_best"] / ref
-        r["peak_traced_mib"] = peak_memory(minutes)
-        results.append(r)
+    steps: dict[str, dict[str, float]] = {}
+    for label, detector in variants:
+        for minutes, n in ((1, n10k), (10, n100k)):
+            r: dict[str, object] = {"detector": label}
+            figures = measure(minutes, n, warm_minutes=12, detector=detector)
+            r.update(figures)
+            r["ratio_to_reference"] = figures["readings_per_s"] / ref
+            r["ratio_to_reference_best"] = figures["readings_per_s_best"] / ref
+            r["us_per_reading"] = 1e6 / figures["readings_per_s"]
+            if label == "shipped":
+                r["peak_traced_mib"] = peak_memory(minutes)
+            results.append(r)
+        steps[label] = breakdown(10, 2 if args.quick else 8, 12, detector=detector)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("readings/s of CPU time on one core (best batch / median batch; wall-clock median)")
     print(
-        f"{'batch':>8} {'best/s':>12} {'median/s':>12} {'wall/s':>12} {'median ms':>10}"
-        f" {'x ref best':>10} {'x ref med':>10} {'peak MiB':>9}"
+        f"{'detector':>14} {'batch':>8} {'best/s':>12} {'median/s':>12} {'wall/s':>12}"
+        f" {'median ms':>10} {'x ref best':>10} {'x ref med':>10} {'peak MiB':>9}"
     )
     for r in results:
+        f = {k: float(v) for k, v in r.items() if isinstance(v, float)}
+        peak = f"{f['peak_traced_mib']:>9.1f}" if "peak_traced_mib" in f else f"{'':>9}"
         print(
-            f"{int(r['batch_size']):>8} {r['readings_per_s_best']:>12,.0f}"
-            f" {r['readings_per_s']:>12,.0f} {r['readings_per_s_wall']:>12,.0f}"
-            f" {r['median_batch_ms']:>10.2f} {r['ratio_to_reference_best']:>10.0f}"
-            f" {r['ratio_to_reference']:>10.0f} {r['peak_traced_mib']:>9.1f}"
+            f"{str(r['detector'])[:14]:>14} {int(f['batch_size']):>8}"
+            f" {f['readings_per_s_best']:>12,.0f} {f['readings_per_s']:>12,.0f}"
+            f" {f['readings_per_s_wall']:>12,.0f} {f['median_batch_ms']:>10.2f}"
+            f" {f['ratio_to_reference_best']:>10.0f} {f['ratio_to_reference']:>10.0f} {peak}"
         )
     print(
         f"reference: {ref:,.0f} readings/s (CPU time); process max RSS {rss:.0f} MiB; 10 000 series"
     )
+    for label, table in steps.items():
+        print(f"steps of Pipeline.process, µs per reading (100k batches, {label} detector):")
+        for name, us in table.items():
+            if us >= 0.001:
+                print(f"  {name:40} {us:6.3f}")
+        print(f"  {'total':40} {sum(table.values()):6.3f}")
     out = ROOT / "bench" / "results" / "pipeline.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
@@ -173,6 +265,15 @@ def main() -> None:
                 "reference_readings_per_s": ref,
                 "max_rss_mib": rss,
                 "runs": results,
+                "steps_us_per_reading": steps,
+                "detectors": {
+                    label: {
+                        f.name: getattr(d, f.name)
+                        for f in fields(d)
+                        if getattr(d, f.name) != getattr(SHIPPED, f.name) or label == "shipped"
+                    }
+                    for label, d in variants
+                },
                 "python": platform.python_version(),
                 "numpy": np.__version__,
                 "machine": platform.machine(),

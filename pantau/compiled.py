@@ -7,28 +7,72 @@ compilation (seconds): ``make install`` runs ``python -m ingest.chunk_scan``, wh
 compiles the kernels of ``pantau`` (this module's :func:`warm_up`) and of ``ingest``,
 so that ``pantau ingest`` starts without a pause. Each kernel has a plain NumPy/Python
 reference that its tests compare it with, bit for bit.
+
+Numba keys a cached kernel on its own bytecode only, but the machine code it caches
+includes every compiled function it calls (and module constants): a change to one of
+those alone would load stale code. So a kernel's cache key here also holds a hash of
+the source files of its module and of every compiled function it calls, transitively.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import numba
+from numba.core.caching import FunctionCache
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _source_files(function: Any, seen: set[Any]) -> set[str]:
+    """The source file of ``function`` and of the compiled functions it calls, transitively."""
+    files = {function.__code__.co_filename}
+    for name in function.__code__.co_names:
+        called = getattr(function.__globals__.get(name), "py_func", None)
+        if called is not None and called not in seen:
+            seen.add(called)
+            files |= _source_files(called, seen)
+    return files
+
+
+class _SourcesCache(FunctionCache):
+    """Numba's cache, keyed also on the sources the compiled code comes from."""
+
+    def _index_key(self, sig: Any, codegen: Any) -> tuple[Any, ...]:
+        digest = hashlib.sha256()
+        for file in sorted(_source_files(self._py_func, set())):
+            digest.update(Path(file).read_bytes())
+        key = super()._index_key(sig, codegen)  # type: ignore[no-untyped-call]
+        return (*key, digest.hexdigest())
+
+
+def _compiled(function: F, **options: Any) -> F:
+    dispatcher = numba.njit(nogil=True, **options)(function)
+    dispatcher._cache = _SourcesCache(dispatcher.py_func)  # type: ignore[no-untyped-call]
+    return cast(F, dispatcher)
+
+
 def kernel(function: F) -> F:
     """Compile ``function`` with Numba: no Python objects inside, no GIL held, cached."""
-    return cast(F, numba.njit(cache=True, nogil=True)(function))
+    return _compiled(function)
+
+
+def loop_kernel(function: F) -> F:
+    """A :func:`kernel` that allocates no array (its caller passes every array, scratch
+    included), compiled without Numba's reference counting: an array passed to an
+    :func:`inlined` function otherwise costs two atomic operations per call, which in a
+    loop over rows can cost more than the loop's own work."""
+    return _compiled(function, _nrt=False)
 
 
 def inlined(function: F) -> F:
     """A small compiled function that other kernels call: compiled into each caller
     (Numba-level inlining), so a call costs nothing, not even the reference counts of
     the arrays passed. Called from Python it runs as a kernel of its own."""
-    return cast(F, numba.njit(cache=True, nogil=True, inline="always")(function))
+    return _compiled(function, inline="always")
 
 
 def warm_up() -> None:

@@ -45,6 +45,11 @@ def is_pollutant(metric: NDArray[np.int16]) -> NDArray[np.bool_]:
     return _IS_POLLUTANT[metric]
 
 
+def is_pollutant_series(series: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Which series are of a pollutant (series ids: ``device * N_METRICS + metric``)."""
+    return _IS_POLLUTANT[series % N_METRICS]
+
+
 class IspuCalculator:
     def __init__(self, config: PipelineConfig) -> None:
         self.periods = {p: config.ispu_hours(p) for p in ISPU_POLLUTANTS}

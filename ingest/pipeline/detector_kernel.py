@@ -70,7 +70,7 @@ from ingest.pipeline.anomaly import (
     N,
 )
 from ingest.pipeline.config import DAY_NS, DetectorConfig
-from pantau.compiled import inlined, kernel
+from pantau.compiled import inlined, loop_kernel
 
 F64 = NDArray[np.float64]
 
@@ -375,29 +375,25 @@ def score_row(
     elif p.range_weight != 0.0:
         k = RANGE + 1
     medium = shift_medium(core, col, x, floor, p) if k > SHIFT else 0.0
-    best = -math.inf
-    for c in range(k):
-        if c == 0:
-            surprise, alpha = level_surprise(core, col, x, floor), p.alpha_short
-        elif c == 1:
-            surprise, alpha = activity_surprise(core, col, new_sdiff, floor, p), p.alpha_short
-        elif c == 2:
-            surprise = season_surprise(
-                x,
-                profile[b, P_MEAN],
-                profile[b, P_DEV],
-                profile[b, P_COUNT],
-                core[col, DEV],
-                floor,
-                p,
-            )
-            alpha = p.alpha_season_short
-        elif c == RANGE:
-            surprise, alpha = range_surprise(core, col, x, floor, p), p.alpha_short
-        else:
-            surprise, alpha = shift_surprise(core, col, medium, floor, p), p.alpha_short
-        short, u = channel_u(core, col, c, surprise, alpha, c == 0 or p.novelty_all, p)
-        shorts[c] = short
+    # The channels, in the reference's order (level, activity, season, range, shift):
+    # each its surprise, then its short average and u; the largest u counts.
+    gated = p.novelty_all  # the record gate: the level channel always, the others if set
+    surprise = level_surprise(core, col, x, floor)
+    shorts[0], best = channel_u(core, col, 0, surprise, p.alpha_short, True, p)
+    surprise = activity_surprise(core, col, new_sdiff, floor, p)
+    shorts[1], u = channel_u(core, col, 1, surprise, p.alpha_short, gated, p)
+    best = max(best, u)
+    pm, pd, pc = profile[b, P_MEAN], profile[b, P_DEV], profile[b, P_COUNT]
+    surprise = season_surprise(x, pm, pd, pc, core[col, DEV], floor, p)
+    shorts[2], u = channel_u(core, col, 2, surprise, p.alpha_season_short, gated, p)
+    best = max(best, u)
+    if k > RANGE:
+        surprise = range_surprise(core, col, x, floor, p)
+        shorts[RANGE], u = channel_u(core, col, RANGE, surprise, p.alpha_short, gated, p)
+        best = max(best, u)
+    if k > SHIFT:
+        surprise = shift_surprise(core, col, medium, floor, p)
+        shorts[SHIFT], u = channel_u(core, col, SHIFT, surprise, p.alpha_short, gated, p)
         best = max(best, u)
     best = min(max(best, -U_LIMIT), U_LIMIT)
     score = combined_score(core, col, best, p)
@@ -409,16 +405,15 @@ def score_row(
     return score
 
 
-@kernel
+@loop_kernel
 def detect_rows(
     slot: NDArray[np.int64], used: int, core: F64, profile: F64, series: NDArray[np.int64],
     x: F64, ts: NDArray[np.int64], update: NDArray[np.bool_], start: int, p: DetectorParams,
-    score: NDArray[np.float32], level: F64, dev: F64, count: F64,
+    score: NDArray[np.float32], level: F64, dev: F64, count: F64, shorts: F64,
 ) -> tuple[int, int]:  # pragma: no cover - compiled  # fmt: skip
     """Score rows ``start:`` in order (a series' rows in arrival order), allocating a slot
     for a new series; returns (rows done, slots used): it stops early at a row whose
     series needs a slot when ``core`` is full (the caller grows it and resumes)."""
-    shorts = np.zeros(CHANNELS, np.float64)
     bins = p.season_bins
     bin_ns = DAY_NS // bins
     for r in range(start, series.shape[0]):
@@ -457,7 +452,7 @@ def score_rows(
     while True:  # stops early only when the state needs room for new series
         done, state.used = detect_rows(
             state.slot, state.used, state.core, state.profile, series, x, ts, upd, done, p,
-            score, level, dev, count,
+            score, level, dev, count, np.zeros(CHANNELS),
         )  # fmt: skip
         if done == m:
             break

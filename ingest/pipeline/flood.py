@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from ingest.pipeline.config import DeviceInfo
 from ingest.pipeline.output import FloodRows
-from ingest.pipeline.sequential import depth_order
+from pantau.compiled import loop_kernel
 
 
 class SiagaTable:
@@ -83,26 +83,10 @@ class SiagaConfirmation:
         if device.shape[0] == 0:
             return out
         self._ensure(int(device.max()) + 1)
-        order, bounds, _ = depth_order(device.astype(np.int64))
-        for d in range(bounds.shape[0] - 1):
-            idx = order[bounds[d] : bounds[d + 1]]
-            s, t, r = device[idx], ts[idx], raw[idx]
-            conf, rdir, rn = self.status[s], self.run_dir[s], self.run_n[s]
-            since, best = self.run_since[s], self.run_best[s]
-            side = np.sign(r.astype(np.int16) - conf).astype(np.int8)
-            same = (side != 0) & (side == rdir)
-            rn = np.where(side == 0, 0, np.where(same, rn + 1, 1))
-            since = np.where(same, since, t)
-            closer = np.where(side > 0, np.minimum(best, r), np.maximum(best, r))
-            best = np.where(same, closer, r).astype(np.int8)
-            rdir = side
-            done = (side != 0) & (rn >= need_n[idx]) & ((t - since) >= need_s[idx] * 1e9)
-            conf = np.where(done, best, conf).astype(np.int8)
-            rdir = np.where(done, 0, rdir).astype(np.int8)
-            rn = np.where(done, 0, rn)
-            self.status[s], self.run_dir[s], self.run_n[s] = conf, rdir, rn
-            self.run_since[s], self.run_best[s] = since, best
-            out[idx] = conf
+        _confirm(
+            device, ts, raw, need_n, need_s, self.status, self.run_dir, self.run_n,
+            self.run_since, self.run_best, out,
+        )  # fmt: skip
         return out
 
     def to_arrays(self, prefix: str) -> dict[str, NDArray[np.generic]]:
@@ -141,3 +125,34 @@ def flood_rows(
         rise_cm_per_h=rise,
         rising=np.nan_to_num(rise, nan=-np.inf) >= rise_alert_cm_per_h,
     )
+
+
+@loop_kernel
+def _confirm(  # pragma: no cover - compiled
+    device: NDArray[np.int32], ts: NDArray[np.int64], raw: NDArray[np.int8],
+    need_n: NDArray[np.float64], need_s: NDArray[np.float64], status: NDArray[np.int8],
+    run_dir: NDArray[np.int8], run_n: NDArray[np.int64], run_since: NDArray[np.int64],
+    run_best: NDArray[np.int8], out: NDArray[np.int8],
+) -> None:  # fmt: skip
+    """Row by row (a station's rows in time order): the run of readings on one side of the
+    confirmed status, and the status once the run is long enough."""
+    for r in range(device.shape[0]):
+        s = device[r]
+        t = ts[r]
+        level = raw[r]
+        conf = status[s]
+        side = (level > conf) - (level < conf)
+        same = side != 0 and side == run_dir[s]
+        rn = 0 if side == 0 else (run_n[s] + 1 if same else 1)
+        since = run_since[s] if same else t
+        if not same:
+            best = level
+        elif side > 0:
+            best = min(run_best[s], level)
+        else:
+            best = max(run_best[s], level)
+        rdir = side
+        if side != 0 and rn >= need_n[r] and (t - since) >= need_s[r] * 1e9:
+            conf, rdir, rn = best, 0, 0
+        status[s], run_dir[s], run_n[s], run_since[s], run_best[s] = conf, rdir, rn, since, best
+        out[r] = conf

@@ -3,13 +3,17 @@
 ``seq_key`` groups the rows that share a series and a seq (or, without a seq,
 a series and a timestamp); ``ident`` identifies an exact reading (series, ts,
 seq, raw bits). Both are splitmix64-style hashes; a collision needs ~2**32
-live readings of one horizon and is ignored.
+live readings of one horizon and is ignored. Computed in one compiled pass over the
+rows (they are remembered across checkpoints: the hashes must never change; a test
+holds them to their NumPy statement).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+
+from pantau.compiled import inlined, loop_kernel
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -19,40 +23,49 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _NO_SEQ_TAG = np.uint64(0x5EED5EED5EED5EED)
 
+U64 = NDArray[np.uint64]
 
-def _mix(x: NDArray[np.uint64]) -> NDArray[np.uint64]:
+
+@inlined
+def _mix(x: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     x = (x ^ (x >> _S30)) * _M1
     x = (x ^ (x >> _S27)) * _M2
     return x ^ (x >> _S31)
 
 
-def _combine(h: NDArray[np.uint64], v: NDArray[np.uint64]) -> NDArray[np.uint64]:
+@inlined
+def _combine(h: np.uint64, v: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     return _mix(h ^ (v + _GOLDEN))
 
 
-def _u64(a: NDArray[np.int64] | NDArray[np.float64]) -> NDArray[np.uint64]:
-    return a.view(np.uint64) if a.dtype.itemsize == 8 else a.astype(np.int64).view(np.uint64)
-
-
-def seq_key(
-    series: NDArray[np.int64], seq: NDArray[np.int64], ts: NDArray[np.int64]
-) -> NDArray[np.int64]:
-    """Key of (series, seq), or of (series, ts) for rows without a seq."""
-    has_seq = seq >= 0
-    second = np.where(has_seq, seq, ts)
-    h = _combine(_mix(_u64(series)), _u64(second))
-    h = np.where(has_seq, h, _mix(h ^ _NO_SEQ_TAG))
-    return h.view(np.int64)
-
-
-def ident(
+def identities(
     series: NDArray[np.int64],
     ts: NDArray[np.int64],
     seq: NDArray[np.int64],
     raw: NDArray[np.float64],
-) -> NDArray[np.int64]:
-    """Exact identity of a reading: (series, ts, seq, raw bits)."""
-    raw_c = np.ascontiguousarray(raw, dtype=np.float64) + 0.0  # -0.0 == 0.0
-    h = _combine(_mix(_u64(series)), _u64(ts))
-    h = _combine(h, _u64(seq))
-    return _combine(h, raw_c.view(np.uint64)).view(np.int64)
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(``seq_key``, ``ident``) of each row: the key of (series, seq), or of (series, ts)
+    for rows without a seq; the exact identity of the reading (series, ts, seq, raw
+    bits, -0.0 as 0.0)."""
+    n = series.shape[0]
+    key = np.empty(n, np.uint64)
+    ident = np.empty(n, np.uint64)
+    raw_bits = (np.ascontiguousarray(raw, dtype=np.float64) + 0.0).view(np.uint64)
+    _identities(
+        series.view(np.uint64), ts.view(np.uint64), seq.view(np.uint64), raw_bits, key, ident
+    )
+    return key.view(np.int64), ident.view(np.int64)
+
+
+@loop_kernel
+def _identities(  # pragma: no cover - compiled
+    series: U64, ts: U64, seq: U64, raw_bits: U64, key: U64, ident: U64
+) -> None:
+    for r in range(series.shape[0]):
+        s = _mix(series[r])
+        q = seq[r]
+        if np.int64(q) >= 0:
+            key[r] = _combine(s, q)
+        else:
+            key[r] = _mix(_combine(s, ts[r]) ^ _NO_SEQ_TAG)
+        ident[r] = _combine(_combine(_combine(s, ts[r]), q), raw_bits[r])

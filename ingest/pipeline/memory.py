@@ -1,195 +1,169 @@
 """Recently processed readings, remembered for the lateness horizon of their series.
 
-Used to drop exact redeliveries and to flag repeated seqs. Entries are kept sorted by
-``seq_key`` in two levels: a large *base* and a small *delta* that new readings are
-inserted into; the delta is merged into the base when it grows past a quarter of it,
-so a batch costs O(delta) instead of O(everything remembered). Lookups are vectorised
-``searchsorted`` calls on both levels, for the rows that a *key filter* lets through:
-one byte per slot, set for the low bits of every remembered key (keys are hashes),
-with at least four slots per entry. A row whose slot is clear has nothing
-remembered, which is most rows (a few binary searches into a large sorted array
-cost more than the rest of the lookup). Pruning is lazy and never changes results:
-every lookup applies the horizon itself.
+Used to drop exact redeliveries and to flag repeated seqs. Entries (``seq_key``,
+``ident``, ts, series: one row of ``entries`` each, appended) are found through an
+open-addressing hash index (linear probing on the key's low bits: keys are hashes;
+at most half full; a slot holds the entry's number and its key's high bits, so a probe
+reads an entry only when its key may match). One compiled pass over a batch's rows, in
+arrival order, looks each row up and remembers it (:meth:`RecentReadings.check`), so a
+row also sees the earlier rows of its own batch: per row, a random access or two
+instead of sorting and merging sorted arrays. Pruning is lazy (when the entries have doubled
+since they were last pruned: the live ones are kept, the index rebuilt) and never
+changes results: every lookup's result goes through the horizon test in
+:mod:`ingest.pipeline.sequential`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.pipeline.insertion import Insertion
+from pantau.compiled import loop_kernel
 
 INT64_MIN = np.iinfo(np.int64).min
 COLUMNS = ("key", "ident", "ts", "series")
-_MIN_DELTA = 4096
-_MIN_SLOTS = 1 << 16
+KEY, IDENT, TS, SERIES = range(4)  # columns of an entry
+_MIN_CAPACITY = 1 << 16
+_LOW = np.int64(0xFFFFFFFF)
+_HIGH = ~_LOW
 
-
-@dataclass
-class _Level:
-    key: NDArray[np.int64]
-    ident: NDArray[np.int64]
-    ts: NDArray[np.int64]
-    series: NDArray[np.int64]
-
-    @classmethod
-    def empty(cls) -> _Level:
-        return cls(*(np.zeros(0, np.int64) for _ in COLUMNS))
-
-    def __len__(self) -> int:
-        return int(self.key.shape[0])
-
-    def insert(self, other: _Level) -> _Level:
-        """This level with ``other`` (sorted by key) merged in."""
-        ins = Insertion(np.searchsorted(self.key, other.key, side="right"), len(self))
-        return _Level(*(ins.apply(getattr(self, c), getattr(other, c)) for c in COLUMNS))
-
-    def filter(self, keep: NDArray[np.bool_]) -> _Level:
-        return _Level(*(getattr(self, c)[keep] for c in COLUMNS))
-
-    def lookup(
-        self,
-        key: NDArray[np.int64],
-        ident: NDArray[np.int64],
-        order: NDArray[np.int64],
-        found: NDArray[np.bool_],
-        seq_ts: NDArray[np.int64],
-    ) -> None:
-        """OR identical-reading matches into ``found``; max remembered ts into ``seq_ts``."""
-        n = key.shape[0]
-        if len(self) == 0 or n == 0:
-            return
-        left = np.empty(n, np.int64)
-        k_sorted = key[order]
-        left[order] = np.searchsorted(self.key, k_sorted, side="left")
-        size = self.key.shape[0]
-        hit = left < size
-        hit[hit] = self.key[left[hit]] == key[hit]
-        rows = np.flatnonzero(hit)  # only these can have entries: count them
-        if rows.shape[0] == 0:
-            return
-        cnt = np.searchsorted(self.key, key[rows], side="right") - left[rows]
-        if int(cnt.max()) == 1:
-            ent = left[rows]
-            found[rows] |= self.ident[ent] == ident[rows]
-            seq_ts[rows] = np.maximum(seq_ts[rows], self.ts[ent])
-        else:
-            starts = np.cumsum(cnt) - cnt
-            rep = np.repeat(rows, cnt)
-            ent = np.repeat(left[rows] - starts, cnt) + np.arange(rep.shape[0])
-            match = self.ident[ent] == ident[rep]
-            found[rep[match]] = True
-            seq_ts[rows] = np.maximum(seq_ts[rows], np.maximum.reduceat(self.ts[ent], starts))
-
-
-class _KeyFilter:
-    """Which keys may be remembered: no false "no", some false "maybe" (a slot per
-    key's low bits, 4–16 per entry: 6–22 % of absent keys share a slot with a
-    remembered one)."""
-
-    def __init__(self, *levels: _Level) -> None:
-        entries = sum(len(level) for level in levels)
-        slots = max(_MIN_SLOTS, 1 << (8 * entries).bit_length())  # 8–16 per entry
-        self._mask = np.int64(slots - 1)
-        self._slots = np.zeros(slots, np.bool_)
-        for level in levels:
-            self.add(level.key)
-
-    def has_room(self, entries: int) -> bool:
-        return entries * 4 <= self._slots.shape[0]
-
-    def add(self, key: NDArray[np.int64]) -> None:
-        self._slots[key & self._mask] = True
-
-    def may_hold(self, key: NDArray[np.int64]) -> NDArray[np.bool_]:
-        held: NDArray[np.bool_] = self._slots[key & self._mask]
-        return held
+I64 = NDArray[np.int64]
 
 
 class RecentReadings:
     def __init__(self) -> None:
-        self._base = _Level.empty()
-        self._delta = _Level.empty()
+        self._entries = np.zeros((0, 4), np.int64)  # KEY, IDENT, TS, SERIES; count used
+        self._count = 0
+        # Per slot: -1 (empty) or the high 32 bits of the entry's key with its number in
+        # the low ones (a probe reads the entry only when the key may match).
+        self._index = np.full(_MIN_CAPACITY, -1, np.int64)
         self._pruned_size = 0
-        self._filter = _KeyFilter()
 
     def __len__(self) -> int:
-        return len(self._base) + len(self._delta)
+        return self._count
 
-    def lookup(
+    def check(
         self,
-        key: NDArray[np.int64],
-        ident: NDArray[np.int64],
-        seq_rows: NDArray[np.bool_],
-        order: NDArray[np.int64],
-    ) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
-        """Per row: is an identical reading remembered; latest ts remembered for its seq key.
-
-        ``order`` sorts ``key``. The second result is ``INT64_MIN`` where nothing is
-        remembered or the row has no seq.
-        """
+        key: I64,
+        ident: I64,
+        ts: I64,
+        series: I64,
+        has_seq: NDArray[np.bool_],
+        eligible: NDArray[np.bool_],
+    ) -> tuple[NDArray[np.bool_], I64]:
+        """Per row, in order: was an identical eligible reading seen before (remembered or
+        earlier in the batch); the newest ts of an earlier eligible reading with its
+        ``seq_key`` (``INT64_MIN``: none, or the row has no seq). Eligible rows not seen
+        before are remembered (an identical one is already)."""
         n = key.shape[0]
-        found = np.zeros(n, np.bool_)
-        seq_ts = np.full(n, INT64_MIN, np.int64)
-        rows = order[self._filter.may_hold(key)[order]]  # the candidates, by key
-        if rows.shape[0] == 0:
-            return found, seq_ts
-        by_key = np.arange(rows.shape[0])
-        found_c, seq_ts_c = found[rows], seq_ts[rows]
-        for level in (self._base, self._delta):
-            level.lookup(key[rows], ident[rows], by_key, found_c, seq_ts_c)
-        found[rows], seq_ts[rows] = found_c, seq_ts_c
-        seq_ts[~seq_rows] = INT64_MIN
-        return found, seq_ts
+        room = self._count + n
+        if room > self._entries.shape[0]:
+            grown = np.zeros((max(2 * self._entries.shape[0], room, 4096), 4), np.int64)
+            grown[: self._count] = self._entries[: self._count]
+            self._entries = grown
+        if 2 * room > self._index.shape[0]:
+            self._reindex(2 * room)
+        seen = np.empty(n, np.bool_)
+        newest = np.empty(n, np.int64)
+        self._count = _check(
+            self._index, self._entries, self._count, key, ident, ts, series, has_seq,
+            eligible, seen, newest,
+        )  # fmt: skip
+        return seen, newest
 
-    def add(
-        self,
-        key: NDArray[np.int64],
-        ident: NDArray[np.int64],
-        ts: NDArray[np.int64],
-        series: NDArray[np.int64],
-        order: NDArray[np.int64],
-    ) -> None:
-        """Remember the rows ``order`` (row indices sorting their keys)."""
-        if order.shape[0] == 0:
-            return
-        new = _Level(key[order], ident[order], ts[order], series[order])
-        self._delta = self._delta.insert(new)
-        if self._filter.has_room(len(self)):
-            self._filter.add(new.key)
+    def _reindex(self, room: int) -> None:
+        """A fresh index of the entries with room for ``room`` entries at half load."""
+        size = max(_MIN_CAPACITY, 1 << (2 * max(room, 1) - 1).bit_length())
+        if size == self._index.shape[0]:
+            self._index.fill(-1)
         else:
-            self._filter = _KeyFilter(self._base, self._delta)
-        if len(self._delta) > max(len(self._base) // 4, _MIN_DELTA):
-            self._merge()
-
-    def _merge(self) -> None:
-        if len(self._delta):
-            self._base = self._base.insert(self._delta)
-            self._delta = _Level.empty()
+            self._index = np.full(size, -1, np.int64)
+        _index_all(self._index, self._entries, self._count)
 
     def wants_pruning(self) -> bool:
         """Has the store doubled since it was last pruned?"""
         return len(self) > 2 * self._pruned_size + 4096
 
-    def prune(self, horizon: NDArray[np.int64]) -> None:
+    def prune(self, horizon: I64) -> None:
         """Forget entries older than ``horizon[series]`` (done when the memory has doubled)."""
         if not self.wants_pruning():
             return
-        self._merge()
-        self._base = self._base.filter(self._base.ts >= horizon[self._base.series])
+        self._count = _keep_live(self._entries, self._count, horizon)
+        self._reindex(2 * self._count)
         self._pruned_size = len(self)
-        self._filter = _KeyFilter(self._base)
 
-    def to_arrays(self, prefix: str) -> dict[str, NDArray[np.int64]]:
-        self._merge()
-        out = {prefix + c: getattr(self._base, c) for c in COLUMNS}
+    def to_arrays(self, prefix: str) -> dict[str, I64]:
+        """The entries sorted by key, one array per column (the layout of earlier versions)."""
+        entries = self._entries[: self._count]
+        entries = entries[np.argsort(entries[:, KEY], kind="stable")]
+        out = {prefix + c: entries[:, i].copy() for i, c in enumerate(COLUMNS)}
         out[prefix + "pruned"] = np.array([self._pruned_size], np.int64)
         return out
 
-    def load(self, arrays: dict[str, NDArray[np.int64]], prefix: str) -> None:
-        self._base = _Level(*(arrays[prefix + c] for c in COLUMNS))
-        self._delta = _Level.empty()
+    def load(self, arrays: dict[str, I64], prefix: str) -> None:
+        columns = [np.asarray(arrays[prefix + c], np.int64) for c in COLUMNS]
+        self._entries = np.ascontiguousarray(np.stack(columns, axis=1).reshape(-1, 4))
+        self._count = self._entries.shape[0]
+        self._reindex(2 * self._count)
         self._pruned_size = int(arrays[f"{prefix}pruned"][0])
-        self._filter = _KeyFilter(self._base)
+
+
+@loop_kernel
+def _check(  # pragma: no cover - compiled
+    index: NDArray[np.int64], entries: NDArray[np.int64], count: int, key: I64, ident: I64,
+    ts: I64, series: I64, has_seq: NDArray[np.bool_], eligible: NDArray[np.bool_],
+    seen_out: NDArray[np.bool_], newest_out: I64,
+) -> int:  # fmt: skip
+    """Look each row up, then remember it if eligible and not seen; returns the count."""
+    mask = index.shape[0] - 1
+    for r in range(key.shape[0]):
+        k = key[r]
+        i = ident[r]
+        h = k & mask
+        seen = False
+        newest = INT64_MIN
+        while index[h] != -1:  # the key's run: the slots up to the first empty one
+            slot = index[h]
+            if (slot ^ k) >> 32 == 0:  # the same high bits: may be the key
+                e = slot & _LOW
+                if entries[e, KEY] == k:
+                    seen = seen or entries[e, IDENT] == i
+                    newest = max(newest, entries[e, TS])
+            h = (h + 1) & mask
+        elig = eligible[r]
+        seen_out[r] = seen and elig
+        newest_out[r] = newest if has_seq[r] else INT64_MIN
+        if elig and not seen:  # h: the empty slot that ended the run
+            entries[count, KEY] = k
+            entries[count, IDENT] = i
+            entries[count, TS] = ts[r]
+            entries[count, SERIES] = series[r]
+            index[h] = (k & _HIGH) | count
+            count += 1
+    return count
+
+
+@loop_kernel
+def _index_all(  # pragma: no cover - compiled
+    index: NDArray[np.int64], entries: NDArray[np.int64], count: int
+) -> None:
+    """Index entries ``0 .. count - 1`` in an empty index."""
+    mask = index.shape[0] - 1
+    for e in range(count):
+        k = entries[e, KEY]
+        h = k & mask
+        while index[h] != -1:
+            h = (h + 1) & mask
+        index[h] = (k & _HIGH) | e
+
+
+@loop_kernel
+def _keep_live(entries: NDArray[np.int64], count: int, horizon: I64) -> int:  # pragma: no cover
+    """Move the entries within their series' horizon to the front, in order; their count."""
+    kept = 0
+    for e in range(count):
+        if entries[e, TS] >= horizon[entries[e, SERIES]]:
+            for c in range(4):
+                entries[kept, c] = entries[e, c]
+            kept += 1
+    return kept

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.pipeline.air_quality import POLLUTANT_METRICS, IspuCalculator, is_pollutant
+from ingest.pipeline.air_quality import POLLUTANT_METRICS, IspuCalculator, is_pollutant_series
 from ingest.pipeline.anomaly import DetectorState
 from ingest.pipeline.calibration import CalibrationTable
 from ingest.pipeline.config import (
@@ -30,9 +30,10 @@ from ingest.pipeline.config import (
 from ingest.pipeline.dedupe import find_repeats
 from ingest.pipeline.flood import SiagaConfirmation, SiagaTable, flood_rows
 from ingest.pipeline.heap import keep_freed_memory
-from ingest.pipeline.identity import ident, seq_key
+from ingest.pipeline.identity import identities
 from ingest.pipeline.memory import RecentReadings
 from ingest.pipeline.output import PipelineOutput
+from ingest.pipeline.row_flags import flag_rows
 from ingest.pipeline.sequential import BAD_FLAGS, RowInputs, run_sequential
 from ingest.pipeline.state import INT64_MIN, QC_FIELDS, SeriesState
 from ingest.pipeline.thresholds import ThresholdTable
@@ -40,7 +41,6 @@ from ingest.pipeline.traffic import OCCUPANCY, SPEED, traffic_rows
 from ingest.pipeline.windows import WindowStore
 from pantau.batch import N_METRICS, Batch
 from pantau.catalogue import METRIC_INDEX
-from pantau.flags import QC
 
 WATER_LEVEL = METRIC_INDEX["water_level"]
 _INT64_MAX = np.iinfo(np.int64).max
@@ -87,32 +87,28 @@ class Pipeline:
         n_series = int(series.max()) + 1
         self._qc.ensure(n_series)
         self._detector.ensure(n_series)
-        thr = self._thresholds.for_rows(series, batch.metric)
+        thr = self._thresholds.per_series(n_series)  # indexed by series
 
-        value, calibrated = self._calibrations.apply(series, batch.ts, batch.raw)
-        finite_raw = np.isfinite(batch.raw)
-        flags = batch.flags.astype(np.int32, copy=True)  # any a device set (QC.BOUND)
-        out_of_range = finite_raw & ((value < thr.low) | (value > thr.high) | np.isnan(value))
-        flags |= np.where(out_of_range, np.int32(QC.RANGE), 0).astype(np.int32)
-        time_bad = finite_raw & (
-            (batch.ts > now_ns + cfg.future_tolerance_ns) | (batch.ts < now_ns - cfg.max_age_ns)
+        calibrated_value, calibrated = self._calibrations.apply(series, batch.ts, batch.raw)
+        checked = flag_rows(
+            series=series,
+            device=batch.device,
+            ts=batch.ts,
+            raw=batch.raw,
+            calibrated_value=calibrated_value,
+            calibrated=calibrated,
+            device_flags=batch.flags,  # any a device set (QC.BOUND)
+            low=thr.low,
+            high=thr.high,
+            requires_calibration=self._requires_cal,
+            earliest_ns=now_ns - cfg.max_age_ns,
+            latest_ns=now_ns + cfg.future_tolerance_ns,
         )
-        flags |= np.where(time_bad, np.int32(QC.TIME), 0).astype(np.int32)
-        n_req = self._requires_cal.shape[0]
+        value, flags, eligible = checked.value, checked.flags, checked.eligible
         dev = batch.device
-        requires = np.zeros(len(batch), np.bool_)
-        known = dev < n_req
-        requires[known] = self._requires_cal[dev[known]]
-        uncal = finite_raw & requires & ~calibrated
-        flags |= np.where(uncal, np.int32(QC.UNCALIBRATED), 0).astype(np.int32)
-        value = np.where(finite_raw, value, batch.raw)
-
-        eligible = finite_raw & ~time_bad
         has_seq = batch.seq >= 0
-        key = seq_key(series, batch.seq, batch.ts)
-        idn = ident(series, batch.ts, batch.seq, batch.raw)
-        key_order = np.argsort(key)
-        repeats = find_repeats(self._memory, key, idn, batch.ts, has_seq, eligible, key_order)
+        key, idn = identities(series, batch.ts, batch.seq, batch.raw)
+        repeats = find_repeats(self._memory, key, idn, batch.ts, series, has_seq, eligible)
         res = run_sequential(
             RowInputs(
                 series=series,
@@ -129,20 +125,16 @@ class Pipeline:
             cfg,
         )
         kept = res.keep
-        remember = kept & eligible
-        self._memory.add(key, idn, batch.ts, series, key_order[remember[key_order]])
-
-        agg_mask = remember & res.in_horizon & np.isfinite(value)
-        agg = res.series_order[agg_mask[res.series_order]]  # series order: hour keys sorted
-        a_series, a_ts, a_val, a_flags = series[agg], batch.ts[agg], value[agg], res.flags[agg]
-        minute = self._minute.aggregates(self._minute.add(a_series, a_ts, a_val, a_flags))
-        hour = self._hour.aggregates(self._hour.add(a_series, a_ts, a_val, a_flags))
-        pol = is_pollutant(batch.metric[agg]) & ((a_flags & BAD_FLAGS) == 0)
-        self._ispu_hour.add(a_series[pol], a_ts[pol], a_val[pol], a_flags[pol])
+        w = res.windowed  # by series: hour keys sorted
+        minute = self._minute.aggregates(self._minute.add(w.series, w.ts, w.value, w.flags))
+        hour = self._hour.aggregates(self._hour.add(w.series, w.ts, w.value, w.flags))
+        pol = is_pollutant_series(w.series) & ((w.flags & BAD_FLAGS) == 0)
+        p_series, p_ts = w.series[pol], w.ts[pol]
+        self._ispu_hour.add(p_series, p_ts, w.value[pol], w.flags[pol])
         ispu = self._ispu.points(
             self._ispu_hour,
-            batch.device[agg][pol].astype(np.int64),
-            a_ts[pol],
+            p_series // N_METRICS,
+            p_ts,
             self._qc.i64("last_ts"),
         )
 
@@ -156,8 +148,8 @@ class Pipeline:
             level=value[water],
             rise_cm_per_h=res.trend_per_h[water],
             rise_alert_cm_per_h=cfg.flood_rise_alert_cm_per_h,
-            confirm_readings=thr.confirm_readings[water],
-            confirm_s=thr.confirm_s[water],
+            confirm_readings=thr.confirm_readings[series[water]],
+            confirm_s=thr.confirm_s[series[water]],
         )
         road = res.good & ((metric == SPEED) | (metric == OCCUPANCY))
         traffic = traffic_rows(

@@ -24,6 +24,7 @@ I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
 
+_LOWEST = np.iinfo(np.int64).min  # "none yet" of a timestamp
 # Flags (module constants: frozen into the compiled code)
 _DUPLICATE, _GAP = np.int32(QC.DUPLICATE), np.int32(QC.GAP)
 _RATE, _FLATLINE, _RANGE = np.int32(QC.RATE), np.int32(QC.FLATLINE), np.int32(QC.RANGE)
@@ -37,12 +38,13 @@ def qc_row(  # pragma: no cover - compiled
     good_value: F64, flat_run: I64, lateness: int,
 ) -> tuple[bool, bool, bool, bool, bool, float, float]:  # fmt: skip
     """QC of row ``r``: ``flags[r]`` gets DUPLICATE, GAP, RATE and FLATLINE and the
-    series' state arrays are updated in place. Returns: kept (not a redelivery), in range
-    (finite, no RANGE flag), good (in order and in range), within the lateness horizon
-    on arrival, has a previous good value, the seconds since it (1e-9 where none) and
-    that value: the trend's inputs (the trend itself moves only on clean rows, which
-    needs SPIKE from the detector: see ``run_sequential``)."""
-    lowest = np.iinfo(np.int64).min
+    series' state arrays are updated in place (the thresholds are per series too).
+    Returns: kept (not a redelivery), in range (finite, no RANGE flag), good (in order
+    and in range), within the lateness horizon on arrival, has a previous good value,
+    the seconds since it (1e-9 where none) and that value: the trend's inputs (the trend
+    itself moves only on clean rows, which needs SPIKE from the detector: see
+    ``run_sequential``)."""
+    lowest = _LOWEST
     s = series[r]
     t = ts[r]
     q = seq[r]
@@ -73,10 +75,10 @@ def qc_row(  # pragma: no cover - compiled
     has_prev = good and gts != lowest
     step = abs(v - gv)
     dt_s = (np.float64(t - gts) if has_prev else np.float64(1)) / 1e9
-    rate = has_prev and step > max_rate_per_s[r] * dt_s
-    same = has_prev and step <= flatline_tolerance[r]
+    rate = has_prev and step > max_rate_per_s[s] * dt_s
+    same = has_prev and step <= flatline_tolerance[s]
     new_run = (run + 1 if same else np.int64(0)) if good else run
-    flat_n = flatline_count[r]
+    flat_n = flatline_count[s]
     flat = good and flat_n > 0 and new_run + 1 >= flat_n
     if good:
         good_ts[s] = t

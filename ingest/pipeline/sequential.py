@@ -42,7 +42,7 @@ from ingest.pipeline.detector_kernel import DetectorParams, detector_params, sco
 from ingest.pipeline.qc_rows import qc_row
 from ingest.pipeline.state import SeriesState
 from ingest.pipeline.thresholds import Thresholds
-from pantau.compiled import inlined, kernel
+from pantau.compiled import inlined, loop_kernel
 from pantau.flags import QC
 
 I64 = NDArray[np.int64]
@@ -65,7 +65,18 @@ class RowInputs:
     flags: NDArray[np.int32]
     eligible: NDArray[np.bool_]  # finite raw and no TIME flag
     repeats: Repeats
-    thresholds: Thresholds
+    thresholds: Thresholds  # per series
+
+
+@dataclass(frozen=True)
+class Windowed:
+    """The rows that enter the window aggregates (kept, eligible, within the lateness
+    horizon on arrival, finite value), by series, in arrival order within a series."""
+
+    series: NDArray[np.int64]
+    ts: NDArray[np.int64]
+    value: NDArray[np.float64]
+    flags: NDArray[np.int32]
 
 
 @dataclass(frozen=True)
@@ -73,11 +84,10 @@ class RowResults:
     keep: NDArray[np.bool_]  # not a redelivery
     flags: NDArray[np.int32]
     score: NDArray[np.float32]
-    in_horizon: NDArray[np.bool_]  # within the lateness horizon on arrival
     good: NDArray[np.bool_]  # in order with a finite, in-range value
     clean: NDArray[np.bool_]  # good and flagged neither RATE, FLATLINE nor SPIKE
     trend_per_h: NDArray[np.float64]  # smoothed change per hour at clean rows (else NaN)
-    series_order: NDArray[np.int64]  # rows sorted by series, arrival order within a series
+    windowed: Windowed
 
 
 def stable_order(key: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -88,26 +98,6 @@ def stable_order(key: NDArray[np.int64]) -> NDArray[np.int64]:
     packed = (key << bits) | np.arange(n, dtype=np.int64)
     packed.sort()
     return packed & ((np.int64(1) << bits) - 1)
-
-
-def depth_order(
-    series: NDArray[np.int64],
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """Rows by (rank within its series in arrival order, series), depth bounds, series order."""
-    n = series.shape[0]
-    order = stable_order(series)
-    s_sorted = series[order]
-    first = np.empty(n, np.bool_)
-    first[:1] = True
-    np.not_equal(s_sorted[1:], s_sorted[:-1], out=first[1:])
-    if first.all():  # one row per series: a single step, rows in any order
-        return np.arange(n, dtype=np.int64), np.array([0, n], np.int64), order
-    start = np.flatnonzero(first)
-    group = np.cumsum(first) - 1
-    pos = np.arange(n) - start[group]
-    by_depth = order[stable_order(pos)]
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(pos)))).astype(np.int64)
-    return by_depth, bounds, order
 
 
 @inlined
@@ -153,15 +143,16 @@ def run_sequential(
     thr = rows.thresholds
     order = stable_order(rows.series)
     keep = np.empty(n, np.bool_)
-    in_horizon = np.empty(n, np.bool_)
     good = np.empty(n, np.bool_)
     clean = np.empty(n, np.bool_)
     trend = np.empty(n, np.float64)
     score = np.empty(n, np.float32)
+    w_series, w_ts = np.empty(n, np.int64), np.empty(n, np.int64)
+    w_value, w_flags = np.empty(n, np.float64), np.empty(n, np.int32)
     params = detector_params(config.detector)
-    done = 0
+    done = windowed = 0
     while True:  # stops early only when the detector needs room for new series
-        done, detector.used = _rows(
+        done, detector.used, windowed = _rows(
             order, done, rows.series, rows.ts, rows.seq, rows.value, flags, rows.eligible,
             rows.repeats.ident_seen, rows.repeats.seq_seen_ts, thr.max_rate_per_s,
             thr.flatline_tolerance, thr.flatline_count, thr.spike_sigma, thr.spike_min_delta,
@@ -169,7 +160,8 @@ def run_sequential(
             qc.i64("flat_run"), qc.f64("trend_mean"), detector.slot, detector.used,
             detector.core, detector.profile, params, config.lateness_ns,
             config.trend_window_ns / 1e9, config.anomaly_threshold,
-            keep, in_horizon, good, clean, trend, score,
+            keep, good, clean, trend, score, np.zeros(CHANNELS), windowed, w_series, w_ts,
+            w_value, w_flags,
         )  # fmt: skip
         if done == n:
             break
@@ -178,15 +170,19 @@ def run_sequential(
         keep=keep,
         flags=flags,
         score=score,
-        in_horizon=in_horizon,
         good=good,
         clean=clean,
         trend_per_h=trend,
-        series_order=order,
+        windowed=Windowed(
+            series=w_series[:windowed],
+            ts=w_ts[:windowed],
+            value=w_value[:windowed],
+            flags=w_flags[:windowed],
+        ),
     )
 
 
-@kernel
+@loop_kernel
 def _rows(  # pragma: no cover - compiled
     order: I64, start: int, series: I64, ts: I64, seq: I64, value: F64,
     flags: NDArray[np.int32], eligible: B, ident_seen: B, seq_seen_ts: I64,
@@ -194,12 +190,14 @@ def _rows(  # pragma: no cover - compiled
     spike_min_delta: F64, last_ts: I64, last_seq: I64, good_ts: I64, good_value: F64,
     flat_run: I64, trend_mean: F64, slot: I64, used: int, core: F64, profile: F64,
     p: DetectorParams, lateness: int, tau_s: float, anomaly_threshold: float,
-    keep_out: B, in_horizon_out: B, good_out: B, clean_out: B, trend_out: F64,
-    score_out: NDArray[np.float32],
-) -> tuple[int, int]:  # fmt: skip
-    """Rows ``order[start:]``, one at a time; returns (rows done, detector slots used). It
-    stops before a row whose series needs a detector slot when ``core`` is full."""
-    shorts = np.zeros(CHANNELS, np.float64)
+    keep_out: B, good_out: B, clean_out: B, trend_out: F64, score_out: NDArray[np.float32],
+    shorts: F64, n_windowed: int, w_series: I64, w_ts: I64, w_value: F64,
+    w_flags: NDArray[np.int32],
+) -> tuple[int, int, int]:  # fmt: skip
+    """Rows ``order[start:]``, one at a time; returns (rows done, detector slots used,
+    rows for the window aggregates). It stops before a row whose series needs a detector
+    slot when ``core`` is full. The rows for the window aggregates (kept, eligible,
+    within the lateness horizon, finite value) go to ``w_*``, in this order."""
     bins = p.season_bins
     bin_ns = DAY_NS // bins
     for i in range(start, order.shape[0]):
@@ -207,54 +205,59 @@ def _rows(  # pragma: no cover - compiled
         s = series[r]
         v = value[r]
         if math.isfinite(v) and slot[s] < 0 and used == core.shape[0]:
-            return i, used  # (a row that is not scored needs no slot: it may still fit)
+            return i, used, n_windowed  # (a row not scored needs no slot: it may still fit)
         kept, in_range, good, in_horizon, has_prev, dt_s, previous = qc_row(
             r, series, ts, seq, value, flags, eligible, ident_seen, seq_seen_ts,
             max_rate_per_s, flatline_tolerance, flatline_count, last_ts, last_seq, good_ts,
             good_value, flat_run, lateness,
         )  # fmt: skip
         keep_out[r] = kept
-        in_horizon_out[r] = in_horizon
         good_out[r] = good
         clean_out[r] = False
         trend_out[r] = np.nan
         score_out[r] = 0.0
-        if not (kept and in_range):
-            continue
-        # The trend's step and what it expects (NaN without a previous good value).
-        tm = trend_mean[s] if has_prev else np.nan
-        a = trend_weight(dt_s, tau_s)
-        step_trend, new_mean = trend_step(tm, v, dt_s, a)
-        expect = expected(previous, tm, a)  # NaN: the detector's level alone
-        # The detector: scored against the series' state before the row; folded in if good.
-        col = slot[s]
-        if col < 0:
-            col = used
-            slot[s] = col
-            used += 1
-        level, dev, count = core[col, LEVEL], core[col, DEV], core[col, N]
-        b = col * bins + season_bin(ts[r], bin_ns, bins)
-        sc = np.float32(score_row(core, col, profile, b, v, ts[r], good, shorts, p))
-        score_out[r] = sc
-        # SPIKE: far from both the detector's level and what the trend expects.
-        deviation = abs(v - level)
-        off_trend = abs(v - expect)
-        if off_trend < deviation:
-            deviation = off_trend
-        spike = count >= p.warmup and deviation > spike_sigma[r] * dev
-        spike = spike and deviation > spike_min_delta[r]
         f = flags[r]
-        if spike:
-            f |= _SPIKE
-        ok = good and not spike and (f & _RATE_OR_FLAT) == 0
-        if ok:  # only clean rows move the trend
-            trend_mean[s] = new_mean
-            trend_out[r] = step_trend
-        clean_out[r] = ok
-        if np.float64(sc) >= anomaly_threshold:
-            f |= _ANOMALY
-        flags[r] = f
-    return order.shape[0], used
+        if kept and in_range:
+            # The trend's step and what it expects (NaN without a previous good value).
+            tm = trend_mean[s] if has_prev else np.nan
+            a = trend_weight(dt_s, tau_s)
+            step_trend, new_mean = trend_step(tm, v, dt_s, a)
+            expect = expected(previous, tm, a)  # NaN: the detector's level alone
+            # The detector: scored against the series' state before the row; folded in
+            # if good.
+            col = slot[s]
+            if col < 0:
+                col = used
+                slot[s] = col
+                used += 1
+            level, dev, count = core[col, LEVEL], core[col, DEV], core[col, N]
+            b = col * bins + season_bin(ts[r], bin_ns, bins)
+            sc = np.float32(score_row(core, col, profile, b, v, ts[r], good, shorts, p))
+            score_out[r] = sc
+            # SPIKE: far from both the detector's level and what the trend expects.
+            deviation = abs(v - level)
+            off_trend = abs(v - expect)
+            if off_trend < deviation:
+                deviation = off_trend
+            spike = count >= p.warmup and deviation > spike_sigma[s] * dev
+            spike = spike and deviation > spike_min_delta[s]
+            if spike:
+                f |= _SPIKE
+            ok = good and not spike and (f & _RATE_OR_FLAT) == 0
+            if ok:  # only clean rows move the trend
+                trend_mean[s] = new_mean
+                trend_out[r] = step_trend
+            clean_out[r] = ok
+            if np.float64(sc) >= anomaly_threshold:
+                f |= _ANOMALY
+            flags[r] = f
+        if kept and eligible[r] and in_horizon and math.isfinite(v):
+            w_series[n_windowed] = s
+            w_ts[n_windowed] = ts[r]
+            w_value[n_windowed] = v
+            w_flags[n_windowed] = f
+            n_windowed += 1
+    return order.shape[0], used, n_windowed
 
 
 def warm_up() -> None:

@@ -31,7 +31,7 @@ def _defaults(config: PipelineConfig) -> dict[str, NDArray[np.float64]]:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Thresholds of the rows of a batch, one array per :data:`QC_THRESHOLDS` name."""
+    """Thresholds per series id (index by series), one array per :data:`QC_THRESHOLDS` name."""
 
     low: NDArray[np.float64]
     high: NDArray[np.float64]
@@ -70,17 +70,14 @@ class ThresholdTable:
                     table[key][info.device * N_METRICS + m] = float(val)
         self._per_series = table
 
-    def for_rows(self, series: NDArray[np.int64], metric: NDArray[np.int16]) -> Thresholds:
+    def per_series(self, n_series: int) -> Thresholds:
+        """The thresholds of series ids ``< n_series`` at least (a series of a device the
+        registry does not know has its metric's defaults)."""
         size = self._per_series["low"].shape[0]
-        known = series < size
-        idx = np.where(known, series, 0) if size else series * 0
-        cols: dict[str, NDArray[np.float64]] = {}
-        for name in QC_THRESHOLDS:
-            default = self._defaults[name][metric]
-            if size and known.all():
-                cols[name] = self._per_series[name][idx]
-            elif size:
-                cols[name] = np.where(known, self._per_series[name][idx], default)
-            else:
-                cols[name] = default
-        return Thresholds(**cols)
+        if size < n_series:
+            devices = -(-(n_series - size) // N_METRICS)
+            self._per_series = {
+                k: np.concatenate((v, np.tile(self._defaults[k], devices)))
+                for k, v in self._per_series.items()
+            }
+        return Thresholds(**self._per_series)

@@ -17,10 +17,14 @@ from numpy.typing import NDArray
 from ingest.pipeline.insertion import Insertion
 from ingest.pipeline.output import Aggregates
 from pantau.batch import N_METRICS
+from pantau.compiled import loop_kernel
 
 _SHIFT = np.int64(32)
 _LOW = np.int64((1 << 32) - 1)
 COLUMNS = ("key", "sum", "min", "max", "count", "flags")
+
+I64 = NDArray[np.int64]
+F64 = NDArray[np.float64]
 
 
 def _grouping_order(keys: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -93,66 +97,55 @@ class WindowStore:
         if keys.shape[0] > 1 and bool(np.any(keys[1:] < keys[:-1])):
             order = _grouping_order(keys)
             keys, value, flags = keys[order], value[order], flags[order]
-        first = np.empty(keys.shape[0], np.bool_)
-        first[0] = True
-        np.not_equal(keys[1:], keys[:-1], out=first[1:])
-        if first.all():  # one row per window (e.g. one reading per series per minute)
-            ukeys, b_sum, b_min, b_max, b_flags = keys, value, value, value, flags
-            b_cnt = np.ones(keys.shape[0], np.int64)
-        else:
-            starts = np.flatnonzero(first)
-            ukeys = keys[starts]
-            b_sum = np.add.reduceat(value, starts)
-            b_min = np.minimum.reduceat(value, starts)
-            b_max = np.maximum.reduceat(value, starts)
-            b_cnt = np.diff(np.append(starts, keys.shape[0])).astype(np.int64)
-            b_flags = np.bitwise_or.reduceat(flags, starts)
-
-        pos = np.searchsorted(self.key, ukeys)
-        found = pos < self.key.shape[0]
-        found[found] = self.key[pos[found]] == ukeys[found]
-        p = pos[found]
-        self.sum[p] += b_sum[found]
-        self.min[p] = np.minimum(self.min[p], b_min[found])
-        self.max[p] = np.maximum(self.max[p], b_max[found])
-        self.count[p] += b_cnt[found]
-        self.flags[p] |= b_flags[found]
-        new = ~found
+        # One compiled merge of the rows (sorted) with the store (sorted): windows found
+        # are updated in place, new ones come back in order with their insert positions.
+        n = keys.shape[0]
+        pos = np.empty(n, np.int64)
+        new = np.empty(n, np.bool_)
+        b_key, b_cnt = np.empty(n, np.int64), np.empty(n, np.int64)
+        b_sum, b_min, b_max = np.empty(n), np.empty(n), np.empty(n)
+        b_flags = np.empty(n, np.int32)
+        touched, k = _merge(
+            keys, value, flags, self.key, self.sum, self.min, self.max, self.count, self.flags,
+            pos, new, b_key, b_sum, b_min, b_max, b_cnt, b_flags,
+        )  # fmt: skip
+        pos, new = pos[:touched], new[:touched]
         n_old = self.key.shape[0]
-        if new.any() and int(pos[new][0]) == n_old:  # all new windows after the last one
-            self._append(
-                {
-                    "key": ukeys[new],
-                    "sum": b_sum[new],
-                    "min": b_min[new],
-                    "max": b_max[new],
-                    "count": b_cnt[new],
-                    "flags": b_flags[new],
-                }
-            )
-        elif new.any():
+        fresh: dict[str, NDArray[np.generic]] = {
+            "key": b_key[:k],
+            "sum": b_sum[:k],
+            "min": b_min[:k],
+            "max": b_max[:k],
+            "count": b_cnt[:k],
+            "flags": b_flags[:k],
+        }
+        if k and int(pos[new][0]) == n_old:  # all new windows after the last one
+            self._append(fresh)
+        elif k:
             ins = Insertion(pos[new], n_old)
-            self.key = ins.apply(self.key, ukeys[new])
-            self.sum = ins.apply(self.sum, b_sum[new])
-            self.min = ins.apply(self.min, b_min[new])
-            self.max = ins.apply(self.max, b_max[new])
-            self.count = ins.apply(self.count, b_cnt[new])
-            self.flags = ins.apply(self.flags, b_flags[new])
+            for name in COLUMNS:
+                setattr(self, name, ins.apply(getattr(self, name), fresh[name]))
         # Final positions: each touched window moved by the number of new ones before it.
         return pos + np.cumsum(new) - new
 
     def aggregates(self, positions: NDArray[np.int64]) -> Aggregates:
-        series, window = self._split(self.key[positions])
-        return Aggregates(
-            device=(series // N_METRICS).astype(np.int32),
-            metric=(series % N_METRICS).astype(np.int16),
-            window_start_ns=window * self.width_ns,
-            mean=self.sum[positions] / self.count[positions],
-            min=self.min[positions].copy(),
-            max=self.max[positions].copy(),
-            count=self.count[positions].copy(),
-            flags=self.flags[positions].copy(),
+        n = positions.shape[0]
+        out = Aggregates(
+            device=np.empty(n, np.int32),
+            metric=np.empty(n, np.int16),
+            window_start_ns=np.empty(n, np.int64),
+            mean=np.empty(n, np.float64),
+            min=np.empty(n, np.float64),
+            max=np.empty(n, np.float64),
+            count=np.empty(n, np.int64),
+            flags=np.empty(n, np.int32),
         )
+        _gather(
+            positions, self.key, self.sum, self.min, self.max, self.count, self.flags,
+            self.time_major, self.width_ns, N_METRICS, out.device, out.metric,
+            out.window_start_ns, out.mean, out.min, out.max, out.count, out.flags,
+        )  # fmt: skip
+        return out
 
     def find(self, series: NDArray[np.int64], window: NDArray[np.int64]) -> NDArray[np.int64]:
         """Store position of each (series, window number), or -1."""
@@ -195,8 +188,12 @@ class WindowStore:
         series, window = self._split(self.key)
         keep = (window + 1) * self.width_ns >= horizon_ns[series]
         for name in COLUMNS:
-            setattr(self, name, getattr(self, name)[keep])
-        self._spare.clear()
+            kept = getattr(self, name)[keep]
+            buf = self._spare.get(name)
+            if buf is not None and getattr(self, name).base is buf:  # stay in the buffer
+                buf[: kept.shape[0]] = kept
+                kept = buf[: kept.shape[0]]
+            setattr(self, name, kept)
         self._pruned_size = len(self)
 
     def to_arrays(self, prefix: str) -> dict[str, NDArray[np.generic]]:
@@ -223,3 +220,71 @@ class WindowStore:
             for name in COLUMNS:
                 setattr(self, name, getattr(self, name)[order])
         self._pruned_size = int(arrays[prefix + "pruned"][0])
+
+
+@loop_kernel
+def _merge(  # pragma: no cover - compiled
+    keys: I64, value: F64, flags: NDArray[np.int32], s_key: I64, s_sum: F64, s_min: F64,
+    s_max: F64, s_count: I64, s_flags: NDArray[np.int32], pos: I64, new: NDArray[np.bool_],
+    b_key: I64, b_sum: F64, b_min: F64, b_max: F64, b_cnt: I64, b_flags: NDArray[np.int32],
+) -> tuple[int, int]:  # fmt: skip
+    """Fold sorted rows into the sorted store: per window touched (in key order) its store
+    position (or insert position) and whether it is new; new windows' reductions in
+    ``b_*``. Returns (windows touched, new windows)."""
+    n = keys.shape[0]
+    m = s_key.shape[0]
+    i = 0
+    j = 0
+    touched = 0
+    k = 0
+    while i < n:
+        key = keys[i]
+        total, low, high, count, f = value[i], value[i], value[i], 1, flags[i]
+        i += 1
+        while i < n and keys[i] == key:
+            v = value[i]
+            total += v
+            low = min(low, v)
+            high = max(high, v)
+            count += 1
+            f |= flags[i]
+            i += 1
+        while j < m and s_key[j] < key:
+            j += 1
+        pos[touched] = j
+        if j < m and s_key[j] == key:
+            s_sum[j] += total
+            s_min[j] = min(s_min[j], low)
+            s_max[j] = max(s_max[j], high)
+            s_count[j] += count
+            s_flags[j] |= f
+            new[touched] = False
+        else:
+            b_key[k], b_sum[k], b_min[k], b_max[k] = key, total, low, high
+            b_cnt[k], b_flags[k] = count, f
+            new[touched] = True
+            k += 1
+        touched += 1
+    return touched, k
+
+
+@loop_kernel
+def _gather(  # pragma: no cover - compiled
+    positions: I64, s_key: I64, s_sum: F64, s_min: F64, s_max: F64, s_count: I64,
+    s_flags: NDArray[np.int32], time_major: bool, width_ns: int, n_metrics: int,
+    device: NDArray[np.int32], metric: NDArray[np.int16], start: I64, mean: F64, low: F64,
+    high: F64, count: I64, flags: NDArray[np.int32],
+) -> None:  # fmt: skip
+    """The windows at ``positions``, as aggregate rows."""
+    for i in range(positions.shape[0]):
+        p = positions[i]
+        key = s_key[p]
+        if time_major:
+            series, window = key & _LOW, key >> _SHIFT
+        else:
+            series, window = key >> _SHIFT, key & _LOW
+        device[i] = series // n_metrics
+        metric[i] = series % n_metrics
+        start[i] = window * width_ns
+        mean[i] = s_sum[p] / s_count[p]
+        low[i], high[i], count[i], flags[i] = s_min[p], s_max[p], s_count[p], s_flags[p]

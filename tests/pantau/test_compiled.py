@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 _PROBE = """
 from ingest import chunk_scan
@@ -32,3 +33,45 @@ def test_a_start_after_the_warm_up_loads_the_kernels_from_the_cache() -> None:
     )
     hits, misses = map(int, out.stdout.split())
     assert hits >= len(kernels_named) and misses == 0
+
+
+_HELPER = """
+from pantau.compiled import inlined
+
+@inlined
+def step(x: float) -> float:
+    return x + {delta}
+"""
+_KERNEL = """
+from helper import step
+from pantau.compiled import kernel
+
+@kernel
+def run(x: float) -> float:
+    return step(x) * 2.0
+
+print(run(1.0), sum(run._cache_hits.values()))
+"""
+
+
+def test_a_kernel_is_recompiled_when_a_function_it_calls_changes(tmp_path: Path) -> None:
+    """Numba alone keys a cached kernel on its own code: an inlined helper changed in
+    another file would load stale machine code."""
+    (tmp_path / "main.py").write_text(_KERNEL)
+
+    def run(delta: float) -> tuple[float, int]:
+        (tmp_path / "helper.py").write_text(_HELPER.format(delta=delta))
+        out = subprocess.run(
+            [sys.executable, "main.py"],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        value, hits = out.stdout.split()
+        return float(value), int(hits)
+
+    assert run(1.0) == (4.0, 0)
+    assert run(1.0) == (4.0, 1)  # cached
+    assert run(5.0) == (12.0, 0)  # the helper changed: compiled again, not the stale code

@@ -1,5 +1,5 @@
-"""RecentReadings against a plain dictionary model, across key-filter growth, merges,
-pruning and a save/load round trip."""
+"""RecentReadings (with the rows of the batch itself) against a plain dictionary model,
+across table growth, pruning and a save/load round trip."""
 
 from __future__ import annotations
 
@@ -10,52 +10,77 @@ from ingest.pipeline.memory import INT64_MIN, RecentReadings
 
 
 class Model:
-    """Every remembered (key, ident, ts), in dictionaries."""
+    """Every remembered (key, ident, ts), in dictionaries; rows checked one at a time."""
 
     def __init__(self) -> None:
         self.idents: dict[int, set[int]] = {}
         self.newest: dict[int, int] = {}
 
-    def add(self, key: list[int], ident: list[int], ts: list[int]) -> None:
-        for k, i, t in zip(key, ident, ts, strict=True):
-            self.idents.setdefault(k, set()).add(i)
-            self.newest[k] = max(self.newest.get(k, INT64_MIN), t)
+    def check(
+        self, key: list[int], ident: list[int], ts: list[int], eligible: list[bool]
+    ) -> tuple[list[bool], list[int]]:
+        seen, newest = [], []
+        for k, i, t, e in zip(key, ident, ts, eligible, strict=True):
+            seen.append(e and i in self.idents.get(k, ()))
+            newest.append(self.newest.get(k, INT64_MIN))
+            if e:
+                self.idents.setdefault(k, set()).add(i)
+                self.newest[k] = max(self.newest.get(k, INT64_MIN), t)
+        return seen, newest
 
-    def lookup(self, key: list[int], ident: list[int]) -> tuple[list[bool], list[int]]:
-        found = [i in self.idents.get(k, ()) for k, i in zip(key, ident, strict=True)]
-        return found, [self.newest.get(k, INT64_MIN) for k in key]
 
-
-def lookup(
-    memory: RecentReadings, key: NDArray[np.int64], ident: NDArray[np.int64]
+def check(
+    memory: RecentReadings,
+    key: NDArray[np.int64],
+    ident: NDArray[np.int64],
+    ts: NDArray[np.int64],
+    eligible: NDArray[np.bool_],
 ) -> tuple[list[bool], list[int]]:
-    seq_rows = np.ones(key.shape[0], np.bool_)
-    found, seq_ts = memory.lookup(key, ident, seq_rows, np.argsort(key))
-    return found.tolist(), seq_ts.tolist()
+    n = key.shape[0]
+    series = np.zeros(n, np.int64)
+    seen, newest = memory.check(key, ident, ts, series, np.ones(n, np.bool_), eligible)
+    return seen.tolist(), newest.tolist()
 
 
-def test_lookups_match_the_model_as_the_memory_grows() -> None:
+def test_checks_match_the_model_as_the_memory_grows() -> None:
     rng = np.random.default_rng(7)
     memory, model = RecentReadings(), Model()
     remembered = np.zeros(0, np.int64)
     for batch in range(12):
-        n = 6000  # twelve batches: past the filter's first size (16 384 entries)
+        n = 8000  # twelve batches: past the table's first size (32 768 entries at half load)
         fresh = rng.integers(INT64_MIN, 2**63 - 1, size=n, dtype=np.int64)
+        fresh[:50] = fresh[50:100]  # repeats inside the batch
         again = rng.choice(remembered, n // 4) if remembered.shape[0] else fresh[: n // 4]
         key = np.concatenate([fresh, again])
         ident = np.where(rng.random(key.shape[0]) < 0.5, key, key ^ 1)  # half exact repeats
-        ts = rng.permutation(key.shape[0]).astype(np.int64) * 1000 + batch
-        assert lookup(memory, key, ident) == model.lookup(key.tolist(), ident.tolist()), batch
-        order = np.argsort(key)
-        memory.add(key, ident, ts, np.zeros(key.shape[0], np.int64), order)
-        model.add(key.tolist(), ident.tolist(), ts.tolist())
+        ts = ident >> 24  # an ident is a reading: the same one, the same ts
+        eligible = np.asarray(rng.random(key.shape[0]) < 0.9, np.bool_)
+        want = model.check(key.tolist(), ident.tolist(), ts.tolist(), eligible.tolist())
+        assert check(memory, key, ident, ts, eligible) == want, batch
         remembered = np.concatenate([remembered, fresh])
     probe = np.concatenate([remembered[::7], rng.integers(0, 2**62, size=5000, dtype=np.int64)])
-    expected = model.lookup(probe.tolist(), probe.tolist())
-    assert lookup(memory, probe, probe) == expected
+    ts = np.zeros(probe.shape[0], np.int64)
+    never = np.zeros(probe.shape[0], np.bool_)  # not eligible: looked up, not remembered
+    expected = model.check(probe.tolist(), probe.tolist(), ts.tolist(), never.tolist())
     saved = RecentReadings()
     saved.load(memory.to_arrays("m_"), "m_")
-    assert lookup(saved, probe, probe) == expected
+    assert check(memory, probe, probe, ts, never) == expected
+    assert check(saved, probe, probe, ts, never) == expected
+
+
+def test_the_checkpoint_keeps_the_sorted_layout_of_earlier_versions() -> None:
+    memory = RecentReadings()
+    key = np.array([5, -3, 9, 5], np.int64)
+    yes = np.ones(4, np.bool_)
+    memory.check(key, key + np.array([0, 0, 0, 1]), np.arange(4), np.arange(4), yes, yes)
+    arrays = memory.to_arrays("m_")
+    assert arrays["m_key"].tolist() == [-3, 5, 5, 9]
+    assert sorted(zip(arrays["m_key"].tolist(), arrays["m_ts"].tolist(), strict=True)) == [
+        (-3, 1),
+        (5, 0),
+        (5, 3),
+        (9, 2),
+    ]
 
 
 def test_pruned_entries_are_forgotten_and_kept_ones_still_found() -> None:
@@ -63,9 +88,10 @@ def test_pruned_entries_are_forgotten_and_kept_ones_still_found() -> None:
     n = 20_000
     key = np.arange(n, dtype=np.int64) * 7919
     ts = np.arange(n, dtype=np.int64)
-    series = np.zeros(n, np.int64)
-    memory.add(key, key, ts, series, np.argsort(key))
+    yes = np.ones(n, np.bool_)
+    memory.check(key, key, ts, np.zeros(n, np.int64), yes, yes)
     memory.prune(np.array([n // 2], np.int64))  # series 0 keeps ts >= n/2
-    found, newest = lookup(memory, key, key)
-    assert found == [t >= n // 2 for t in range(n)]
+    assert len(memory) == n // 2
+    found, newest = check(memory, key, key, ts, np.zeros(n, np.bool_))
+    assert found == [False] * n  # (only eligible rows count as seen)
     assert newest == [t if t >= n // 2 else INT64_MIN for t in range(n)]

@@ -12,12 +12,32 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from ingest.pipeline.qc_rows import qc_row
-from ingest.pipeline.sequential import depth_order
+from ingest.pipeline.sequential import stable_order
 from pantau.compiled import kernel
 from pantau.flags import QC
 
 MIN = np.iinfo(np.int64).min
 STATE = ("last_ts", "last_seq", "good_ts", "good_value", "flat_run")
+
+
+def depth_order(
+    series: NDArray[np.int64],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Rows by (rank within its series in arrival order, series), depth bounds, series order."""
+    n = series.shape[0]
+    order = stable_order(series)
+    s_sorted = series[order]
+    first = np.empty(n, np.bool_)
+    first[:1] = True
+    np.not_equal(s_sorted[1:], s_sorted[:-1], out=first[1:])
+    if first.all():  # one row per series: a single step, rows in any order
+        return np.arange(n, dtype=np.int64), np.array([0, n], np.int64), order
+    start = np.flatnonzero(first)
+    group = np.cumsum(first) - 1
+    pos = np.arange(n) - start[group]
+    by_depth = order[stable_order(pos)]
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(pos)))).astype(np.int64)
+    return by_depth, bounds, order
 
 
 def numpy_steps(rows: dict[str, Any], state: dict[str, Any], lateness: int) -> Any:
@@ -59,10 +79,10 @@ def numpy_steps(rows: dict[str, Any], state: dict[str, Any], lateness: int) -> A
             step = np.abs(v - gv)
         dt_s = np.where(has_prev, t - gts, 1) / 1e9
         with np.errstate(invalid="ignore", over="ignore"):
-            rate = has_prev & (step > rows["max_rate_per_s"][idx] * dt_s)
-        same = has_prev & (step <= rows["flatline_tolerance"][idx])
+            rate = has_prev & (step > rows["max_rate_per_s"][s] * dt_s)
+        same = has_prev & (step <= rows["flatline_tolerance"][s])
         new_run = np.where(good, np.where(same, run + 1, 0), run)
-        flat_n = rows["flatline_count"][idx]
+        flat_n = rows["flatline_count"][s]
         flat = good & (flat_n > 0) & (new_run + 1 >= flat_n)
         good_ts[s] = np.where(good, t, gts)
         good_value[s] = np.where(good, v, gv)
@@ -151,7 +171,6 @@ VALUES = st.one_of(
 def test_the_compiled_pass_matches_the_numpy_steps(
     rows: list[tuple[Any, ...]], start: list[tuple[Any, ...]], thresholds: tuple[float, ...]
 ) -> None:
-    n = len(rows)
     cols = list(zip(*rows, strict=True)) if rows else [()] * 8
     data: dict[str, Any] = {
         "series": np.array(cols[0], np.int64),
@@ -162,9 +181,9 @@ def test_the_compiled_pass_matches_the_numpy_steps(
         "eligible": np.array(cols[5], np.bool_),
         "ident_seen": np.array(cols[6], np.bool_),
         "seq_seen_ts": np.array([MIN if x is None else T0 + x * 10**9 for x in cols[7]], np.int64),
-        "max_rate_per_s": np.full(n, thresholds[0]),
-        "flatline_tolerance": np.full(n, thresholds[1]),
-        "flatline_count": np.full(n, thresholds[2]),
+        "max_rate_per_s": np.full(SERIES, thresholds[0]),  # per series
+        "flatline_tolerance": np.full(SERIES, thresholds[1]),
+        "flatline_count": np.full(SERIES, thresholds[2]),
     }
     state = {
         "last_ts": np.array([MIN if x[0] is None else T0 + x[0] * 10**9 for x in start]),
