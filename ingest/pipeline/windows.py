@@ -190,15 +190,12 @@ class WindowStore:
         """Drop windows ending before ``horizon_ns[series]`` (when the store has doubled)."""
         if not self.wants_pruning():
             return
-        series, window = self._split(self.key)
-        keep = (window + 1) * self.width_ns >= horizon_ns[series]
-        for name in COLUMNS:
-            kept = getattr(self, name)[keep]
-            buf = self._spare.get(name)
-            if buf is not None and getattr(self, name).base is buf:  # stay in the buffer
-                buf[: kept.shape[0]] = kept
-                kept = buf[: kept.shape[0]]
-            setattr(self, name, kept)
+        kept = _compact(
+            self.key, self.sum, self.min, self.max, self.count, self.flags, self.time_major,
+            self.width_ns, horizon_ns,
+        )  # fmt: skip
+        for name in COLUMNS:  # (in place: the spare buffers stay)
+            setattr(self, name, getattr(self, name)[:kept])
         self._pruned_size = len(self)
 
     def to_arrays(self, prefix: str) -> dict[str, NDArray[np.generic]]:
@@ -292,3 +289,21 @@ def _gather(  # pragma: no cover - compiled
         start[i] = window * width_ns
         mean[i] = s_sum[p] / s_count[p]
         low[i], high[i], count[i], flags[i] = s_min[p], s_max[p], s_count[p], s_flags[p]
+
+
+@loop_kernel
+def _compact(  # pragma: no cover - compiled
+    key: I64, s_sum: F64, s_min: F64, s_max: F64, count: I64, flags: NDArray[np.int32],
+    time_major: bool, width_ns: int, horizon: I64,
+) -> int:  # fmt: skip
+    """Move the windows not ending before their series' horizon to the front, in order;
+    their count."""
+    kept = 0
+    for i in range(key.shape[0]):
+        k = key[i]
+        series, window = (k & _LOW, k >> _SHIFT) if time_major else (k >> _SHIFT, k & _LOW)
+        if (window + 1) * width_ns >= horizon[series]:
+            key[kept], s_sum[kept], s_min[kept] = k, s_sum[i], s_min[i]
+            s_max[kept], count[kept], flags[kept] = s_max[i], count[i], flags[i]
+            kept += 1
+    return kept
