@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.pipeline.air_quality import POLLUTANT_METRICS, IspuCalculator, is_pollutant_series
+from ingest.pipeline.air_quality import POLLUTANT_METRICS, IspuCalculator
 from ingest.pipeline.anomaly import DetectorState
 from ingest.pipeline.calibration import CalibrationTable
 from ingest.pipeline.config import (
@@ -34,7 +34,7 @@ from ingest.pipeline.identity import identities
 from ingest.pipeline.memory import RecentReadings
 from ingest.pipeline.output import PipelineOutput
 from ingest.pipeline.row_flags import flag_rows
-from ingest.pipeline.sequential import BAD_FLAGS, RowInputs, run_sequential
+from ingest.pipeline.sequential import RowInputs, run_sequential
 from ingest.pipeline.state import INT64_MIN, QC_FIELDS, SeriesState
 from ingest.pipeline.thresholds import ThresholdTable
 from ingest.pipeline.traffic import OCCUPANCY, SPEED, traffic_rows
@@ -128,7 +128,7 @@ class Pipeline:
         w = res.windowed  # by series: hour keys sorted
         minute = self._minute.aggregates(self._minute.add(w.series, w.ts, w.value, w.flags))
         hour = self._hour.aggregates(self._hour.add(w.series, w.ts, w.value, w.flags))
-        pol = is_pollutant_series(w.series) & ((w.flags & BAD_FLAGS) == 0)
+        pol = w.for_ispu
         p_series, p_ts = w.series[pol], w.ts[pol]
         self._ispu_hour.add(p_series, p_ts, w.value[pol], w.flags[pol])
         ispu = self._ispu.points(

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ingest.pipeline.air_quality import POLLUTANT_BY_METRIC
 from ingest.pipeline.anomaly import CHANNELS, DEV, LEVEL, DetectorState, N
 from ingest.pipeline.config import DAY_NS, DetectorConfig, PipelineConfig
 from ingest.pipeline.dedupe import Repeats
@@ -42,6 +43,7 @@ from ingest.pipeline.detector_kernel import DetectorParams, detector_params, sco
 from ingest.pipeline.qc_rows import qc_row
 from ingest.pipeline.state import SeriesState
 from ingest.pipeline.thresholds import Thresholds
+from pantau.batch import N_METRICS
 from pantau.compiled import inlined, loop_kernel
 from pantau.flags import QC
 
@@ -77,6 +79,7 @@ class Windowed:
     ts: NDArray[np.int64]
     value: NDArray[np.float64]
     flags: NDArray[np.int32]
+    for_ispu: NDArray[np.bool_]  # a pollutant without RANGE/SPIKE/RATE/FLATLINE/TIME
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ def run_sequential(
     score = np.empty(n, np.float32)
     w_series, w_ts = np.empty(n, np.int64), np.empty(n, np.int64)
     w_value, w_flags = np.empty(n, np.float64), np.empty(n, np.int32)
+    w_ispu = np.empty(n, np.bool_)
     params = detector_params(config.detector)
     done = windowed = 0
     while True:  # stops early only when the detector needs room for new series
@@ -161,7 +165,7 @@ def run_sequential(
             detector.core, detector.profile, params, config.lateness_ns,
             config.trend_window_ns / 1e9, config.anomaly_threshold,
             keep, good, clean, trend, score, np.zeros(CHANNELS), windowed, w_series, w_ts,
-            w_value, w_flags,
+            w_value, w_flags, w_ispu, POLLUTANT_BY_METRIC,
         )  # fmt: skip
         if done == n:
             break
@@ -178,6 +182,7 @@ def run_sequential(
             ts=w_ts[:windowed],
             value=w_value[:windowed],
             flags=w_flags[:windowed],
+            for_ispu=w_ispu[:windowed],
         ),
     )
 
@@ -192,7 +197,7 @@ def _rows(  # pragma: no cover - compiled
     p: DetectorParams, lateness: int, tau_s: float, anomaly_threshold: float,
     keep_out: B, good_out: B, clean_out: B, trend_out: F64, score_out: NDArray[np.float32],
     shorts: F64, n_windowed: int, w_series: I64, w_ts: I64, w_value: F64,
-    w_flags: NDArray[np.int32],
+    w_flags: NDArray[np.int32], w_ispu: B, pollutant: B,
 ) -> tuple[int, int, int]:  # fmt: skip
     """Rows ``order[start:]``, one at a time; returns (rows done, detector slots used,
     rows for the window aggregates). It stops before a row whose series needs a detector
@@ -256,6 +261,7 @@ def _rows(  # pragma: no cover - compiled
             w_ts[n_windowed] = ts[r]
             w_value[n_windowed] = v
             w_flags[n_windowed] = f
+            w_ispu[n_windowed] = pollutant[s % N_METRICS] and (f & BAD_FLAGS) == 0
             n_windowed += 1
     return order.shape[0], used, n_windowed
 
