@@ -142,9 +142,13 @@ def run_sequential(
     config: PipelineConfig,
 ) -> RowResults:
     n = rows.series.shape[0]
-    flags = rows.flags.copy()
     thr = rows.thresholds
+    # The rows in series order, gathered into contiguous columns (vectorised: many loads
+    # in flight), so that the pass reads and writes them in order, not at random.
     order = stable_order(rows.series)
+    series, ts, seq = rows.series[order], rows.ts[order], rows.seq[order]
+    value, flags, eligible = rows.value[order], rows.flags[order], rows.eligible[order]
+    ident_seen, seq_seen_ts = rows.repeats.ident_seen[order], rows.repeats.seq_seen_ts[order]
     keep = np.empty(n, np.bool_)
     good = np.empty(n, np.bool_)
     clean = np.empty(n, np.bool_)
@@ -157,12 +161,11 @@ def run_sequential(
     done = windowed = 0
     while True:  # stops early only when the detector needs room for new series
         done, detector.used, windowed = _rows(
-            order, done, rows.series, rows.ts, rows.seq, rows.value, flags, rows.eligible,
-            rows.repeats.ident_seen, rows.repeats.seq_seen_ts, thr.max_rate_per_s,
-            thr.flatline_tolerance, thr.flatline_count, thr.spike_sigma, thr.spike_min_delta,
-            qc.i64("last_ts"), qc.i64("last_seq"), qc.i64("good_ts"), qc.f64("good_value"),
-            qc.i64("flat_run"), qc.f64("trend_mean"), detector.slot, detector.used,
-            detector.core, detector.profile, params, config.lateness_ns,
+            done, series, ts, seq, value, flags, eligible, ident_seen, seq_seen_ts,
+            thr.max_rate_per_s, thr.flatline_tolerance, thr.flatline_count, thr.spike_sigma,
+            thr.spike_min_delta, qc.i64("last_ts"), qc.i64("last_seq"), qc.i64("good_ts"),
+            qc.f64("good_value"), qc.i64("flat_run"), qc.f64("trend_mean"), detector.slot,
+            detector.used, detector.core, detector.profile, params, config.lateness_ns,
             config.trend_window_ns / 1e9, config.anomaly_threshold,
             keep, good, clean, trend, score, np.zeros(CHANNELS), windowed, w_series, w_ts,
             w_value, w_flags, w_ispu, POLLUTANT_BY_METRIC,
@@ -170,13 +173,15 @@ def run_sequential(
         if done == n:
             break
         detector.grow()
+    back = np.empty(n, np.int64)  # the rows back in arrival order
+    back[order] = np.arange(n)
     return RowResults(
-        keep=keep,
-        flags=flags,
-        score=score,
-        good=good,
-        clean=clean,
-        trend_per_h=trend,
+        keep=keep[back],
+        flags=flags[back],
+        score=score[back],
+        good=good[back],
+        clean=clean[back],
+        trend_per_h=trend[back],
         windowed=Windowed(
             series=w_series[:windowed],
             ts=w_ts[:windowed],
@@ -189,7 +194,7 @@ def run_sequential(
 
 @loop_kernel
 def _rows(  # pragma: no cover - compiled
-    order: I64, start: int, series: I64, ts: I64, seq: I64, value: F64,
+    start: int, series: I64, ts: I64, seq: I64, value: F64,
     flags: NDArray[np.int32], eligible: B, ident_seen: B, seq_seen_ts: I64,
     max_rate_per_s: F64, flatline_tolerance: F64, flatline_count: F64, spike_sigma: F64,
     spike_min_delta: F64, last_ts: I64, last_seq: I64, good_ts: I64, good_value: F64,
@@ -199,18 +204,18 @@ def _rows(  # pragma: no cover - compiled
     shorts: F64, n_windowed: int, w_series: I64, w_ts: I64, w_value: F64,
     w_flags: NDArray[np.int32], w_ispu: B, pollutant: B,
 ) -> tuple[int, int, int]:  # fmt: skip
-    """Rows ``order[start:]``, one at a time; returns (rows done, detector slots used,
-    rows for the window aggregates). It stops before a row whose series needs a detector
-    slot when ``core`` is full. The rows for the window aggregates (kept, eligible,
-    within the lateness horizon, finite value) go to ``w_*``, in this order."""
+    """Rows ``start:`` (by series, a series' rows in arrival order), one at a time; returns
+    (rows done, detector slots used, rows for the window aggregates). It stops before a
+    row whose series needs a detector slot when ``core`` is full. The rows for the window
+    aggregates (kept, eligible, within the lateness horizon, finite value) go to ``w_*``,
+    in this order."""
     bins = p.season_bins
     bin_ns = DAY_NS // bins
-    for i in range(start, order.shape[0]):
-        r = order[i]
+    for r in range(start, series.shape[0]):
         s = series[r]
         v = value[r]
         if math.isfinite(v) and slot[s] < 0 and used == core.shape[0]:
-            return i, used, n_windowed  # (a row not scored needs no slot: it may still fit)
+            return r, used, n_windowed  # (a row not scored needs no slot: it may still fit)
         kept, in_range, good, in_horizon, has_prev, dt_s, previous = qc_row(
             r, series, ts, seq, value, flags, eligible, ident_seen, seq_seen_ts,
             max_rate_per_s, flatline_tolerance, flatline_count, last_ts, last_seq, good_ts,
@@ -263,7 +268,7 @@ def _rows(  # pragma: no cover - compiled
             w_flags[n_windowed] = f
             w_ispu[n_windowed] = pollutant[s % N_METRICS] and (f & BAD_FLAGS) == 0
             n_windowed += 1
-    return order.shape[0], used, n_windowed
+    return series.shape[0], used, n_windowed
 
 
 def warm_up() -> None:
