@@ -37,30 +37,35 @@ def test_a_start_after_the_warm_up_loads_the_kernels_from_the_cache() -> None:
 
 _HELPER = """
 from pantau.compiled import inlined
+from scale import FACTOR
 
 @inlined
 def step(x: float) -> float:
     return x + {delta}
 """
+_SCALE = "FACTOR = {factor}\n"
 _KERNEL = """
 from helper import step
 from pantau.compiled import kernel
 
+from scale import FACTOR
+
 @kernel
 def run(x: float) -> float:
-    return step(x) * 2.0
+    return step(x) * FACTOR
 
 print(run(1.0), sum(run._cache_hits.values()))
 """
 
 
 def test_a_kernel_is_recompiled_when_a_function_it_calls_changes(tmp_path: Path) -> None:
-    """Numba alone keys a cached kernel on its own code: an inlined helper changed in
-    another file would load stale machine code."""
+    """Numba alone keys a cached kernel on its own code: an inlined helper or a constant
+    changed in another file would load stale machine code."""
     (tmp_path / "main.py").write_text(_KERNEL)
 
-    def run(delta: float) -> tuple[float, int]:
+    def run(delta: float, factor: float = 2.0) -> tuple[float, int]:
         (tmp_path / "helper.py").write_text(_HELPER.format(delta=delta))
+        (tmp_path / "scale.py").write_text(_SCALE.format(factor=factor))
         out = subprocess.run(
             [sys.executable, "main.py"],
             cwd=tmp_path,
@@ -75,3 +80,4 @@ def test_a_kernel_is_recompiled_when_a_function_it_calls_changes(tmp_path: Path)
     assert run(1.0) == (4.0, 0)
     assert run(1.0) == (4.0, 1)  # cached
     assert run(5.0) == (12.0, 0)  # the helper changed: compiled again, not the stale code
+    assert run(5.0, 3.0) == (18.0, 0)  # a constant it imports changed
