@@ -169,17 +169,22 @@ class Pipeline:
             traffic=traffic,
         )
 
-    def _prune(self, now_ns: int) -> None:
+    def prune_now(self, now_ns: int) -> None:
+        """Prune remembered readings and windows now, whatever their size (the warm-up
+        compiles the pruning's kernels so; results never change)."""
+        self._prune(now_ns, force=True)
+
+    def _prune(self, now_ns: int, force: bool = False) -> None:
         """Lazy pruning of remembered readings and windows (never changes results)."""
         stores = (self._memory, self._minute, self._hour, self._ispu_hour)
-        if not any(store.wants_pruning() for store in stores):
+        if not force and not any(store.wants_pruning() for store in stores):
             return
         lateness = self.config.lateness_ns
         newest = self._qc.i64("last_ts")
         started = newest != INT64_MIN
         horizon = np.where(started, newest - lateness, INT64_MIN)
-        self._memory.prune(horizon)
-        self._minute.prune(horizon)
+        self._memory.prune(horizon, force=force)
+        self._minute.prune(horizon, force=force)
         # Pollutant hour windows feed ISPU points of later hours: keep them until even the
         # station's least advanced pollutant series (or the TIME limit) has moved past them.
         keep_ns = self._ispu.retention_ns() + lateness
@@ -190,8 +195,8 @@ class Pipeline:
         pol_horizon = np.where(least == INT64_MIN, floor, np.maximum(least - keep_ns, floor))
         hour_horizon = horizon.copy()
         hour_horizon.reshape(-1, N_METRICS)[:, POLLUTANT_METRICS] = pol_horizon[:, None]
-        self._hour.prune(hour_horizon)
-        self._ispu_hour.prune(hour_horizon)
+        self._hour.prune(hour_horizon, force=force)
+        self._ispu_hour.prune(hour_horizon, force=force)
 
     def checkpoint(self) -> bytes:
         """All state as one ``np.savez`` blob (registry facts are not included)."""

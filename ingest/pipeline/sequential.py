@@ -272,12 +272,21 @@ def _rows(  # pragma: no cover - compiled
 
 
 def warm_up() -> None:
-    """Compile (or load) the pipeline's kernels, by running a small batch through them."""
+    """Compile (or load) the pipeline's kernels: a small batch through a pipeline (a flood
+    station's readings included), then its lazy pruning forced once."""
+    from ingest.pipeline.config import DeviceInfo
     from ingest.pipeline.detector_kernel import warm_up as detector
     from ingest.pipeline.pipeline import Pipeline
     from pantau.batch import Batch
+    from pantau.catalogue import METRIC_INDEX
 
     detector()
     now = 1_763_800_000 * 1_000_000_000
-    batch = Batch.from_columns(device=[0, 0], metric=[0, 0], ts=[now, now + 1], raw=[1.0, 2.0])
-    Pipeline(PipelineConfig(detector=DetectorConfig())).process(batch, now_ns=now)
+    water = METRIC_INDEX["water_level"]
+    batch = Batch.from_columns(
+        device=[0, 0, 0], metric=[0, water, water], ts=[now, now, now + 1], raw=[1.0, 90, 95]
+    )
+    pipeline = Pipeline(PipelineConfig(detector=DetectorConfig()))
+    pipeline.update_devices([DeviceInfo(0, siaga=(80.0, 150.0, 200.0))], [])
+    pipeline.process(batch, now_ns=now)
+    pipeline.prune_now(now)

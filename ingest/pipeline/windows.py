@@ -186,9 +186,10 @@ class WindowStore:
         """Has the store doubled since it was last pruned?"""
         return len(self) > 2 * self._pruned_size + 4096
 
-    def prune(self, horizon_ns: NDArray[np.int64]) -> None:
-        """Drop windows ending before ``horizon_ns[series]`` (when the store has doubled)."""
-        if not self.wants_pruning():
+    def prune(self, horizon_ns: NDArray[np.int64], force: bool = False) -> None:
+        """Drop windows ending before ``horizon_ns[series]`` (when the store has doubled,
+        or ``force``)."""
+        if not force and not self.wants_pruning():
             return
         kept = _compact(
             self.key, self.sum, self.min, self.max, self.count, self.flags, self.time_major,
