@@ -9,13 +9,15 @@ protocol and aggregate lines: everything but the write and the alert hooks) and,
 ``encode_readings`` alone and ``alerts`` (the alert hook's work on the chunk: its
 observations, every default rule evaluated, rule state in SQLite). Best of 5 runs of
 CPU time, in µs per reading; the pipeline's share is what prepare takes beyond decode
-and encode. Alone on a core these are lower than inside a full ingest run, where
-InfluxDB shares the cores.
+and encode; the pipeline's own steps (``Pipeline.process``'s calls, one run under
+cProfile) are listed too. Alone on a core these are lower than inside a full ingest run,
+where InfluxDB shares the cores.
 Writes ``bench/results/hotpath.json``.
 """
 
 from __future__ import annotations
 
+import cProfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,6 +26,7 @@ from pathlib import Path
 from alerts.engine import AlertEngine
 from bench.ingest import now_ms, pack_messages, spooled
 from bench.machine import save_results
+from bench.pipeline import process_steps
 from devices.cache import load_snapshot
 from devices.registry import Registry
 from ingest.alerting import TagArrays, observations
@@ -84,6 +87,11 @@ def main() -> None:
         def evaluate() -> None:
             alerts.evaluate(observations([result], tags), now_ns=received)
 
+        profile = cProfile.Profile(time.process_time)  # the pipeline's steps, one run
+        profile.enable()
+        prepare()
+        profile.disable()
+        pipeline_steps = process_steps(profile, readings)
         figures = {
             "decode_us": best_us_per_reading(decode_all, readings),
             "encode_us": best_us_per_reading(encode, readings),
@@ -98,7 +106,11 @@ def main() -> None:
     print(f"CPU µs per reading, {PACKS} packs of {SIZE} readings, best of 5, one core:")
     for name, value in figures.items():
         print(f"  {name.removesuffix('_us'):22} {value:6.2f}")
-    save_results(RESULTS, figures)
+    print("Pipeline.process's steps (one prepare, cProfile), µs per reading:")
+    for name, value in pipeline_steps.items():
+        if value >= 0.001:
+            print(f"  {name:40} {value:6.3f}")
+    save_results(RESULTS, {**figures, "pipeline_steps_us": pipeline_steps})
 
 
 if __name__ == "__main__":

@@ -159,18 +159,24 @@ def breakdown(
         for b in batches:
             p.process(b, now_ns=int(b.ts.max()))
         profile.disable()
-        stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-        steps: dict[str, float] = {}
-        for (file, line, name), (_cc, _nc, tottime, _cum, callers) in stats.items():
-            if name == "process" and file.endswith("pipeline/pipeline.py"):
-                steps["process (own)"] = tottime
-            for (c_file, _c_line, c_name), call in callers.items():
-                if c_name == "process" and c_file.endswith("pipeline/pipeline.py"):
-                    label = f"{Path(file).stem}.{name}" if line else name
-                    steps[label] = steps.get(label, 0.0) + call[3]
-        for label, seconds in steps.items():
-            best[label] = min(best.get(label, np.inf), seconds / readings * 1e6)
+        for label, us in process_steps(profile, readings).items():
+            best[label] = min(best.get(label, np.inf), us)
     return dict(sorted(best.items(), key=lambda kv: -kv[1]))
+
+
+def process_steps(profile: cProfile.Profile, readings: int) -> dict[str, float]:
+    """CPU µs per reading of each function ``Pipeline.process`` called while ``profile``
+    ran (cumulative), and of its own lines (``process (own)``)."""
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    steps: dict[str, float] = {}
+    for (file, line, name), (_cc, _nc, tottime, _cum, callers) in stats.items():
+        if name == "process" and file.endswith("pipeline/pipeline.py"):
+            steps["process (own)"] = steps.get("process (own)", 0.0) + tottime
+        for (c_file, _c_line, c_name), call in callers.items():
+            if c_name == "process" and c_file.endswith("pipeline/pipeline.py"):
+                label = f"{Path(file).stem}.{name}" if line else name
+                steps[label] = steps.get(label, 0.0) + call[3]
+    return {k: v / readings * 1e6 for k, v in sorted(steps.items(), key=lambda kv: -kv[1])}
 
 
 def reference_rate(n_minutes: int) -> float:

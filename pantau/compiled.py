@@ -16,7 +16,10 @@ the source files of its module and of every compiled function it calls, transiti
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -28,14 +31,38 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _source_files(function: Any, seen: set[Any]) -> set[str]:
-    """The source file of ``function`` and of the compiled functions it calls, transitively."""
-    files = {function.__code__.co_filename}
+    """The source file of ``function`` and of the compiled functions it calls, transitively,
+    with the files of the modules each of those files imports from (their constants are
+    frozen into the machine code too)."""
+    own = function.__code__.co_filename
+    files = {own, *_imported_files(own)}
     for name in function.__code__.co_names:
         called = getattr(function.__globals__.get(name), "py_func", None)
         if called is not None and called not in seen:
             seen.add(called)
             files |= _source_files(called, seen)
     return files
+
+
+@functools.cache
+def _imported_files(file: str) -> tuple[str, ...]:
+    """Source files of the modules ``file`` imports (``import x``, ``from x import y``)."""
+    tree = ast.parse(Path(file).read_bytes())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    found = []
+    for name in sorted(names):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None and spec.origin and spec.origin.endswith(".py"):
+            found.append(spec.origin)
+    return tuple(found)
 
 
 class _SourcesCache(FunctionCache):

@@ -37,17 +37,12 @@ def empty_ispu() -> IspuRows:
     )
 
 
-_IS_POLLUTANT = np.zeros(N_METRICS, np.bool_)
-_IS_POLLUTANT[POLLUTANT_METRICS] = True
+POLLUTANT_BY_METRIC = np.zeros(N_METRICS, np.bool_)  # metric index -> enters ISPU
+POLLUTANT_BY_METRIC[POLLUTANT_METRICS] = True
 
 
 def is_pollutant(metric: NDArray[np.int16]) -> NDArray[np.bool_]:
-    return _IS_POLLUTANT[metric]
-
-
-def is_pollutant_series(series: NDArray[np.int64]) -> NDArray[np.bool_]:
-    """Which series are of a pollutant (series ids: ``device * N_METRICS + metric``)."""
-    return _IS_POLLUTANT[series % N_METRICS]
+    return POLLUTANT_BY_METRIC[metric]
 
 
 class IspuCalculator:

@@ -84,9 +84,10 @@ class RecentReadings:
         """Has the store doubled since it was last pruned?"""
         return len(self) > 2 * self._pruned_size + 4096
 
-    def prune(self, horizon: I64) -> None:
-        """Forget entries older than ``horizon[series]`` (done when the memory has doubled)."""
-        if not self.wants_pruning():
+    def prune(self, horizon: I64, force: bool = False) -> None:
+        """Forget entries older than ``horizon[series]`` (done when the memory has doubled,
+        or ``force``)."""
+        if not force and not self.wants_pruning():
             return
         self._count = _keep_live(self._entries, self._count, horizon)
         self._reindex(2 * self._count)

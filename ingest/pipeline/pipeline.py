@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.pipeline.air_quality import POLLUTANT_METRICS, IspuCalculator, is_pollutant_series
+from ingest.pipeline.air_quality import POLLUTANT_METRICS, IspuCalculator
 from ingest.pipeline.anomaly import DetectorState
 from ingest.pipeline.calibration import CalibrationTable
 from ingest.pipeline.config import (
@@ -34,7 +34,7 @@ from ingest.pipeline.identity import identities
 from ingest.pipeline.memory import RecentReadings
 from ingest.pipeline.output import PipelineOutput
 from ingest.pipeline.row_flags import flag_rows
-from ingest.pipeline.sequential import BAD_FLAGS, RowInputs, run_sequential
+from ingest.pipeline.sequential import RowInputs, run_sequential
 from ingest.pipeline.state import INT64_MIN, QC_FIELDS, SeriesState
 from ingest.pipeline.thresholds import ThresholdTable
 from ingest.pipeline.traffic import OCCUPANCY, SPEED, traffic_rows
@@ -128,7 +128,7 @@ class Pipeline:
         w = res.windowed  # by series: hour keys sorted
         minute = self._minute.aggregates(self._minute.add(w.series, w.ts, w.value, w.flags))
         hour = self._hour.aggregates(self._hour.add(w.series, w.ts, w.value, w.flags))
-        pol = is_pollutant_series(w.series) & ((w.flags & BAD_FLAGS) == 0)
+        pol = w.for_ispu
         p_series, p_ts = w.series[pol], w.ts[pol]
         self._ispu_hour.add(p_series, p_ts, w.value[pol], w.flags[pol])
         ispu = self._ispu.points(
@@ -169,17 +169,22 @@ class Pipeline:
             traffic=traffic,
         )
 
-    def _prune(self, now_ns: int) -> None:
+    def prune_now(self, now_ns: int) -> None:
+        """Prune remembered readings and windows now, whatever their size (the warm-up
+        compiles the pruning's kernels so; results never change)."""
+        self._prune(now_ns, force=True)
+
+    def _prune(self, now_ns: int, force: bool = False) -> None:
         """Lazy pruning of remembered readings and windows (never changes results)."""
         stores = (self._memory, self._minute, self._hour, self._ispu_hour)
-        if not any(store.wants_pruning() for store in stores):
+        if not force and not any(store.wants_pruning() for store in stores):
             return
         lateness = self.config.lateness_ns
         newest = self._qc.i64("last_ts")
         started = newest != INT64_MIN
         horizon = np.where(started, newest - lateness, INT64_MIN)
-        self._memory.prune(horizon)
-        self._minute.prune(horizon)
+        self._memory.prune(horizon, force=force)
+        self._minute.prune(horizon, force=force)
         # Pollutant hour windows feed ISPU points of later hours: keep them until even the
         # station's least advanced pollutant series (or the TIME limit) has moved past them.
         keep_ns = self._ispu.retention_ns() + lateness
@@ -190,8 +195,8 @@ class Pipeline:
         pol_horizon = np.where(least == INT64_MIN, floor, np.maximum(least - keep_ns, floor))
         hour_horizon = horizon.copy()
         hour_horizon.reshape(-1, N_METRICS)[:, POLLUTANT_METRICS] = pol_horizon[:, None]
-        self._hour.prune(hour_horizon)
-        self._ispu_hour.prune(hour_horizon)
+        self._hour.prune(hour_horizon, force=force)
+        self._ispu_hour.prune(hour_horizon, force=force)
 
     def checkpoint(self) -> bytes:
         """All state as one ``np.savez`` blob (registry facts are not included)."""

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ingest.pipeline.air_quality import POLLUTANT_BY_METRIC
 from ingest.pipeline.anomaly import CHANNELS, DEV, LEVEL, DetectorState, N
 from ingest.pipeline.config import DAY_NS, DetectorConfig, PipelineConfig
 from ingest.pipeline.dedupe import Repeats
@@ -42,6 +43,7 @@ from ingest.pipeline.detector_kernel import DetectorParams, detector_params, sco
 from ingest.pipeline.qc_rows import qc_row
 from ingest.pipeline.state import SeriesState
 from ingest.pipeline.thresholds import Thresholds
+from pantau.batch import N_METRICS
 from pantau.compiled import inlined, loop_kernel
 from pantau.flags import QC
 
@@ -77,6 +79,7 @@ class Windowed:
     ts: NDArray[np.int64]
     value: NDArray[np.float64]
     flags: NDArray[np.int32]
+    for_ispu: NDArray[np.bool_]  # a pollutant without RANGE/SPIKE/RATE/FLATLINE/TIME
 
 
 @dataclass(frozen=True)
@@ -139,9 +142,13 @@ def run_sequential(
     config: PipelineConfig,
 ) -> RowResults:
     n = rows.series.shape[0]
-    flags = rows.flags.copy()
     thr = rows.thresholds
+    # The rows in series order, gathered into contiguous columns (vectorised: many loads
+    # in flight), so that the pass reads and writes them in order, not at random.
     order = stable_order(rows.series)
+    series, ts, seq = rows.series[order], rows.ts[order], rows.seq[order]
+    value, flags, eligible = rows.value[order], rows.flags[order], rows.eligible[order]
+    ident_seen, seq_seen_ts = rows.repeats.ident_seen[order], rows.repeats.seq_seen_ts[order]
     keep = np.empty(n, np.bool_)
     good = np.empty(n, np.bool_)
     clean = np.empty(n, np.bool_)
@@ -149,42 +156,45 @@ def run_sequential(
     score = np.empty(n, np.float32)
     w_series, w_ts = np.empty(n, np.int64), np.empty(n, np.int64)
     w_value, w_flags = np.empty(n, np.float64), np.empty(n, np.int32)
+    w_ispu = np.empty(n, np.bool_)
     params = detector_params(config.detector)
     done = windowed = 0
     while True:  # stops early only when the detector needs room for new series
         done, detector.used, windowed = _rows(
-            order, done, rows.series, rows.ts, rows.seq, rows.value, flags, rows.eligible,
-            rows.repeats.ident_seen, rows.repeats.seq_seen_ts, thr.max_rate_per_s,
-            thr.flatline_tolerance, thr.flatline_count, thr.spike_sigma, thr.spike_min_delta,
-            qc.i64("last_ts"), qc.i64("last_seq"), qc.i64("good_ts"), qc.f64("good_value"),
-            qc.i64("flat_run"), qc.f64("trend_mean"), detector.slot, detector.used,
-            detector.core, detector.profile, params, config.lateness_ns,
+            done, series, ts, seq, value, flags, eligible, ident_seen, seq_seen_ts,
+            thr.max_rate_per_s, thr.flatline_tolerance, thr.flatline_count, thr.spike_sigma,
+            thr.spike_min_delta, qc.i64("last_ts"), qc.i64("last_seq"), qc.i64("good_ts"),
+            qc.f64("good_value"), qc.i64("flat_run"), qc.f64("trend_mean"), detector.slot,
+            detector.used, detector.core, detector.profile, params, config.lateness_ns,
             config.trend_window_ns / 1e9, config.anomaly_threshold,
             keep, good, clean, trend, score, np.zeros(CHANNELS), windowed, w_series, w_ts,
-            w_value, w_flags,
+            w_value, w_flags, w_ispu, POLLUTANT_BY_METRIC,
         )  # fmt: skip
         if done == n:
             break
         detector.grow()
+    back = np.empty(n, np.int64)  # the rows back in arrival order
+    back[order] = np.arange(n)
     return RowResults(
-        keep=keep,
-        flags=flags,
-        score=score,
-        good=good,
-        clean=clean,
-        trend_per_h=trend,
+        keep=keep[back],
+        flags=flags[back],
+        score=score[back],
+        good=good[back],
+        clean=clean[back],
+        trend_per_h=trend[back],
         windowed=Windowed(
             series=w_series[:windowed],
             ts=w_ts[:windowed],
             value=w_value[:windowed],
             flags=w_flags[:windowed],
+            for_ispu=w_ispu[:windowed],
         ),
     )
 
 
 @loop_kernel
 def _rows(  # pragma: no cover - compiled
-    order: I64, start: int, series: I64, ts: I64, seq: I64, value: F64,
+    start: int, series: I64, ts: I64, seq: I64, value: F64,
     flags: NDArray[np.int32], eligible: B, ident_seen: B, seq_seen_ts: I64,
     max_rate_per_s: F64, flatline_tolerance: F64, flatline_count: F64, spike_sigma: F64,
     spike_min_delta: F64, last_ts: I64, last_seq: I64, good_ts: I64, good_value: F64,
@@ -192,20 +202,20 @@ def _rows(  # pragma: no cover - compiled
     p: DetectorParams, lateness: int, tau_s: float, anomaly_threshold: float,
     keep_out: B, good_out: B, clean_out: B, trend_out: F64, score_out: NDArray[np.float32],
     shorts: F64, n_windowed: int, w_series: I64, w_ts: I64, w_value: F64,
-    w_flags: NDArray[np.int32],
+    w_flags: NDArray[np.int32], w_ispu: B, pollutant: B,
 ) -> tuple[int, int, int]:  # fmt: skip
-    """Rows ``order[start:]``, one at a time; returns (rows done, detector slots used,
-    rows for the window aggregates). It stops before a row whose series needs a detector
-    slot when ``core`` is full. The rows for the window aggregates (kept, eligible,
-    within the lateness horizon, finite value) go to ``w_*``, in this order."""
+    """Rows ``start:`` (by series, a series' rows in arrival order), one at a time; returns
+    (rows done, detector slots used, rows for the window aggregates). It stops before a
+    row whose series needs a detector slot when ``core`` is full. The rows for the window
+    aggregates (kept, eligible, within the lateness horizon, finite value) go to ``w_*``,
+    in this order."""
     bins = p.season_bins
     bin_ns = DAY_NS // bins
-    for i in range(start, order.shape[0]):
-        r = order[i]
+    for r in range(start, series.shape[0]):
         s = series[r]
         v = value[r]
         if math.isfinite(v) and slot[s] < 0 and used == core.shape[0]:
-            return i, used, n_windowed  # (a row not scored needs no slot: it may still fit)
+            return r, used, n_windowed  # (a row not scored needs no slot: it may still fit)
         kept, in_range, good, in_horizon, has_prev, dt_s, previous = qc_row(
             r, series, ts, seq, value, flags, eligible, ident_seen, seq_seen_ts,
             max_rate_per_s, flatline_tolerance, flatline_count, last_ts, last_seq, good_ts,
@@ -256,17 +266,27 @@ def _rows(  # pragma: no cover - compiled
             w_ts[n_windowed] = ts[r]
             w_value[n_windowed] = v
             w_flags[n_windowed] = f
+            w_ispu[n_windowed] = pollutant[s % N_METRICS] and (f & BAD_FLAGS) == 0
             n_windowed += 1
-    return order.shape[0], used, n_windowed
+    return series.shape[0], used, n_windowed
 
 
 def warm_up() -> None:
-    """Compile (or load) the pipeline's kernels, by running a small batch through them."""
+    """Compile (or load) the pipeline's kernels: a small batch through a pipeline (a flood
+    station's readings included), then its lazy pruning forced once."""
+    from ingest.pipeline.config import DeviceInfo
     from ingest.pipeline.detector_kernel import warm_up as detector
     from ingest.pipeline.pipeline import Pipeline
     from pantau.batch import Batch
+    from pantau.catalogue import METRIC_INDEX
 
     detector()
     now = 1_763_800_000 * 1_000_000_000
-    batch = Batch.from_columns(device=[0, 0], metric=[0, 0], ts=[now, now + 1], raw=[1.0, 2.0])
-    Pipeline(PipelineConfig(detector=DetectorConfig())).process(batch, now_ns=now)
+    water = METRIC_INDEX["water_level"]
+    batch = Batch.from_columns(
+        device=[0, 0, 0], metric=[0, water, water], ts=[now, now, now + 1], raw=[1.0, 90, 95]
+    )
+    pipeline = Pipeline(PipelineConfig(detector=DetectorConfig()))
+    pipeline.update_devices([DeviceInfo(0, siaga=(80.0, 150.0, 200.0))], [])
+    pipeline.process(batch, now_ns=now)
+    pipeline.prune_now(now)

@@ -27,9 +27,17 @@ I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
 
 
-def _grouping_order(keys: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Stable argsort of ``keys``; one packed SIMD sort when keys span few enough bits."""
+def _grouping_order(keys: NDArray[np.int64], window: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Stable argsort of ``keys``. Rows by series with their keys window-major (the row
+    pass's order, time-major store): a stable radix sort of the window alone; else one
+    packed SIMD sort when keys span few enough bits."""
     n = keys.shape[0]
+    lo_w = int(window.min())
+    if int(window.max()) - lo_w < 1 << 16:
+        order = np.argsort((window - lo_w).astype(np.uint16), kind="stable")
+        by_window = keys[order]
+        if not bool(np.any(by_window[1:] < by_window[:-1])):
+            return order
     lo = int(keys.min())
     span_bits = max(int(keys.max()) - lo, 1).bit_length()
     idx_bits = max(n.bit_length(), 1)
@@ -55,9 +63,6 @@ class WindowStore:
 
     def __len__(self) -> int:
         return int(self.key.shape[0])
-
-    def keys_for(self, series: NDArray[np.int64], ts: NDArray[np.int64]) -> NDArray[np.int64]:
-        return self._key(series, ts // self.width_ns)
 
     def _key(self, series: NDArray[np.int64], window: NDArray[np.int64]) -> NDArray[np.int64]:
         if self.time_major:
@@ -93,23 +98,24 @@ class WindowStore:
         """Fold rows in; returns the store positions of the touched windows (sorted)."""
         if series.shape[0] == 0:
             return np.zeros(0, np.int64)
-        keys = self.keys_for(series, ts)
+        window = ts // self.width_ns
+        keys = self._key(series, window)
         if keys.shape[0] > 1 and bool(np.any(keys[1:] < keys[:-1])):
-            order = _grouping_order(keys)
+            order = _grouping_order(keys, window)
             keys, value, flags = keys[order], value[order], flags[order]
-        # One compiled merge of the rows (sorted) with the store (sorted): windows found
-        # are updated in place, new ones come back in order with their insert positions.
+        # One compiled merge of the rows (sorted) with the store (sorted), from the first
+        # window the rows touch: windows found are updated in place, new ones come back
+        # in order with their insert positions.
         n = keys.shape[0]
-        pos = np.empty(n, np.int64)
-        new = np.empty(n, np.bool_)
-        b_key, b_cnt = np.empty(n, np.int64), np.empty(n, np.int64)
+        final = np.empty(n, np.int64)
+        at, b_key, b_cnt = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
         b_sum, b_min, b_max = np.empty(n), np.empty(n), np.empty(n)
         b_flags = np.empty(n, np.int32)
+        first = int(np.searchsorted(self.key, keys[0]))
         touched, k = _merge(
-            keys, value, flags, self.key, self.sum, self.min, self.max, self.count, self.flags,
-            pos, new, b_key, b_sum, b_min, b_max, b_cnt, b_flags,
+            keys, value, flags, first, self.key, self.sum, self.min, self.max, self.count,
+            self.flags, final, at, b_key, b_sum, b_min, b_max, b_cnt, b_flags,
         )  # fmt: skip
-        pos, new = pos[:touched], new[:touched]
         n_old = self.key.shape[0]
         fresh: dict[str, NDArray[np.generic]] = {
             "key": b_key[:k],
@@ -119,14 +125,13 @@ class WindowStore:
             "count": b_cnt[:k],
             "flags": b_flags[:k],
         }
-        if k and int(pos[new][0]) == n_old:  # all new windows after the last one
+        if k and int(at[0]) == n_old:  # all new windows after the last one
             self._append(fresh)
         elif k:
-            ins = Insertion(pos[new], n_old)
+            ins = Insertion(at[:k], n_old)
             for name in COLUMNS:
                 setattr(self, name, ins.apply(getattr(self, name), fresh[name]))
-        # Final positions: each touched window moved by the number of new ones before it.
-        return pos + np.cumsum(new) - new
+        return final[:touched]
 
     def aggregates(self, positions: NDArray[np.int64]) -> Aggregates:
         n = positions.shape[0]
@@ -181,19 +186,17 @@ class WindowStore:
         """Has the store doubled since it was last pruned?"""
         return len(self) > 2 * self._pruned_size + 4096
 
-    def prune(self, horizon_ns: NDArray[np.int64]) -> None:
-        """Drop windows ending before ``horizon_ns[series]`` (when the store has doubled)."""
-        if not self.wants_pruning():
+    def prune(self, horizon_ns: NDArray[np.int64], force: bool = False) -> None:
+        """Drop windows ending before ``horizon_ns[series]`` (when the store has doubled,
+        or ``force``)."""
+        if not force and not self.wants_pruning():
             return
-        series, window = self._split(self.key)
-        keep = (window + 1) * self.width_ns >= horizon_ns[series]
-        for name in COLUMNS:
-            kept = getattr(self, name)[keep]
-            buf = self._spare.get(name)
-            if buf is not None and getattr(self, name).base is buf:  # stay in the buffer
-                buf[: kept.shape[0]] = kept
-                kept = buf[: kept.shape[0]]
-            setattr(self, name, kept)
+        kept = _compact(
+            self.key, self.sum, self.min, self.max, self.count, self.flags, self.time_major,
+            self.width_ns, horizon_ns,
+        )  # fmt: skip
+        for name in COLUMNS:  # (in place: the spare buffers stay)
+            setattr(self, name, getattr(self, name)[:kept])
         self._pruned_size = len(self)
 
     def to_arrays(self, prefix: str) -> dict[str, NDArray[np.generic]]:
@@ -224,17 +227,18 @@ class WindowStore:
 
 @loop_kernel
 def _merge(  # pragma: no cover - compiled
-    keys: I64, value: F64, flags: NDArray[np.int32], s_key: I64, s_sum: F64, s_min: F64,
-    s_max: F64, s_count: I64, s_flags: NDArray[np.int32], pos: I64, new: NDArray[np.bool_],
+    keys: I64, value: F64, flags: NDArray[np.int32], first: int, s_key: I64, s_sum: F64,
+    s_min: F64, s_max: F64, s_count: I64, s_flags: NDArray[np.int32], final: I64, at: I64,
     b_key: I64, b_sum: F64, b_min: F64, b_max: F64, b_cnt: I64, b_flags: NDArray[np.int32],
 ) -> tuple[int, int]:  # fmt: skip
-    """Fold sorted rows into the sorted store: per window touched (in key order) its store
-    position (or insert position) and whether it is new; new windows' reductions in
-    ``b_*``. Returns (windows touched, new windows)."""
+    """Fold sorted rows into the sorted store (whose keys before ``first`` are all smaller
+    than the rows'): per window touched (in key order) its position once the new windows
+    are in; per new window its insert position (``at``) and reductions (``b_*``).
+    Returns (windows touched, new windows)."""
     n = keys.shape[0]
     m = s_key.shape[0]
     i = 0
-    j = 0
+    j = first
     touched = 0
     k = 0
     while i < n:
@@ -251,18 +255,16 @@ def _merge(  # pragma: no cover - compiled
             i += 1
         while j < m and s_key[j] < key:
             j += 1
-        pos[touched] = j
+        final[touched] = j + k  # the k new windows so far all go before it
         if j < m and s_key[j] == key:
             s_sum[j] += total
             s_min[j] = min(s_min[j], low)
             s_max[j] = max(s_max[j], high)
             s_count[j] += count
             s_flags[j] |= f
-            new[touched] = False
         else:
-            b_key[k], b_sum[k], b_min[k], b_max[k] = key, total, low, high
+            at[k], b_key[k], b_sum[k], b_min[k], b_max[k] = j, key, total, low, high
             b_cnt[k], b_flags[k] = count, f
-            new[touched] = True
             k += 1
         touched += 1
     return touched, k
@@ -288,3 +290,21 @@ def _gather(  # pragma: no cover - compiled
         start[i] = window * width_ns
         mean[i] = s_sum[p] / s_count[p]
         low[i], high[i], count[i], flags[i] = s_min[p], s_max[p], s_count[p], s_flags[p]
+
+
+@loop_kernel
+def _compact(  # pragma: no cover - compiled
+    key: I64, s_sum: F64, s_min: F64, s_max: F64, count: I64, flags: NDArray[np.int32],
+    time_major: bool, width_ns: int, horizon: I64,
+) -> int:  # fmt: skip
+    """Move the windows not ending before their series' horizon to the front, in order;
+    their count."""
+    kept = 0
+    for i in range(key.shape[0]):
+        k = key[i]
+        series, window = (k & _LOW, k >> _SHIFT) if time_major else (k >> _SHIFT, k & _LOW)
+        if (window + 1) * width_ns >= horizon[series]:
+            key[kept], s_sum[kept], s_min[kept] = k, s_sum[i], s_min[i]
+            s_max[kept], count[kept], flags[kept] = s_max[i], count[i], flags[i]
+            kept += 1
+    return kept
