@@ -24,6 +24,12 @@ def kernel(function: F) -> F:
     return cast(F, numba.njit(cache=True, nogil=True)(function))
 
 
+def inline(function: F) -> F:
+    """A small helper of kernels, compiled into every kernel that calls it (Numba inlines
+    it: no call, whose array arguments would cost more than the helper's work)."""
+    return cast(F, numba.njit(nogil=True, inline="always")(function))
+
+
 def warm_up() -> None:
     """Compile (or load from the cache) every kernel, by running each on a small input."""
     from pantau.lineprotocol import warm_up as line_protocol

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from pantau import schema
+from pantau import lineblock, schema
 from pantau.batch import N_METRICS, Batch
 from pantau.catalogue import METRIC_NAMES
-from pantau.lineblock import LineBlock, assemble, pieces
+from pantau.lineblock import LineBlock, readings_lines
 
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n"})
@@ -73,16 +73,15 @@ def encode_readings(
 
     ``device_ids``/``zones``/``kinds`` are indexed by the batch's device index.
     Rows whose raw value is not finite are not encoded (they never reach the store).
-    Column by column: each distinct series' tag set, each distinct (flags, score) pair
-    and (when values repeat) each distinct raw value is formatted once, and a compiled
-    kernel puts every line together from those pieces and the timestamps.
+    Each distinct series' tag set is formatted once; a compiled kernel prints every
+    line from those and the columns (see :func:`pantau.lineblock.readings_lines`).
     """
     finite = np.isfinite(batch.raw)
     if not finite.all():
         batch = batch.take(finite)
     if len(batch) == 0:
         return LineBlock(b"", np.zeros(0, np.int64))
-    value = np.where(np.isfinite(batch.value), batch.value, batch.raw)
+    value: NDArray[np.float64] = np.where(np.isfinite(batch.value), batch.value, batch.raw)
     series, series_row = np.unique(batch.series, return_inverse=True)
     heads = [
         (
@@ -92,55 +91,19 @@ def encode_readings(
         ).encode()
         for d, m in zip((series // N_METRICS).tolist(), (series % N_METRICS).tolist(), strict=True)
     ]
-    raw_texts, raw_row = _float_texts(batch.raw)
-    # the value's text is the raw's unless calibration changed it (bit for bit: -0.0 is not 0.0)
-    changed = np.flatnonzero(value.view(np.int64) != batch.raw.view(np.int64))
-    value_texts, value_row = raw_texts, raw_row
-    if changed.shape[0]:
-        value_texts = raw_texts + list(map(repr, value[changed].tolist()))
-        value_row = raw_row.copy()
-        value_row[changed] = len(raw_texts) + np.arange(changed.shape[0])
-    # flags and score: few distinct pairs, each formatted once
-    scores, score_row = np.unique(np.round(batch.score.astype(np.float64), 4), return_inverse=True)
-    flags, flag_row = np.unique(batch.flags, return_inverse=True)
-    pairs, pair_row = np.unique(flag_row * scores.shape[0] + score_row, return_inverse=True)
-    flag_of, score_of = np.divmod(pairs, scores.shape[0])
-    tails = [
-        f",{schema.FIELD_FLAGS}={f}i,{schema.FIELD_SCORE}={s!r} ".encode()
-        for f, s in zip(flags[flag_of].tolist(), scores[score_of].tolist(), strict=True)
-    ]
-    return assemble(
-        [
-            (*pieces(heads), series_row.astype(np.int64)),
-            (*pieces([t.encode() for t in value_texts]), value_row.astype(np.int64)),
-            (
-                *pieces([f",{schema.FIELD_RAW}=".encode() + t.encode() for t in raw_texts]),
-                raw_row.astype(np.int64),
-            ),
-            (*pieces(tails), pair_row.astype(np.int64)),
-        ],
+    score = np.round(batch.score.astype(np.float64), 4).astype(np.float64, copy=False)
+    return readings_lines(
+        heads,
+        series_row.astype(np.int64),
+        (value, batch.raw, score),
+        batch.flags,
         batch.ts,
     )
 
 
-def _float_texts(values: NDArray[np.float64]) -> tuple[list[str], NDArray[np.int64]]:
-    """``repr`` of the distinct values and each row's index among them; every row its
-    own when values hardly repeat (sensor readings usually do: a few decimals over a
-    small range)."""
-    n = values.shape[0]
-    every = np.arange(n, dtype=np.int64)
-    sample = values[:: max(n // 256, 1)]
-    if n < 64 or np.unique(sample).shape[0] * 10 > sample.shape[0] * 9:
-        return list(map(repr, values.tolist())), every  # nearly all distinct: no use looking
-    # distinct bit patterns, not values: -0.0 and 0.0 are equal but print differently
-    distinct, row = np.unique(values.view(np.int64), return_inverse=True)
-    if distinct.shape[0] * 4 > values.shape[0]:
-        return list(map(repr, values.tolist())), every
-    return list(map(repr, distinct.view(np.float64).tolist())), row.astype(np.int64)
-
-
 def warm_up() -> None:
-    """Compile (or load) the encoder's kernel."""
+    """Compile (or load) the encoder's kernels."""
+    lineblock.warm_up()
     encode_readings(
         Batch.from_columns(device=[0], metric=[0], ts=[1], raw=[1.0]),
         device_ids=["d"],
