@@ -243,8 +243,6 @@ def _reading(  # pragma: no cover - compiled
     return at, row
 
 
-
-
 @kernel
 def payload_rows(  # pragma: no cover - compiled
     data: NDArray[np.uint8], names: NDArray[np.uint8], lengths: I64,

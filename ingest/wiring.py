@@ -170,5 +170,6 @@ def build_worker(
         checkpoint_path=settings.spool_dir / "checkpoint.bin",
         chunk_records=settings.ingest_batch_messages,
         chunk_bytes=settings.ingest_batch_bytes,
+        checkpoint_seconds=settings.ingest_checkpoint_seconds,
         on_tick=alerting.on_tick,
     )

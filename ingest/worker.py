@@ -39,7 +39,7 @@ class Worker:
         checkpoint_path: Path,
         chunk_records: int = 5000,
         chunk_bytes: int | None = None,
-        checkpoint_seconds: float = 2.0,
+        checkpoint_seconds: float = 5.0,
         on_tick: Callable[[], None] | None = None,
         writes_ahead: int = 2,
     ) -> None:
