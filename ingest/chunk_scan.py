@@ -37,6 +37,7 @@ for _i, _name in enumerate(_NAMES):
     _NAME_BYTES[_i, : len(_name)] = np.frombuffer(_name, np.uint8)
 _NAME_LENGTHS = np.array([len(n) for n in _NAMES], np.int64)
 _POWERS = np.array([10.0**k for k in range(23)], np.float64)  # each exact in a double
+I64 = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Scanned:
     id_start: NDArray[np.int64]
     id_stop: NDArray[np.int64]
     row_end: NDArray[np.int64]
+    key: NDArray[np.int64]  # a hash of the device id (for grouping; see same_ids)
     ts: NDArray[np.int64]
     seq: NDArray[np.int64]
     metric: NDArray[np.int64]
@@ -67,11 +69,18 @@ class Scanned:
 
 def scan(bodies: Sequence[bytes], *, max_payload: int, max_items: int) -> Scanned:
     """Scan the spool record bodies of a chunk (see :mod:`ingest.record` for their layout)."""
-    data = b"".join(bodies)
-    n = len(bodies)
-    starts = np.zeros(n + 1, np.int64)
-    np.cumsum([len(b) for b in bodies], out=starts[1:])
-    capacity = data.count(b":")  # every reading's value follows a colon
+    stops = np.cumsum([len(b) for b in bodies], dtype=np.int64)
+    starts = stops - np.array([len(b) for b in bodies], np.int64)
+    return scan_spans(b"".join(bodies), starts, stops, max_payload=max_payload, max_items=max_items)
+
+
+def scan_spans(
+    data: bytes, starts: I64, stops: I64, *, max_payload: int, max_items: int
+) -> Scanned:
+    """Scan the record bodies ``data[starts[i]:stops[i]]`` (as the spool reader read them)."""
+    n = starts.shape[0]
+    # every reading's value follows a colon (the records' span: data may hold more)
+    capacity = data.count(b":", int(starts[0]), int(stops[-1])) if n else 0
     ts = np.empty(capacity, np.int64)
     seq = np.empty(capacity, np.int64)
     metric = np.empty(capacity, np.int64)
@@ -81,15 +90,38 @@ def scan(bodies: Sequence[bytes], *, max_payload: int, max_items: int) -> Scanne
     id_start = np.zeros(n, np.int64)
     id_stop = np.zeros(n, np.int64)
     row_end = np.zeros(n, np.int64)
+    key = np.zeros(n, np.int64)
     rows = _chunk(
-        np.frombuffer(data, np.uint8), starts, _NAME_BYTES, _NAME_LENGTHS, _POWERS,
+        np.frombuffer(data, np.uint8), starts, stops, _NAME_BYTES, _NAME_LENGTHS, _POWERS,
         max_payload, max_items, MIN_TS_NS // _MS, MAX_TS_NS // _MS,
-        ts, seq, metric, raw, ok, received, id_start, id_stop, row_end,
+        ts, seq, metric, raw, ok, received, id_start, id_stop, row_end, key,
     )  # fmt: skip
     return Scanned(
-        data, ok, received, id_start, id_stop, row_end,
+        data, ok, received, id_start, id_stop, row_end, key,
         ts[:rows] * _MS, seq[:rows], metric[:rows], raw[:rows],
     )  # fmt: skip
+
+
+def same_ids(found: Scanned, records: I64, representatives: I64) -> bool:
+    """Whether each of ``records`` has the device id of its representative (a check that
+    grouping records by :attr:`Scanned.key` met no collision)."""
+    data = np.frombuffer(found.data, np.uint8)
+    return bool(_same_ids(data, found.id_start, found.id_stop, records, representatives))
+
+
+@kernel
+def _same_ids(  # pragma: no cover - compiled
+    data: NDArray[np.uint8], id_start: I64, id_stop: I64, records: I64, representatives: I64
+) -> bool:
+    for i in range(records.shape[0]):
+        r, q = records[i], representatives[i]
+        length = id_stop[r] - id_start[r]
+        if id_stop[q] - id_start[q] != length:
+            return False
+        for k in range(length):
+            if data[id_start[r] + k] != data[id_start[q] + k]:
+                return False
+    return True
 
 
 def warm_up() -> None:
@@ -102,10 +134,8 @@ def warm_up() -> None:
 
     payload = b'[{"ts": 1763800000000, "values": {"pm25": 1}}]'
     body = encode_message(1, "sensors/d1/readings", payload)
-    scan([body], max_payload=1 << 20, max_items=10)
-
-
-I64 = NDArray[np.int64]
+    found = scan([body], max_payload=1 << 20, max_items=10)
+    same_ids(found, np.zeros(1, np.int64), np.zeros(1, np.int64))
 
 
 @kernel
@@ -145,14 +175,14 @@ def _topic_id(data: NDArray[np.uint8], first: int, stop: int) -> int:  # pragma:
 
 @kernel
 def _chunk(  # pragma: no cover - compiled
-    data: NDArray[np.uint8], starts: I64, names: NDArray[np.uint8], lengths: I64,
+    data: NDArray[np.uint8], starts: I64, stops: I64, names: NDArray[np.uint8], lengths: I64,
     powers: NDArray[np.float64], max_payload: int, max_items: int, ts_low: int, ts_high: int,
     ts: I64, seq: I64, metric: I64, raw: NDArray[np.float64],
-    ok: NDArray[np.bool_], received: I64, id_start: I64, id_stop: I64, row_end: I64,
+    ok: NDArray[np.bool_], received: I64, id_start: I64, id_stop: I64, row_end: I64, key: I64,
 ) -> int:  # fmt: skip
     row = 0
-    for r in range(starts.shape[0] - 1):
-        first, stop = starts[r], starts[r + 1]
+    for r in range(starts.shape[0]):
+        first, stop = starts[r], stops[r]
         row_end[r] = row
         if stop - first < 18:
             continue
@@ -174,6 +204,10 @@ def _chunk(  # pragma: no cover - compiled
         ok[r] = True
         id_start[r] = first + 18 + 8
         id_stop[r] = end
+        h = np.uint64(0xCBF29CE484222325)  # FNV-1a of the device id
+        for k in range(first + 18 + 8, end):
+            h = (h ^ np.uint64(data[k])) * np.uint64(0x100000001B3)
+        key[r] = np.int64(h)
         row = got
         row_end[r] = row
     return row
