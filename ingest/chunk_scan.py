@@ -22,9 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ingest import frames
 from ingest.json_scan import payload_rows
 from ingest.readings import MAX_TS_NS, MIN_TS_NS
-from pantau import compiled
+from pantau import compiled, mqtt
 from pantau.catalogue import METRICS
 from pantau.compiled import kernel
 
@@ -129,6 +130,8 @@ def warm_up() -> None:
     from ingest.pipeline.qc_rows import warm_up as qc_rows
 
     compiled.warm_up()
+    frames.warm_up()
+    mqtt.warm_up()
     qc_rows()
     from ingest.record import encode_message
 

@@ -10,6 +10,7 @@ per call is small next to theirs.
 
 from __future__ import annotations
 
+import struct
 import zlib
 
 import numpy as np
@@ -85,3 +86,85 @@ def _frames(  # pragma: no cover - compiled
         n += 1
         at = stop
     return n
+
+
+_RECORD_HEAD = 8 + 8 + 2  # received_ns, replay_of, topic length (see ingest.record)
+
+
+def frame(bodies: list[bytes]) -> bytes:
+    """Record bodies as the spool's frames, one after the other."""
+    pack, crc32 = _FRAME.pack, zlib.crc32
+    return b"".join([pack(len(body), crc32(body)) + body for body in bodies])
+
+
+_FRAME = struct.Struct("<II")
+
+
+def frame_messages(
+    received_ns: int, data: bytes, topic_start: I64, topic_stop: I64, payload_start: I64,
+    payload_stop: I64,
+) -> bytes:  # fmt: skip
+    """The spool frames of messages received together, their topics and payloads given
+    as spans of ``data``: the bytes :func:`frame` makes of their
+    :func:`ingest.record.encode_message` bodies, without an object per message."""
+    n = topic_start.shape[0]
+    sizes = _RECORD_HEAD + (topic_stop - topic_start) + (payload_stop - payload_start)
+    ends = np.cumsum(sizes + HEADER)
+    out = np.empty(int(ends[-1]) if n else 0, np.uint8)
+    unchecked = np.zeros(n, np.bool_)
+    _frame_messages(
+        np.frombuffer(data, np.uint8), received_ns, topic_start, topic_stop, payload_start,
+        payload_stop, ends, out, unchecked, KERNEL_CRC_BELOW,
+    )  # fmt: skip
+    for i in np.flatnonzero(unchecked).tolist():  # the large ones: zlib
+        stop = int(ends[i])
+        first = stop - int(sizes[i])
+        _CRC.pack_into(out.data, first - 4, zlib.crc32(out.data[first:stop]))
+    return out.tobytes()
+
+
+_CRC = struct.Struct("<I")
+
+
+@kernel
+def _frame_messages(  # pragma: no cover - compiled
+    data: NDArray[np.uint8], received_ns: int, topic_start: I64, topic_stop: I64,
+    payload_start: I64, payload_stop: I64, ends: I64, out: NDArray[np.uint8],
+    unchecked: NDArray[np.bool_], small: int,
+) -> None:  # fmt: skip
+    at = 0
+    for i in range(topic_start.shape[0]):
+        topic = topic_stop[i] - topic_start[i]
+        length = ends[i] - at - 8
+        for k in range(4):
+            out[at + k] = np.uint8((length >> (8 * k)) & 0xFF)
+        first = at + 8
+        for k in range(8):
+            out[first + k] = np.uint8((received_ns >> (8 * k)) & 0xFF)
+            out[first + 8 + k] = 0  # not a replay
+        out[first + 16] = np.uint8(topic & 0xFF)
+        out[first + 17] = np.uint8((topic >> 8) & 0xFF)
+        w = first + 18
+        for k in range(topic_start[i], topic_stop[i]):
+            out[w] = data[k]
+            w += 1
+        for k in range(payload_start[i], payload_stop[i]):
+            out[w] = data[k]
+            w += 1
+        if length < small:
+            c = np.uint32(0xFFFFFFFF)
+            for k in range(first, w):
+                c = _TABLE[(c ^ np.uint32(out[k])) & np.uint32(0xFF)] ^ (c >> np.uint32(8))
+            c ^= np.uint32(0xFFFFFFFF)
+            for k in range(4):
+                out[at + 4 + k] = np.uint8((c >> np.uint32(8 * k)) & np.uint32(0xFF))
+        else:
+            unchecked[i] = True
+        at = w
+
+
+def warm_up() -> None:
+    """Compile (or load) this module's kernels."""
+    one = np.zeros(1, np.int64)
+    framed = frame_messages(1, b"t", one, one + 1, one + 1, one + 1)
+    frames(framed, 1)

@@ -25,7 +25,7 @@ from typing import NamedTuple, overload
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.frames import frames
+from ingest.frames import frame, frames
 
 log = logging.getLogger(__name__)
 
@@ -178,10 +178,14 @@ class Spool:
 
         Raises SpoolFull, writing nothing, when the bound would be exceeded.
         """
-        if not bodies:
+        if bodies:
+            self.write_framed([frame(list(bodies))])
+
+    def write_framed(self, blocks: Sequence[bytes]) -> None:
+        """:meth:`write_group` for records already framed (see :mod:`ingest.frames`)."""
+        data = b"".join(blocks)
+        if not data:
             return
-        pack, crc32 = _HEADER.pack, zlib.crc32
-        data = b"".join([pack(len(body), crc32(body)) + body for body in bodies])
         if self._bytes + len(data) > self.max_bytes:
             self._bytes = _size(self.directory)  # the reader may have released segments
             if self._bytes + len(data) > self.max_bytes:
