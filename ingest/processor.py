@@ -30,7 +30,7 @@ from pantau.batch import Batch, DeviceIndex
 from pantau.deadletters import DeadLetterStore, NewDeadLetter
 from pantau.errors import StoreUnavailable
 from pantau.lineblock import LineBlock
-from pantau.lineprotocol import encode_readings
+from pantau.lineprotocol import SeriesHeads, encode_readings
 from pantau.store import InfluxStore
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ class Processor:
         self._names: dict[bytes, str | None] = {}
         self._names_of: object = None
         self._derived = DerivedLines()
+        self._heads = SeriesHeads()  # the readings' line heads, kept across chunks
         self._last_forced_refresh = 0.0
 
     def prepare(self, records: Sequence[Record], *, flush: bool = True) -> Prepared:
@@ -140,7 +141,11 @@ class Processor:
         )
         with clock.stage("encode"):
             lines = encode_readings(
-                output.batch, device_ids=result.device_ids, zones=zones, kinds=kinds
+                output.batch,
+                device_ids=result.device_ids,
+                zones=zones,
+                kinds=kinds,
+                heads=self._heads,
             )
         with clock.stage("derived"):
             self._derived.add(output, device_ids=result.device_ids, zones=zones, kinds=kinds)

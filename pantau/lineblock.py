@@ -371,8 +371,33 @@ def _readings_lines(  # pragma: no cover - compiled
     return at
 
 
+class Pieces:
+    """Byte strings as one buffer and their start offsets (one more: the end), as the
+    kernels take them; ``Pieces.of`` makes them, ``add`` appends more."""
+
+    __slots__ = ("buffer", "starts", "texts")
+
+    def __init__(self) -> None:
+        self.texts: list[bytes] = []
+        self.buffer, self.starts = pieces(())
+
+    @classmethod
+    def of(cls, texts: Sequence[bytes]) -> Pieces:
+        made = cls()
+        made.add(texts)
+        return made
+
+    def add(self, texts: Sequence[bytes]) -> None:
+        if texts:
+            self.texts += texts
+            self.buffer, self.starts = pieces(self.texts)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
 def readings_lines(
-    heads: Sequence[bytes],
+    heads: Pieces,
     head_row: NDArray[np.int64],
     columns: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
     flags: NDArray[np.int32],
@@ -402,7 +427,7 @@ def readings_lines(
         else:
             slow_row[where] = np.arange(slow)
         texts = [repr(v).encode() for v in values.tolist()]
-    head_buf, head_starts = pieces(heads)
+    head_buf, head_starts = heads.buffer, heads.starts
     text_buf, text_starts = pieces(texts)
     bound = int(np.diff(head_starts)[head_row].sum()) + n * (
         3 * FLOAT_TEXT_MAX + _SEPS_WIDTH + 2 * 21 + 1
@@ -422,5 +447,9 @@ def warm_up() -> None:
     assemble([one] * 4, np.ones(1, np.int64))
     floats = np.ones(1, np.float64)
     readings_lines(
-        [b"m v="], np.zeros(1, np.int64), (floats,) * 3, np.zeros(1, np.int32), np.ones(1, np.int64)
+        Pieces.of([b"m v="]),
+        np.zeros(1, np.int64),
+        (floats,) * 3,
+        np.zeros(1, np.int32),
+        np.ones(1, np.int64),
     )

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from pantau import lineblock, schema
 from pantau.batch import N_METRICS, Batch
 from pantau.catalogue import METRIC_NAMES
-from pantau.lineblock import LineBlock, readings_lines
+from pantau.lineblock import LineBlock, Pieces, readings_lines
 
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n"})
@@ -62,19 +62,68 @@ def float_field(value: float) -> str:
     return repr(float(value))
 
 
+class SeriesHeads:
+    """The start of each series' ``readings`` lines (measurement, tag set, `` value=``),
+    made once and kept from batch to batch while the zones and kinds are the same lists
+    (device ids only grow: an index keeps its id)."""
+
+    def __init__(self) -> None:
+        self._tags: tuple[Sequence[str], Sequence[str]] | None = None
+        self._row = np.zeros(0, np.int64)  # series id -> index in pieces, or -1
+        self.pieces = Pieces()
+
+    def rows(
+        self,
+        series: NDArray[np.int64],
+        *,
+        device_ids: Sequence[str],
+        zones: Sequence[str],
+        kinds: Sequence[str],
+    ) -> NDArray[np.int64]:
+        """Each row's head, an index into :attr:`pieces` (which it extends as needed)."""
+        tags = self._tags
+        if tags is None or tags[0] is not zones or tags[1] is not kinds:
+            self._tags, self._row, self.pieces = (zones, kinds), np.zeros(0, np.int64), Pieces()
+        top = int(series.max()) + 1
+        if top > self._row.shape[0]:
+            grown = np.full(max(top, 2 * self._row.shape[0]), -1, np.int64)
+            grown[: self._row.shape[0]] = self._row
+            self._row = grown
+        row = self._row[series]
+        if (row < 0).any():
+            new = np.unique(series[row < 0])
+            self._row[new] = len(self.pieces) + np.arange(new.shape[0])
+            self.pieces.add(
+                [
+                    (
+                        schema.READINGS
+                        + series_tags(device_ids[d], METRIC_NAMES[m], zones[d], kinds[d])
+                        + f" {schema.FIELD_VALUE}="
+                    ).encode()
+                    for d, m in zip(
+                        (new // N_METRICS).tolist(), (new % N_METRICS).tolist(), strict=True
+                    )
+                ]
+            )
+            row = self._row[series]
+        return row
+
+
 def encode_readings(
     batch: Batch,
     *,
     device_ids: Sequence[str],
     zones: Sequence[str],
     kinds: Sequence[str],
+    heads: SeriesHeads | None = None,
 ) -> LineBlock:
     """One line per reading of the ``readings`` measurement, as one block of bytes.
 
     ``device_ids``/``zones``/``kinds`` are indexed by the batch's device index.
     Rows whose raw value is not finite are not encoded (they never reach the store).
-    Each distinct series' tag set is formatted once; a compiled kernel prints every
-    line from those and the columns (see :func:`pantau.lineblock.readings_lines`).
+    Each distinct series' tag set is formatted once (and kept for the next batches in
+    ``heads``, if given); a compiled kernel prints every line from those and the columns
+    (see :func:`pantau.lineblock.readings_lines`).
     """
     finite = np.isfinite(batch.raw)
     if not finite.all():
@@ -82,19 +131,12 @@ def encode_readings(
     if len(batch) == 0:
         return LineBlock(b"", np.zeros(0, np.int64))
     value: NDArray[np.float64] = np.where(np.isfinite(batch.value), batch.value, batch.raw)
-    series, series_row = np.unique(batch.series, return_inverse=True)
-    heads = [
-        (
-            schema.READINGS
-            + series_tags(device_ids[d], METRIC_NAMES[m], zones[d], kinds[d])
-            + f" {schema.FIELD_VALUE}="
-        ).encode()
-        for d, m in zip((series // N_METRICS).tolist(), (series % N_METRICS).tolist(), strict=True)
-    ]
+    heads = SeriesHeads() if heads is None else heads
+    head_row = heads.rows(batch.series, device_ids=device_ids, zones=zones, kinds=kinds)
     score = np.round(batch.score.astype(np.float64), 4).astype(np.float64, copy=False)
     return readings_lines(
-        heads,
-        series_row.astype(np.int64),
+        heads.pieces,
+        head_row,
         (value, batch.raw, score),
         batch.flags,
         batch.ts,

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pantau.lineblock import LineBlock, assemble, pieces, readings_lines
+from pantau.lineblock import LineBlock, Pieces, assemble, pieces, readings_lines
 
 _LINES = st.lists(
     st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\n\r"), max_size=12),
@@ -94,7 +94,7 @@ def test_readings_lines_print_every_float_as_repr_does(
     floats = np.array(values, np.float64)
     columns = (floats, np.roll(floats, 1), np.roll(floats, 2))
     block = readings_lines(
-        [b"m v=", b"n,t=1 v="],
+        Pieces.of([b"m v=", b"n,t=1 v="]),
         np.arange(rows, dtype=np.int64) % 2,
         columns,
         np.full(rows, flags, np.int32),
