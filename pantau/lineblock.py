@@ -23,12 +23,15 @@ I64 = NDArray[np.int64]
 
 class LineBlock(Sequence[str]):
     """``data`` holds the lines, each ended by ``\\n``; ``ends[i]`` is the offset just past
-    line ``i``'s newline."""
+    line ``i``'s newline. ``data`` is ``bytes`` or, as the kernels write it, a NumPy byte
+    array (not copied into ``bytes`` as a whole: each request body is copied from it)."""
 
     __slots__ = ("data", "ends", "start")
 
-    def __init__(self, data: bytes, ends: NDArray[np.int64], start: int = 0) -> None:
-        self.data = data
+    def __init__(
+        self, data: bytes | memoryview | U8, ends: NDArray[np.int64], start: int = 0
+    ) -> None:
+        self.data = memoryview(data.data if isinstance(data, np.ndarray) else data)
         self.ends = ends
         self.start = start  # offset of the first line in ``data``
 
@@ -55,7 +58,7 @@ class LineBlock(Sequence[str]):
             stop = max(stop, first)
             return LineBlock(self.data, self.ends[first:stop], self._begin(first))
         i = range(len(self))[index]
-        return self.data[self._begin(i) : int(self.ends[i]) - 1].decode()
+        return str(self.data[self._begin(i) : int(self.ends[i]) - 1], "utf-8")
 
     def _begin(self, i: int) -> int:
         return int(self.ends[i - 1]) if i > 0 else self.start
@@ -65,9 +68,9 @@ class LineBlock(Sequence[str]):
         if not len(self):
             return b""
         end = int(self.ends[-1])
-        if self.start == 0 and end == len(self.data):
-            return self.data
-        return self.data[self.start : end]
+        if self.start == 0 and end == len(self.data) and isinstance(self.data.obj, bytes):
+            return self.data.obj
+        return self.data[self.start : end].tobytes()
 
     def __add__(self, other: Sequence[str]) -> LineBlock:
         """These lines, then ``other``'s."""
@@ -292,11 +295,13 @@ def _repeat(out: U8, at: int, first: int, stop: int) -> int:  # pragma: no cover
 
 @inline
 def _put_float(  # pragma: no cover - compiled
-    out: U8, at: int, value: float, k: int, m: np.uint64, slow: int, texts: U8, starts: I64
-) -> int:
-    """``repr(value)`` at ``at``: from its decimal ``(k, m)``, or the text ``slow`` of
-    ``texts`` if ``k`` is -1; the position after."""
+    out: U8, at: int, value: float, k: int, m: np.uint64, slow_row: I64, i: int, texts: U8,
+    starts: I64,
+) -> int:  # fmt: skip
+    """``repr(value)`` at ``at``: from its decimal ``(k, m)``, or the text ``slow_row[i]``
+    of ``texts`` if ``k`` is -1; the position after."""
     if k < 0:
+        slow = slow_row[i]
         return _put_piece(out, at, texts, starts[slow], starts[slow + 1])
     if np.signbit(value):
         out[at] = 45  # "-"
@@ -333,19 +338,19 @@ def _readings_lines(  # pragma: no cover - compiled
         h = head_row[r]
         at = _put_piece(out, at, heads, head_starts[h], head_starts[h + 1])
         value_at = at
-        at = _put_float(out, at, floats[r], k[r], m[r], slow_row[r], texts, starts)
+        at = _put_float(out, at, floats[r], k[r], m[r], slow_row, r, texts, starts)
         value_stop = at
         at = _put_constant(out, at, _RAW)
         i = n + r
         if bits[i] == bits[r]:  # raw as value (calibration left it): the same text
             at = _repeat(out, at, value_at, value_stop)
         else:
-            at = _put_float(out, at, floats[i], k[i], m[i], slow_row[i], texts, starts)
+            at = _put_float(out, at, floats[i], k[i], m[i], slow_row, i, texts, starts)
         at = _put_constant(out, at, _FLAGS)
         at = _put_int(out, at, flags[r])
         at = _put_constant(out, at, _SCORE)
         i = 2 * n + r
-        at = _put_float(out, at, floats[i], k[i], m[i], slow_row[i], texts, starts)
+        at = _put_float(out, at, floats[i], k[i], m[i], slow_row, i, texts, starts)
         out[at] = 32  # " "
         at += 1
         t = ts[r]
@@ -416,7 +421,7 @@ def readings_lines(
     k = np.empty(3 * n, np.int8)
     m = np.empty(3 * n, np.uint64)
     slow = _decimals(floats, k, m)
-    slow_row = np.zeros(3 * n, np.int64)
+    slow_row = np.zeros(3 * n if slow else 1, np.int64)  # read only where k is -1
     texts: list[bytes] = []
     if slow:
         where = np.flatnonzero(k < 0)
@@ -438,7 +443,7 @@ def readings_lines(
         head_buf, head_starts, head_row, floats, floats.view(np.int64), k, m, slow_row,
         text_buf, text_starts, flags, ts, out, ends,
     )  # fmt: skip
-    return LineBlock(out[:total].tobytes(), ends)
+    return LineBlock(out[:total], ends)
 
 
 def warm_up() -> None:
