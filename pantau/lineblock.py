@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pantau import schema
-from pantau.compiled import inline, kernel
+from pantau.compiled import borrowing, inline, kernel
 
 U8 = NDArray[np.uint8]
 I64 = NDArray[np.int64]
@@ -213,7 +213,7 @@ def _decimal(value: float) -> tuple[int, np.uint64]:  # pragma: no cover - compi
     return -1, np.uint64(0)
 
 
-@kernel
+@borrowing
 def _decimals(  # pragma: no cover - compiled
     values: NDArray[np.float64], k: NDArray[np.int8], m: NDArray[np.uint64]
 ) -> int:
@@ -319,7 +319,7 @@ def _put_float(  # pragma: no cover - compiled
     return _put_digits(out, at + 1, m - whole * _UPOW10[k], k)
 
 
-@kernel
+@borrowing
 def _readings_lines(  # pragma: no cover - compiled
     heads: U8, head_starts: I64, head_row: I64,
     floats: NDArray[np.float64], bits: I64, k: NDArray[np.int8], m: NDArray[np.uint64],

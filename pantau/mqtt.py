@@ -33,7 +33,7 @@ from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from pantau.compiled import kernel
+from pantau.compiled import borrowing
 from pantau.errors import BrokerUnavailable
 
 log = logging.getLogger(__name__)
@@ -265,7 +265,7 @@ _PUBLISH_QOS1 = 0x32
 _CUT_DONE, _CUT_OTHER, _CUT_MALFORMED = 0, 1, 2
 
 
-@kernel
+@borrowing
 def _cut(  # pragma: no cover - compiled
     raw: NDArray[np.uint8], pos: int, topic_start: NDArray[np.int64],
     topic_stop: NDArray[np.int64], payload_start: NDArray[np.int64],
