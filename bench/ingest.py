@@ -32,6 +32,7 @@ only reported with zero loss, otherwise the run fails.
 
 Run: ``python -m bench.ingest`` (about 4 minutes; ``--quick`` for a smoke run;
 ``--packs-only`` for the packs rounds and InfluxDB alone, nothing saved;
+``--drains-only`` for those and the one-reading drain, nothing saved;
 ``--against PANTAU_NAME=value[,…]`` for packs drains alternating the default
 settings and those, e.g. ``--against PANTAU_INFLUX_PARALLEL_WRITES=4 --rounds 4``,
 nothing saved).
@@ -338,6 +339,7 @@ def run_pantau_backlog(
     spent = {name: cpu - cpu_before.get(name, 0.0) for name, cpu in cpu_after.items()}
     stages = stage_report(process.log_path)
     points = stages.pop("points", 0.0) or readings
+    chunks = stages.pop("chunks", 0.0)
     return {
         "messages": sent,
         "readings": readings,
@@ -349,6 +351,7 @@ def run_pantau_backlog(
         **{f"cores_{name}": cpu / elapsed for name, cpu in spent.items()},
         **host_cores(host_before, host_after, elapsed),
         **cpu_per_reading(spent, readings, points),
+        "chunks": chunks,  # chunks the processing process prepared
         **{f"stage_us_{name}": us for name, us in stages.items()},
     }
 
@@ -370,7 +373,9 @@ def cpu_per_reading(spent: dict[str, float], readings: int, points: float) -> di
     }
 
 
-_STAGES = re.compile(r"stage CPU seconds (\{.*?\}) over (\d+) readings, (\d+) points written")
+_STAGES = re.compile(
+    r"stage CPU seconds (\{.*?\}) over (\d+) readings, (\d+) points written(?:, (\d+) chunks)?"
+)
 
 
 def stage_report(log_path: Path) -> dict[str, float]:
@@ -379,11 +384,11 @@ def stage_report(log_path: Path) -> dict[str, float]:
     found = _STAGES.findall(log_path.read_text(errors="replace"))
     if not found:
         return {}
-    seconds, readings, points = found[-1]
+    seconds, readings, points, chunks = found[-1]
     if not int(readings):
         return {}
     per = {k: v / int(readings) * 1e6 for k, v in orjson.loads(seconds).items()}
-    return {**per, "points": float(points)}
+    return {**per, "points": float(points), "chunks": float(chunks or 0)}
 
 
 def host_cores(
@@ -581,7 +586,9 @@ def report_cpu(name: str, run: dict[str, float], target: float, alone: float | N
         f"{ratio:.2f} × (target ≤ {target}: {'met' if ratio <= target else 'NOT met'})"
     )
     if stages:
-        print(f"  processing by stage, µs per reading: {stages}")
+        print(
+            f"  processing by stage, µs per reading: {stages} ({run.get('chunks', 0):.0f} chunks)"
+        )
 
 
 def packs_rounds(env: Env, packs: int, rounds: int) -> dict[str, Any]:
@@ -650,6 +657,20 @@ def packs_only(packs: int, rounds: int) -> None:
         report_rounds(packs_rounds(env, packs, rounds))
 
 
+def drains_only(messages: int, packs: int, rounds: int) -> None:
+    """The one-reading drain and the packs rounds with InfluxDB alone (nothing saved):
+    the CPU figures of both targets, for comparing two versions of the code."""
+    with environment() as env:
+        single = timed(
+            "pantau ingest, backlog",
+            lambda: run_pantau_backlog(
+                env, "single", single_messages(messages, now_ms() - 3_600_000), messages
+            ),
+        )
+        report_rounds(packs_rounds(env, packs, rounds))
+        report_cpu("one-reading messages", single, 1.0)
+
+
 def parse_settings(text: str) -> dict[str, str]:
     """``"PANTAU_A=1,PANTAU_B=x"`` as a dict; anything else is an error that says so."""
     settings: dict[str, str] = {}
@@ -701,6 +722,11 @@ def main() -> None:
         "--packs-only", action="store_true", help="only the packs run and InfluxDB alone"
     )
     parser.add_argument(
+        "--drains-only",
+        action="store_true",
+        help="only the one-reading drain, the packs runs and InfluxDB alone (nothing saved)",
+    )
+    parser.add_argument(
         "--against",
         metavar="PANTAU_NAME=value[,…]",
         help="only the packs run, in rounds alternating the default settings and these",
@@ -718,6 +744,9 @@ def main() -> None:
         return
     if args.packs_only:
         packs_only(args.packs, args.rounds)
+        return
+    if args.drains_only:
+        drains_only(args.messages, args.packs, args.rounds)
         return
     with environment() as env:
         runs = {

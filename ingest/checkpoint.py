@@ -35,7 +35,8 @@ def save(path: Path, checkpoint: Checkpoint) -> None:
     )
     temporary = path.with_suffix(".tmp")
     with temporary.open("wb") as handle:
-        handle.write(_LENGTH.pack(len(header)) + header + checkpoint.pipeline_state)
+        handle.write(_LENGTH.pack(len(header)) + header)
+        handle.write(checkpoint.pipeline_state)  # (megabytes: not copied into one buffer first)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)

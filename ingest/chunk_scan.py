@@ -22,11 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ingest import frames
 from ingest.json_scan import payload_rows
 from ingest.readings import MAX_TS_NS, MIN_TS_NS
-from pantau import compiled
+from pantau import compiled, mqtt
 from pantau.catalogue import METRICS
-from pantau.compiled import kernel
+from pantau.compiled import borrowing
 
 _MS = 1_000_000
 _NAMES = [m.name.encode() for m in METRICS]
@@ -37,6 +38,7 @@ for _i, _name in enumerate(_NAMES):
     _NAME_BYTES[_i, : len(_name)] = np.frombuffer(_name, np.uint8)
 _NAME_LENGTHS = np.array([len(n) for n in _NAMES], np.int64)
 _POWERS = np.array([10.0**k for k in range(23)], np.float64)  # each exact in a double
+I64 = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Scanned:
     id_start: NDArray[np.int64]
     id_stop: NDArray[np.int64]
     row_end: NDArray[np.int64]
+    key: NDArray[np.int64]  # a hash of the device id (for grouping; see same_ids)
     ts: NDArray[np.int64]
     seq: NDArray[np.int64]
     metric: NDArray[np.int64]
@@ -67,11 +70,18 @@ class Scanned:
 
 def scan(bodies: Sequence[bytes], *, max_payload: int, max_items: int) -> Scanned:
     """Scan the spool record bodies of a chunk (see :mod:`ingest.record` for their layout)."""
-    data = b"".join(bodies)
-    n = len(bodies)
-    starts = np.zeros(n + 1, np.int64)
-    np.cumsum([len(b) for b in bodies], out=starts[1:])
-    capacity = data.count(b":")  # every reading's value follows a colon
+    stops = np.cumsum([len(b) for b in bodies], dtype=np.int64)
+    starts = stops - np.array([len(b) for b in bodies], np.int64)
+    return scan_spans(b"".join(bodies), starts, stops, max_payload=max_payload, max_items=max_items)
+
+
+def scan_spans(
+    data: bytes, starts: I64, stops: I64, *, max_payload: int, max_items: int
+) -> Scanned:
+    """Scan the record bodies ``data[starts[i]:stops[i]]`` (as the spool reader read them)."""
+    n = starts.shape[0]
+    # a reading takes 6 bytes at least ("co":1); a payload with more is not sure
+    capacity = int((stops - starts).sum()) // 6 + 1
     ts = np.empty(capacity, np.int64)
     seq = np.empty(capacity, np.int64)
     metric = np.empty(capacity, np.int64)
@@ -81,15 +91,38 @@ def scan(bodies: Sequence[bytes], *, max_payload: int, max_items: int) -> Scanne
     id_start = np.zeros(n, np.int64)
     id_stop = np.zeros(n, np.int64)
     row_end = np.zeros(n, np.int64)
+    key = np.zeros(n, np.int64)
     rows = _chunk(
-        np.frombuffer(data, np.uint8), starts, _NAME_BYTES, _NAME_LENGTHS, _POWERS,
+        np.frombuffer(data, np.uint8), starts, stops, _NAME_BYTES, _NAME_LENGTHS, _POWERS,
         max_payload, max_items, MIN_TS_NS // _MS, MAX_TS_NS // _MS,
-        ts, seq, metric, raw, ok, received, id_start, id_stop, row_end,
+        ts, seq, metric, raw, ok, received, id_start, id_stop, row_end, key,
     )  # fmt: skip
     return Scanned(
-        data, ok, received, id_start, id_stop, row_end,
+        data, ok, received, id_start, id_stop, row_end, key,
         ts[:rows] * _MS, seq[:rows], metric[:rows], raw[:rows],
     )  # fmt: skip
+
+
+def same_ids(found: Scanned, records: I64, representatives: I64) -> bool:
+    """Whether each of ``records`` has the device id of its representative (a check that
+    grouping records by :attr:`Scanned.key` met no collision)."""
+    data = np.frombuffer(found.data, np.uint8)
+    return bool(_same_ids(data, found.id_start, found.id_stop, records, representatives))
+
+
+@borrowing
+def _same_ids(  # pragma: no cover - compiled
+    data: NDArray[np.uint8], id_start: I64, id_stop: I64, records: I64, representatives: I64
+) -> bool:
+    for i in range(records.shape[0]):
+        r, q = records[i], representatives[i]
+        length = id_stop[r] - id_start[r]
+        if id_stop[q] - id_start[q] != length:
+            return False
+        for k in range(length):
+            if data[id_start[r] + k] != data[id_start[q] + k]:
+                return False
+    return True
 
 
 def warm_up() -> None:
@@ -98,17 +131,17 @@ def warm_up() -> None:
 
     compiled.warm_up()
     pipeline()
+    frames.warm_up()
+    mqtt.warm_up()
     from ingest.record import encode_message
 
     payload = b'[{"ts": 1763800000000, "values": {"pm25": 1}}]'
     body = encode_message(1, "sensors/d1/readings", payload)
-    scan([body], max_payload=1 << 20, max_items=10)
+    found = scan([body], max_payload=1 << 20, max_items=10)
+    same_ids(found, np.zeros(1, np.int64), np.zeros(1, np.int64))
 
 
-I64 = NDArray[np.int64]
-
-
-@kernel
+@borrowing
 def _le(data: NDArray[np.uint8], at: int, size: int) -> int:  # pragma: no cover - compiled
     """A little-endian unsigned integer of ``size`` bytes (at most 8; 8 bytes wrap to int64)."""
     value = np.uint64(0)
@@ -117,7 +150,7 @@ def _le(data: NDArray[np.uint8], at: int, size: int) -> int:  # pragma: no cover
     return int(np.int64(value))
 
 
-@kernel
+@borrowing
 def _topic_id(data: NDArray[np.uint8], first: int, stop: int) -> int:  # pragma: no cover
     """The end of the device id if ``data[first:stop]`` is ``sensors/<id>/readings`` with
     ``id`` matching ``[a-z0-9][a-z0-9_-]{1,62}``; -1 otherwise."""
@@ -143,16 +176,16 @@ def _topic_id(data: NDArray[np.uint8], first: int, stop: int) -> int:  # pragma:
     return end
 
 
-@kernel
+@borrowing
 def _chunk(  # pragma: no cover - compiled
-    data: NDArray[np.uint8], starts: I64, names: NDArray[np.uint8], lengths: I64,
+    data: NDArray[np.uint8], starts: I64, stops: I64, names: NDArray[np.uint8], lengths: I64,
     powers: NDArray[np.float64], max_payload: int, max_items: int, ts_low: int, ts_high: int,
     ts: I64, seq: I64, metric: I64, raw: NDArray[np.float64],
-    ok: NDArray[np.bool_], received: I64, id_start: I64, id_stop: I64, row_end: I64,
+    ok: NDArray[np.bool_], received: I64, id_start: I64, id_stop: I64, row_end: I64, key: I64,
 ) -> int:  # fmt: skip
     row = 0
-    for r in range(starts.shape[0] - 1):
-        first, stop = starts[r], starts[r + 1]
+    for r in range(starts.shape[0]):
+        first, stop = starts[r], stops[r]
         row_end[r] = row
         if stop - first < 18:
             continue
@@ -174,6 +207,10 @@ def _chunk(  # pragma: no cover - compiled
         ok[r] = True
         id_start[r] = first + 18 + 8
         id_stop[r] = end
+        h = np.uint64(0xCBF29CE484222325)  # FNV-1a of the device id
+        for k in range(first + 18 + 8, end):
+            h = (h ^ np.uint64(data[k])) * np.uint64(0x100000001B3)
+        key[r] = np.int64(h)
         row = got
         row_end[r] = row
     return row

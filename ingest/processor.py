@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ingest import chunk_scan, metrics
 from ingest.decode import MAX_READINGS_PER_MESSAGE, decode
@@ -23,13 +24,13 @@ from ingest.pipeline import Pipeline, PipelineOutput
 from ingest.pipeline.coalesce import DerivedLines
 from ingest.readings import Columns, Rows, StatusUpdate
 from ingest.record import SpooledMessage
-from ingest.spool import Record
+from ingest.spool import Chunk, Record
 from ingest.stageclock import CLOCK, StageClock
 from pantau.batch import Batch, DeviceIndex
 from pantau.deadletters import DeadLetterStore, NewDeadLetter
 from pantau.errors import StoreUnavailable
 from pantau.lineblock import LineBlock
-from pantau.lineprotocol import encode_readings
+from pantau.lineprotocol import SeriesHeads, encode_readings
 from pantau.store import InfluxStore
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class Processor:
         self._names: dict[bytes, str | None] = {}
         self._names_of: object = None
         self._derived = DerivedLines()
+        self._heads = SeriesHeads()  # the readings' line heads, kept across chunks
         self._last_forced_refresh = 0.0
 
     def prepare(self, records: Sequence[Record], *, flush: bool = True) -> Prepared:
@@ -139,7 +141,11 @@ class Processor:
         )
         with clock.stage("encode"):
             lines = encode_readings(
-                output.batch, device_ids=result.device_ids, zones=zones, kinds=kinds
+                output.batch,
+                device_ids=result.device_ids,
+                zones=zones,
+                kinds=kinds,
+                heads=self._heads,
             )
         with clock.stage("derived"):
             self._derived.add(output, device_ids=result.device_ids, zones=zones, kinds=kinds)
@@ -189,62 +195,107 @@ class Processor:
         self, records: Sequence[Record], directory: RegistryDirectory
     ) -> tuple[Rows, list[NewDeadLetter], ChunkResult]:
         """The chunk's readings in spool order: the records the compiled scan decoded
-        whole (see :mod:`ingest.chunk_scan`), and the others one by one (:meth:`_careful`)."""
+        whole (see :mod:`ingest.chunk_scan`), and the others one by one (:meth:`_careful`).
+
+        The scanned records are handled a run of them at a time, by device (no Python
+        work per record): their devices are looked up once each, by id."""
         letters: list[NewDeadLetter] = []
         result = ChunkResult()
-        found = chunk_scan.scan(
-            [record.body for record in records],
+        chunk = Chunk.of(records)
+        found = chunk_scan.scan_spans(
+            chunk.data,
+            chunk.starts,
+            chunk.stops,
             max_payload=self.max_payload,
             max_items=MAX_READINGS_PER_MESSAGE,
         )
-        if self._names_of is not directory:  # device id bytes -> id if accepted, else None
-            self._names, self._names_of = {}, directory
-        names, accepts, data = self._names, directory.accepts, found.data
+        names, fast = self._scanned_devices(found, directory)
         rows = Rows()
-        devices, lengths, last_seen = rows.devices, rows.lengths, result.last_seen_ns
-        segment = -1  # first row of the scanned rows not yet in ``rows``
-        row = 0  # scanned rows before this record
+        received, row_end = found.received_ns, found.row_end
         now = 0  # the newest receive time of the records decoded here
-        for record, ok, received, first, stop, end in zip(
-            records,
-            found.ok.tolist(),
-            found.received_ns.tolist(),
-            found.id_start.tolist(),
-            found.id_stop.tolist(),
-            found.row_end.tolist(),
-            strict=True,
-        ):
-            name = None
-            if ok:
-                key = data[first:stop]
-                if key in names:
-                    name = names[key]
-                else:
-                    name = names[key] = key.decode() if accepts(key.decode()) is None else None
-            if name is not None:
-                if received > now:
-                    now = received
-                if end > row:
-                    if segment < 0:
-                        segment = row
-                    if devices and devices[-1] == name:  # Rows.extend_device, inline
-                        lengths[-1] += end - row
-                    else:
-                        devices.append(name)
-                        lengths.append(end - row)
-                    last_seen[name] = received
-            else:
-                if segment >= 0:
-                    rows.add_arrays(*found.rows(segment, row))
-                    segment = -1
+        first = 0  # the first record not handled yet
+        for careful in [*np.flatnonzero(~fast).tolist(), len(chunk)]:
+            if careful > first:  # scanned records first..careful
+                part = slice(first, careful)
+                now = max(now, int(received[part].max()))
+                start = int(row_end[first - 1]) if first else 0
+                if row_end[careful - 1] > start:
+                    self._add_scanned(found, names, part, start, rows, result.last_seen_ns)
+            if careful < len(chunk):
                 columns = Columns()
-                self._careful(record, directory, columns, letters, result)
+                self._careful(chunk[careful], directory, columns, letters, result)
                 rows.add_columns(columns)
-            row = end
-        if segment >= 0:
-            rows.add_arrays(*found.rows(segment, row))
+            first = careful + 1
         result.now_ns = max(result.now_ns, now)
         return rows, letters, result
+
+    def _scanned_devices(
+        self, found: chunk_scan.Scanned, directory: RegistryDirectory
+    ) -> tuple[list[str | None], NDArray[np.bool_]]:
+        """The device of every record the scan decoded, as an index into the list returned
+        (its id, or None if not accepted), in ``found.key``; and whether each record is
+        the scan's (decoded, device accepted) rather than the careful decoder's."""
+        if self._names_of is not directory:  # device id bytes -> id if accepted, else None
+            self._names, self._names_of = {}, directory
+        scanned = np.flatnonzero(found.ok)
+        if not scanned.shape[0]:
+            return [], found.ok
+        _, first, inverse = np.unique(found.key[scanned], return_index=True, return_inverse=True)
+        representatives = scanned[first]
+        if not chunk_scan.same_ids(found, scanned, representatives[inverse]):
+            return [], np.zeros_like(found.ok)  # two ids with one hash: all the careful way
+        known, accepts, data = self._names, directory.accepts, found.data
+        names: list[str | None] = []
+        for start, stop in zip(
+            found.id_start[representatives].tolist(),
+            found.id_stop[representatives].tolist(),
+            strict=True,
+        ):
+            key = data[start:stop]
+            if key not in known:
+                known[key] = key.decode() if accepts(key.decode()) is None else None
+            names.append(known[key])
+        accepted = np.array([name is not None for name in names], np.bool_)
+        found.key[scanned] = inverse  # from here on: the device's index in ``names``
+        fast = np.zeros_like(found.ok)
+        fast[scanned] = accepted[inverse]
+        return names, fast
+
+    @staticmethod
+    def _add_scanned(
+        found: chunk_scan.Scanned,
+        names: list[str | None],
+        part: slice,
+        start: int,
+        rows: Rows,
+        last_seen: dict[str, int],
+    ) -> None:
+        """Scanned records ``part`` (each with an accepted device), whose rows begin at
+        ``start``: their rows, device runs and last-seen times."""
+        ends = found.row_end[part]
+        counts = np.diff(ends, prepend=start)
+        some = counts > 0  # records without readings set no run and no last-seen time
+        device = found.key[part][some]
+        counts = counts[some]
+        received = found.received_ns[part][some]
+        runs = np.flatnonzero(np.concatenate(([True], device[1:] != device[:-1])))
+        lengths = np.add.reduceat(counts, runs).tolist()
+        devices = [names[d] for d in device[runs].tolist()]
+        if rows.devices and rows.devices[-1] == devices[0]:  # Rows.extend_device
+            rows.lengths[-1] += lengths[0]
+            devices, lengths = devices[1:], lengths[1:]
+        rows.devices += devices  # (accepted: none is None)
+        rows.lengths += lengths
+        # each device's last record with readings
+        distinct, last = np.unique(device[::-1], return_index=True)
+        last_seen.update(
+            zip(
+                [names[d] for d in distinct.tolist()],
+                received[::-1][last].tolist(),
+                strict=True,
+            )
+        )
+        rows.add_arrays(*found.rows(start, int(ends[-1])))
 
     def _careful(
         self,
@@ -307,8 +358,9 @@ class Processor:
     def _batch(self, rows: Rows) -> Batch:
         if not len(rows):
             return Batch.empty()
-        intern = self.devices.intern
-        runs = np.fromiter(map(intern, rows.devices), dtype=np.int32, count=len(rows.devices))
+        intern = self.devices.intern  # each device once, in the order they come
+        index = {device: intern(device) for device in dict.fromkeys(rows.devices)}
+        runs = np.fromiter(map(index.__getitem__, rows.devices), np.int32, len(rows.devices))
         metric, ts, raw, seq = rows.arrays()
         batch = Batch.from_columns(
             device=np.repeat(runs, rows.lengths), metric=metric, ts=ts, raw=raw, seq=seq

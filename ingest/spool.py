@@ -17,13 +17,19 @@ import logging
 import os
 import struct
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, overload
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ingest.frames import frame, frames
 
 log = logging.getLogger(__name__)
 
+I64 = NDArray[np.int64]
 _HEADER = struct.Struct("<II")
 _SUFFIX = ".seg"
 _READ_BLOCK = 32 * 1024**2
@@ -53,6 +59,79 @@ class Record(NamedTuple):
     @property
     def end(self) -> Cursor:
         return Cursor(self.segment, self.end_offset)
+
+
+class Chunk(Sequence[Record]):
+    """Records read together: their bodies are ``data[starts[i]:stops[i]]`` (``data`` as read
+    from the segment, frames and all: no copy per record), record ``i`` of segment
+    ``segments[i]`` at file offset ``bases[i] + starts[i] - 8``. A :class:`Record` is made
+    only for a record asked for by index."""
+
+    __slots__ = ("bases", "data", "segments", "starts", "stops")
+
+    def __init__(self, data: bytes, starts: I64, stops: I64, segments: I64, bases: I64) -> None:
+        self.data = data
+        self.starts = starts
+        self.stops = stops
+        self.segments = segments
+        self.bases = bases
+
+    @classmethod
+    def of(cls, records: Sequence[Record]) -> Chunk:
+        """Records (from anywhere) as a chunk of their own."""
+        if isinstance(records, Chunk):
+            return records
+        stops = np.cumsum([len(r.body) for r in records], dtype=np.int64)
+        starts = stops - np.array([len(r.body) for r in records], np.int64)
+        offsets = np.array([r.offset for r in records], np.int64)
+        return cls(
+            b"".join(r.body for r in records),
+            starts,
+            stops,
+            np.array([r.segment for r in records], np.int64),
+            offsets + _HEADER.size - starts,
+        )
+
+    @classmethod
+    def join(cls, parts: Sequence[Chunk]) -> Chunk:
+        """Chunks one after the other (their data copied into one)."""
+        if not parts:
+            return cls(b"", *(np.zeros(0, np.int64),) * 4)
+        shifts = np.cumsum([0, *(len(p.data) for p in parts[:-1])])
+        return cls(
+            b"".join(p.data for p in parts),
+            np.concatenate([p.starts + k for p, k in zip(parts, shifts, strict=True)]),
+            np.concatenate([p.stops + k for p, k in zip(parts, shifts, strict=True)]),
+            np.concatenate([p.segments for p in parts]),
+            np.concatenate([p.bases - k for p, k in zip(parts, shifts, strict=True)]),
+        )
+
+    def __len__(self) -> int:
+        return int(self.starts.shape[0])
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Record]: ...
+
+    def __getitem__(self, index: int | slice) -> Record | list[Record]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        i = range(len(self))[index]
+        first, stop, base = int(self.starts[i]), int(self.stops[i]), int(self.bases[i])
+        return Record(
+            self.data[first:stop], int(self.segments[i]), base + first - _HEADER.size, base + stop
+        )
+
+    @property
+    def end(self) -> Cursor:
+        """Where the record after the last one starts."""
+        return self[-1].end
+
+    @property
+    def body_bytes(self) -> int:
+        return int((self.stops - self.starts).sum())
 
 
 def _path(directory: Path, segment: int) -> Path:
@@ -99,10 +178,14 @@ class Spool:
 
         Raises SpoolFull, writing nothing, when the bound would be exceeded.
         """
-        if not bodies:
+        if bodies:
+            self.write_framed([frame(list(bodies))])
+
+    def write_framed(self, blocks: Sequence[bytes]) -> None:
+        """:meth:`write_group` for records already framed (see :mod:`ingest.frames`)."""
+        data = b"".join(blocks)
+        if not data:
             return
-        pack, crc32 = _HEADER.pack, zlib.crc32
-        data = b"".join([pack(len(body), crc32(body)) + body for body in bodies])
         if self._bytes + len(data) > self.max_bytes:
             self._bytes = _size(self.directory)  # the reader may have released segments
             if self._bytes + len(data) > self.max_bytes:
@@ -137,66 +220,73 @@ class SpoolReader:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
+        self._record_bytes = _READ_BLOCK  # the size of the records last read (frame included)
 
     @property
     def first(self) -> Cursor:
         segments = _segments(self.directory)
         return Cursor(segments[0] if segments else 0, 0)
 
-    def read(self, start: Cursor, max_records: int, max_bytes: int | None = None) -> list[Record]:
+    def read(self, start: Cursor, max_records: int, max_bytes: int | None = None) -> Chunk:
         """Up to ``max_records`` complete records from ``start`` on, in order, stopping
         once their bodies reach ``max_bytes`` (the record that reaches it included)."""
-        records: list[Record] = []
-        position = start
+        parts: list[Chunk] = []
+        count, position = 0, start
         room = max_bytes
         block = _READ_BLOCK if max_bytes is None else min(_READ_BLOCK, max_bytes + _READ_MARGIN)
+        # about what ``max_records`` of the records last read take, not more (small records:
+        # a block of megabytes would be read for a small part of it)
+        block = min(block, max(max_records * 2 * self._record_bytes, 0) + _READ_MARGIN)
         segments = [s for s in _segments(self.directory) if s >= start.segment]
         for number, segment in enumerate(segments):
             if segment > position.segment:
                 position = Cursor(segment, 0)
-            before = len(records)
-            for record in self._read_segment(position, max_records - len(records), block):
-                records.append(record)
+            part = self._read_segment(position, max_records - count, block, room)
+            if len(part):
+                parts.append(part)
+                count += len(part)
+                position = part.end
                 if room is not None:
-                    room -= len(record.body)
+                    room -= part.body_bytes
                     if room <= 0:
-                        return records
-            if len(records) > before:
-                position = Cursor(segment, records[-1].end_offset)
+                        break
             last = number == len(segments) - 1
-            if len(records) >= max_records or last:
+            if count >= max_records or last:
                 break
             if position.offset < _path(self.directory, segment).stat().st_size:
                 break  # this segment's rest comes with the next read
-        return records
+        chunk = parts[0] if len(parts) == 1 else Chunk.join(parts)
+        if count:
+            self._record_bytes = max(1, chunk.body_bytes // count + _HEADER.size)
+        return chunk
 
-    def _read_segment(self, start: Cursor, count: int, block: int) -> Iterator[Record]:
-        """Records of one segment from ``start``, read ``block`` bytes at a time (more if
-        the first record is longer)."""
+    def _read_segment(self, start: Cursor, count: int, block: int, room: int | None) -> Chunk:
+        """Records of one segment from ``start``, up to ``count`` and until their bodies
+        reach ``room``: read ``block`` bytes at a time, more while the block ends first."""
         path = _path(self.directory, start.segment)
+        data = b""
         try:
             with path.open("rb") as handle:
                 handle.seek(start.offset)
-                data = handle.read(block)
-                if len(data) == block:
-                    first_end = _HEADER.size + _HEADER.unpack_from(data)[0]
-                    if first_end > block:
-                        data += handle.read(first_end - block)
+                while True:
+                    more = handle.read(block)
+                    data += more
+                    starts, stops = frames(data, count)
+                    used = int(stops[-1]) if stops.shape[0] else 0
+                    short = starts.shape[0] < count and len(more) == block
+                    if not short or (room is not None and used >= room):
+                        break
+                    if used + _HEADER.size <= len(data):  # a longer record: all of it at once
+                        needed = _HEADER.size + _HEADER.unpack_from(data, used)[0]
+                        block = max(block, used + needed - len(data))
         except FileNotFoundError:
-            return
-        position, size, segment, base = 0, len(data), start.segment, start.offset
-        unpack, header, crc32, new = _HEADER.unpack_from, _HEADER.size, zlib.crc32, tuple.__new__
-        while count > 0 and position + header <= size:
-            length, crc = unpack(data, position)
-            end = position + header + length
-            if end > size:
-                return  # not complete yet (or beyond this block): read again later
-            body = data[position + header : end]
-            if crc32(body) != crc:
-                return  # being written right now; a torn tail is repaired by the writer
-            yield new(Record, (body, segment, base + position, base + end))  # a Record, made fast
-            position = end
-            count -= 1
+            starts = stops = np.zeros(0, np.int64)
+        if room is not None and starts.shape[0]:
+            reached = np.flatnonzero(np.cumsum(stops - starts) >= room)
+            if reached.shape[0]:  # the record that reaches it included
+                starts, stops = starts[: reached[0] + 1], stops[: reached[0] + 1]
+        segments = np.full(starts.shape[0], start.segment, np.int64)
+        return Chunk(data, starts, stops, segments, np.full_like(segments, start.offset))
 
     def release(self, upto: Cursor) -> None:
         """Everything before ``upto`` is stored downstream: delete the whole segments before it."""

@@ -42,6 +42,7 @@ class StageClock:
         self._lock = threading.Lock()
         self._seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
         self.readings = 0
+        self.chunks = 0  # chunks prepared
         self.points = 0  # points InfluxDB accepted
 
     @contextmanager
@@ -58,8 +59,10 @@ class StageClock:
         STAGE_CPU.labels(name).inc(seconds)
 
     def count(self, readings: int) -> None:
+        """A chunk of ``readings`` accepted."""
         with self._lock:
             self.readings += readings
+            self.chunks += 1
 
     def wrote(self, points: int) -> None:
         with self._lock:

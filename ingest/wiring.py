@@ -12,7 +12,7 @@ from prometheus_client import start_http_server
 from alerts.engine import AlertEngine
 from alerts.watchdog import Heartbeat
 from devices.cache import RegistryCache
-from ingest import chunk_scan
+from ingest import chunk_scan, frames
 from ingest.alerting import Alerting
 from ingest.directory import CurrentDirectory
 from ingest.hooks import RegistryRecorder, replay_hook
@@ -23,10 +23,10 @@ from ingest.receiver import Receiver
 from ingest.service import IngestService
 from ingest.spool import Spool, SpoolReader
 from ingest.worker import Worker
-from pantau import database
+from pantau import database, mqtt
 from pantau.batch import DeviceIndex
 from pantau.deadletters import DeadLetterStore
-from pantau.mqtt import Handler, Subscriber, prime_session
+from pantau.mqtt import BlockHandler, Handler, Subscriber, prime_session
 from pantau.secrets import service_credentials
 from pantau.settings import Settings
 from pantau.status import status_dir
@@ -94,6 +94,8 @@ def prime_ingest_session(settings: Settings) -> bool:
 
 def build_service(settings: Settings, *, metrics_port: int | None = None) -> IngestService:
     """The receiving process: subscriber and spool writer; it starts the worker."""
+    frames.warm_up()  # the kernels from Numba's cache, before the first message
+    mqtt.warm_up()
     database.upgrade(settings.sql_url)
     engine = database.open_engine(settings.sql_url, **settings.pool_options)
 
@@ -101,12 +103,13 @@ def build_service(settings: Settings, *, metrics_port: int | None = None) -> Ing
         # re-read before every (re)connect: a secret created or rotated later is used
         return ingest_credentials(settings)
 
-    def subscriber(handler: Handler) -> Subscriber:
+    def subscriber(handler: Handler, published: BlockHandler) -> Subscriber:
         return Subscriber(
             url=settings.mqtt_url,
             client_id=settings.ingest_client_id,
             topics=subscription_topics(settings.mqtt_share_group),
             handler=handler,
+            published=published,
             credentials=credentials,
             keep_trying=True,
         )
@@ -170,5 +173,6 @@ def build_worker(
         checkpoint_path=settings.spool_dir / "checkpoint.bin",
         chunk_records=settings.ingest_batch_messages,
         chunk_bytes=settings.ingest_batch_bytes,
+        checkpoint_seconds=settings.ingest_checkpoint_seconds,
         on_tick=alerting.on_tick,
     )

@@ -39,7 +39,7 @@ class Worker:
         checkpoint_path: Path,
         chunk_records: int = 5000,
         chunk_bytes: int | None = None,
-        checkpoint_seconds: float = 2.0,
+        checkpoint_seconds: float = 5.0,
         on_tick: Callable[[], None] | None = None,
         writes_ahead: int = 2,
     ) -> None:
@@ -147,10 +147,12 @@ class Worker:
         """Log the CPU spent by stage, per reading, since start (``bench.ingest`` reads it)."""
         clock = self.processor.clock
         log.info(
-            "stage CPU seconds %s over %d readings, %d points written; process CPU %.3f s",
+            "stage CPU seconds %s over %d readings, %d points written, %d chunks; "
+            "process CPU %.3f s",
             orjson.dumps(clock.totals()).decode(),
             clock.readings,
             clock.points,
+            clock.chunks,
             time.process_time(),
         )
 

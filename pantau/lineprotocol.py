@@ -11,10 +11,10 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from pantau import schema
+from pantau import lineblock, schema
 from pantau.batch import N_METRICS, Batch
 from pantau.catalogue import METRIC_NAMES
-from pantau.lineblock import LineBlock, assemble, pieces
+from pantau.lineblock import LineBlock, Pieces, readings_lines
 
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n"})
@@ -62,85 +62,90 @@ def float_field(value: float) -> str:
     return repr(float(value))
 
 
+class SeriesHeads:
+    """The start of each series' ``readings`` lines (measurement, tag set, `` value=``),
+    made once and kept from batch to batch while the zones and kinds are the same lists
+    (device ids only grow: an index keeps its id)."""
+
+    def __init__(self) -> None:
+        self._tags: tuple[Sequence[str], Sequence[str]] | None = None
+        self._row = np.zeros(0, np.int64)  # series id -> index in pieces, or -1
+        self.pieces = Pieces()
+
+    def rows(
+        self,
+        series: NDArray[np.int64],
+        *,
+        device_ids: Sequence[str],
+        zones: Sequence[str],
+        kinds: Sequence[str],
+    ) -> NDArray[np.int64]:
+        """Each row's head, an index into :attr:`pieces` (which it extends as needed)."""
+        tags = self._tags
+        if tags is None or tags[0] is not zones or tags[1] is not kinds:
+            self._tags, self._row, self.pieces = (zones, kinds), np.zeros(0, np.int64), Pieces()
+        top = int(series.max()) + 1
+        if top > self._row.shape[0]:
+            grown = np.full(max(top, 2 * self._row.shape[0]), -1, np.int64)
+            grown[: self._row.shape[0]] = self._row
+            self._row = grown
+        row = self._row[series]
+        if (row < 0).any():
+            new = np.unique(series[row < 0])
+            self._row[new] = len(self.pieces) + np.arange(new.shape[0])
+            self.pieces.add(
+                [
+                    (
+                        schema.READINGS
+                        + series_tags(device_ids[d], METRIC_NAMES[m], zones[d], kinds[d])
+                        + f" {schema.FIELD_VALUE}="
+                    ).encode()
+                    for d, m in zip(
+                        (new // N_METRICS).tolist(), (new % N_METRICS).tolist(), strict=True
+                    )
+                ]
+            )
+            row = self._row[series]
+        return row
+
+
 def encode_readings(
     batch: Batch,
     *,
     device_ids: Sequence[str],
     zones: Sequence[str],
     kinds: Sequence[str],
+    heads: SeriesHeads | None = None,
 ) -> LineBlock:
     """One line per reading of the ``readings`` measurement, as one block of bytes.
 
     ``device_ids``/``zones``/``kinds`` are indexed by the batch's device index.
     Rows whose raw value is not finite are not encoded (they never reach the store).
-    Column by column: each distinct series' tag set, each distinct (flags, score) pair
-    and (when values repeat) each distinct raw value is formatted once, and a compiled
-    kernel puts every line together from those pieces and the timestamps.
+    Each distinct series' tag set is formatted once (and kept for the next batches in
+    ``heads``, if given); a compiled kernel prints every line from those and the columns
+    (see :func:`pantau.lineblock.readings_lines`).
     """
     finite = np.isfinite(batch.raw)
     if not finite.all():
         batch = batch.take(finite)
     if len(batch) == 0:
         return LineBlock(b"", np.zeros(0, np.int64))
-    value = np.where(np.isfinite(batch.value), batch.value, batch.raw)
-    series, series_row = np.unique(batch.series, return_inverse=True)
-    heads = [
-        (
-            schema.READINGS
-            + series_tags(device_ids[d], METRIC_NAMES[m], zones[d], kinds[d])
-            + f" {schema.FIELD_VALUE}="
-        ).encode()
-        for d, m in zip((series // N_METRICS).tolist(), (series % N_METRICS).tolist(), strict=True)
-    ]
-    raw_texts, raw_row = _float_texts(batch.raw)
-    # the value's text is the raw's unless calibration changed it (bit for bit: -0.0 is not 0.0)
-    changed = np.flatnonzero(value.view(np.int64) != batch.raw.view(np.int64))
-    value_texts, value_row = raw_texts, raw_row
-    if changed.shape[0]:
-        value_texts = raw_texts + list(map(repr, value[changed].tolist()))
-        value_row = raw_row.copy()
-        value_row[changed] = len(raw_texts) + np.arange(changed.shape[0])
-    # flags and score: few distinct pairs, each formatted once
-    scores, score_row = np.unique(np.round(batch.score.astype(np.float64), 4), return_inverse=True)
-    flags, flag_row = np.unique(batch.flags, return_inverse=True)
-    pairs, pair_row = np.unique(flag_row * scores.shape[0] + score_row, return_inverse=True)
-    flag_of, score_of = np.divmod(pairs, scores.shape[0])
-    tails = [
-        f",{schema.FIELD_FLAGS}={f}i,{schema.FIELD_SCORE}={s!r} ".encode()
-        for f, s in zip(flags[flag_of].tolist(), scores[score_of].tolist(), strict=True)
-    ]
-    return assemble(
-        [
-            (*pieces(heads), series_row.astype(np.int64)),
-            (*pieces([t.encode() for t in value_texts]), value_row.astype(np.int64)),
-            (
-                *pieces([f",{schema.FIELD_RAW}=".encode() + t.encode() for t in raw_texts]),
-                raw_row.astype(np.int64),
-            ),
-            (*pieces(tails), pair_row.astype(np.int64)),
-        ],
+    value: NDArray[np.float64] = np.where(np.isfinite(batch.value), batch.value, batch.raw)
+    heads = SeriesHeads() if heads is None else heads
+    head_row = heads.rows(batch.series, device_ids=device_ids, zones=zones, kinds=kinds)
+    score = np.round(batch.score.astype(np.float64), 4).astype(np.float64, copy=False)
+    return readings_lines(
+        heads.pieces,
+        head_row,
+        (value, batch.raw, score),
+        batch.flags,
         batch.ts,
     )
 
 
-def _float_texts(values: NDArray[np.float64]) -> tuple[list[str], NDArray[np.int64]]:
-    """``repr`` of the distinct values and each row's index among them; every row its
-    own when values hardly repeat (sensor readings usually do: a few decimals over a
-    small range)."""
-    n = values.shape[0]
-    every = np.arange(n, dtype=np.int64)
-    sample = values[:: max(n // 256, 1)]
-    if n < 64 or np.unique(sample).shape[0] * 10 > sample.shape[0] * 9:
-        return list(map(repr, values.tolist())), every  # nearly all distinct: no use looking
-    # distinct bit patterns, not values: -0.0 and 0.0 are equal but print differently
-    distinct, row = np.unique(values.view(np.int64), return_inverse=True)
-    if distinct.shape[0] * 4 > values.shape[0]:
-        return list(map(repr, values.tolist())), every
-    return list(map(repr, distinct.view(np.float64).tolist())), row.astype(np.int64)
-
-
 def warm_up() -> None:
-    """Compile (or load) the encoder's kernel."""
+    """Compile (or load) the encoder's kernels."""
+    lineblock.warm_up()
     encode_readings(
         Batch.from_columns(device=[0], metric=[0], ts=[1], raw=[1.0]),
         device_ids=["d"],

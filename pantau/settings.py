@@ -102,6 +102,13 @@ class Settings(BaseSettings):
     ingest_batch_bytes: int = Field(
         8 * 1024**2, ge=1024, description="message bytes per processing chunk (about)"
     )
+    ingest_checkpoint_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="the processing process's checkpoint, at most this often (and at most 5 %"
+        " of the time); after a crash the spool since the last one is processed again",
+    )
     ingest_ready_wait_s: float = Field(
         10.0,
         ge=0,

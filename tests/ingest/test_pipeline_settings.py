@@ -39,3 +39,9 @@ def test_toml_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = pipeline_config(load_settings())
     assert config.ispu_hours("co") == 8
     assert config.metric_qc("water_level").high == 900.0
+
+
+def test_the_checkpoint_interval_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().ingest_checkpoint_seconds == 5.0
+    monkeypatch.setenv("PANTAU_INGEST_CHECKPOINT_SECONDS", "2")
+    assert load_settings().ingest_checkpoint_seconds == 2.0

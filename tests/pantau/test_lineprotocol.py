@@ -12,6 +12,7 @@ from pantau.batch import Batch
 from pantau.catalogue import METRIC_NAMES
 from pantau.lineblock import LineBlock
 from pantau.lineprotocol import (
+    SeriesHeads,
     encode_readings,
     escape_measurement,
     escape_tag,
@@ -106,3 +107,23 @@ def test_many_repeated_values_are_encoded_like_distinct_ones() -> None:
     ids, zones, kinds = ["aq-1"], ["z1"], ["air"]
     got = encode_readings(batch, device_ids=ids, zones=zones, kinds=kinds)
     assert_same_lines(got, reference_lines(batch, ids, zones, kinds))
+
+
+def test_heads_kept_across_batches_follow_new_devices_and_new_tags() -> None:
+    """The series' line heads are made once and kept, for new devices too; new zone or
+    kind lists (a registry change) make them again."""
+    heads = SeriesHeads()
+    ids, kinds = ["aq-1", "aq-2"], ["air", "air"]
+
+    def batch(devices: list[int]) -> Batch:
+        n = len(devices)
+        raw = np.arange(n, dtype=np.float64)
+        return Batch.from_columns(
+            device=devices, metric=[0] * n, ts=list(range(1, n + 1)), raw=raw
+        ).with_results(value=raw, flags=np.zeros(n, np.int32), score=np.zeros(n, np.float32))
+
+    same, changed = ["z1", "z2"], ["z1", "z9"]
+    for devices, zones in (([0], same), ([1, 0], same), ([1], changed)):
+        first = batch(devices)
+        got = encode_readings(first, device_ids=ids, zones=zones, kinds=kinds, heads=heads)
+        assert_same_lines(got, reference_lines(first, ids, zones, kinds))

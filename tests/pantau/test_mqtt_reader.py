@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from pantau.mqtt import _BlockReader
+from pantau.mqtt import Published, _BlockReader
 
 
 def remaining(n: int) -> bytes:
@@ -121,3 +121,28 @@ def test_a_closed_socket_is_a_lost_connection() -> None:
     client = _BlockReader(callback_api_version=CallbackAPIVersion.VERSION2)
     client._sock = Pieces([b""])  # type: ignore[assignment]
     assert client._packet_read() == MQTTErrorCode.MQTT_ERR_CONN_LOST
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=len(stream_of(MESSAGES)) - 1), max_size=12))
+def test_blocks_handed_over_as_spans_hold_the_same_messages(cuts: list[int]) -> None:
+    """``on_published`` (what ingest's receiver takes) gets the messages as spans of the
+    bytes read: the same topics, payloads and QoS 1 ids as the lists."""
+    stream = stream_of(MESSAGES)
+    client = _BlockReader(callback_api_version=CallbackAPIVersion.VERSION2, manual_ack=True)
+    got: list[tuple[bytes, bytes]] = []
+    mids: list[int] = []
+
+    def published(block: Published) -> None:
+        got.extend(zip(block.topics(), block.payloads(), strict=True))
+        mids.extend(block.mids.tolist())
+
+    client.on_published = published
+    bounds = [0, *sorted(set(cuts)), len(stream)]
+    client._sock = Pieces([stream[a:b] for a, b in itertools.pairwise(bounds) if b > a])  # type: ignore[assignment]
+    client._ping_t = 5.0
+    while client._sock.pieces:  # type: ignore[union-attr]
+        client._packet_read()
+    assert got == [(t, p) for t, p, _m, _f in MESSAGES]
+    assert mids == [m for _t, _p, m, _f in MESSAGES if m is not None]
+    assert client._ping_t == 0
