@@ -25,9 +25,9 @@ from numpy.typing import NDArray
 from ingest import frames
 from ingest.json_scan import payload_rows
 from ingest.readings import MAX_TS_NS, MIN_TS_NS
-from pantau import compiled, mqtt
+from pantau import compiled, packets
 from pantau.catalogue import METRICS
-from pantau.compiled import borrowing
+from pantau.compiled import loop_kernel
 
 _MS = 1_000_000
 _NAMES = [m.name.encode() for m in METRICS]
@@ -110,7 +110,7 @@ def same_ids(found: Scanned, records: I64, representatives: I64) -> bool:
     return bool(_same_ids(data, found.id_start, found.id_stop, records, representatives))
 
 
-@borrowing
+@loop_kernel
 def _same_ids(  # pragma: no cover - compiled
     data: NDArray[np.uint8], id_start: I64, id_stop: I64, records: I64, representatives: I64
 ) -> bool:
@@ -132,7 +132,7 @@ def warm_up() -> None:
     compiled.warm_up()
     pipeline()
     frames.warm_up()
-    mqtt.warm_up()
+    packets.warm_up()
     from ingest.record import encode_message
 
     payload = b'[{"ts": 1763800000000, "values": {"pm25": 1}}]'
@@ -141,7 +141,7 @@ def warm_up() -> None:
     same_ids(found, np.zeros(1, np.int64), np.zeros(1, np.int64))
 
 
-@borrowing
+@loop_kernel
 def _le(data: NDArray[np.uint8], at: int, size: int) -> int:  # pragma: no cover - compiled
     """A little-endian unsigned integer of ``size`` bytes (at most 8; 8 bytes wrap to int64)."""
     value = np.uint64(0)
@@ -150,7 +150,7 @@ def _le(data: NDArray[np.uint8], at: int, size: int) -> int:  # pragma: no cover
     return int(np.int64(value))
 
 
-@borrowing
+@loop_kernel
 def _topic_id(data: NDArray[np.uint8], first: int, stop: int) -> int:  # pragma: no cover
     """The end of the device id if ``data[first:stop]`` is ``sensors/<id>/readings`` with
     ``id`` matching ``[a-z0-9][a-z0-9_-]{1,62}``; -1 otherwise."""
@@ -176,7 +176,7 @@ def _topic_id(data: NDArray[np.uint8], first: int, stop: int) -> int:  # pragma:
     return end
 
 
-@borrowing
+@loop_kernel
 def _chunk(  # pragma: no cover - compiled
     data: NDArray[np.uint8], starts: I64, stops: I64, names: NDArray[np.uint8], lengths: I64,
     powers: NDArray[np.float64], max_payload: int, max_items: int, ts_low: int, ts_high: int,

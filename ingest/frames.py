@@ -16,7 +16,7 @@ import zlib
 import numpy as np
 from numpy.typing import NDArray
 
-from pantau.compiled import borrowing
+from pantau.compiled import loop_kernel
 
 I64 = NDArray[np.int64]
 HEADER = 8
@@ -53,7 +53,7 @@ def frames(block: bytes, count: int) -> tuple[I64, I64]:
     return starts, stops
 
 
-@borrowing
+@loop_kernel
 def _frames(  # pragma: no cover - compiled
     data: NDArray[np.uint8], starts: I64, stops: I64, unchecked: NDArray[np.bool_], small: int
 ) -> int:
@@ -126,7 +126,7 @@ def frame_messages(
 _CRC = struct.Struct("<I")
 
 
-@borrowing
+@loop_kernel
 def _frame_messages(  # pragma: no cover - compiled
     data: NDArray[np.uint8], received_ns: int, topic_start: I64, topic_stop: I64,
     payload_start: I64, payload_stop: I64, ends: I64, out: NDArray[np.uint8],

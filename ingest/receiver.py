@@ -20,7 +20,8 @@ from ingest.partition import Partition
 from ingest.record import encode_message, encode_messages
 from ingest.spool import Spool, SpoolFull
 from pantau.deadletters import DeadLetterStore
-from pantau.mqtt import BlockHandler, Handler, Published, Subscriber
+from pantau.mqtt import BlockHandler, Handler, Subscriber
+from pantau.packets import Published
 
 log = logging.getLogger(__name__)
 

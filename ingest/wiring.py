@@ -23,7 +23,7 @@ from ingest.receiver import Receiver
 from ingest.service import IngestService
 from ingest.spool import Spool, SpoolReader
 from ingest.worker import Worker
-from pantau import database, mqtt
+from pantau import database, packets
 from pantau.batch import DeviceIndex
 from pantau.deadletters import DeadLetterStore
 from pantau.mqtt import BlockHandler, Handler, Subscriber, prime_session
@@ -95,7 +95,7 @@ def prime_ingest_session(settings: Settings) -> bool:
 def build_service(settings: Settings, *, metrics_port: int | None = None) -> IngestService:
     """The receiving process: subscriber and spool writer; it starts the worker."""
     frames.warm_up()  # the kernels from Numba's cache, before the first message
-    mqtt.warm_up()
+    packets.warm_up()
     database.upgrade(settings.sql_url)
     engine = database.open_engine(settings.sql_url, **settings.pool_options)
 

@@ -90,8 +90,10 @@ def kernel(function: F) -> F:
 def loop_kernel(function: F) -> F:
     """A :func:`kernel` that allocates no array (its caller passes every array, scratch
     included), compiled without Numba's reference counting: an array passed to an
-    :func:`inlined` function otherwise costs two atomic operations per call, which in a
-    loop over rows can cost more than the loop's own work."""
+    :func:`inlined` function (or a slice of one) otherwise costs two atomic operations
+    per call, which in a loop over rows or bytes can cost more than the loop's own work
+    (2–3 times faster for byte-by-byte scanners). Making an array inside fails at
+    compile time."""
     return _compiled(function, _nrt=False)
 
 
@@ -100,21 +102,6 @@ def inlined(function: F) -> F:
     (Numba-level inlining), so a call costs nothing, not even the reference counts of
     the arrays passed. Called from Python it runs as a kernel of its own."""
     return _compiled(function, inline="always")
-
-
-def borrowing(function: F) -> F:
-    """:func:`kernel` for kernels that make no arrays: compiled without Numba's reference
-    counts, so the arrays they pass to their helpers (and their slices) are borrowed
-    instead of counted with an atomic operation each time (2–3 times faster for
-    byte-by-byte scanners). Making an array inside fails at compile time."""
-    options: dict[str, Any] = {"cache": True, "nogil": True, "_nrt": False}  # (not in stubs)
-    return cast(F, numba.njit(**options)(function))
-
-
-def inline(function: F) -> F:
-    """A small helper of kernels, compiled into every kernel that calls it (Numba inlines
-    it: no call, whose array arguments would cost more than the helper's work)."""
-    return cast(F, numba.njit(nogil=True, inline="always")(function))
 
 
 def warm_up() -> None:

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pantau import schema
-from pantau.compiled import borrowing, inline, kernel
+from pantau.compiled import inlined, kernel, loop_kernel
 
 U8 = NDArray[np.uint8]
 I64 = NDArray[np.int64]
@@ -187,7 +187,7 @@ _MICROS = _constant("000000")
 _SEPS_WIDTH = len(_RAW) + len(_FLAGS) + len(_SCORE) + 1
 
 
-@inline
+@inlined
 def _decimal(value: float) -> tuple[int, np.uint64]:  # pragma: no cover - compiled
     """``value`` as ``m / 10**k`` with the fewest decimals ``k`` (``m`` an integer) such that
     the text of ``m·10**-k`` reads back as ``value`` exactly: ``(k, m)``. ``k`` is -1 when
@@ -213,7 +213,7 @@ def _decimal(value: float) -> tuple[int, np.uint64]:  # pragma: no cover - compi
     return -1, np.uint64(0)
 
 
-@borrowing
+@loop_kernel
 def _decimals(  # pragma: no cover - compiled
     values: NDArray[np.float64], k: NDArray[np.int8], m: NDArray[np.uint64]
 ) -> int:
@@ -228,7 +228,7 @@ def _decimals(  # pragma: no cover - compiled
     return slow
 
 
-@inline
+@inlined
 def _width(value: np.uint64) -> int:  # pragma: no cover - compiled
     """Decimal digits of ``value``."""
     if value < np.uint64(100):
@@ -239,7 +239,7 @@ def _width(value: np.uint64) -> int:  # pragma: no cover - compiled
     return width
 
 
-@inline
+@inlined
 def _put_digits(out: U8, at: int, value: np.uint64, width: int) -> int:  # pragma: no cover
     """``value`` in ``width`` decimal digits (zero-padded) at ``at``; the position after."""
     end = at + width
@@ -257,7 +257,7 @@ def _put_digits(out: U8, at: int, value: np.uint64, width: int) -> int:  # pragm
     return end
 
 
-@inline
+@inlined
 def _put_int(out: U8, at: int, value: int) -> int:  # pragma: no cover - compiled
     """A signed integer in decimal at ``at``; the position after."""
     if value < 0:
@@ -269,14 +269,14 @@ def _put_int(out: U8, at: int, value: int) -> int:  # pragma: no cover - compile
     return _put_digits(out, at, magnitude, _width(magnitude))
 
 
-@inline
+@inlined
 def _put_piece(out: U8, at: int, buf: U8, first: int, stop: int) -> int:  # pragma: no cover
     for j in range(stop - first):  # no slices: each would be a new array (refcounted)
         out[at + j] = buf[first + j]
     return at + stop - first
 
 
-@inline
+@inlined
 def _put_constant(out: U8, at: int, text: U8) -> int:  # pragma: no cover - compiled
     size: int = text.shape[0]
     for j in range(size):
@@ -284,7 +284,7 @@ def _put_constant(out: U8, at: int, text: U8) -> int:  # pragma: no cover - comp
     return at + size
 
 
-@inline
+@inlined
 def _repeat(out: U8, at: int, first: int, stop: int) -> int:  # pragma: no cover - compiled
     """Bytes ``first:stop`` of ``out`` again at ``at`` (after them); the position after.
     (A byte loop: a slice of ``out`` into ``out`` would be copied through a new array.)"""
@@ -293,7 +293,7 @@ def _repeat(out: U8, at: int, first: int, stop: int) -> int:  # pragma: no cover
     return at + stop - first
 
 
-@inline
+@inlined
 def _put_float(  # pragma: no cover - compiled
     out: U8, at: int, value: float, k: int, m: np.uint64, slow_row: I64, i: int, texts: U8,
     starts: I64,
@@ -319,7 +319,7 @@ def _put_float(  # pragma: no cover - compiled
     return _put_digits(out, at + 1, m - whole * _UPOW10[k], k)
 
 
-@borrowing
+@loop_kernel
 def _readings_lines(  # pragma: no cover - compiled
     heads: U8, head_starts: I64, head_row: I64,
     floats: NDArray[np.float64], bits: I64, k: NDArray[np.int8], m: NDArray[np.uint64],

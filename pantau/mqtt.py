@@ -23,23 +23,21 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import numpy as np
 import paho.mqtt.client as paho
-from numpy.typing import NDArray
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from pantau.compiled import borrowing
 from pantau.errors import BrokerUnavailable
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:  # imported when a subscriber reads (NumPy, compiled kernels)
+    from pantau.packets import Published
 
-PUBACK = 0x40
-_PUBACK_HEAD = (PUBACK << 24) | (2 << 16)  # fixed header byte, remaining length 2, then the mid
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,36 +112,8 @@ def _wait(event: threading.Event, timeout: float, what: str, address: BrokerAddr
 Handler = Callable[[list[bytes], list[bytes], list[int]], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Published:
-    """The PUBLISH packets of one socket read, in order, as spans of ``data`` (no object
-    per message): message ``i``'s topic is ``data[topic_start[i]:topic_stop[i]]`` (UTF-8)
-    and its payload ``data[payload_start[i]:payload_stop[i]]``; ``mids`` are the ids of
-    those sent at QoS 1 (to acknowledge), in order."""
-
-    data: bytes
-    topic_start: NDArray[np.int64]
-    topic_stop: NDArray[np.int64]
-    payload_start: NDArray[np.int64]
-    payload_stop: NDArray[np.int64]
-    mids: NDArray[np.int64]
-
-    def __len__(self) -> int:
-        return int(self.topic_start.shape[0])
-
-    def topics(self) -> list[bytes]:
-        data = self.data
-        spans = zip(self.topic_start.tolist(), self.topic_stop.tolist(), strict=True)
-        return [data[a:b] for a, b in spans]
-
-    def payloads(self) -> list[bytes]:
-        data = self.data
-        spans = zip(self.payload_start.tolist(), self.payload_stop.tolist(), strict=True)
-        return [data[a:b] for a, b in spans]
-
-
 # a block of messages, handed over as spans (see Published)
-BlockHandler = Callable[[Published], None]
+BlockHandler = Callable[["Published"], None]
 Credentials = Callable[[], tuple[str | None, str | None]]  # re-read before each (re)connect
 
 
@@ -262,70 +232,6 @@ _PUBLISH_QOS0 = 0x30  # fixed header of a PUBLISH, ignoring DUP (0x08) and RETAI
 _PUBLISH_QOS1 = 0x32
 
 
-_CUT_DONE, _CUT_OTHER, _CUT_MALFORMED = 0, 1, 2
-
-
-@borrowing
-def _cut(  # pragma: no cover - compiled
-    raw: NDArray[np.uint8], pos: int, topic_start: NDArray[np.int64],
-    topic_stop: NDArray[np.int64], payload_start: NDArray[np.int64],
-    payload_stop: NDArray[np.int64], mids: NDArray[np.int64], out: NDArray[np.int64],
-) -> None:  # fmt: skip
-    """PUBLISH packets (QoS 0 and 1) from ``pos`` on, as spans, until a packet of another
-    kind (``_CUT_OTHER``: its start, the start of its body and its end), a malformed one
-    (``_CUT_MALFORMED``) or the end of what is complete (``_CUT_DONE``). ``out`` gets
-    (status, messages, QoS 1 ids, position, body start, end)."""
-    size = raw.shape[0]
-    n = q = 0
-    status, body, end = _CUT_DONE, 0, 0
-    while pos + 2 <= size:
-        command = raw[pos]
-        length, shift, start, complete = 0, 0, pos + 1, False
-        while start < size and shift <= 21:  # remaining length: 1 to 4 bytes, 7 bits each
-            byte = int(raw[start])
-            start += 1
-            length |= (byte & 127) << shift
-            shift += 7
-            if byte < 128:
-                complete = True
-                break
-        if not complete:
-            if shift > 21:
-                status = _CUT_MALFORMED
-            break  # else the remaining length itself is incomplete
-        end = start + length
-        if end > size:
-            break  # the packet is not complete yet
-        kind = command & 0xF6
-        if kind != 0x32 and kind != 0x30:
-            status, body = _CUT_OTHER, start
-            break
-        if length < 2:
-            status = _CUT_MALFORMED
-            break
-        topic_end = start + 2 + (np.int64(raw[start]) << 8 | np.int64(raw[start + 1]))
-        first = topic_end + 2 if kind == 0x32 else topic_end
-        if first > end:
-            status = _CUT_MALFORMED
-            break
-        topic_start[n] = start + 2
-        topic_stop[n] = topic_end
-        payload_start[n] = first
-        payload_stop[n] = end
-        n += 1
-        if kind == 0x32:
-            mids[q] = np.int64(raw[topic_end]) << 8 | np.int64(raw[topic_end + 1])
-            q += 1
-        pos = end
-    out[0], out[1], out[2], out[3], out[4], out[5] = status, n, q, pos, body, end
-
-
-def warm_up() -> None:
-    """Compile (or load) the block reader's kernel."""
-    a, b, c, d, e = (np.zeros(2, np.int64) for _ in range(5))
-    _cut(np.frombuffer(b"\x30\x03\x00\x01t", np.uint8), 0, a, b, c, d, e, np.zeros(6, np.int64))
-
-
 class _BlockReader(paho.Client):
     """A paho client that reads what the socket holds in one call and cuts the PUBLISH
     packets (QoS 0 and 1) out of it itself (a compiled loop), handing them to
@@ -354,6 +260,11 @@ class _BlockReader(paho.Client):
         with self._msgtime_mutex:  # what paho's keepalive check reads (both names: the
             self._last_bytes_received = now  # paho 2.2 on
             self._last_msg_in = now  # before paho 2.2
+        import numpy as np
+
+        from pantau import packets
+        from pantau.packets import CUT_MALFORMED, CUT_OTHER, Published
+
         raw = self._pending + data if self._pending else data
         view = np.frombuffer(raw, np.uint8)
         most = len(raw) // 2 + 1  # a packet takes two bytes at least
@@ -363,7 +274,7 @@ class _BlockReader(paho.Client):
         out = np.zeros(6, np.int64)
         pos, rc = 0, MQTTErrorCode.MQTT_ERR_SUCCESS
         while True:
-            _cut(view, pos, topic_start, topic_stop, payload_start, payload_stop, mids, out)
+            packets.cut(view, pos, topic_start, topic_stop, payload_start, payload_stop, mids, out)
             status, n, q, stop, body, end = out.tolist()
             if n:  # what came before another packet goes first
                 block = Published(
@@ -372,13 +283,13 @@ class _BlockReader(paho.Client):
                 )  # fmt: skip
                 self._deliver(block)
             pos = stop
-            if status == _CUT_OTHER:
+            if status == CUT_OTHER:
                 rc = self._paho_handle(raw[pos], raw[body:end])
                 if rc:
                     break
                 pos = end
                 continue
-            if status == _CUT_MALFORMED:
+            if status == CUT_MALFORMED:
                 rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
             break
         self._pending = raw[pos:] if rc == MQTTErrorCode.MQTT_ERR_SUCCESS else b""
@@ -513,6 +424,8 @@ class Subscriber:
         dominates the cost at tens of thousands of messages a second. PUBACKs are
         4 bytes each (MQTT 3.1.1 §3.4), so the group goes out as one queued packet.
         """
+        from pantau.packets import PUBACK, pubacks
+
         queue_packet = getattr(self._client, "_packet_queue", None)
         if queue_packet is None or len(mids) < 2:
             for mid in mids:
@@ -520,8 +433,7 @@ class Subscriber:
             return
         for start in range(0, len(mids), 8192):
             part = mids[start : start + 8192]
-            packet = (np.array(part, np.uint32) | _PUBACK_HEAD).astype(">u4").tobytes()
-            queue_packet(PUBACK, packet, 0, 0)
+            queue_packet(PUBACK, pubacks(part), 0, 0)
 
     def stop(self) -> None:
         self._client.disconnect()

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from pantau.mqtt import Published, _BlockReader
+from pantau.mqtt import _BlockReader
+from pantau.packets import Published
 
 
 def remaining(n: int) -> bytes:
