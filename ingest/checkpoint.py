@@ -22,7 +22,7 @@ _LENGTH = struct.Struct("<Q")
 class Checkpoint:
     cursor: Cursor
     device_ids: tuple[str, ...]
-    pipeline_state: bytes
+    pipeline_state: bytes | bytearray
 
 
 def save(path: Path, checkpoint: Checkpoint) -> None:

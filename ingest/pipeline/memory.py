@@ -94,16 +94,20 @@ class RecentReadings:
         self._pruned_size = len(self)
 
     def to_arrays(self, prefix: str) -> dict[str, I64]:
-        """The entries sorted by key, one array per column (the layout of earlier versions)."""
-        entries = self._entries[: self._count]
-        entries = entries[np.argsort(entries[:, KEY], kind="stable")]
-        out = {prefix + c: entries[:, i].copy() for i, c in enumerate(COLUMNS)}
-        out[prefix + "pruned"] = np.array([self._pruned_size], np.int64)
-        return out
+        """The entries as they lie (a view: the snapshot copies it) and the pruned size."""
+        return {
+            prefix + "entries": self._entries[: self._count],
+            prefix + "pruned": np.array([self._pruned_size], np.int64),
+        }
 
     def load(self, arrays: dict[str, I64], prefix: str) -> None:
-        columns = [np.asarray(arrays[prefix + c], np.int64) for c in COLUMNS]
-        self._entries = np.ascontiguousarray(np.stack(columns, axis=1).reshape(-1, 4))
+        """Load a checkpoint: the entries block, or (earlier versions) one array per column."""
+        if prefix + "entries" in arrays:
+            entries = np.asarray(arrays[prefix + "entries"], np.int64).reshape(-1, 4)
+        else:
+            columns = [np.asarray(arrays[prefix + c], np.int64) for c in COLUMNS]
+            entries = np.stack(columns, axis=1).reshape(-1, 4)
+        self._entries = np.array(entries, np.int64, order="C")  # a copy: blobs are read-only
         self._count = self._entries.shape[0]
         self._reindex(2 * self._count)
         self._pruned_size = int(arrays[f"{prefix}pruned"][0])

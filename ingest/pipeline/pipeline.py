@@ -11,12 +11,12 @@ score 0: they touch no state, no aggregate and no derived value, and
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ingest.pipeline import snapshot
 from ingest.pipeline.air_quality import POLLUTANT_METRICS, IspuCalculator
 from ingest.pipeline.anomaly import DetectorState
 from ingest.pipeline.calibration import CalibrationTable
@@ -198,8 +198,9 @@ class Pipeline:
         self._hour.prune(hour_horizon, force=force)
         self._ispu_hour.prune(hour_horizon, force=force)
 
-    def checkpoint(self) -> bytes:
-        """All state as one ``np.savez`` blob (registry facts are not included)."""
+    def checkpoint(self) -> bytearray:
+        """All state as one blob (:mod:`ingest.pipeline.snapshot`; registry facts are not
+        included)."""
         arrays: dict[str, NDArray[np.generic]] = {}
         arrays.update(self._qc.to_arrays("qc_"))
         arrays.update(self._detector.to_arrays("det_"))
@@ -208,13 +209,10 @@ class Pipeline:
         arrays.update(self._hour.to_arrays("w1h_"))
         arrays.update(self._ispu_hour.to_arrays("w1hq_"))
         arrays.update(self._confirmation.to_arrays("siaga_"))
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)  # type: ignore[arg-type]
-        return buf.getvalue()
+        return snapshot.pack(arrays)
 
-    def restore(self, blob: bytes) -> None:
-        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-            arrays: dict[str, NDArray[np.generic]] = {k: data[k] for k in data.files}
+    def restore(self, blob: bytes | bytearray) -> None:
+        arrays = snapshot.unpack(blob)
         self._qc.load(arrays, "qc_")
         self._detector.load(arrays, "det_")
         self._memory.load(arrays, "mem_")  # type: ignore[arg-type]

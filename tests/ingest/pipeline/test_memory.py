@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.pipeline.memory import INT64_MIN, RecentReadings
+from ingest.pipeline.memory import COLUMNS, INT64_MIN, RecentReadings
 
 
 class Model:
@@ -68,19 +68,21 @@ def test_checks_match_the_model_as_the_memory_grows() -> None:
     assert check(saved, probe, probe, ts, never) == expected
 
 
-def test_the_checkpoint_keeps_the_sorted_layout_of_earlier_versions() -> None:
+def test_a_checkpoint_of_the_column_layout_of_earlier_versions_still_loads() -> None:
     memory = RecentReadings()
     key = np.array([5, -3, 9, 5], np.int64)
+    ident = key + np.array([0, 0, 0, 1])
     yes = np.ones(4, np.bool_)
-    memory.check(key, key + np.array([0, 0, 0, 1]), np.arange(4), np.arange(4), yes, yes)
-    arrays = memory.to_arrays("m_")
-    assert arrays["m_key"].tolist() == [-3, 5, 5, 9]
-    assert sorted(zip(arrays["m_key"].tolist(), arrays["m_ts"].tolist(), strict=True)) == [
-        (-3, 1),
-        (5, 0),
-        (5, 3),
-        (9, 2),
-    ]
+    memory.check(key, ident, np.arange(4), np.arange(4), yes, yes)
+    entries = memory.to_arrays("m_")["m_entries"]
+    order = np.argsort(entries[:, 0], kind="stable")  # earlier versions: sorted columns
+    old = {f"m_{c}": entries[order, i].copy() for i, c in enumerate(COLUMNS)}
+    old["m_pruned"] = np.array([0], np.int64)
+    saved = RecentReadings()
+    saved.load(old, "m_")
+    found = check(saved, key, ident, np.arange(4), yes)
+    assert found == check(memory, key, ident, np.arange(4), yes)
+    assert found[0] == [True] * 4
 
 
 def test_pruned_entries_are_forgotten_and_kept_ones_still_found() -> None:

@@ -7,7 +7,14 @@ import math
 
 import numpy as np
 
-from ingest.pipeline import Calibration, DeviceInfo, Pipeline, PipelineConfig, encode_output
+from ingest.pipeline import (
+    Calibration,
+    DeviceInfo,
+    Pipeline,
+    PipelineConfig,
+    encode_output,
+    snapshot,
+)
 from ingest.pipeline.config import HOUR_NS, MINUTE_NS
 from pantau.batch import Batch
 from pantau.catalogue import METRIC_INDEX
@@ -143,10 +150,9 @@ def test_rise_rate_after_a_long_silence_is_the_plain_difference() -> None:
 def test_a_checkpoint_from_before_the_trend_resumes_without_a_false_rise() -> None:
     p = pipeline()
     p.process(_water_levels([100.0, 101.0], MINUTE_NS), now_ns=T0)
-    with np.load(io.BytesIO(p.checkpoint())) as data:
-        arrays = {k: data[k] for k in data.files if k != "qc_trend_mean"}
-    old = io.BytesIO()
-    np.savez(old, **arrays)
+    arrays = {k: v for k, v in snapshot.unpack(p.checkpoint()).items() if k != "qc_trend_mean"}
+    old = io.BytesIO()  # the np.savez blob of an earlier version
+    np.savez(old, **arrays)  # type: ignore[arg-type]
     resumed = pipeline()
     resumed.restore(old.getvalue())
     out = resumed.process(_water_levels([101.0, 101.0], MINUTE_NS, T0 + 2 * MINUTE_NS), now_ns=T0)
