@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import statistics
 import tempfile
 import threading
 import time
@@ -569,8 +570,11 @@ def report_packs(packs: dict[str, float], alone: dict[str, float]) -> None:
     )
 
 
-def report_cpu(name: str, run: dict[str, float], target: float, alone: float | None = None) -> None:
-    """Pantau's CPU per reading against InfluxDB's per point, measured in the same drain."""
+def report_cpu(
+    name: str, run: dict[str, float], target: float | None, alone: float | None = None
+) -> None:
+    """Pantau's CPU per reading against InfluxDB's per point, measured in the same drain
+    (against ``target``, unless the verdict is given elsewhere: ``None``)."""
     stages = ", ".join(
         f"{k.removeprefix('stage_us_')} {v:.2f}"
         for k, v in run.items()
@@ -583,7 +587,8 @@ def report_cpu(name: str, run: dict[str, float], target: float, alone: float | N
         f"{run['receiving_cpu_us_per_reading']:.2f} + processing "
         f"{run['processing_cpu_us_per_reading']:.2f}), InfluxDB "
         f"{run['influxd_cpu_us_per_point']:.2f} µs per point in the same drain{also}: "
-        f"{ratio:.2f} × (target ≤ {target}: {'met' if ratio <= target else 'NOT met'})"
+        f"{ratio:.2f} ×"
+        + (f" (target ≤ {target}: {'met' if ratio <= target else 'NOT met'})" if target else "")
     )
     if stages:
         print(
@@ -613,6 +618,10 @@ def packs_rounds(env: Env, packs: int, rounds: int) -> dict[str, Any]:
         "pantau_packs": median_round(drains),
         "influx_alone": median_round(alones),
         "rounds": {
+            # the target's figure: each round's ratio is measured within that round's drain
+            "pantau_to_influxd_cpu_median": statistics.median(
+                r["pantau_to_influxd_cpu"] for r in drains
+            ),
             "pantau_packs_readings_per_s_each": [r["readings_per_s"] for r in drains],
             "influx_alone_readings_per_s_each": [r["readings_per_s"] for r in alones],
             "influxd_cpu_us_per_point_each": [r["influxd_cpu_us_per_point"] for r in alones],
@@ -641,13 +650,18 @@ def report_rounds(result: dict[str, Any]) -> None:
     )
     report_packs(result["pantau_packs"], result["influx_alone"])
     report_cpu(
-        "packs",
+        "packs (the median round)",
         result["pantau_packs"],
-        0.5,
+        None,
         alone=result["influx_alone"]["influxd_cpu_us_per_point"],
     )
     ratios = ", ".join(f"{x:.2f}" for x in result["rounds"]["pantau_to_influxd_cpu_each"])
-    print(f"  Pantau/InfluxDB CPU in each round: {ratios}")
+    median = result["rounds"]["pantau_to_influxd_cpu_median"]
+    verdict = "met" if median <= 0.5 else "NOT met"
+    print(
+        f"  Pantau/InfluxDB CPU in each round: {ratios}; median of rounds {median:.2f} "
+        f"(target ≤ 0.5: {verdict})"
+    )
 
 
 def packs_only(packs: int, rounds: int) -> None:
@@ -703,9 +717,11 @@ def compare_settings(packs: int, rounds: int, variant: Mapping[str, str]) -> Non
         each = ", ".join(f"{r['readings_per_s']:.0f}" for r in runs)
         steal = ", ".join(f"{r['cores_host_steal']:.2f}" for r in runs)
         settings = f" {dict(sides[side])}" if sides[side] else ""
+        ratios = [r["pantau_to_influxd_cpu"] for r in runs]
         print(
             f"{side}{settings}: median {median_round(runs)['readings_per_s']:.0f} readings/s"
-            f" ({each}); cores stolen by the host: {steal}"
+            f" ({each}); Pantau/InfluxDB CPU median {statistics.median(ratios):.2f} "
+            f"({', '.join(f'{x:.2f}' for x in ratios)}); cores stolen by the host: {steal}"
         )
 
 
@@ -775,7 +791,7 @@ def main() -> None:
         "live_to_bare": runs["live"]["messages_per_s"] / bare,
         "packs_to_influx_alone": runs["pantau_packs"]["readings_per_s"]
         / runs["influx_alone"]["readings_per_s"],
-        "packs_pantau_to_influxd_cpu": runs["pantau_packs"]["pantau_to_influxd_cpu"],
+        "packs_pantau_to_influxd_cpu": runs["rounds"]["pantau_to_influxd_cpu_median"],
         "single_pantau_to_influxd_cpu": runs["pantau"]["pantau_to_influxd_cpu"],
     }
     print()
