@@ -29,6 +29,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 from bench.machine import save_results
+from ingest.chunk_scan import warm_up
 from ingest.pipeline import DeviceInfo, Pipeline, PipelineConfig
 from pantau.batch import Batch
 from pantau.catalogue import METRIC_INDEX
@@ -83,6 +84,7 @@ def measure(n_devices: int) -> dict[str, Any]:
     readings = sum(len(b) for b in work)
     series = len({(int(d), int(m)) for d, m in zip(work[0].device, work[0].metric, strict=True)})
     del generated
+    warm_up()  # the compiled kernels (Numba's typing and dispatch objects) before measuring
     gc.collect()
     tracemalloc.start()
     base, _ = tracemalloc.get_traced_memory()
