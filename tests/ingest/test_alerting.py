@@ -3,16 +3,27 @@ observations, named with the latest device index."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alerts.observations import DeviceState
-from ingest.alerting import Alerting, TagArrays, observations
+from ingest.alerting import Alerting, TagArrays, ispu_observations, observations
 from ingest.hooks import merge_latest
+from ingest.pipeline.config import HOUR_NS
 from ingest.pipeline.emit import empty_output
+from ingest.pipeline.output import IspuRows
+from ingest.pipeline.sequential import BAD_FLAGS
 from ingest.processor import ChunkResult
 from pantau.batch import Batch
+from pantau.catalogue import METRIC_INDEX
+from pantau.flags import QC
+
+SECOND = 1_000_000_000
+T0 = 1_763_800_000 * SECOND // HOUR_NS * HOUR_NS
 
 
 def chunk(devices: list[int], ids: list[str], ts: int) -> ChunkResult:
@@ -96,3 +107,50 @@ def test_without_readings_only_the_derived_observations_are_made() -> None:
     result = chunk([0, 1, 0], ["wl-9", "aq-5"], 100)
     assert len(observations([result], TagArrays())) == 3
     assert len(observations([result], TagArrays(), readings=False)) == 0
+
+
+_PM25, _PM10, _TEMP = (METRIC_INDEX[m] for m in ("pm25", "pm10", "temperature"))
+_readings = st.lists(
+    st.tuples(
+        st.integers(0, 3),  # device
+        st.sampled_from([_PM25, _PM10, _TEMP]),
+        st.integers(0, 3 * HOUR_NS // SECOND).map(lambda s: T0 + s * SECOND),
+        st.sampled_from([0, 0, 0, QC.SPIKE, QC.ANOMALY]),
+    ),
+    max_size=60,
+)
+_points = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 3)), max_size=12)  # device, hour
+
+
+@settings(max_examples=200, deadline=None)
+@given(_readings, _points)
+def test_each_ispu_point_is_stamped_with_its_hours_newest_clean_pollutant_reading(
+    readings: list[tuple[int, int, int, int]], points: list[tuple[int, int]]
+) -> None:
+    device, metric, ts, flags = (
+        (list(c) for c in zip(*readings, strict=True)) if readings else ([], [], [], [])
+    )
+    batch = Batch.from_columns(device=device, metric=metric, ts=ts, raw=[1.0] * len(ts))
+    batch.flags[:] = flags
+    ispu = IspuRows(
+        device=np.array([d for d, _ in points], np.int32),
+        ts_ns=np.array([T0 + h * HOUR_NS for _, h in points], np.int64),
+        index=np.arange(len(points), dtype=np.int32),
+        category=np.zeros(len(points), np.int8),
+        dominant=np.zeros(len(points), np.int16),
+    )
+    output = replace(empty_output(batch), ispu=ispu)
+    ids = [f"aq-{i}" for i in range(5)]
+    tags = TagArrays()(ids, [f"z-{i}" for i in ids], ["air"] * 5)
+    got = [(o.device, o.ts_ns, o.index) for o in ispu_observations(output, tags)]
+    want = []
+    for n, (d, h) in enumerate(points):
+        start = T0 + h * HOUR_NS
+        times = [
+            t
+            for dd, m, t, f in readings
+            if dd == d and m != _TEMP and f & BAD_FLAGS == 0 and start <= t < start + HOUR_NS
+        ]
+        if times:
+            want.append((f"aq-{d}", max(times), n))
+    assert got == want
