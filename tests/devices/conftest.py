@@ -59,14 +59,27 @@ def make_device() -> Callable[..., Device]:
 
 
 class RawClient:
-    """A paho client for tests: connect (ConnectionRefusedError), publish with PUBACK, receive."""
+    """A paho client for tests: connect, publish with PUBACK, receive. A refused CONNECT
+    raises ConnectionRefusedError, unless ``refused_raises`` is off (then ``reason``
+    tells); ``persistent`` asks for a persistent session (clean_session off)."""
 
-    def __init__(self, port: int, user: str, password: str, *, client_id: str) -> None:
+    def __init__(
+        self,
+        port: int,
+        user: str,
+        password: str,
+        *,
+        client_id: str,
+        persistent: bool = False,
+        refused_raises: bool = True,
+    ) -> None:
         self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.drops: list[object] = []
+        self.reason: Any = None  # the CONNACK's reason code
         self._answer = threading.Event()
-        self._reason: object = None
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=not persistent
+        )
         self.client.username_pw_set(user, password)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *args: self.drops.append(args)
@@ -75,13 +88,17 @@ class RawClient:
         self.client.loop_start()
         if not self._answer.wait(5):
             raise TimeoutError("broker did not answer CONNECT")
-        if self._reason is not None:
+        if refused_raises and self.refused:
             self.close()
-            raise ConnectionRefusedError(str(self._reason))
+            raise ConnectionRefusedError(str(self.reason))
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        self._reason = reason if reason.is_failure else None
+        self.reason = reason
         self._answer.set()
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.reason is not None and self.reason.is_failure)
 
     @property
     def connected(self) -> bool:
