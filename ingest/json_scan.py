@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from pantau.compiled import loop_kernel
+from pantau.compiled import inlined, loop_kernel
 
 I64 = NDArray[np.int64]
 
 
-@loop_kernel
+@inlined
 def _space(data: NDArray[np.uint8], at: int) -> int:  # pragma: no cover - compiled
     n = data.shape[0]
     while at < n and (data[at] == 32 or data[at] == 10 or data[at] == 13 or data[at] == 9):
@@ -26,7 +26,7 @@ def _space(data: NDArray[np.uint8], at: int) -> int:  # pragma: no cover - compi
     return at
 
 
-@loop_kernel
+@inlined
 def _integer(data: NDArray[np.uint8], at: int) -> tuple[int, int]:  # pragma: no cover
     """An integer token: (position after it, value); position -1 if not a plain integer
     of at most 18 digits."""
@@ -47,7 +47,7 @@ def _integer(data: NDArray[np.uint8], at: int) -> tuple[int, int]:  # pragma: no
     return at, -value if negative else value
 
 
-@loop_kernel
+@inlined
 def _number(  # pragma: no cover - compiled
     data: NDArray[np.uint8], at: int, powers: NDArray[np.float64]
 ) -> tuple[int, float]:
@@ -111,7 +111,7 @@ def _number(  # pragma: no cover - compiled
     return at, -value if negative else value
 
 
-@loop_kernel
+@inlined
 def _key(data: NDArray[np.uint8], at: int) -> tuple[int, int]:  # pragma: no cover
     """A string without escapes: (position after its closing quote, its start); -1 if not."""
     n = data.shape[0]
@@ -128,7 +128,7 @@ def _key(data: NDArray[np.uint8], at: int) -> tuple[int, int]:  # pragma: no cov
     return at + 1, start
 
 
-@loop_kernel
+@inlined
 def _metric(  # pragma: no cover - compiled
     data: NDArray[np.uint8], start: int, stop: int, names: NDArray[np.uint8], lengths: I64
 ) -> int:
