@@ -135,25 +135,29 @@ def ispu_observations(output: PipelineOutput, t: Tags) -> list[IspuObservation]:
     if len(ispu) == 0:
         return []
     batch = output.batch
-    use = is_pollutant(batch.metric) & ((batch.flags & BAD_FLAGS) == 0)
-    hour = batch.ts[use] // HOUR_NS
-    key = (batch.device[use].astype(np.int64) << 32) | hour
-    keys, inverse = np.unique(key, return_inverse=True)
-    if keys.shape[0] == 0:
-        return []
-    newest = np.full(keys.shape[0], np.iinfo(np.int64).min, np.int64)
-    np.maximum.at(newest, inverse, batch.ts[use])
+    use = np.flatnonzero(is_pollutant(batch.metric) & ((batch.flags & BAD_FLAGS) == 0))
+    # each clean pollutant reading finds its point's (device, hour) among the points' sorted
+    # keys (fewer than the readings: no sort of every reading)
     wanted = (ispu.device.astype(np.int64) << 32) | (ispu.ts_ns // HOUR_NS)
-    pos = np.minimum(np.searchsorted(keys, wanted), keys.shape[0] - 1)
-    found = keys[pos] == wanted
-    at = np.flatnonzero(found)
+    order = np.argsort(wanted, kind="stable")
+    keys = wanted[order]
+    ts = batch.ts[use]
+    key = (batch.device[use].astype(np.int64) << 32) | (ts // HOUR_NS)
+    pos = np.minimum(np.searchsorted(keys, key), keys.shape[0] - 1)
+    hit = keys[pos] == key
+    none = np.iinfo(np.int64).min
+    newest = np.full(keys.shape[0], none, np.int64)
+    np.maximum.at(newest, pos[hit], ts[hit])
+    as_of = np.empty_like(newest)
+    as_of[order] = newest[np.searchsorted(keys, keys)]  # a repeated key: its first one's
+    at = np.flatnonzero(as_of != none)
     device = ispu.device[at]
     return list(
         map(
             IspuObservation,
             t.ids[device].tolist(),
             t.zones[device].tolist(),
-            newest[pos[at]].tolist(),
+            as_of[at].tolist(),
             ispu.index[at].astype(np.int64).tolist(),
             _ISPU_NAMES[ispu.category[at].astype(np.int64)].tolist(),
             _kinds(t, device, "air_quality"),
