@@ -118,6 +118,9 @@ START = DetectorConfig(
     unovel_ratio=1.0,
     unovel_penalty=0.0,
     unovel_start=500,
+    bar_quantile=0.0,
+    bar_rate=0.05,
+    bar_base=4.0,
 )
 
 #: The previous protocol's choice (70 candidates, cross-validated 55.9): a long-memory
@@ -175,6 +178,21 @@ GROUPS: tuple[dict[str, tuple[Any, ...]], ...] = (
         "alpha_shift": (0.1,),
         "shift_clip": (5.0,),
         "extreme_margin": (0.02, 0.05, 0.1),
+    },
+    # An adaptive bar: each series tracks the 99.9 % quantile of its own combined u (a
+    # stochastic-approximation quantile, step 0.05); a series whose tail reaches beyond
+    # bar_base (a heavy-tailed series that keeps producing large u) needs that much
+    # more to alarm. On top of the protocol's previous choice (new extreme at 5 %).
+    {
+        **SHARP,
+        "novelty_ratio": (1.05,),
+        "activity_clip": (6.0,),
+        "shift_weight": (1.0,),
+        "alpha_shift": (0.1,),
+        "shift_clip": (5.0,),
+        "extreme_margin": (0.05,),
+        "bar_quantile": (0.001,),
+        "bar_base": (3.0, 4.0, 5.0),
     },
 )
 

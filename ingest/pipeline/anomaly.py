@@ -58,13 +58,13 @@ from ingest.pipeline.state import grown_capacity
 
 # Fields of the per-series core state (``DetectorState.core[slot, FIELD]``: a series'
 # state is contiguous, what a kernel stepping one reading at a time wants).
-N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL, UMAX, HI, LO, MEDIUM, GMAX, GMIN, FIRST = range(14)
+N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL, UMAX, HI, LO, MEDIUM, GMAX, GMIN, FIRST, QBAR = range(15)
 CHANNELS = 5  # level, activity, season, range, shift
 RANGE, SHIFT = 3, 4  # the optional channels (in use: the first channels_in_use(cfg))
 # First row of each per-channel block: short average of the surprise, its long-run mean
 # and variance, and its record (largest short average seen, slowly decaying).
-SHORT, TMEAN, TVAR, RECORD = (14 + k * CHANNELS for k in range(4))
-N_CORE = 14 + 4 * CHANNELS
+SHORT, TMEAN, TVAR, RECORD = (15 + k * CHANNELS for k in range(4))
+N_CORE = 15 + 4 * CHANNELS
 # Fields of the time-of-day profile (``DetectorState.profile[slot * season_bins + bin, FIELD]``).
 P_MEAN, P_DEV, P_COUNT = range(3)
 
