@@ -194,6 +194,23 @@ GROUPS: tuple[dict[str, tuple[Any, ...]], ...] = (
         "bar_quantile": (0.001,),
         "bar_base": (3.0, 4.0, 5.0),
     },
+    # With the bar (at 4, the protocol's choice) doing the combined-u gate's work for
+    # heavy-tailed series, that gate weaker (ratio 0.3: it held back a level shift long
+    # after one extreme spike) and the surprises' long-run distribution slower (rate
+    # 0.0005: a memory of about 2000 readings, nearer Numenta's long likelihood window).
+    {
+        **SHARP,
+        "novelty_ratio": (1.05,),
+        "activity_clip": (6.0,),
+        "shift_weight": (1.0,),
+        "alpha_shift": (0.1,),
+        "shift_clip": (5.0,),
+        "extreme_margin": (0.05,),
+        "bar_quantile": (0.001,),
+        "bar_base": (4.0,),
+        "alpha_tail": (0.001, 0.0005),
+        "unovel_ratio": (0.5, 0.3),
+    },
 )
 
 
@@ -208,6 +225,7 @@ def candidate_grid(start: DetectorConfig = START) -> list[Candidate]:
     :data:`SINGLE` varied on its own (none at present), and every combination within each
     of :data:`GROUPS`."""
     out = [Candidate("start", start)]
+    seen = {start}
     for name, values in SINGLE.items():
         for v in values:
             out.append(Candidate(_label({name: v}), replace(start, **{name: v})))
@@ -215,7 +233,10 @@ def candidate_grid(start: DetectorConfig = START) -> list[Candidate]:
         names = list(group)
         for combo in itertools.product(*(group[n] for n in names)):
             ov = dict(zip(names, combo, strict=True))
-            out.append(Candidate(_label(ov), replace(start, **ov)))
+            cfg = replace(start, **ov)
+            if cfg not in seen:  # a combination another group already holds: once
+                seen.add(cfg)
+                out.append(Candidate(_label(ov), cfg))
     return out
 
 
