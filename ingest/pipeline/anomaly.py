@@ -31,9 +31,12 @@ giving ``u``. Two *novelty gates* (the idea behind CAD OSE's and ARTime's restra
 lower ``u`` when the surprise is not new: the level channel (every channel with
 ``novelty_all``) against its own record, the largest smoothed surprise seen (slowly
 decaying), so regularly recurring spikes stop alarming; and the combined ``u``
-against the largest combined ``u`` seen (``unovel_*``). The largest ``u`` is squashed
-into [0, 1] with a logistic curve. After an alarm the next ``cooldown`` scores are
-damped, so one event raises one alarm.
+against the largest combined ``u`` seen (``unovel_*``). An *adaptive bar*
+(``bar_*``): each series tracks a high quantile of its own combined ``u`` (stochastic
+approximation, one float), and the combined ``u`` is lowered by how far that quantile
+lies above ``bar_base``, so a series whose unusual events are common needs more to
+alarm. The largest ``u`` is squashed into [0, 1] with a logistic curve. After an alarm
+the next ``cooldown`` scores are damped, so one event raises one alarm.
 
 Bounded state per series: ``N_CORE`` floats plus ``3 x season_bins`` for the profile.
 Only the past is used: a reading is scored against the state before it, then (if it
