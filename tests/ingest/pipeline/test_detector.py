@@ -132,8 +132,8 @@ def bursty_counts(seed: int, days: int = 30) -> np.ndarray:
     rng = np.random.default_rng(seed)
     n = days * 288
     x = rng.poisson(20.0, n).astype(np.float64)
-    for s in np.flatnonzero(rng.random(n) < 0.003):
-        k = np.arange(min(12, n - s))
+    for s in np.flatnonzero(rng.random(n) < 0.003).tolist():
+        k = np.arange(min(12, n - s), dtype=np.float64)
         x[s : s + k.shape[0]] += np.round((rng.pareto(1.0) + 1.0) * 20.0 * np.exp(-k / 4.0))
     return x
 
