@@ -135,12 +135,14 @@ class DetectorConfig:
     unovel_penalty: float = 1.0
     unovel_start: int = 500
     # Adaptive bar: each series tracks the bar_quantile quantile of its own combined u
-    # (before the unovel gate; stochastic approximation with step bar_rate, from warmup
-    # on); the combined u is lowered by how far that quantile lies above bar_base, so a
-    # series that keeps producing large u needs more to alarm (quantile 0: off).
+    # (before the unovel gate; stochastic approximation with step bar_rate, from
+    # bar_start readings on, once u's long-run distribution has settled); the combined u
+    # is lowered by how far that quantile lies above bar_base, so a series whose unusual
+    # events are common needs more to alarm (quantile 0: off).
     bar_quantile: float = 0.001
     bar_rate: float = 0.05
-    bar_base: float = 4.0
+    bar_base: float = 3.5
+    bar_start: int = 1000
 
     def __post_init__(self) -> None:
         if self.season_bins < 1 or 86_400 % self.season_bins:

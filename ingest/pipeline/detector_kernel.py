@@ -121,6 +121,7 @@ class DetectorParams(NamedTuple):
     bar_quantile: float
     bar_rate: float
     bar_base: float
+    bar_start: int
 
 
 @functools.cache
@@ -320,7 +321,7 @@ def fold(
         core[col, UMAX] = (
             max(core[col, UMAX] * p.unovel_decay, raw_best) if n >= p.unovel_start else 0.0
         )
-    if p.bar_quantile and n >= p.warmup:
+    if p.bar_quantile and n >= p.bar_start:
         q = core[col, QBAR]
         hit = 1.0 if raw_best > q else 0.0
         core[col, QBAR] = q + p.bar_rate * (hit - p.bar_quantile)

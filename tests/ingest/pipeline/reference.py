@@ -243,7 +243,7 @@ class Reference:
             else:
                 st.cool = max(st.cool - 1, 0)
             st.umax = max(st.umax * d.unovel_decay, raw_best) if st.n >= d.unovel_start else 0.0
-            if d.bar_quantile and st.n >= d.warmup:
+            if d.bar_quantile and st.n >= d.bar_start:
                 hit = 1.0 if raw_best > st.qbar else 0.0
                 st.qbar = st.qbar + d.bar_rate * (hit - d.bar_quantile)
             for c in range(used):

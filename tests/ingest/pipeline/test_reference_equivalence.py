@@ -106,6 +106,7 @@ ALL_PARTS = replace(
         bar_quantile=0.05,  # a quantile the short streams here reach, above a low base
         bar_rate=0.2,
         bar_base=0.5,
+        bar_start=4,
     ),
 )
 
