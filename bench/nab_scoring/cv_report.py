@@ -98,7 +98,7 @@ def run_cv(data_dir: Path, labels: Path, reference: Path, out: Path) -> dict[str
             print(f"  {'':22} {'':>5} {'':>7} raw {f.raw:+.2f} (false positives only)")
     num, art = ref.get(TOTAL, (None, None))
     print(
-        f"  {'TOTAL (cross-validated)':22} {len(data):>5} {n_windows:>7} {cv_total:>9.1f}"
+        f"  {'TOTAL (cross-validated)':22} {len(data):>5} {n_windows:>7} {cv_total:>9.2f}"
         f" {_fmt(num):>8} {_fmt(art):>7} {_fmt(in_sample(None)):>9}"
     )
     start_only = cross_validate(runs[:1], data, files)

@@ -31,9 +31,12 @@ giving ``u``. Two *novelty gates* (the idea behind CAD OSE's and ARTime's restra
 lower ``u`` when the surprise is not new: the level channel (every channel with
 ``novelty_all``) against its own record, the largest smoothed surprise seen (slowly
 decaying), so regularly recurring spikes stop alarming; and the combined ``u``
-against the largest combined ``u`` seen (``unovel_*``). The largest ``u`` is squashed
-into [0, 1] with a logistic curve. After an alarm the next ``cooldown`` scores are
-damped, so one event raises one alarm.
+against the largest combined ``u`` seen (``unovel_*``). An *adaptive bar*
+(``bar_*``): each series tracks a high quantile of its own combined ``u`` (stochastic
+approximation, one float), and the combined ``u`` is lowered by how far that quantile
+lies above ``bar_base``, so a series whose unusual events are common needs more to
+alarm. The largest ``u`` is squashed into [0, 1] with a logistic curve. After an alarm
+the next ``cooldown`` scores are damped, so one event raises one alarm.
 
 Bounded state per series: ``N_CORE`` floats plus ``3 x season_bins`` for the profile.
 Only the past is used: a reading is scored against the state before it, then (if it
@@ -58,13 +61,13 @@ from ingest.pipeline.state import grown_capacity
 
 # Fields of the per-series core state (``DetectorState.core[slot, FIELD]``: a series'
 # state is contiguous, what a kernel stepping one reading at a time wants).
-N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL, UMAX, HI, LO, MEDIUM, GMAX, GMIN, FIRST = range(14)
+N, LEVEL, DEV, PREV, DDEV, SDIFF, COOL, UMAX, HI, LO, MEDIUM, GMAX, GMIN, FIRST, QBAR = range(15)
 CHANNELS = 5  # level, activity, season, range, shift
 RANGE, SHIFT = 3, 4  # the optional channels (in use: the first channels_in_use(cfg))
 # First row of each per-channel block: short average of the surprise, its long-run mean
 # and variance, and its record (largest short average seen, slowly decaying).
-SHORT, TMEAN, TVAR, RECORD = (14 + k * CHANNELS for k in range(4))
-N_CORE = 14 + 4 * CHANNELS
+SHORT, TMEAN, TVAR, RECORD = (15 + k * CHANNELS for k in range(4))
+N_CORE = 15 + 4 * CHANNELS
 # Fields of the time-of-day profile (``DetectorState.profile[slot * season_bins + bin, FIELD]``).
 P_MEAN, P_DEV, P_COUNT = range(3)
 

@@ -85,7 +85,7 @@ class DetectorConfig:
 
     alpha: float = 0.005  # level/scale adaptation rate
     alpha_short: float = 0.3  # short-term average of the level, activity and range surprises
-    alpha_tail: float = 0.001  # long-term distribution of the averaged surprises
+    alpha_tail: float = 0.0005  # long-term distribution of the averaged surprises
     warmup: int = 30  # readings before any score is given
     scale_floor: float = 0.01  # relative floor of the scale (of |level|)
     cooldown: int = 100  # readings damped after an alarm
@@ -131,9 +131,18 @@ class DetectorConfig:
     # unovel_decay, tracked from unovel_start readings on) lowers it by unovel_penalty x
     # the shortfall (0: off).
     unovel_decay: float = 0.9999
-    unovel_ratio: float = 0.5
+    unovel_ratio: float = 0.3
     unovel_penalty: float = 1.0
     unovel_start: int = 500
+    # Adaptive bar: each series tracks the bar_quantile quantile of its own combined u
+    # (before the unovel gate; stochastic approximation with step bar_rate, from
+    # bar_start readings on, once u's long-run distribution has settled); the combined u
+    # is lowered by how far that quantile lies above bar_base, so a series whose unusual
+    # events are common needs more to alarm (quantile 0: off).
+    bar_quantile: float = 0.001
+    bar_rate: float = 0.05
+    bar_base: float = 3.5
+    bar_start: int = 1000
 
     def __post_init__(self) -> None:
         if self.season_bins < 1 or 86_400 % self.season_bins:

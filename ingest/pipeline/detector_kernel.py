@@ -55,6 +55,7 @@ from ingest.pipeline.anomaly import (
     P_DEV,
     P_MEAN,
     PREV,
+    QBAR,
     RANGE,
     RECORD,
     SDIFF,
@@ -117,6 +118,10 @@ class DetectorParams(NamedTuple):
     unovel_ratio: float
     unovel_penalty: float
     unovel_start: int
+    bar_quantile: float
+    bar_rate: float
+    bar_base: float
+    bar_start: int
 
 
 @functools.cache
@@ -256,6 +261,8 @@ def combined_score(
     logistic curve, 0 during warmup, damped during a cooldown."""
     if p.unovel_penalty != 0.0:
         best = best - p.unovel_penalty * max(p.unovel_ratio * core[col, UMAX] - best, 0.0)
+    if p.bar_quantile:
+        best = best - max(core[col, QBAR] - p.bar_base, 0.0)
     score = 1.0 / (1.0 + math.exp(-LOGISTIC_SLOPE * (best - p.z_offset)))
     if not core[col, N] >= p.warmup:
         score = 0.0
@@ -314,6 +321,10 @@ def fold(
         core[col, UMAX] = (
             max(core[col, UMAX] * p.unovel_decay, raw_best) if n >= p.unovel_start else 0.0
         )
+    if p.bar_quantile and n >= p.bar_start:
+        q = core[col, QBAR]
+        hit = 1.0 if raw_best > q else 0.0
+        core[col, QBAR] = q + p.bar_rate * (hit - p.bar_quantile)
     g = k if p.novelty_all else 1
     for c in range(k):
         if c < g:

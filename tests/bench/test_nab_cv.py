@@ -19,6 +19,7 @@ from bench.nab_scoring.cv import (
     THRESHOLDS,
     Candidate,
     CandidateRun,
+    candidate_grid,
     chosen_on_all,
     cross_validate,
     on_threshold_grid,
@@ -165,3 +166,12 @@ def test_any_nab_folder_gets_per_row_scores_in_nab_layout(tmp_path: Path) -> Non
     assert len(got) == 300 and set(got[0]) == {"timestamp", "value", "anomaly_score"}
     assert all(0.0 <= float(r["anomaly_score"]) <= 1.0 for r in got)
     assert (out / "nab.json").exists()
+
+
+def test_the_candidate_list_holds_each_configuration_once() -> None:
+    """docs/anomaly.md: 32 candidates, none twice (a combination two groups share is kept
+    once), and the shipped defaults are one of them."""
+    grid = candidate_grid()
+    configs = [c.config for c in grid]
+    assert len(grid) == 32 and len(set(configs)) == len(configs)
+    assert PipelineConfig().detector in configs

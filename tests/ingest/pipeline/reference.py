@@ -91,6 +91,7 @@ class Series:
     gmax: float = 0.0  # all-time extremes (pulled very slowly toward the level)
     gmin: float = 0.0
     first: float = 0.0  # time of the first reading, s
+    qbar: float = 0.0  # tracked quantile of the combined u (the adaptive bar)
     short: list[float] = field(default_factory=lambda: [0.0] * CHANNELS)
     tmean: list[float] = field(default_factory=lambda: [0.0] * CHANNELS)
     tvar: list[float] = field(default_factory=lambda: [0.0] * CHANNELS)
@@ -209,6 +210,8 @@ class Reference:
         best = min(max(best, -30.0), 30.0)
         raw_best = best
         best -= d.unovel_penalty * max(d.unovel_ratio * st.umax - best, 0.0)
+        if d.bar_quantile:
+            best -= max(st.qbar - d.bar_base, 0.0)
         score = 1.0 / (1.0 + math.exp(-1.702 * (best - d.z_offset))) if st.n >= d.warmup else 0.0
         if st.cool > 0:
             score *= d.cooldown_factor
@@ -240,6 +243,9 @@ class Reference:
             else:
                 st.cool = max(st.cool - 1, 0)
             st.umax = max(st.umax * d.unovel_decay, raw_best) if st.n >= d.unovel_start else 0.0
+            if d.bar_quantile and st.n >= d.bar_start:
+                hit = 1.0 if raw_best > st.qbar else 0.0
+                st.qbar = st.qbar + d.bar_rate * (hit - d.bar_quantile)
             for c in range(used):
                 st.record[c] = max(st.record[c] * d.novelty_decay, short[c])
                 delta = short[c] - st.tmean[c]

@@ -103,6 +103,10 @@ ALL_PARTS = replace(
         unovel_ratio=0.5,
         unovel_start=4,
         tail_clip=3.0,
+        bar_quantile=0.05,  # a quantile the short streams here reach, above a low base
+        bar_rate=0.2,
+        bar_base=0.5,
+        bar_start=4,
     ),
 )
 
