@@ -130,13 +130,8 @@ class Pipeline:
         hour = self._hour.aggregates(self._hour.add(w.series, w.ts, w.value, w.flags))
         pol = w.for_ispu
         p_series, p_ts = w.series[pol], w.ts[pol]
-        self._ispu_hour.add(p_series, p_ts, w.value[pol], w.flags[pol])
-        ispu = self._ispu.points(
-            self._ispu_hour,
-            p_series // N_METRICS,
-            p_ts,
-            self._qc.i64("last_ts"),
-        )
+        touched = self._ispu_hour.add(p_series, p_ts, w.value[pol], w.flags[pol])
+        ispu = self._ispu.points(self._ispu_hour, touched, self._qc.i64("last_ts"))
 
         metric = batch.metric
         water = res.clean & (metric == WATER_LEVEL)

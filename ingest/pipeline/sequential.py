@@ -44,7 +44,7 @@ from ingest.pipeline.qc_rows import qc_row
 from ingest.pipeline.state import SeriesState
 from ingest.pipeline.thresholds import Thresholds
 from pantau.batch import N_METRICS
-from pantau.compiled import inlined, loop_kernel
+from pantau.compiled import inlined, loop_kernel, prefetch
 from pantau.flags import QC
 
 I64 = NDArray[np.int64]
@@ -231,7 +231,23 @@ def _rows(  # pragma: no cover - compiled
     in this order."""
     bins = p.season_bins
     bin_ns = DAY_NS // bins
-    for i in range(start, order.shape[0]):
+    n = order.shape[0]
+    for i in range(start, n):
+        if i + 6 < n:  # a later row's columns (rows of a series may be far apart)
+            a = order[i + 6]
+            prefetch(ts, a)
+            prefetch(value, a)
+            prefetch(seq, a)
+            prefetch(flags, a)
+            prefetch(eligible, a)
+            prefetch(ident_seen, a)
+            prefetch(seq_seen_ts, a)
+            prefetch(series, a)
+            prefetch(keep_out, a)
+            prefetch(good_out, a)
+            prefetch(clean_out, a)
+            prefetch(trend_out, a)
+            prefetch(score_out, a)
         r = order[i]
         s = series[r]
         v = value[r]

@@ -15,7 +15,7 @@ chunk_scan.warm_up()
 kernels = (
     lineblock._assemble, chunk_scan._chunk, sequential._rows, detector_kernel.detect_rows,
     memory._check, memory._keep_live, memory._index_all, windows._merge, windows._compact,
-    flood._confirm,
+    flood._confirm, sequential._counting_order,
 )
 print(min(sum(k._cache_hits.values()) for k in kernels),
       sum(sum(k._cache_misses.values()) for k in kernels))
@@ -33,6 +33,7 @@ kernels_named = (
     "windows._merge",
     "windows._compact",
     "flood._confirm",
+    "sequential._counting_order",
 )
 
 
