@@ -58,8 +58,8 @@ class RecentReadings:
         before are remembered (an identical one is already)."""
         n = key.shape[0]
         room = self._count + n
-        if room > self._entries.shape[0]:
-            grown = np.zeros((max(2 * self._entries.shape[0], room, 4096), 4), np.int64)
+        if room > self._entries.shape[0]:  # (rows past the count are never read)
+            grown = np.empty((max(2 * self._entries.shape[0], 2 * room, 4096), 4), np.int64)
             grown[: self._count] = self._entries[: self._count]
             self._entries = grown
         if 2 * room > self._index.shape[0]:  # more than half full: twice the room
@@ -89,13 +89,16 @@ class RecentReadings:
         or ``force``)."""
         if not force and not self.wants_pruning():
             return
-        self._count = _keep_live(self._entries, self._count, horizon)
+        count = self._count
+        self._count = _keep_live(self._entries, count, horizon)
         # The index keeps its size (the entries will grow back: rebuilding it at every
-        # batch cost more than the lookups) unless it is far larger than they need.
+        # batch cost more than the lookups) unless it is far larger than they need; it
+        # still holds the entries if none was forgotten.
         size = self._index.shape[0]
         if size > 4 * _slots(2 * self._count):
             size = _slots(2 * self._count)
-        self._reindex(size)
+        if self._count < count or size != self._index.shape[0]:
+            self._reindex(size)
         self._pruned_size = len(self)
 
     def to_arrays(self, prefix: str) -> dict[str, I64]:
