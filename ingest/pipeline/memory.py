@@ -93,11 +93,12 @@ class RecentReadings:
         self._count = _keep_live(self._entries, count, horizon)
         # The index keeps its size (the entries will grow back: rebuilding it at every
         # batch cost more than the lookups) unless it is far larger than they need; it
-        # still holds the entries if none was forgotten.
+        # still holds the entries if none was forgotten (rebuilt anyway when forced: the
+        # warm-up compiles the rebuild's kernel so).
         size = self._index.shape[0]
         if size > 4 * _slots(2 * self._count):
             size = _slots(2 * self._count)
-        if self._count < count or size != self._index.shape[0]:
+        if force or self._count < count or size != self._index.shape[0]:
             self._reindex(size)
         self._pruned_size = len(self)
 
