@@ -92,3 +92,55 @@ def test_a_kernel_is_recompiled_when_a_function_it_calls_changes(tmp_path: Path)
     assert run(1.0) == (4.0, 1)  # cached
     assert run(5.0) == (12.0, 0)  # the helper changed: compiled again, not the stale code
     assert run(5.0, 3.0) == (18.0, 0)  # a constant it imports changed
+
+
+_STREAM = """
+import numba
+import numpy as np
+from bench.ingest import now_ms, pack_messages
+from bench.pipeline import make_minutes, new_pipeline
+from ingest import chunk_scan
+from ingest.pipeline import DeviceInfo, Pipeline, PipelineConfig
+from ingest.pipeline import detector_kernel, flood, identity, memory, row_flags, sequential, windows
+from pantau.batch import Batch
+from pantau.catalogue import METRIC_INDEX
+
+chunk_scan.warm_up()
+modules = (detector_kernel, flood, identity, memory, row_flags, sequential, windows)
+kernels = {
+    f"{m.__name__}.{name}": k
+    for m in modules
+    for name, k in vars(m).items()
+    if isinstance(k, numba.core.registry.CPUDispatcher)
+}
+before = {name: len(k.signatures) for name, k in kernels.items()}
+# bench.pipeline's stream (growth of every store, pruning) and packs of 100 readings a
+# second apart (the duplicate memory's index grows and is rebuilt)
+pipeline = new_pipeline()
+for minute in make_minutes(30):
+    pipeline.process(minute, now_ns=int(minute.ts.max()))
+packs = Pipeline(PipelineConfig())
+packs.update_devices([DeviceInfo(d) for d in range(200)], [])
+t0 = 1_763_800_000 * 10**9
+for chunk in range(12):
+    i = np.arange(chunk * 400, (chunk + 1) * 400)
+    seq = ((i // 200) * 100)[:, None] + np.arange(100)
+    batch = Batch.from_columns(
+        device=np.repeat(i % 200, 100), metric=np.full(seq.size, METRIC_INDEX["pm25"]),
+        ts=t0 + seq.ravel() * 10**9, raw=np.tile(20.0 + np.arange(100) % 37, 400),
+        seq=seq.ravel(),
+    )
+    packs.process(batch, now_ns=int(batch.ts.max()))
+new = [name for name, k in kernels.items() if len(k.signatures) != before[name]]
+print(len(kernels), " ".join(new) or "-")
+"""
+
+
+def test_the_pipeline_compiles_nothing_after_the_warm_up() -> None:
+    """Every kernel a stream of batches calls (stores growing, indexes rebuilt, pruning)
+    was compiled or loaded by the warm-up, so no batch waits for Numba at run time."""
+    out = subprocess.run(
+        [sys.executable, "-c", _STREAM], check=True, capture_output=True, text=True, timeout=300
+    )
+    count, new = out.stdout.split()
+    assert int(count) >= 10 and new == "-"
