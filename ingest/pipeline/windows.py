@@ -28,21 +28,23 @@ I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
 
 
-def _grouping_order(
-    keys: NDArray[np.int64], window: NDArray[np.int64], time_major: bool
-) -> NDArray[np.int64] | None:
-    """The rows in key order (a stable sort), or None when they already are. Rows by
-    series (the row pass's order) with keys window-major: a counting sort of the window
-    alone, checked; else NumPy's stable sort."""
-    n = keys.shape[0]
+def _keys_in_order(
+    series: NDArray[np.int64], ts: NDArray[np.int64], width_ns: int, time_major: bool
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The rows' store keys, and the rows in key order (a stable sort; empty when they are
+    in order already). Rows by series (the row pass's order) with keys window-major: a
+    counting sort of the window alone, checked; else NumPy's stable sort."""
+    n = series.shape[0]
+    keys = np.empty(n, np.int64)
     order = np.empty(n, np.int64)
     counts = np.zeros(_COUNTED_WINDOWS + 1, np.int64)
-    state = _counting_window_order(keys, window, time_major, counts, order)
+    window = ts // width_ns  # (NumPy divides by a constant without a division per row)
+    state = _keys_and_order(series, window, time_major, keys, counts, order)
     if state == _SORTED:
-        return None
+        return keys, _NO_ORDER
     if state == _ORDERED:
-        return order
-    return np.argsort(keys, kind="stable")
+        return keys, order
+    return keys, np.argsort(keys, kind="stable")
 
 
 _SORTED, _ORDERED, _UNORDERED = 0, 1, 2
@@ -50,20 +52,21 @@ _NO_ORDER = np.zeros(0, np.int64)
 
 
 @loop_kernel
-def _counting_window_order(  # pragma: no cover - compiled
-    keys: I64, window: I64, time_major: bool, counts: I64, order: I64
+def _keys_and_order(  # pragma: no cover - compiled
+    series: I64, window: I64, time_major: bool, keys: I64, counts: I64, order: I64
 ) -> int:
-    """_SORTED (keys in order already), _ORDERED (``order``: a stable counting sort of the
-    windows, which put the keys in order) or _UNORDERED (neither: sort the keys).
-    ``counts``: zeros, ``_COUNTED_WINDOWS + 1``."""
-    n = keys.shape[0]
-    lo = window[0]
-    hi = window[0]
+    """``keys``: each row's (series, window number) key; returns _SORTED (the keys are in
+    order), _ORDERED (``order``: a stable counting sort of the windows, which put the keys
+    in order) or _UNORDERED (neither: sort the keys). ``counts``: zeros,
+    ``_COUNTED_WINDOWS + 1``."""
+    n = series.shape[0]
+    lo = hi = window[0]
     ordered = True
     for r in range(n):
         w = window[r]
         lo = min(lo, w)
         hi = max(hi, w)
+        keys[r] = (w << _SHIFT) | series[r] if time_major else (series[r] << _SHIFT) | w
         if r and keys[r] < keys[r - 1]:
             ordered = False
     if ordered:
@@ -71,11 +74,11 @@ def _counting_window_order(  # pragma: no cover - compiled
     if not time_major or hi - lo >= _COUNTED_WINDOWS:
         return _UNORDERED
     for r in range(n):
-        counts[window[r] - lo + 1] += 1
+        counts[(keys[r] >> _SHIFT) - lo + 1] += 1
     for w in range(1, hi - lo + 2):
         counts[w] += counts[w - 1]
     for r in range(n):
-        w = window[r] - lo
+        w = (keys[r] >> _SHIFT) - lo
         order[counts[w]] = r
         counts[w] += 1
     for i in range(1, n):
@@ -134,9 +137,7 @@ class WindowStore:
         """Fold rows in; returns the store positions of the touched windows (sorted)."""
         if series.shape[0] == 0:
             return np.zeros(0, np.int64)
-        window = ts // self.width_ns
-        keys = self._key(series, window)
-        order = _grouping_order(keys, window, self.time_major)
+        keys, order = _keys_in_order(series, ts, self.width_ns, self.time_major)
         # One compiled merge of the rows (sorted) with the store (sorted), from the first
         # window the rows touch: windows found are updated in place, new ones come back
         # in order with their insert positions.
@@ -145,8 +146,6 @@ class WindowStore:
         at, b_key, b_cnt = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
         b_sum, b_min, b_max = np.empty(n), np.empty(n), np.empty(n)
         b_flags = np.empty(n, np.int32)
-        if order is None:
-            order = _NO_ORDER
         first = int(np.searchsorted(self.key, keys[order[0] if order.shape[0] else 0]))
         touched, k = _merge(
             keys, value, flags, order, first, self.key, self.sum, self.min, self.max,
