@@ -7,6 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
+
+from pantau.compiled import loop_kernel, prefetch
+
 _PROBE = """
 from ingest import chunk_scan
 from ingest.pipeline import detector_kernel, flood, memory, sequential, windows
@@ -144,3 +149,25 @@ def test_the_pipeline_compiles_nothing_after_the_warm_up() -> None:
     )
     count, new = out.stdout.split()
     assert int(count) >= 10 and new == "-"
+
+
+@loop_kernel
+def _gather_ahead(
+    values: NDArray[np.float64], at: NDArray[np.int64], ahead: int, out: NDArray[np.float64]
+) -> None:  # pragma: no cover - compiled
+    for i in range(at.shape[0]):
+        if i + ahead < at.shape[0]:
+            prefetch(values, at[i + ahead])
+        out[i] = values[at[i]]
+
+
+def test_prefetch_is_a_hint_only() -> None:
+    """A kernel that prefetches what later iterations read computes what it computes
+    without (random elements of an array, its first and last among them)."""
+    values = np.random.default_rng(3).standard_normal(1 << 20)
+    at = np.random.default_rng(4).integers(0, values.shape[0], 10_000)
+    at[:2] = (0, values.shape[0] - 1)
+    for ahead in (0, 1, 8, 20_000):
+        out = np.empty(at.shape[0])
+        _gather_ahead(values, at, ahead, out)
+        assert np.array_equal(out, values[at])
