@@ -180,9 +180,13 @@ def test_state_grows_and_its_checkpoint_keeps_the_field_major_layout() -> None:
 
 
 def test_stable_order_matches_numpy() -> None:
+    """Both ways: counting (keys spanning about their number) and NumPy's sort (sparse
+    keys), and no rows at all."""
     rng = np.random.default_rng(3)
-    keys = rng.integers(0, 50, 1000).astype(np.int64)
-    assert np.array_equal(stable_order(keys), np.argsort(keys, kind="stable"))
+    for high in (50, 20_000, 10**9):
+        keys = rng.integers(0, high, 1000).astype(np.int64)
+        assert np.array_equal(stable_order(keys), np.argsort(keys, kind="stable"))
+    assert stable_order(np.zeros(0, np.int64)).shape == (0,)
 
 
 def test_window_store_layout_converts_on_load() -> None:
