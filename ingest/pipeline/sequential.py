@@ -94,15 +94,15 @@ class RowResults:
 
 
 def stable_order(key: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Stable argsort of small non-negative integer keys: a counting sort (one compiled
-    pass to count, one to place) when the keys' range is not much larger than their
-    number, else NumPy's stable sort."""
+    """Stable argsort of integer keys (series ids): a counting sort (one compiled pass to
+    count, one to place) when they are non-negative and their range is not much larger
+    than their number, else NumPy's stable sort."""
     n = key.shape[0]
     order = np.empty(n, np.int64)
     if n == 0:
         return order
     span = int(key.max()) + 1
-    if span > 8 * n + 4096:
+    if span > 8 * n + 4096 or int(key.min()) < 0:
         return np.argsort(key, kind="stable")
     _counting_order(key, np.zeros(span, np.int64), order)
     return order
