@@ -19,6 +19,17 @@ the shipped one changed, e.g. ``--detector range_weight=0,unovel_penalty=0``), m
 the same run next to the shipped detector (issue 22: the pipeline's throughput with a
 candidate detector, side by side). The steps: CPU µs per reading of each function
 ``Pipeline.process`` calls, on the 100k-reading batches (cProfile, least of 3 rounds).
+
+Packs (``bench.ingest``'s packs drain without MQTT or InfluxDB): 1 000 devices send 10
+messages of 100 pm25 readings each, one second apart (one device's 100 readings in a
+row), in the order the drain publishes them, in chunks of 125 000 readings (what the
+processing process takes from its spool at a time). A fresh pipeline (kernels loaded)
+takes the whole drain, as ``pantau ingest`` does when it starts on a backlog: the drain's
+CPU per reading includes its growing state (new series, the duplicate memory filling to
+ten minutes of readings, index growth and pruning); "steady" is its median chunk. The
+process's first drain (run first, after the kernels are loaded: fresh heap pages, as in a
+``pantau ingest`` that starts on a backlog) is reported apart; median of the next 5 drains;
+the steps of one drain as above.
 Prints a table and writes bench/results/pipeline.json.
 """
 
@@ -36,6 +47,7 @@ import time
 import tracemalloc
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -48,6 +60,7 @@ if str(ROOT) not in sys.path:  # also runnable as ``python bench/pipeline.py``
     sys.path.insert(0, str(ROOT))
 
 from ingest.pipeline import DetectorConfig, DeviceInfo, Pipeline, PipelineConfig  # noqa: E402
+from ingest.pipeline.sequential import warm_up  # noqa: E402
 from pantau.batch import Batch  # noqa: E402
 from pantau.catalogue import METRIC_INDEX  # noqa: E402
 
@@ -179,6 +192,86 @@ def process_steps(profile: cProfile.Profile, readings: int) -> dict[str, float]:
     return {k: v / readings * 1e6 for k, v in sorted(steps.items(), key=lambda kv: -kv[1])}
 
 
+PACK_DEVICES, PACKS, PACK_SIZE, PACKS_PER_CHUNK = 1_000, 10_000, 100, 1_250
+
+
+def make_packs() -> list[Batch]:
+    """``bench.ingest``'s packs drain as the processing process's chunks: pack ``i`` is
+    device ``i % 1000``'s readings ``(i // 1000) * 100 ..`` (pm25, a second apart)."""
+    pm25 = METRIC_INDEX["pm25"]
+    k = np.arange(PACK_SIZE)
+    chunks = []
+    for first in range(0, PACKS, PACKS_PER_CHUNK):
+        i = np.arange(first, min(first + PACKS_PER_CHUNK, PACKS))
+        seq = ((i // PACK_DEVICES) * PACK_SIZE)[:, None] + k
+        chunks.append(
+            Batch.from_columns(
+                device=np.repeat(i % PACK_DEVICES, PACK_SIZE),
+                metric=np.full(seq.size, pm25),
+                ts=T0 + seq.ravel() * 1_000_000_000,
+                raw=np.tile(20.0 + k % 37, i.shape[0]),
+                seq=seq.ravel(),
+            )
+        )
+    return chunks
+
+
+def packs_pipeline() -> Pipeline:
+    p = Pipeline(PipelineConfig())
+    p.update_devices([DeviceInfo(d, kind="air_quality") for d in range(PACK_DEVICES)], [])
+    return p
+
+
+def packs_now() -> int:
+    """The drain's receive time: a day after the first reading (``bench.ingest``)."""
+    return T0 + 86_400 * 1_000_000_000
+
+
+def measure_packs(drains: int) -> dict[str, Any]:
+    """CPU per reading of whole packs drains (each on a fresh pipeline) and per chunk. The
+    first drain is the process's first work (fresh heap pages: ``pantau ingest`` starting
+    on a backlog); the median and the chunks are of the later ones."""
+    chunks = make_packs()
+    readings = sum(len(c) for c in chunks)
+    totals: list[float] = []
+    per_chunk: list[list[float]] = []
+    for _ in range(drains):
+        p = packs_pipeline()
+        spent = []
+        for chunk in chunks:
+            c0 = time.process_time()
+            p.process(chunk, now_ns=packs_now())
+            spent.append(time.process_time() - c0)
+        totals.append(sum(spent) / readings * 1e6)
+        per_chunk.append([t / len(c) * 1e6 for t, c in zip(spent, chunks, strict=True)])
+    later = totals[1:] or totals
+    middle = 1 + int(np.argsort(later)[len(later) // 2]) if drains > 1 else 0
+    return {
+        "devices": float(PACK_DEVICES),
+        "readings": float(readings),
+        "chunk_readings": float(len(chunks[0])),
+        "drains": float(drains),
+        "first_drain_us_per_reading": totals[0],
+        "drain_us_per_reading": float(np.median(later)),
+        "drain_us_per_reading_each": totals,
+        "steady_us_per_reading": float(np.median(per_chunk[middle])),
+        "chunks_us_per_reading": per_chunk[middle],
+        "first_drain_chunks_us_per_reading": per_chunk[0],
+    }
+
+
+def packs_steps() -> dict[str, float]:
+    """The steps of one packs drain (cProfile), µs per reading."""
+    chunks = make_packs()
+    p = packs_pipeline()
+    profile = cProfile.Profile(time.process_time)
+    profile.enable()
+    for chunk in chunks:
+        p.process(chunk, now_ns=packs_now())
+    profile.disable()
+    return process_steps(profile, sum(len(c) for c in chunks))
+
+
 def reference_rate(n_minutes: int) -> float:
     from tests.ingest.pipeline.reference import Reference
 
@@ -223,6 +316,8 @@ def main() -> None:
     args = parser.parse_args()
     variants = [("shipped", SHIPPED)] + [(t, detector_variant(t)) for t in args.detector]
     n10k, n100k = (5, 2) if args.quick else (60, 8)
+    warm_up()
+    packs = measure_packs(2 if args.quick else 6)  # first: the process's first work
     ref = reference_rate(1 if args.quick else 2)
     results = []
     steps: dict[str, dict[str, float]] = {}
@@ -238,6 +333,7 @@ def main() -> None:
                 r["peak_traced_mib"] = peak_memory(minutes)
             results.append(r)
         steps[label] = breakdown(10, 2 if args.quick else 8, 12, detector=detector)
+    packs["steps_us_per_reading"] = packs_steps()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("readings/s of CPU time on one core (best batch / median batch; wall-clock median)")
     print(
@@ -262,6 +358,20 @@ def main() -> None:
             if us >= 0.001:
                 print(f"  {name:40} {us:6.3f}")
         print(f"  {'total':40} {sum(table.values()):6.3f}")
+    each = ", ".join(f"{x:.3f}" for x in packs["drain_us_per_reading_each"][1:])
+    chunks = " ".join(f"{x:.2f}" for x in packs["chunks_us_per_reading"])
+    first = " ".join(f"{x:.2f}" for x in packs["first_drain_chunks_us_per_reading"])
+    print(
+        "packs drain (1 000 devices x 10 packs of 100 pm25 readings, chunks of 125 000, a fresh"
+        f" pipeline each), CPU µs per reading: {packs['drain_us_per_reading']:.3f}, median of"
+        f" {each}; steady (median chunk) {packs['steady_us_per_reading']:.3f}; by chunk:"
+        f" {chunks}; the process's first drain {packs['first_drain_us_per_reading']:.3f}"
+        f" (by chunk: {first})"
+    )
+    print("steps of Pipeline.process, µs per reading (one packs drain):")
+    for name, us in packs["steps_us_per_reading"].items():
+        if us >= 0.001:
+            print(f"  {name:40} {us:6.3f}")
     out = ROOT / "bench" / "results" / "pipeline.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
@@ -272,6 +382,8 @@ def main() -> None:
                 "max_rss_mib": rss,
                 "runs": results,
                 "steps_us_per_reading": steps,
+                "packs": packs,
+                "command": "python -m bench.pipeline",
                 "detectors": {
                     label: {
                         f.name: getattr(d, f.name)

@@ -25,7 +25,10 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import numba
+from llvmlite import ir
+from numba.core import cgutils, types
 from numba.core.caching import FunctionCache
+from numba.extending import intrinsic
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,6 +105,33 @@ def inlined(function: F) -> F:
     (Numba-level inlining), so a call costs nothing, not even the reference counts of
     the arrays passed. Called from Python it runs as a kernel of its own."""
     return _compiled(function, inline="always")
+
+
+@intrinsic
+def _prefetch(typingctx: Any, array: Any, index: Any) -> Any:  # pragma: no cover - compiled
+    del typingctx
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        kind = signature.args[0]
+        array = context.make_array(kind)(context, builder, args[0])
+        at = cgutils.get_item_pointer(  # type: ignore[no-untyped-call]
+            context, builder, kind, array, [args[1]], wraparound=False
+        )
+        byte_ptr = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        hint = ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32])
+        # named for the pointer type ("llvm.prefetch.p0", or ".p0i8" before opaque pointers)
+        function = builder.module.declare_intrinsic("llvm.prefetch", [byte_ptr], hint)
+        builder.call(function, [builder.bitcast(at, byte_ptr), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, types.intp), codegen
+
+
+#: ``prefetch(array, i)`` in a kernel: ask the CPU to bring ``array[i]``'s cache line in
+#: (LLVM's ``prefetch``, for reading), so that the memory a later row needs arrives while
+#: this row is worked on. A hint only: no effect on results, no fault on any address.
+prefetch = cast(Callable[[Any, int], None], _prefetch)
 
 
 def warm_up() -> None:

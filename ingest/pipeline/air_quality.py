@@ -53,19 +53,20 @@ class IspuCalculator:
     def points(
         self,
         hourly: WindowStore,
-        device: NDArray[np.int64],
-        ts: NDArray[np.int64],
+        positions: NDArray[np.int64],
         newest: NDArray[np.int64],
     ) -> IspuRows:
-        """Points to (re)write after pollutant rows (device, ts) entered ``hourly``.
+        """Points to (re)write after pollutant rows entered ``hourly``, which touched its
+        windows at ``positions`` (what :meth:`WindowStore.add` returned).
 
         ``newest`` is the per-series newest timestamp: no window lies beyond it, so the
         hours to revisit are clipped at the station's newest pollutant hour.
         """
-        if device.shape[0] == 0:
+        if positions.shape[0] == 0:
             return empty_ispu()
-        hour = ts // HOUR_NS
-        touched = np.unique((device << _SHIFT) | hour)
+        assert not hourly.time_major
+        keys = hourly.key[positions]  # series << 32 | hour, one per touched window
+        touched = np.unique(((keys >> _SHIFT) // N_METRICS) << _SHIFT | (keys & _LOW))
         t_dev = touched >> _SHIFT
         t_hour = touched & _LOW
         pol_newest = newest.reshape(-1, N_METRICS)[t_dev][:, POLLUTANT_METRICS].max(axis=1)

@@ -18,6 +18,7 @@ level at a time and one glitch can neither raise nor clear a Siaga.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -37,13 +38,6 @@ class SiagaTable:
         for info in infos:
             if info.siaga is not None:
                 self.thresholds[info.device] = sorted(info.siaga)
-
-    def for_devices(self, device: NDArray[np.int32]) -> NDArray[np.float64]:
-        n = self.thresholds.shape[0]
-        known = device < n
-        out = np.full((device.shape[0], 3), np.nan, np.float64)
-        out[known] = self.thresholds[device[known]]
-        return out
 
 
 _FIELDS = ("status", "run_dir", "run_n", "run_since", "run_best")
@@ -103,6 +97,8 @@ def flood_rows(
     siaga: SiagaTable,
     confirmation: SiagaConfirmation,
     *,
+    water: NDArray[np.bool_],
+    series: NDArray[np.int64],
     device: NDArray[np.int32],
     ts: NDArray[np.int64],
     level: NDArray[np.float64],
@@ -111,20 +107,71 @@ def flood_rows(
     confirm_readings: NDArray[np.float64],
     confirm_s: NDArray[np.float64],
 ) -> FloodRows:
-    thr = siaga.for_devices(device)
-    known = ~np.isnan(thr[:, 0])
-    thr, device, ts, level = thr[known], device[known], ts[known], level[known]
-    rise = rise_cm_per_h[known]
-    raw = (level[:, None] >= thr).sum(axis=1).astype(np.int8)
-    status = confirmation.confirm(device, ts, raw, confirm_readings[known], confirm_s[known])
+    """The flood rows of a batch's rows where ``water`` (clean water-level readings), in
+    order: those of stations with Siaga thresholds. ``confirm_readings`` and ``confirm_s``
+    are per series."""
+    n = int(water.shape[0])
+    dev, at, lev = np.empty(n, np.int32), np.empty(n, np.int64), np.empty(n, np.float64)
+    rise, rising = np.empty(n, np.float64), np.empty(n, np.bool_)
+    raw = np.empty(n, np.int8)
+    need_n, need_s = np.empty(n, np.float64), np.empty(n, np.float64)
+    k = _station_rows(
+        water, series, device, ts, level, rise_cm_per_h, siaga.thresholds, confirm_readings,
+        confirm_s, rise_alert_cm_per_h, dev, at, lev, raw, rise, rising, need_n, need_s,
+    )  # fmt: skip
     return FloodRows(
-        device=device,
-        ts_ns=ts,
-        level_cm=level,
-        status=status,
-        rise_cm_per_h=rise,
-        rising=np.nan_to_num(rise, nan=-np.inf) >= rise_alert_cm_per_h,
+        device=dev[:k],
+        ts_ns=at[:k],
+        level_cm=lev[:k],
+        status=confirmation.confirm(dev[:k], at[:k], raw[:k], need_n[:k], need_s[:k]),
+        rise_cm_per_h=rise[:k],
+        rising=rising[:k],
     )
+
+
+_FLOAT_MAX = np.finfo(np.float64).max
+
+
+@loop_kernel
+def _station_rows(  # pragma: no cover - compiled
+    water: NDArray[np.bool_], series: NDArray[np.int64], device: NDArray[np.int32],
+    ts: NDArray[np.int64], level: NDArray[np.float64], rise: NDArray[np.float64],
+    thresholds: NDArray[np.float64], confirm_n: NDArray[np.float64],
+    confirm_s: NDArray[np.float64], alert: float, out_device: NDArray[np.int32],
+    out_ts: NDArray[np.int64], out_level: NDArray[np.float64], out_raw: NDArray[np.int8],
+    out_rise: NDArray[np.float64], out_rising: NDArray[np.bool_],
+    out_need_n: NDArray[np.float64], out_need_s: NDArray[np.float64],
+) -> int:  # fmt: skip
+    """The rows where ``water`` of stations with thresholds (sorted; NaN: none), in order:
+    their status before confirmation (how many thresholds the level reaches), whether the
+    level rises at the alert rate (NaN never; infinities as the largest floats), the
+    thresholds of confirmation. Returns how many."""
+    k = 0
+    n_thr = thresholds.shape[0]
+    for r in range(water.shape[0]):
+        if not water[r]:
+            continue
+        d = device[r]
+        if d >= n_thr or math.isnan(thresholds[d, 0]):
+            continue
+        x = level[r]
+        reached = 0
+        for j in range(3):
+            if x >= thresholds[d, j]:
+                reached += 1
+        up = rise[r]
+        if math.isnan(up):
+            up = -math.inf
+        elif up == math.inf:
+            up = _FLOAT_MAX
+        elif up == -math.inf:
+            up = -_FLOAT_MAX
+        s = series[r]
+        out_device[k], out_ts[k], out_level[k], out_raw[k] = d, ts[r], x, reached
+        out_rise[k], out_rising[k] = rise[r], up >= alert
+        out_need_n[k], out_need_s[k] = confirm_n[s], confirm_s[s]
+        k += 1
+    return k
 
 
 @loop_kernel

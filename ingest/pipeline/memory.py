@@ -18,12 +18,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from pantau.compiled import loop_kernel
+from pantau.compiled import loop_kernel, prefetch
 
 INT64_MIN = np.iinfo(np.int64).min
 COLUMNS = ("key", "ident", "ts", "series")
 KEY, IDENT, TS, SERIES = range(4)  # columns of an entry
 _MIN_CAPACITY = 1 << 16
+_AHEAD = 8  # rows ahead whose first index slot is prefetched
 _LOW = np.int64(0xFFFFFFFF)
 _HIGH = ~_LOW
 
@@ -57,12 +58,12 @@ class RecentReadings:
         before are remembered (an identical one is already)."""
         n = key.shape[0]
         room = self._count + n
-        if room > self._entries.shape[0]:
-            grown = np.zeros((max(2 * self._entries.shape[0], room, 4096), 4), np.int64)
+        if room > self._entries.shape[0]:  # (rows past the count are never read)
+            grown = np.empty((max(2 * self._entries.shape[0], 2 * room, 4096), 4), np.int64)
             grown[: self._count] = self._entries[: self._count]
             self._entries = grown
-        if 2 * room > self._index.shape[0]:
-            self._reindex(2 * room)
+        if 2 * room > self._index.shape[0]:  # more than half full: twice the room
+            self._reindex(_slots(2 * room))
         seen = np.empty(n, np.bool_)
         newest = np.empty(n, np.int64)
         self._count = _check(
@@ -71,9 +72,8 @@ class RecentReadings:
         )  # fmt: skip
         return seen, newest
 
-    def _reindex(self, room: int) -> None:
-        """A fresh index of the entries with room for ``room`` entries at half load."""
-        size = max(_MIN_CAPACITY, 1 << (2 * max(room, 1) - 1).bit_length())
+    def _reindex(self, size: int) -> None:
+        """A fresh index of ``size`` slots (a power of two) holding the entries."""
         if size == self._index.shape[0]:
             self._index.fill(-1)
         else:
@@ -89,8 +89,17 @@ class RecentReadings:
         or ``force``)."""
         if not force and not self.wants_pruning():
             return
-        self._count = _keep_live(self._entries, self._count, horizon)
-        self._reindex(2 * self._count)
+        count = self._count
+        self._count = _keep_live(self._entries, count, horizon)
+        # The index keeps its size (the entries will grow back: rebuilding it at every
+        # batch cost more than the lookups) unless it is far larger than they need; it
+        # still holds the entries if none was forgotten (rebuilt anyway when forced: the
+        # warm-up compiles the rebuild's kernel so).
+        size = self._index.shape[0]
+        if size > 4 * _slots(2 * self._count):
+            size = _slots(2 * self._count)
+        if force or self._count < count or size != self._index.shape[0]:
+            self._reindex(size)
         self._pruned_size = len(self)
 
     def to_arrays(self, prefix: str) -> dict[str, I64]:
@@ -109,8 +118,13 @@ class RecentReadings:
             entries = np.stack(columns, axis=1).reshape(-1, 4)
         self._entries = np.array(entries, np.int64, order="C")  # a copy: blobs are read-only
         self._count = self._entries.shape[0]
-        self._reindex(2 * self._count)
+        self._reindex(_slots(2 * self._count))
         self._pruned_size = int(arrays[f"{prefix}pruned"][0])
+
+
+def _slots(entries: int) -> int:
+    """Index slots for ``entries`` at most half full: a power of two."""
+    return max(_MIN_CAPACITY, 1 << (2 * max(entries, 1) - 1).bit_length())
 
 
 @loop_kernel
@@ -121,7 +135,10 @@ def _check(  # pragma: no cover - compiled
 ) -> int:  # fmt: skip
     """Look each row up, then remember it if eligible and not seen; returns the count."""
     mask = index.shape[0] - 1
-    for r in range(key.shape[0]):
+    n = key.shape[0]
+    for r in range(n):
+        if r + _AHEAD < n:  # the slot a later row will probe first
+            prefetch(index, key[r + _AHEAD] & mask)
         k = key[r]
         i = ident[r]
         h = k & mask
@@ -155,6 +172,8 @@ def _index_all(  # pragma: no cover - compiled
     """Index entries ``0 .. count - 1`` in an empty index."""
     mask = index.shape[0] - 1
     for e in range(count):
+        if e + _AHEAD < count:
+            prefetch(index, entries[e + _AHEAD, KEY] & mask)
         k = entries[e, KEY]
         h = k & mask
         while index[h] != -1:

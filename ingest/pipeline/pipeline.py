@@ -130,26 +130,22 @@ class Pipeline:
         hour = self._hour.aggregates(self._hour.add(w.series, w.ts, w.value, w.flags))
         pol = w.for_ispu
         p_series, p_ts = w.series[pol], w.ts[pol]
-        self._ispu_hour.add(p_series, p_ts, w.value[pol], w.flags[pol])
-        ispu = self._ispu.points(
-            self._ispu_hour,
-            p_series // N_METRICS,
-            p_ts,
-            self._qc.i64("last_ts"),
-        )
+        touched = self._ispu_hour.add(p_series, p_ts, w.value[pol], w.flags[pol])
+        ispu = self._ispu.points(self._ispu_hour, touched, self._qc.i64("last_ts"))
 
         metric = batch.metric
-        water = res.clean & (metric == WATER_LEVEL)
         flood = flood_rows(
             self._siaga,
             self._confirmation,
-            device=dev[water],
-            ts=batch.ts[water],
-            level=value[water],
-            rise_cm_per_h=res.trend_per_h[water],
+            water=res.clean & (metric == WATER_LEVEL),
+            series=series,
+            device=dev,
+            ts=batch.ts,
+            level=value,
+            rise_cm_per_h=res.trend_per_h,
             rise_alert_cm_per_h=cfg.flood_rise_alert_cm_per_h,
-            confirm_readings=thr.confirm_readings[series[water]],
-            confirm_s=thr.confirm_s[series[water]],
+            confirm_readings=thr.confirm_readings,
+            confirm_s=thr.confirm_s,
         )
         road = res.good & ((metric == SPEED) | (metric == OCCUPANCY))
         traffic = traffic_rows(

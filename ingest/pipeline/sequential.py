@@ -44,7 +44,7 @@ from ingest.pipeline.qc_rows import qc_row
 from ingest.pipeline.state import SeriesState
 from ingest.pipeline.thresholds import Thresholds
 from pantau.batch import N_METRICS
-from pantau.compiled import inlined, loop_kernel
+from pantau.compiled import inlined, loop_kernel, prefetch
 from pantau.flags import QC
 
 I64 = NDArray[np.int64]
@@ -94,13 +94,34 @@ class RowResults:
 
 
 def stable_order(key: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Stable argsort of small non-negative integer keys, by one (SIMD) sort of
-    ``key << b | row`` (several times faster than ``argsort(kind="stable")``)."""
+    """Stable argsort of integer keys (series ids): a counting sort (one compiled pass to
+    count, one to place) when they are non-negative and their range is not much larger
+    than their number, else NumPy's stable sort."""
     n = key.shape[0]
-    bits = np.int64(max(int(n).bit_length(), 1))
-    packed = (key << bits) | np.arange(n, dtype=np.int64)
-    packed.sort()
-    return packed & ((np.int64(1) << bits) - 1)
+    order = np.empty(n, np.int64)
+    if n == 0:
+        return order
+    span = int(key.max()) + 1
+    if span > 8 * n + 4096 or int(key.min()) < 0:
+        return np.argsort(key, kind="stable")
+    _counting_order(key, np.zeros(span, np.int64), order)
+    return order
+
+
+@loop_kernel
+def _counting_order(key: I64, counts: I64, order: I64) -> None:  # pragma: no cover - compiled
+    """``order``: the rows by key, stably (``counts`` zeroed, one per key value)."""
+    for r in range(key.shape[0]):
+        counts[key[r]] += 1
+    total = 0
+    for k in range(counts.shape[0]):
+        c = counts[k]
+        counts[k] = total
+        total += c
+    for r in range(key.shape[0]):
+        k = key[r]
+        order[counts[k]] = r
+        counts[k] += 1
 
 
 @inlined
@@ -143,12 +164,11 @@ def run_sequential(
 ) -> RowResults:
     n = rows.series.shape[0]
     thr = rows.thresholds
-    # The rows in series order, gathered into contiguous columns (vectorised: many loads
-    # in flight), so that the pass reads and writes them in order, not at random.
+    # The pass takes the rows in series order (a series' state stays in cache while its
+    # rows go by), reading and writing them where they are (rows of a series are close
+    # together in a batch: whole packs, or one reading per series per minute).
     order = stable_order(rows.series)
-    series, ts, seq = rows.series[order], rows.ts[order], rows.seq[order]
-    value, flags, eligible = rows.value[order], rows.flags[order], rows.eligible[order]
-    ident_seen, seq_seen_ts = rows.repeats.ident_seen[order], rows.repeats.seq_seen_ts[order]
+    flags = rows.flags.copy()
     keep = np.empty(n, np.bool_)
     good = np.empty(n, np.bool_)
     clean = np.empty(n, np.bool_)
@@ -161,7 +181,8 @@ def run_sequential(
     done = windowed = 0
     while True:  # stops early only when the detector needs room for new series
         done, detector.used, windowed = _rows(
-            done, series, ts, seq, value, flags, eligible, ident_seen, seq_seen_ts,
+            done, order, rows.series, rows.ts, rows.seq, rows.value, flags, rows.eligible,
+            rows.repeats.ident_seen, rows.repeats.seq_seen_ts,
             thr.max_rate_per_s, thr.flatline_tolerance, thr.flatline_count, thr.spike_sigma,
             thr.spike_min_delta, qc.i64("last_ts"), qc.i64("last_seq"), qc.i64("good_ts"),
             qc.f64("good_value"), qc.i64("flat_run"), qc.f64("trend_mean"), detector.slot,
@@ -173,15 +194,13 @@ def run_sequential(
         if done == n:
             break
         detector.grow()
-    back = np.empty(n, np.int64)  # the rows back in arrival order
-    back[order] = np.arange(n)
     return RowResults(
-        keep=keep[back],
-        flags=flags[back],
-        score=score[back],
-        good=good[back],
-        clean=clean[back],
-        trend_per_h=trend[back],
+        keep=keep,
+        flags=flags,
+        score=score,
+        good=good,
+        clean=clean,
+        trend_per_h=trend,
         windowed=Windowed(
             series=w_series[:windowed],
             ts=w_ts[:windowed],
@@ -194,7 +213,7 @@ def run_sequential(
 
 @loop_kernel
 def _rows(  # pragma: no cover - compiled
-    start: int, series: I64, ts: I64, seq: I64, value: F64,
+    start: int, order: I64, series: I64, ts: I64, seq: I64, value: F64,
     flags: NDArray[np.int32], eligible: B, ident_seen: B, seq_seen_ts: I64,
     max_rate_per_s: F64, flatline_tolerance: F64, flatline_count: F64, spike_sigma: F64,
     spike_min_delta: F64, last_ts: I64, last_seq: I64, good_ts: I64, good_value: F64,
@@ -204,18 +223,36 @@ def _rows(  # pragma: no cover - compiled
     shorts: F64, n_windowed: int, w_series: I64, w_ts: I64, w_value: F64,
     w_flags: NDArray[np.int32], w_ispu: B, pollutant: B,
 ) -> tuple[int, int, int]:  # fmt: skip
-    """Rows ``start:`` (by series, a series' rows in arrival order), one at a time; returns
+    """Rows ``order[start:]`` (by series, a series' rows in arrival order), one at a time;
+    results go to each row's own place (``*_out``, ``flags``). Returns
     (rows done, detector slots used, rows for the window aggregates). It stops before a
     row whose series needs a detector slot when ``core`` is full. The rows for the window
     aggregates (kept, eligible, within the lateness horizon, finite value) go to ``w_*``,
     in this order."""
     bins = p.season_bins
     bin_ns = DAY_NS // bins
-    for r in range(start, series.shape[0]):
+    n = order.shape[0]
+    for i in range(start, n):
+        if i + 6 < n:  # a later row's columns (rows of a series may be far apart)
+            a = order[i + 6]
+            prefetch(ts, a)
+            prefetch(value, a)
+            prefetch(seq, a)
+            prefetch(flags, a)
+            prefetch(eligible, a)
+            prefetch(ident_seen, a)
+            prefetch(seq_seen_ts, a)
+            prefetch(series, a)
+            prefetch(keep_out, a)
+            prefetch(good_out, a)
+            prefetch(clean_out, a)
+            prefetch(trend_out, a)
+            prefetch(score_out, a)
+        r = order[i]
         s = series[r]
         v = value[r]
         if math.isfinite(v) and slot[s] < 0 and used == core.shape[0]:
-            return r, used, n_windowed  # (a row not scored needs no slot: it may still fit)
+            return i, used, n_windowed  # (a row not scored needs no slot: it may still fit)
         kept, in_range, good, in_horizon, has_prev, dt_s, previous = qc_row(
             r, series, ts, seq, value, flags, eligible, ident_seen, seq_seen_ts,
             max_rate_per_s, flatline_tolerance, flatline_count, last_ts, last_seq, good_ts,
@@ -268,7 +305,7 @@ def _rows(  # pragma: no cover - compiled
             w_flags[n_windowed] = f
             w_ispu[n_windowed] = pollutant[s % N_METRICS] and (f & BAD_FLAGS) == 0
             n_windowed += 1
-    return series.shape[0], used, n_windowed
+    return order.shape[0], used, n_windowed
 
 
 def warm_up() -> None:

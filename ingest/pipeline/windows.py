@@ -21,31 +21,70 @@ from pantau.compiled import loop_kernel
 
 _SHIFT = np.int64(32)
 _LOW = np.int64((1 << 32) - 1)
+_COUNTED_WINDOWS = 1 << 12  # a batch's windows spanning fewer are sorted by counting
 COLUMNS = ("key", "sum", "min", "max", "count", "flags")
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
 
 
-def _grouping_order(keys: NDArray[np.int64], window: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Stable argsort of ``keys``. Rows by series with their keys window-major (the row
-    pass's order, time-major store): a stable radix sort of the window alone; else one
-    packed SIMD sort when keys span few enough bits."""
-    n = keys.shape[0]
-    lo_w = int(window.min())
-    if int(window.max()) - lo_w < 1 << 16:
-        order = np.argsort((window - lo_w).astype(np.uint16), kind="stable")
-        by_window = keys[order]
-        if not bool(np.any(by_window[1:] < by_window[:-1])):
-            return order
-    lo = int(keys.min())
-    span_bits = max(int(keys.max()) - lo, 1).bit_length()
-    idx_bits = max(n.bit_length(), 1)
-    if span_bits + idx_bits > 62:
-        return np.argsort(keys, kind="stable")
-    packed = ((keys - lo) << np.int64(idx_bits)) | np.arange(n, dtype=np.int64)
-    packed.sort()
-    return packed & ((np.int64(1) << np.int64(idx_bits)) - 1)
+def _keys_in_order(
+    series: NDArray[np.int64], ts: NDArray[np.int64], width_ns: int, time_major: bool
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The rows' store keys, and the rows in key order (a stable sort; empty when they are
+    in order already). Rows by series (the row pass's order) with keys window-major: a
+    counting sort of the window alone, checked; else NumPy's stable sort."""
+    n = series.shape[0]
+    keys = np.empty(n, np.int64)
+    order = np.empty(n, np.int64)
+    counts = np.zeros(_COUNTED_WINDOWS + 1, np.int64)
+    window = ts // width_ns  # (NumPy divides by a constant without a division per row)
+    state = _keys_and_order(series, window, time_major, keys, counts, order)
+    if state == _SORTED:
+        return keys, _NO_ORDER
+    if state == _ORDERED:
+        return keys, order
+    return keys, np.argsort(keys, kind="stable")
+
+
+_SORTED, _ORDERED, _UNORDERED = 0, 1, 2
+_NO_ORDER = np.zeros(0, np.int64)
+
+
+@loop_kernel
+def _keys_and_order(  # pragma: no cover - compiled
+    series: I64, window: I64, time_major: bool, keys: I64, counts: I64, order: I64
+) -> int:
+    """``keys``: each row's (series, window number) key; returns _SORTED (the keys are in
+    order), _ORDERED (``order``: a stable counting sort of the windows, which put the keys
+    in order) or _UNORDERED (neither: sort the keys). ``counts``: zeros,
+    ``_COUNTED_WINDOWS + 1``."""
+    n = series.shape[0]
+    lo = hi = window[0]
+    ordered = True
+    for r in range(n):
+        w = window[r]
+        lo = min(lo, w)
+        hi = max(hi, w)
+        keys[r] = (w << _SHIFT) | series[r] if time_major else (series[r] << _SHIFT) | w
+        if r and keys[r] < keys[r - 1]:
+            ordered = False
+    if ordered:
+        return _SORTED
+    if not time_major or hi - lo >= _COUNTED_WINDOWS:
+        return _UNORDERED
+    for r in range(n):
+        counts[(keys[r] >> _SHIFT) - lo + 1] += 1
+    for w in range(1, hi - lo + 2):
+        counts[w] += counts[w - 1]
+    for r in range(n):
+        w = (keys[r] >> _SHIFT) - lo
+        order[counts[w]] = r
+        counts[w] += 1
+    for i in range(1, n):
+        if keys[order[i]] < keys[order[i - 1]]:
+            return _UNORDERED
+    return _ORDERED
 
 
 class WindowStore:
@@ -98,11 +137,7 @@ class WindowStore:
         """Fold rows in; returns the store positions of the touched windows (sorted)."""
         if series.shape[0] == 0:
             return np.zeros(0, np.int64)
-        window = ts // self.width_ns
-        keys = self._key(series, window)
-        if keys.shape[0] > 1 and bool(np.any(keys[1:] < keys[:-1])):
-            order = _grouping_order(keys, window)
-            keys, value, flags = keys[order], value[order], flags[order]
+        keys, order = _keys_in_order(series, ts, self.width_ns, self.time_major)
         # One compiled merge of the rows (sorted) with the store (sorted), from the first
         # window the rows touch: windows found are updated in place, new ones come back
         # in order with their insert positions.
@@ -111,10 +146,10 @@ class WindowStore:
         at, b_key, b_cnt = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
         b_sum, b_min, b_max = np.empty(n), np.empty(n), np.empty(n)
         b_flags = np.empty(n, np.int32)
-        first = int(np.searchsorted(self.key, keys[0]))
+        first = int(np.searchsorted(self.key, keys[order[0] if order.shape[0] else 0]))
         touched, k = _merge(
-            keys, value, flags, first, self.key, self.sum, self.min, self.max, self.count,
-            self.flags, final, at, b_key, b_sum, b_min, b_max, b_cnt, b_flags,
+            keys, value, flags, order, first, self.key, self.sum, self.min, self.max,
+            self.count, self.flags, final, at, b_key, b_sum, b_min, b_max, b_cnt, b_flags,
         )  # fmt: skip
         n_old = self.key.shape[0]
         fresh: dict[str, NDArray[np.generic]] = {
@@ -227,31 +262,36 @@ class WindowStore:
 
 @loop_kernel
 def _merge(  # pragma: no cover - compiled
-    keys: I64, value: F64, flags: NDArray[np.int32], first: int, s_key: I64, s_sum: F64,
+    keys: I64, value: F64, flags: NDArray[np.int32], order: I64, first: int, s_key: I64, s_sum: F64,
     s_min: F64, s_max: F64, s_count: I64, s_flags: NDArray[np.int32], final: I64, at: I64,
     b_key: I64, b_sum: F64, b_min: F64, b_max: F64, b_cnt: I64, b_flags: NDArray[np.int32],
 ) -> tuple[int, int]:  # fmt: skip
-    """Fold sorted rows into the sorted store (whose keys before ``first`` are all smaller
-    than the rows'): per window touched (in key order) its position once the new windows
-    are in; per new window its insert position (``at``) and reductions (``b_*``).
-    Returns (windows touched, new windows)."""
+    """Fold the rows, sorted (taken in ``order`` unless it is empty), into the sorted
+    store (whose keys before ``first`` are all smaller than the rows'): per window touched
+    (in key order) its position once the new windows are in; per new window its insert
+    position (``at``) and reductions (``b_*``). Returns (windows touched, new windows)."""
     n = keys.shape[0]
     m = s_key.shape[0]
     i = 0
     j = first
     touched = 0
     k = 0
+    by_order = order.shape[0] > 0
     while i < n:
-        key = keys[i]
-        total, low, high, count, f = value[i], value[i], value[i], 1, flags[i]
+        r = order[i] if by_order else i
+        key = keys[r]
+        total, low, high, count, f = value[r], value[r], value[r], 1, flags[r]
         i += 1
-        while i < n and keys[i] == key:
-            v = value[i]
+        while i < n:
+            r = order[i] if by_order else i
+            if keys[r] != key:
+                break
+            v = value[r]
             total += v
             low = min(low, v)
             high = max(high, v)
             count += 1
-            f |= flags[i]
+            f |= flags[r]
             i += 1
         while j < m and s_key[j] < key:
             j += 1

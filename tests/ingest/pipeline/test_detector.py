@@ -218,9 +218,13 @@ def test_state_grows_and_its_checkpoint_keeps_the_field_major_layout() -> None:
 
 
 def test_stable_order_matches_numpy() -> None:
+    """Both ways: counting (keys spanning about their number) and NumPy's sort (sparse or
+    negative keys), and no rows at all."""
     rng = np.random.default_rng(3)
-    keys = rng.integers(0, 50, 1000).astype(np.int64)
-    assert np.array_equal(stable_order(keys), np.argsort(keys, kind="stable"))
+    for low, high in ((0, 50), (0, 20_000), (0, 10**9), (-5, 50)):
+        keys = rng.integers(low, high, 1000).astype(np.int64)
+        assert np.array_equal(stable_order(keys), np.argsort(keys, kind="stable"))
+    assert stable_order(np.zeros(0, np.int64)).shape == (0,)
 
 
 def test_window_store_layout_converts_on_load() -> None:

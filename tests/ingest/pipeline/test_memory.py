@@ -97,3 +97,31 @@ def test_pruned_entries_are_forgotten_and_kept_ones_still_found() -> None:
     found, newest = check(memory, key, key, ts, np.zeros(n, np.bool_))
     assert found == [False] * n  # (only eligible rows count as seen)
     assert newest == [t if t >= n // 2 else INT64_MIN for t in range(n)]
+
+
+def test_a_pruned_index_keeps_its_size_and_is_rebuilt_only_when_entries_go() -> None:
+    """Pruning keeps the index's size (the entries grow back), rebuilds it only when an
+    entry was forgotten, and shrinks it when it is far larger than the entries need."""
+    memory = RecentReadings()
+    n = 100_000
+    key = np.arange(n, dtype=np.int64) * 7919
+    yes = np.ones(n, np.bool_)
+    memory.check(key, key, np.arange(n, dtype=np.int64), np.zeros(n, np.int64), yes, yes)
+    size = memory._index.shape[0]
+    assert size >= 2 * n
+    rebuilt: list[int] = []
+    reindex = memory._reindex
+
+    def counted(size: int) -> None:
+        rebuilt.append(size)
+        reindex(size)
+
+    memory._reindex = counted  # type: ignore[method-assign]
+    memory.prune(np.array([0], np.int64))  # nothing older than the horizon
+    assert rebuilt == [] and len(memory) == n
+    memory.prune(np.array([n // 2], np.int64), force=True)  # half forgotten
+    assert rebuilt == [size] and memory._index.shape[0] == size and len(memory) == n // 2
+    _, newest = check(memory, key, key, np.arange(n, dtype=np.int64), np.zeros(n, np.bool_))
+    assert newest == [i if i >= n // 2 else INT64_MIN for i in range(n)]
+    memory.prune(np.array([n - 10], np.int64), force=True)  # ten left: a small index
+    assert memory._index.shape[0] < size and len(memory) == 10
