@@ -143,6 +143,17 @@ SHARP: dict[str, tuple[Any, ...]] = {**PREVIOUS, "novelty_penalty": (200.0,)}
 #: list of 70 lost 3 points to it). Variants of the sharp gate: ratio and memory, and
 #: each part of the previous choice switched off or moved once.
 SINGLE: dict[str, tuple[Any, ...]] = {}
+#: Each round's protocol choice, the next round's starting point: the sharp gate at 1.05
+#: with the activity clip at 6, then the shift channel at 0.1 / 5, then the new-extreme
+#: rule at 5 %.
+CLIP6: dict[str, tuple[Any, ...]] = {**SHARP, "novelty_ratio": (1.05,), "activity_clip": (6.0,)}
+SHIFT: dict[str, tuple[Any, ...]] = {
+    **CLIP6,
+    "shift_weight": (1.0,),
+    "alpha_shift": (0.1,),
+    "shift_clip": (5.0,),
+}
+EXTREME: dict[str, tuple[Any, ...]] = {**SHIFT, "extreme_margin": (0.05,)}
 GROUPS: tuple[dict[str, tuple[Any, ...]], ...] = (
     PREVIOUS,
     {**SHARP, "novelty_ratio": (1.05, 1.1), "novelty_decay": (0.9999, 0.99995)},
@@ -154,59 +165,28 @@ GROUPS: tuple[dict[str, tuple[Any, ...]], ...] = (
     # enters the short-term step size clipped at activity_clip x the typical step, so a
     # spike (the level channel's business, gated by its record) no longer raises an
     # activity alarm a few readings later.
-    {**SHARP, "novelty_ratio": (1.05,), "activity_clip": (4.0, 6.0, 8.0)},
+    {**CLIP6, "activity_clip": (4.0, 6.0, 8.0)},
     # The shift channel: a medium-term mean against the level, in standard errors of that
     # mean (a level shift or a ramp inside noise, which no single reading shows), on top
     # of the protocol's previous choice (the sharp gate with activity_clip 6). A reading
     # enters that mean clipped at shift_clip deviations from the level: one spike is the
     # level channel's business and must not look like a shift.
-    {
-        **SHARP,
-        "novelty_ratio": (1.05,),
-        "activity_clip": (6.0,),
-        "shift_weight": (1.0,),
-        "alpha_shift": (0.05, 0.1, 0.2),
-        "shift_clip": (3.0, 5.0),
-    },
+    {**CLIP6, "shift_weight": (1.0,), "alpha_shift": (0.05, 0.1, 0.2), "shift_clip": (3.0, 5.0)},
     # A new extreme: a reading beyond the series' all-time range by more than a margin
     # of that range scores 1 (a value never seen, whatever the gates say), on top of the
     # protocol's previous choice (shift channel at 0.1, clip 5).
-    {
-        **SHARP,
-        "novelty_ratio": (1.05,),
-        "activity_clip": (6.0,),
-        "shift_weight": (1.0,),
-        "alpha_shift": (0.1,),
-        "shift_clip": (5.0,),
-        "extreme_margin": (0.02, 0.05, 0.1),
-    },
+    {**SHIFT, "extreme_margin": (0.02, 0.05, 0.1)},
     # An adaptive bar: each series tracks the 99.9 % quantile of its own combined u (a
     # stochastic-approximation quantile, step 0.05); a series whose tail reaches beyond
     # bar_base (a heavy-tailed series that keeps producing large u) needs that much
     # more to alarm. On top of the protocol's previous choice (new extreme at 5 %).
-    {
-        **SHARP,
-        "novelty_ratio": (1.05,),
-        "activity_clip": (6.0,),
-        "shift_weight": (1.0,),
-        "alpha_shift": (0.1,),
-        "shift_clip": (5.0,),
-        "extreme_margin": (0.05,),
-        "bar_quantile": (0.001,),
-        "bar_base": (3.0, 4.0, 5.0),
-    },
+    {**EXTREME, "bar_quantile": (0.001,), "bar_base": (3.0, 4.0, 5.0)},
     # With the bar (at 4, the protocol's choice) doing the combined-u gate's work for
     # heavy-tailed series, that gate weaker (ratio 0.3: it held back a level shift long
     # after one extreme spike) and the surprises' long-run distribution slower (rate
     # 0.0005: a memory of about 2000 readings, nearer Numenta's long likelihood window).
     {
-        **SHARP,
-        "novelty_ratio": (1.05,),
-        "activity_clip": (6.0,),
-        "shift_weight": (1.0,),
-        "alpha_shift": (0.1,),
-        "shift_clip": (5.0,),
-        "extreme_margin": (0.05,),
+        **EXTREME,
         "bar_quantile": (0.001,),
         "bar_base": (4.0,),
         "alpha_tail": (0.001, 0.0005),
@@ -218,13 +198,7 @@ GROUPS: tuple[dict[str, tuple[Any, ...]], ...] = (
     # series that has had no event; with that fixed, the base again (3.5 or 4). On top
     # of the protocol's previous choice (gate 0.3, tail 0.0005).
     {
-        **SHARP,
-        "novelty_ratio": (1.05,),
-        "activity_clip": (6.0,),
-        "shift_weight": (1.0,),
-        "alpha_shift": (0.1,),
-        "shift_clip": (5.0,),
-        "extreme_margin": (0.05,),
+        **EXTREME,
         "bar_quantile": (0.001,),
         "alpha_tail": (0.0005,),
         "unovel_ratio": (0.3,),
