@@ -16,7 +16,7 @@ import zlib
 import numpy as np
 from numpy.typing import NDArray
 
-from pantau.compiled import inlined, loop_kernel
+from pantau.compiled import copy_bytes, loop_kernel
 
 I64 = NDArray[np.int64]
 HEADER = 8
@@ -126,18 +126,6 @@ def frame_messages(
 _CRC = struct.Struct("<I")
 
 
-@inlined
-def _copy(
-    out: NDArray[np.uint8], at: int, data: NDArray[np.uint8], first: int, stop: int
-) -> int:  # pragma: no cover
-    """Bytes ``first:stop`` of ``data`` at ``at`` of ``out``; the position after. Unsigned
-    indices: no negative-index wraparound check per byte, so LLVM makes it a block copy."""
-    to, start = np.uint64(at), np.uint64(first)
-    for k in range(np.uint64(stop - first)):
-        out[to + k] = data[start + k]
-    return at + stop - first
-
-
 @loop_kernel
 def _frame_messages(  # pragma: no cover - compiled
     data: NDArray[np.uint8], received_ns: int, topic_start: I64, topic_stop: I64,
@@ -157,8 +145,8 @@ def _frame_messages(  # pragma: no cover - compiled
         out[first + 16] = np.uint8(topic & 0xFF)
         out[first + 17] = np.uint8((topic >> 8) & 0xFF)
         w = first + 18
-        w = _copy(out, w, data, topic_start[i], topic_stop[i])
-        w = _copy(out, w, data, payload_start[i], payload_stop[i])
+        w = copy_bytes(out, w, data, topic_start[i], topic_stop[i])
+        w = copy_bytes(out, w, data, payload_start[i], payload_stop[i])
         if length < small:
             c = np.uint32(0xFFFFFFFF)
             for k in range(first, w):

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pantau import schema
-from pantau.compiled import inlined, kernel, loop_kernel
+from pantau.compiled import copy_bytes, inlined, kernel, loop_kernel
 
 U8 = NDArray[np.uint8]
 I64 = NDArray[np.int64]
@@ -269,38 +269,6 @@ def _put_int(out: U8, at: int, value: int) -> int:  # pragma: no cover - compile
     return _put_digits(out, at, magnitude, _width(magnitude))
 
 
-# The byte copies index with unsigned integers: Numba wraps a negative signed index
-# around (``i + len``), and that check in every iteration keeps LLVM from turning the
-# loop into a block copy (13 x slower for a 60-byte line head). No slices either: each
-# would be a new array (refcounted).
-
-
-@inlined
-def _put_piece(out: U8, at: int, buf: U8, first: int, stop: int) -> int:  # pragma: no cover
-    to, start = np.uint64(at), np.uint64(first)
-    for j in range(np.uint64(stop - first)):
-        out[to + j] = buf[start + j]
-    return at + stop - first
-
-
-@inlined
-def _put_constant(out: U8, at: int, text: U8) -> int:  # pragma: no cover - compiled
-    size: int = text.shape[0]
-    to = np.uint64(at)
-    for j in range(np.uint64(size)):
-        out[to + j] = text[j]
-    return at + size
-
-
-@inlined
-def _repeat(out: U8, at: int, first: int, stop: int) -> int:  # pragma: no cover - compiled
-    """Bytes ``first:stop`` of ``out`` again at ``at`` (after them); the position after."""
-    to, start = np.uint64(at), np.uint64(first)
-    for j in range(np.uint64(stop - first)):
-        out[to + j] = out[start + j]
-    return at + stop - first
-
-
 @inlined
 def _put_float(  # pragma: no cover - compiled
     out: U8, at: int, value: float, k: int, m: np.uint64, slow_row: I64, i: int, texts: U8,
@@ -310,7 +278,7 @@ def _put_float(  # pragma: no cover - compiled
     of ``texts`` if ``k`` is -1; the position after."""
     if k < 0:
         slow = slow_row[i]
-        return _put_piece(out, at, texts, starts[slow], starts[slow + 1])
+        return copy_bytes(out, at, texts, starts[slow], starts[slow + 1])
     if np.signbit(value):
         out[at] = 45  # "-"
         at += 1
@@ -344,19 +312,19 @@ def _readings_lines(  # pragma: no cover - compiled
     seconds_at = seconds_width = 0
     for r in range(n):
         h = head_row[r]
-        at = _put_piece(out, at, heads, head_starts[h], head_starts[h + 1])
+        at = copy_bytes(out, at, heads, head_starts[h], head_starts[h + 1])
         value_at = at
         at = _put_float(out, at, floats[r], k[r], m[r], slow_row, r, texts, starts)
         value_stop = at
-        at = _put_constant(out, at, _RAW)
+        at = copy_bytes(out, at, _RAW, 0, _RAW.shape[0])
         i = n + r
         if bits[i] == bits[r]:  # raw as value (calibration left it): the same text
-            at = _repeat(out, at, value_at, value_stop)
+            at = copy_bytes(out, at, out, value_at, value_stop)
         else:
             at = _put_float(out, at, floats[i], k[i], m[i], slow_row, i, texts, starts)
-        at = _put_constant(out, at, _FLAGS)
+        at = copy_bytes(out, at, _FLAGS, 0, _FLAGS.shape[0])
         at = _put_int(out, at, flags[r])
-        at = _put_constant(out, at, _SCORE)
+        at = copy_bytes(out, at, _SCORE, 0, _SCORE.shape[0])
         i = 2 * n + r
         at = _put_float(out, at, floats[i], k[i], m[i], slow_row, i, texts, starts)
         out[at] = 32  # " "
@@ -365,7 +333,7 @@ def _readings_lines(  # pragma: no cover - compiled
         if t >= _BILLION:  # seconds, often the previous line's, then nine digits
             s = t // _BILLION
             if s == seconds:
-                at = _repeat(out, at, seconds_at, seconds_at + seconds_width)
+                at = copy_bytes(out, at, out, seconds_at, seconds_at + seconds_width)
             else:
                 seconds, seconds_at = s, at
                 at = _put_digits(out, at, np.uint64(s), _width(np.uint64(s)))
@@ -373,7 +341,7 @@ def _readings_lines(  # pragma: no cover - compiled
             below = t - s * _BILLION
             if below % 1_000_000 == 0:  # whole milliseconds
                 at = _put_digits(out, at, np.uint64(below // 1_000_000), 3)
-                at = _put_constant(out, at, _MICROS)
+                at = copy_bytes(out, at, _MICROS, 0, _MICROS.shape[0])
             else:
                 at = _put_digits(out, at, np.uint64(below), 9)
         else:
