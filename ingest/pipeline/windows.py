@@ -15,13 +15,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ingest.pipeline.insertion import Insertion
+from ingest.pipeline.ordering import stable_order
 from ingest.pipeline.output import Aggregates
 from pantau.batch import N_METRICS
 from pantau.compiled import loop_kernel
 
 _SHIFT = np.int64(32)
 _LOW = np.int64((1 << 32) - 1)
-_COUNTED_WINDOWS = 1 << 12  # a batch's windows spanning fewer are sorted by counting
 COLUMNS = ("key", "sum", "min", "max", "count", "flags")
 
 I64 = NDArray[np.int64]
@@ -33,58 +33,39 @@ def _keys_in_order(
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """The rows' store keys, and the rows in key order (a stable sort; empty when they are
     in order already). Rows by series (the row pass's order) with keys window-major: a
-    counting sort of the window alone, checked; else NumPy's stable sort."""
-    n = series.shape[0]
-    keys = np.empty(n, np.int64)
-    order = np.empty(n, np.int64)
-    counts = np.zeros(_COUNTED_WINDOWS + 1, np.int64)
+    stable order of the window alone, checked; else NumPy's stable sort of the keys."""
+    keys = np.empty(series.shape[0], np.int64)
     window = ts // width_ns  # (NumPy divides by a constant without a division per row)
-    state = _keys_and_order(series, window, time_major, keys, counts, order)
-    if state == _SORTED:
+    ordered, lowest = _keys(series, window, time_major, keys)
+    if ordered:
         return keys, _NO_ORDER
-    if state == _ORDERED:
-        return keys, order
+    if time_major:
+        order = stable_order(window - lowest)
+        by_window = keys[order]
+        if not bool(np.any(by_window[1:] < by_window[:-1])):
+            return keys, order
     return keys, np.argsort(keys, kind="stable")
 
 
-_SORTED, _ORDERED, _UNORDERED = 0, 1, 2
 _NO_ORDER = np.zeros(0, np.int64)
 
 
 @loop_kernel
-def _keys_and_order(  # pragma: no cover - compiled
-    series: I64, window: I64, time_major: bool, keys: I64, counts: I64, order: I64
-) -> int:
-    """``keys``: each row's (series, window number) key; returns _SORTED (the keys are in
-    order), _ORDERED (``order``: a stable counting sort of the windows, which put the keys
-    in order) or _UNORDERED (neither: sort the keys). ``counts``: zeros,
-    ``_COUNTED_WINDOWS + 1``."""
-    n = series.shape[0]
-    lo = hi = window[0]
+def _keys(  # pragma: no cover - compiled
+    series: I64, window: I64, time_major: bool, keys: I64
+) -> tuple[bool, int]:
+    """``keys``: each row's (series, window number) key; returns whether they are in
+    order, and the lowest window number."""
+    lowest = window[0]
     ordered = True
-    for r in range(n):
-        w = window[r]
-        lo = min(lo, w)
-        hi = max(hi, w)
-        keys[r] = (w << _SHIFT) | series[r] if time_major else (series[r] << _SHIFT) | w
+    for r in range(series.shape[0]):
+        lowest = min(lowest, window[r])
+        keys[r] = (
+            (window[r] << _SHIFT) | series[r] if time_major else (series[r] << _SHIFT) | window[r]
+        )
         if r and keys[r] < keys[r - 1]:
             ordered = False
-    if ordered:
-        return _SORTED
-    if not time_major or hi - lo >= _COUNTED_WINDOWS:
-        return _UNORDERED
-    for r in range(n):
-        counts[(keys[r] >> _SHIFT) - lo + 1] += 1
-    for w in range(1, hi - lo + 2):
-        counts[w] += counts[w - 1]
-    for r in range(n):
-        w = (keys[r] >> _SHIFT) - lo
-        order[counts[w]] = r
-        counts[w] += 1
-    for i in range(1, n):
-        if keys[order[i]] < keys[order[i - 1]]:
-            return _UNORDERED
-    return _ORDERED
+    return ordered, lowest
 
 
 class WindowStore:

@@ -14,13 +14,13 @@ from pantau.compiled import loop_kernel, prefetch
 
 _PROBE = """
 from ingest import chunk_scan
-from ingest.pipeline import detector_kernel, flood, memory, sequential, windows
+from ingest.pipeline import detector_kernel, flood, memory, ordering, sequential, windows
 from pantau import lineblock
 chunk_scan.warm_up()
 kernels = (
     lineblock._assemble, chunk_scan._chunk, sequential._rows, detector_kernel.detect_rows,
     memory._check, memory._keep_live, memory._index_all, windows._merge, windows._compact,
-    flood._confirm, sequential._counting_order,
+    flood._confirm, ordering._counting_order,
 )
 print(min(sum(k._cache_hits.values()) for k in kernels),
       sum(sum(k._cache_misses.values()) for k in kernels))
@@ -38,7 +38,7 @@ kernels_named = (
     "windows._merge",
     "windows._compact",
     "flood._confirm",
-    "sequential._counting_order",
+    "ordering._counting_order",
 )
 
 

@@ -11,7 +11,7 @@ from ingest.pipeline.anomaly import N_CORE, QBAR, DetectorState, N, new_detector
 from ingest.pipeline.config import DetectorConfig
 from ingest.pipeline.detector_kernel import score_rows
 from ingest.pipeline.heap import keep_freed_memory
-from ingest.pipeline.sequential import stable_order
+from ingest.pipeline.ordering import stable_order
 from ingest.pipeline.windows import WindowStore
 
 FIVE_MIN = 300 * 1_000_000_000

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
+from ingest.pipeline.ordering import stable_order
 from ingest.pipeline.qc_rows import qc_row
-from ingest.pipeline.sequential import stable_order
 from pantau.compiled import kernel
 from pantau.flags import QC
 
