@@ -588,7 +588,11 @@ def report_cpu(
         f"{run['processing_cpu_us_per_reading']:.2f}), InfluxDB "
         f"{run['influxd_cpu_us_per_point']:.2f} µs per point in the same drain{also}: "
         f"{ratio:.2f} ×"
-        + (f" (target ≤ {target}: {'met' if ratio <= target else 'NOT met'})" if target else "")
+        + (
+            f" (target ≤ {target}: {'met' if ratio <= target else 'NOT met'})"
+            if target is not None
+            else ""
+        )
     )
     if stages:
         print(
