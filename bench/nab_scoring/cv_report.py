@@ -14,11 +14,12 @@ from typing import Any
 
 from bench.nab_scoring.corpus import read_folder, read_windows
 from bench.nab_scoring.cv import (
+    REFINE,
     CandidateRun,
+    Runner,
     candidate_grid,
     chosen_on_all,
     cross_validate,
-    run_candidate,
 )
 from bench.nab_scoring.scoring import STANDARD, label_file, normalised
 from ingest.pipeline import PipelineConfig
@@ -54,13 +55,15 @@ def run_cv(data_dir: Path, labels: Path, reference: Path, out: Path) -> dict[str
     candidates = candidate_grid()
     started = time.process_time()
     t_wall = time.monotonic()
+    runner = Runner(data, files, ts)
     runs: list[CandidateRun] = []
     for k, c in enumerate(candidates):
-        runs.append(run_candidate(c, data, files, ts))
+        runs.append(runner.run(c))
         print(f"\r  candidate {k + 1}/{len(candidates)}", end="", flush=True)
-    print()
-    folds = cross_validate(runs, data, files)
-    shipped = chosen_on_all(runs)
+    print("; refining each fold's choice on its training categories", flush=True)
+    folds = cross_validate(runs, data, files, runner)
+    shipped = chosen_on_all(runs, runner)
+    refined = list(runner.runs.values())[len(runs) :]
     ref = reference_scores(reference)
     n_windows = sum(f.windows for f in folds)
     cv_raw = sum(f.raw for f in folds)
@@ -78,7 +81,8 @@ def run_cv(data_dir: Path, labels: Path, reference: Path, out: Path) -> dict[str
 
     print(
         f"\nNAB standard profile, {len(data)} files, {n_windows} windows: leave-one-category-out"
-        f" cross-validation over {len(candidates)} candidate configurations"
+        f" cross-validation over {len(candidates)} candidate configurations, each fold's"
+        f" choice then refined ({', '.join(REFINE)}; {len(refined)} more configurations run)"
     )
     print("held out = scored with the configuration and threshold chosen on the other")
     print("categories only; 'tuned-on' = the shipped choice, made on every file (in-sample)")
@@ -101,7 +105,7 @@ def run_cv(data_dir: Path, labels: Path, reference: Path, out: Path) -> dict[str
         f"  {'TOTAL (cross-validated)':22} {len(data):>5} {n_windows:>7} {cv_total:>9.2f}"
         f" {_fmt(num):>8} {_fmt(art):>7} {_fmt(in_sample(None)):>9}"
     )
-    start_only = cross_validate(runs[:1], data, files)
+    start_only = cross_validate(runs[:1], data, files)  # no refinement: the start as it is
     start_cv = normalised(sum(f.raw for f in start_only), n_windows, STANDARD)
     print(
         f"  {'(start alone)':22} {'':>5} {'':>7} {start_cv:>9.1f}   the candidate grid's start,"
@@ -129,6 +133,7 @@ def run_cv(data_dir: Path, labels: Path, reference: Path, out: Path) -> dict[str
         "files": len(data),
         "windows": n_windows,
         "candidates": len(candidates),
+        "refined": {"parameters": REFINE, "configurations_run": len(refined)},
         "cross_validated": {
             "total_normalised": cv_total,
             "total_raw": cv_raw,
@@ -151,7 +156,7 @@ def run_cv(data_dir: Path, labels: Path, reference: Path, out: Path) -> dict[str
                 "train": {c: {"threshold": t, "raw": v} for c, (t, v) in r.fits.items()},
                 "held_out_raw": r.held_out,
             }
-            for r in runs
+            for r in [*runs, *refined]
         ],
         "defaults_match_shipped": matches,
         "cpu_s": time.process_time() - started,

@@ -141,7 +141,7 @@ class DetectorConfig:
     # events are common needs more to alarm (quantile 0: off).
     bar_quantile: float = 0.001
     bar_rate: float = 0.05
-    bar_base: float = 3.5
+    bar_base: float = 3.25
     bar_start: int = 1000
 
     def __post_init__(self) -> None:
