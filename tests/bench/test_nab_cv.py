@@ -251,3 +251,15 @@ def test_folds_refine_on_their_training_categories() -> None:
     assert folds["a"].candidate == "bar 3.5 -> bar_base=3.25"
     assert folds["b"].candidate == "bar 3.5 -> bar_base=3.75"
     assert chosen_on_all([start], evaluate).candidate.config.bar_base == 3.75  # 3.0 > 2.0
+
+
+def test_the_docs_quote_the_saved_cross_validated_figure() -> None:
+    """README's performance table and docs/anomaly.md's result table quote the total of
+    bench/results/nab_cv.json (to two decimals), and the refinement it names."""
+    saved = json.loads((ROOT / "bench" / "results" / "nab_cv.json").read_text())
+    total = f"{saved['cross_validated']['total_normalised']:.2f}"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    anomaly = (ROOT / "docs" / "anomaly.md").read_text(encoding="utf-8")
+    assert f"| {total} (Numenta HTM 73.0, ARTime 77.0" in readme
+    assert f"| **all, cross-validated** | 97 | **{total}** |" in anomaly
+    assert saved["refined"]["parameters"] == REFINE == {"bar_base": 0.25}
