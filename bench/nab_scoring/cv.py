@@ -287,11 +287,11 @@ def run_candidate(
 #: The refinement after the grid: each parameter named here moved from the grid's choice
 #: by its step, then by half that step, in either direction while the training score
 #: rises (a pattern search that sees only the fold's training categories). Only the
-#: adaptive bar's base, the newest part, whose grid is the coarsest for its effect (3.5
-#: or 4, after 3, 4 or 5; one tenth of a unit moves the bar of every heavy-tailed
-#: series). Refining every numeric parameter the grid varies the same way overfits: the
-#: training totals rise by 1-1.6 raw points per fold and the held-out total falls from
-#: 76.97 to 71.8 (docs/anomaly.md, "fourth pass").
+#: adaptive bar's base: the newest part, and the one whose grid is coarsest for its
+#: effect (3.5 or 4, after 3, 4 or 5; it moves the alarm bar of every heavy-tailed series
+#: by as much). Refining every numeric parameter the grid varies the same way overfits:
+#: the training totals rise by 1.1-1.6 raw points per fold and the held-out total falls
+#: from 76.97 to 71.8 (docs/anomaly.md, "Tuning").
 REFINE: dict[str, float] = {"bar_base": 0.25}
 REFINE_HALVINGS = 1
 
