@@ -213,9 +213,7 @@ class InfluxStore:
         if not lines:
             return
         # a LineBlock is one body already: no copy per line
-        body = (
-            lines.body() if isinstance(lines, LineBlock) else ("\n".join(lines) + "\n").encode()
-        )
+        body = lines.body() if isinstance(lines, LineBlock) else ("\n".join(lines) + "\n").encode()
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if self._compress_writes:
             body = gzip.compress(body, compresslevel=1)
