@@ -278,13 +278,53 @@ def test_folds_refine_on_their_training_categories() -> None:
     assert chosen_on_all([start], evaluate).candidate.config.bar_base == 3.75  # 3.0 > 2.0
 
 
-def test_the_docs_quote_the_saved_cross_validated_figure() -> None:
-    """README's performance table and docs/anomaly.md's result table quote the total of
-    bench/results/nab_cv.json (to two decimals), and the refinement it names."""
-    saved = json.loads((ROOT / "bench" / "results" / "nab_cv.json").read_text())
+SAVED_CV = ROOT / "bench" / "results" / "nab_cv.json"
+
+
+def test_the_protocol_reproduces_the_saved_figures(tmp_path: Path) -> None:
+    """``python -m bench.nab --cv`` as a user runs it gives bench/results/nab_cv.json's
+    figures and choices again (so the saved file, and the docs that quote it, cannot go
+    stale when the detector or the protocol changes), and PipelineConfig's defaults are
+    its shipped choice."""
+    out = tmp_path / "nab_cv.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.nab", "--cv", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    got, saved = json.loads(out.read_text()), json.loads(SAVED_CV.read_text())
+    for key in ("cross_validated", "shipped", "refined", "candidates"):
+        assert got[key] == saved[key], key
+    assert got["defaults_match_shipped"] is True
+    assert "PipelineConfig() defaults are this choice." in run.stdout
+
+
+def test_the_docs_quote_the_saved_cross_validated_figures() -> None:
+    """README's performance table and docs/anomaly.md's result table quote
+    bench/results/nab_cv.json: the total to two decimals, each category's held-out and
+    tuned-on figure to one, and the refinement it names."""
+    saved = json.loads(SAVED_CV.read_text())
     total = f"{saved['cross_validated']['total_normalised']:.2f}"
+    tuned_on = f"{saved['shipped']['tuned_on_total_normalised']:.1f}"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     anomaly = (ROOT / "docs" / "anomaly.md").read_text(encoding="utf-8")
-    assert f"| {total} (Numenta HTM 73.0, ARTime 77.0" in readme
-    assert f"| **all, cross-validated** | 97 | **{total}** |" in anomaly
+    assert (
+        f"| {total} (Numenta HTM 73.0, ARTime 77.0, both tuned on these files); {tuned_on}"
+        in readme
+    )
+    assert f"| **all, cross-validated** | 97 | **{total}** | 73.0 | 77.0 | {tuned_on} |" in anomaly
+    for fold in saved["cross_validated"]["folds"]:
+        if fold["normalised"] is None:  # artificialNoAnomaly: false positives only
+            continue
+        cat = fold["category"]
+        held = f"{fold['normalised']:.1f}"
+        tuned = f"{saved['shipped']['tuned_on_per_category'][cat]:.1f}"
+        row = next(line for line in anomaly.splitlines() if line.startswith(f"| {cat} | "))
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        assert (cells[1], cells[2], cells[5]) == (str(fold["windows"]), held, tuned), row
+    # bench.nab without --cv: the shipped detector at the ingest threshold, on all files
+    plain = json.loads((ROOT / "bench" / "results" / "nab.json").read_text())
+    at_ingest = plain["subsets"]["all files"]["pantau @ ingest threshold"]["normalised"]
+    assert at_ingest == pytest.approx(saved["shipped"]["tuned_on_total_normalised"])
+    assert f"({tuned_on} at the ingest threshold 0.9)" in anomaly
     assert saved["refined"]["parameters"] == REFINE == {"bar_base": 0.25}
