@@ -323,11 +323,9 @@ def refine(
                     best = trial
     if best is chosen:
         return chosen
-    moved = {n: getattr(best.candidate.config, n) for n in steps}
-    moved = {n: v for n, v in moved.items() if v != getattr(chosen.candidate.config, n)}
+    moved = _label(_changes(best.candidate.config, chosen.candidate.config))
     return replace(
-        best,
-        candidate=Candidate(f"{chosen.candidate.name} -> {_label(moved)}", best.candidate.config),
+        best, candidate=Candidate(f"{chosen.candidate.name} -> {moved}", best.candidate.config)
     )
 
 
@@ -398,12 +396,12 @@ class Runner:
         return self.run(Candidate(_label(_changes(config)), config))
 
 
-def _changes(config: DetectorConfig) -> dict[str, Any]:
-    """The fields of ``config`` that differ from :data:`START` (a candidate's name)."""
+def _changes(config: DetectorConfig, base: DetectorConfig = START) -> dict[str, Any]:
+    """The fields of ``config`` that differ from ``base`` (a candidate's name)."""
     return {
         f.name: getattr(config, f.name)
         for f in fields(config)
-        if getattr(config, f.name) != getattr(START, f.name)
+        if getattr(config, f.name) != getattr(base, f.name)
     }
 
 
