@@ -24,7 +24,9 @@ threshold). ``pantau @ ingest threshold`` is the detector exactly as ingest runs
 configuration for every file and the pipeline's ``anomaly_threshold``. The other rows
 optimise each detector's threshold over the scored files, as NAB does over its corpus.
 Scores are normalised with null = every window missed and perfect = every window hit at
-its start. Writes bench/results/nab.json (with ``--out DIR``: DIR/nab.json, or ``--json``).
+its start. At the ingest threshold it also prints, per category and per file, the raw
+score, the windows hit and the false alarms (detections outside every window, after NAB's
+probation). Writes bench/results/nab.json (with ``--out DIR``: DIR/nab.json, or ``--json``).
 Labels default to ``DIR/../labels/combined_windows.json``, else NAB's bundled windows.
 """
 
@@ -34,6 +36,7 @@ import argparse
 import csv
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +57,9 @@ from bench.nab_scoring.cv_report import run_cv  # noqa: E402
 from bench.nab_scoring.detectors import pantau_scores, rolling_zscore  # noqa: E402
 from bench.nab_scoring.scoring import (  # noqa: E402
     STANDARD,
+    Detections,
     LabelledFile,
+    detections,
     file_score,
     label_file,
     normalised,
@@ -151,6 +156,7 @@ def main() -> None:
     published = published_numenta(args.numenta)
     report: dict[str, dict[str, dict[str, float | str | None]]] = {}
     default_threshold = PipelineConfig().anomaly_threshold
+    found = [detections(f, s, default_threshold) for f, s in zip(files, ours, strict=True)]
     for subset, idx in subsets.items():
         fs = [files[i] for i in idx]
         rows: dict[str, dict[str, float | str | None]] = {}
@@ -162,6 +168,8 @@ def main() -> None:
             "raw": at_default,
             "normalised": norm(at_default, sum(len(f.windows) for f in fs)),
             "basis": "re-scored",
+            "windows_hit": sum(found[i].hit for i in idx),
+            "false_alarms": sum(found[i].false_alarms for i in idx),
         }
         have = [i for i in idx if numenta[i] is not None]
         if len(have) == len(idx):
@@ -215,9 +223,13 @@ def main() -> None:
         n_win = int(sum(len(files[i].windows) for i in subsets[subset]))
         cells = [f"{cell(rows[c]['normalised']):>12}" if c in rows else f"{'-':>12}" for c in cols]
         print(f"  {subset:24} {n_win:>7} " + " ".join(cells))
-    print("\nper file, raw score at the ingest threshold:")
-    for name, raw_score in per_file.items():
-        print(f"  {name:52} {raw_score:+.3f}")
+    print("\nat the ingest threshold: raw score, windows hit, false alarms (detections outside")
+    print("every window, after NAB's probation)")
+    for subset, idx in subsets.items():
+        raw = float(report[subset]["pantau @ ingest threshold"]["raw"] or 0.0)
+        print(f"  {subset:60} {raw:+8.3f} {Detections.total(found[i] for i in idx)}")
+    for (name, raw_score), got in zip(per_file.items(), found, strict=True):
+        print(f"  {name:60} {raw_score:+8.3f} {got}")
     for subset, rows in report.items():
         print(f"\n{subset} ({int(sum(len(files[i].windows) for i in subsets[subset]))} windows)")
         print(f"  {'detector':28} {'threshold':>9} {'raw':>8} {'normalised':>10}  basis")
@@ -239,6 +251,9 @@ def main() -> None:
                 "detector_config": detector_cfg.__dict__,
                 "subsets": report,
                 "per_file_raw_at_ingest_threshold": per_file,
+                "per_file_detections_at_ingest_threshold": {
+                    d.name: asdict(got) for d, got in zip(data, found, strict=True)
+                },
             },
             indent=2,
         )

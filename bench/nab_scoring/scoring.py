@@ -4,8 +4,8 @@ corpus raw scores at a threshold, corpus-wide threshold optimisation, normalisat
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import NDArray
@@ -80,12 +80,42 @@ def label_file(
     )
 
 
+def _detected(lf: LabelledFile, scores: NDArray[np.float64], threshold: float) -> NDArray[np.bool_]:
+    """The rows NAB counts as detections: ``score >= threshold`` after the probation."""
+    detected = scores >= threshold
+    detected[: lf.probation] = False
+    return detected
+
+
+@dataclass(frozen=True)
+class Detections:
+    """What a detector did in one file: windows hit (of ``windows``) and false alarms
+    (detections outside every window)."""
+
+    windows: int
+    hit: int
+    false_alarms: int
+
+    @classmethod
+    def total(cls, parts: Iterable[Detections]) -> Detections:
+        parts = list(parts)
+        return cls(*(sum(getattr(p, f.name) for p in parts) for f in fields(cls)))
+
+    def __str__(self) -> str:
+        return f"{self.hit:3}/{self.windows:<3} windows hit {self.false_alarms:4} false alarms"
+
+
+def detections(lf: LabelledFile, scores: NDArray[np.float64], threshold: float) -> Detections:
+    detected = _detected(lf, scores, threshold)
+    hit = len(np.unique(lf.window_of[detected & (lf.window_of >= 0)]))
+    return Detections(len(lf.windows), hit, int((detected & (lf.window_of < 0)).sum()))
+
+
 def file_score(
     lf: LabelledFile, scores: NDArray[np.float64], threshold: float, profile: Profile
 ) -> float:
     """Raw NAB score of one file when a detection is ``score >= threshold``."""
-    detected = scores >= threshold
-    detected[: lf.probation] = False
+    detected = _detected(lf, scores, threshold)
     total = 0.0
     for w in range(len(lf.windows)):
         hits = detected & (lf.window_of == w)

@@ -29,7 +29,14 @@ from bench.nab_scoring.cv import (
     run_candidate,
 )
 from bench.nab_scoring.cv_report import TOTAL, reference_scores
-from bench.nab_scoring.scoring import STANDARD, LabelledFile, label_file, optimise_threshold
+from bench.nab_scoring.scoring import (
+    STANDARD,
+    Detections,
+    LabelledFile,
+    detections,
+    label_file,
+    optimise_threshold,
+)
 from bench.nab_scoring.sense import failures
 from ingest.pipeline.config import DetectorConfig, PipelineConfig
 
@@ -328,3 +335,43 @@ def test_the_docs_quote_the_saved_cross_validated_figures() -> None:
     assert at_ingest == pytest.approx(saved["shipped"]["tuned_on_total_normalised"])
     assert f"({tuned_on} at the ingest threshold 0.9)" in anomaly
     assert saved["refined"]["parameters"] == REFINE == {"bar_base": 0.25}
+
+
+def test_the_docs_gap_table_quotes_what_bench_nab_counts() -> None:
+    """docs/anomaly.md's gap table (held-out raw, windows missed, false alarms per
+    category) and its per-tweet-file false alarms are the figures of nab_cv.json and of
+    ``python -m bench.nab`` (nab.json)."""
+    saved = json.loads(SAVED_CV.read_text())
+    plain = json.loads((ROOT / "bench" / "results" / "nab.json").read_text())
+    anomaly = (ROOT / "docs" / "anomaly.md").read_text(encoding="utf-8")
+    table = anomaly[anomaly.index("| category | held-out raw |") :].split("\n\n")[0]
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+    assert len(rows) == 5, table
+    held = {f["category"]: f["raw"] for f in saved["cross_validated"]["folds"]}
+    found = plain["per_file_detections_at_ingest_threshold"]
+    for cat, row in rows.items():
+        assert row.split("|")[2].strip() == f"{held[cat]:.2f}", row
+        if cat == "artificialWithAnomaly":
+            continue  # "above both reference detectors"
+        at = plain["subsets"][cat]["pantau @ ingest threshold"]
+        n_windows = sum(d["windows"] for name, d in found.items() if name.startswith(cat + "/"))
+        assert f"{n_windows - at['windows_hit']} of {n_windows} windows missed" in row, row
+        assert f"{at['false_alarms']} false alarms" in row, row
+    tweets = [
+        str(d["false_alarms"])
+        for name, d in sorted(found.items())
+        if name.startswith("realTweets/")
+    ]
+    assert f"IBM, KO, PFE, UPS): {'/'.join(tweets)} (at base 3.5" in anomaly
+
+
+def test_detections_count_windows_hit_and_false_alarms() -> None:
+    """A window counts once however many rows in it alarm; alarms outside every window
+    are false alarms; nothing counts during NAB's probation (the first 15 % of rows)."""
+    lf = label_file("c/f.csv", 1000, [(300, 340), (600, 640), (800, 840)], STANDARD)
+    scores = np.zeros(1000)
+    scores[[10, 310, 320, 330, 500, 501, 610]] = 1.0  # row 10: in probation
+    assert detections(lf, scores, 0.9) == Detections(windows=3, hit=2, false_alarms=2)
+    assert str(Detections.total([Detections(3, 2, 2), Detections(1, 0, 4)])) == (
+        "  2/4   windows hit    6 false alarms"
+    )
